@@ -1,0 +1,58 @@
+# The README's two commands: `make run` and `make test`. Everything else is for developers.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test check lint types install system-deps messages clean
+
+$(BIN)/.installed: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+	  || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+	@touch $@
+
+install: $(BIN)/.installed
+
+## make run: set up, migrate, load the demo and serve on http://localhost:$(PORT)
+run: install
+	$(BIN)/vahva init --demo
+	$(BIN)/vahva migrate --noinput -v 0
+	$(BIN)/vahva demo
+	$(BIN)/vahva serve --host 127.0.0.1 --port $(PORT)
+
+## Debian packages the browser tests use; installed only when running as root.
+SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/zbarimg /usr/bin/oathtool
+system-deps:
+	@missing=""; for tool in $(SYSTEM_TOOLS); do [ -x $$tool ] || missing=yes; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium zbar-tools oathtool >/dev/null; \
+	  else echo "Browser tests need: apt-get install chromium zbar-tools oathtool"; fi; \
+	fi
+
+## make test: the whole suite, browser tests included
+test: install system-deps
+	$(BIN)/pytest
+
+lint:
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/codespell src tests README.md CHANGELOG.md
+
+types:
+	$(BIN)/mypy
+
+check: lint types test
+
+## Rebuild the Finnish message catalogue (needs GNU gettext: apt-get install gettext).
+messages: install
+	cd src/vahva && ../../$(BIN)/django-admin makemessages -l fi --no-obsolete \
+	  --ignore 'settings/*' && ../../$(BIN)/django-admin compilemessages
+
+clean:
+	rm -rf $(VENV) var

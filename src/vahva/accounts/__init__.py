@@ -1,0 +1,1 @@
+"""People: the user model (e-mail is the username), passwords, directory import."""

@@ -1,0 +1,1 @@
+"""Append-only log of sign-ins and security-relevant changes."""

@@ -1,0 +1,57 @@
+"""Write audit events. Everything may call this; it calls no other vahva room."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from vahva import clock
+
+from .models import AuditEvent
+
+
+class _Person(Protocol):
+    pk: Any
+    email: str
+
+
+class _Request(Protocol):
+    META: dict[str, Any]
+
+
+def record(
+    action: str,
+    *,
+    subject: _Person | None = None,
+    actor: _Person | None = None,
+    request: _Request | None = None,
+    outcome: str = "ok",
+    reason: str = "",
+    **data: Any,
+) -> AuditEvent:
+    """Append one event. ``request`` supplies the client address and user agent."""
+    ip = None
+    agent = ""
+    if request is not None:
+        # The address the web room resolved (trusted proxies only), else the socket's.
+        ip = getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR")
+        agent = str(request.META.get("HTTP_USER_AGENT", ""))[:300]
+    return AuditEvent.objects.create(
+        at=clock.now(),
+        action=action,
+        outcome=outcome,
+        actor_id=getattr(actor, "pk", None),
+        subject_id=getattr(subject, "pk", None),
+        subject_email=getattr(subject, "email", "") or "",
+        ip=ip,
+        user_agent=agent,
+        reason=reason[:300],
+        data=data,
+    )
+
+
+def recent_for(person: _Person, *, actions: tuple[str, ...], limit: int = 10) -> list[AuditEvent]:
+    return list(
+        AuditEvent.objects.filter(subject_id=person.pk, action__in=actions).order_by("-at", "-id")[
+            :limit
+        ]
+    )

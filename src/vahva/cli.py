@@ -1,0 +1,101 @@
+"""The ``vahva`` command.
+
+``vahva init`` writes a configuration file with fresh secrets (it runs before Django can
+start, since Django needs those secrets); ``vahva serve`` runs the ASGI server; every other
+subcommand is a Django management command (``migrate``, ``demo``, ``user``, ``rotate-keys``...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from vahva.crypto import new_key
+
+DEMO_SETTINGS = """\
+# Written by `vahva init --demo` for a laptop demo. Keep this file secret: it holds the keys
+# that protect passwords' sessions and the secrets of registered methods.
+debug = true
+secure_cookies = false      # the demo is served over plain http://localhost
+allowed_hosts = ["localhost", "127.0.0.1"]
+"""
+
+
+def _config_path() -> Path:
+    if os.environ.get("VAHVA_CONFIG"):
+        return Path(os.environ["VAHVA_CONFIG"])
+    return Path(os.environ.get("VAHVA_DATA_DIR", "var")) / "vahva.toml"
+
+
+def init(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="vahva init", description=init.__doc__)
+    parser.add_argument("--demo", action="store_true", help="settings for a local demo")
+    args = parser.parse_args(argv)
+    path = _config_path()
+    if path.exists():
+        print(f"{path} exists; leaving it as it is.")
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        DEMO_SETTINGS if args.demo else "debug = false\n",
+        f'secret_key = "{secrets.token_urlsafe(48)}"\n',
+        "\n[vahva]\n",
+    ]
+    if args.demo:
+        lines.append('organisation_name = "Demo University"\n')
+        lines.append('helpdesk_email = "helpdesk@demo.example"\n')
+        lines.append('helpdesk_phone = "+358 9 123 4567"\n')
+        lines.append('public_url = "http://localhost:8000"\n')
+    lines.append('encryption_key_id = "k1"\n')
+    lines.append(f'encryption_keys = {{ k1 = "{new_key()}" }}\n')
+    # Owner-only: the file holds the secret key and the encryption keys.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.writelines(lines)
+    print(f"Wrote {path} with a new secret key and encryption key.")
+    return 0
+
+
+def serve(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="vahva serve", description="Serve vahva over ASGI.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    import uvicorn
+
+    uvicorn.run(
+        "vahva.asgi:application",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        lifespan="off",
+        log_level="info",
+        proxy_headers=False,  # X-Forwarded-For is decided by vahva's trusted-proxy setting
+    )
+    return 0
+
+
+_ALIASES = {"rotate-keys": "rotate_keys"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["init"]:
+        return init(args[1:])
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vahva.settings.main")
+    if args[:1] == ["serve"]:
+        return serve(args[1:])
+    if args:
+        args[0] = _ALIASES.get(args[0], args[0])
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["vahva", *args])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

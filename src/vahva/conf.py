@@ -1,0 +1,193 @@
+"""The one ``VAHVA`` settings object: defaults, validation, lazy access.
+
+Modelled on django-oauth-toolkit's ``oauth2_settings``: a dictionary ``VAHVA`` in Django's
+settings overrides :data:`DEFAULTS`; an unknown key or a value of the wrong type is an
+error at start-up, not a silent default.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+
+DEFAULTS: dict[str, Any] = {
+    # Who runs this deployment; shown in the UI, in authenticator apps and in messages.
+    "ORGANISATION_NAME": "vahva",
+    "HELPDESK_EMAIL": "",
+    "HELPDESK_PHONE": "",
+    "HELPDESK_URL": "",
+    # Where people reach this server; QR links and absolute URLs are built from it.
+    "PUBLIC_URL": "http://localhost:8000",
+    # AES-256-GCM keys for secrets at rest: {key id: base64 of 32 random bytes}.
+    "ENCRYPTION_KEYS": {},
+    # The key id new secrets are encrypted under; rotating = add a key, point this at it,
+    # run `vahva rotate-keys`, then drop the old key.
+    "ENCRYPTION_KEY_ID": "",
+    # argon2id parameters (OWASP: 19 MiB, t=2, p=1); hashes are upgraded on sign-in.
+    "ARGON2_TIME_COST": 2,
+    "ARGON2_MEMORY_COST": 19456,
+    "ARGON2_PARALLELISM": 1,
+    # Seconds after registration before MFA is enforced (the seed's organisation: 2 hours).
+    "ACTIVATION_DELAY": 0,
+    # May a person without methods skip the setup wizard for now?
+    "ALLOW_SKIP_SETUP": True,
+    # Seconds a QR enrolment stays valid.
+    "ENROLMENT_TTL": 600,
+    # Seconds a sign-in attempt may take from password to second factor.
+    "SIGNIN_ATTEMPT_TTL": 600,
+    # Seconds after which removing a method asks for the password or a code again.
+    "REAUTH_TTL": 300,
+    # Throttling of failures: `free` tries, then a delay of `base` seconds that doubles up to
+    # `cap`; `limit` consecutive failures lock the key until a success or the helpdesk
+    # (None = never); failures older than `forget` seconds no longer count (None = never).
+    "THROTTLE_PASSWORD_IP": {"free": 20, "base": 1.0, "cap": 900.0, "limit": None,
+                             "forget": 86400},
+    "THROTTLE_PASSWORD_ACCOUNT": {"free": 5, "base": 1.0, "cap": 900.0, "limit": None,
+                                  "forget": 86400},
+    "THROTTLE_MFA_IP": {"free": 20, "base": 1.0, "cap": 900.0, "limit": None, "forget": 86400},
+    # NIST SP 800-63B §5.2.2: at most 100 consecutive failed attempts on one account.
+    "THROTTLE_MFA_ACCOUNT": {"free": 5, "base": 1.0, "cap": 900.0, "limit": 100,
+                             "forget": None},
+    # Days a browser stays "known" for an account after a successful sign-in (OWASP device
+    # cookies: throttling of the account does not slow down browsers it has used before).
+    "KNOWN_BROWSER_DAYS": 180,
+}
+
+_THROTTLE_KEYS = {"free", "base", "cap", "limit", "forget"}
+_THROTTLES = tuple(name for name in DEFAULTS if name.startswith("THROTTLE_"))
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ImproperlyConfigured(f"VAHVA[{name!r}] must be a whole number >= 0, not {value!r}")
+
+
+def _string(name: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise ImproperlyConfigured(f"VAHVA[{name!r}] must be a string, not {value!r}")
+
+
+def _boolean(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ImproperlyConfigured(f"VAHVA[{name!r}] must be true or false, not {value!r}")
+
+
+def _keys(name: str, value: Any) -> None:
+    if not isinstance(value, Mapping):
+        raise ImproperlyConfigured(f"VAHVA[{name!r}] must map key ids to base64 keys")
+    for key_id, key in value.items():
+        try:
+            raw = base64.urlsafe_b64decode(str(key) + "=" * (-len(str(key)) % 4))
+        except (binascii.Error, ValueError) as exc:
+            raise ImproperlyConfigured(f"VAHVA[{name!r}][{key_id!r}] is not base64") from exc
+        if len(raw) != 32:
+            raise ImproperlyConfigured(
+                f"VAHVA[{name!r}][{key_id!r}] must be 32 bytes (AES-256), not {len(raw)}"
+            )
+
+
+def _throttle(name: str, value: Any) -> None:
+    if not isinstance(value, Mapping) or set(value) != _THROTTLE_KEYS:
+        raise ImproperlyConfigured(f"VAHVA[{name!r}] needs exactly {sorted(_THROTTLE_KEYS)}")
+    for part in ("limit", "forget"):
+        bound = value[part]
+        if bound is not None and (not isinstance(bound, int) or bound < 1):
+            raise ImproperlyConfigured(f"VAHVA[{name!r}][{part!r}] must be >= 1 or None")
+    if not isinstance(value["free"], int) or value["free"] < 0:
+        raise ImproperlyConfigured(f"VAHVA[{name!r}]['free'] must be a whole number >= 0")
+    for part in ("base", "cap"):
+        if not isinstance(value[part], int | float) or value[part] <= 0:
+            raise ImproperlyConfigured(f"VAHVA[{name!r}][{part!r}] must be > 0")
+
+
+_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
+    "ORGANISATION_NAME": _string,
+    "HELPDESK_EMAIL": _string,
+    "HELPDESK_PHONE": _string,
+    "HELPDESK_URL": _string,
+    "PUBLIC_URL": _string,
+    "ENCRYPTION_KEYS": _keys,
+    "ENCRYPTION_KEY_ID": _string,
+    "ARGON2_TIME_COST": _positive_int,
+    "ARGON2_MEMORY_COST": _positive_int,
+    "ARGON2_PARALLELISM": _positive_int,
+    "ACTIVATION_DELAY": _positive_int,
+    "ALLOW_SKIP_SETUP": _boolean,
+    "ENROLMENT_TTL": _positive_int,
+    "SIGNIN_ATTEMPT_TTL": _positive_int,
+    "REAUTH_TTL": _positive_int,
+    "THROTTLE_PASSWORD_IP": _throttle,
+    "THROTTLE_PASSWORD_ACCOUNT": _throttle,
+    "THROTTLE_MFA_IP": _throttle,
+    "THROTTLE_MFA_ACCOUNT": _throttle,
+    "KNOWN_BROWSER_DAYS": _positive_int,
+}
+assert set(_VALIDATORS) == set(DEFAULTS), "every setting needs a validator"
+
+
+def validate(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Return DEFAULTS updated with ``overrides``; raise on unknown keys or bad values."""
+    unknown = set(overrides) - set(DEFAULTS)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"Unknown VAHVA setting(s): {', '.join(sorted(unknown))}. "
+            f"Known: {', '.join(sorted(DEFAULTS))}"
+        )
+    merged = {**DEFAULTS, **overrides}
+    for name in _THROTTLES:
+        # A partial table overrides only what it names; 0 means "never" for limit and forget
+        # (TOML has no null).
+        if isinstance(merged[name], Mapping):
+            table = {**DEFAULTS[name], **merged[name]}
+            for part in ("limit", "forget"):
+                if table[part] == 0:
+                    table[part] = None
+            merged[name] = table
+    for name, value in merged.items():
+        _VALIDATORS[name](name, value)
+    if merged["ENCRYPTION_KEYS"] and merged["ENCRYPTION_KEY_ID"] not in merged["ENCRYPTION_KEYS"]:
+        raise ImproperlyConfigured(
+            f"VAHVA['ENCRYPTION_KEY_ID'] {merged['ENCRYPTION_KEY_ID']!r} is not a key id "
+            "in VAHVA['ENCRYPTION_KEYS']"
+        )
+    return merged
+
+
+class VahvaSettings:
+    """Attribute access to the validated ``VAHVA`` dictionary, read lazily."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] | None = None
+
+    def _values(self) -> dict[str, Any]:
+        if self._cache is None:
+            self._cache = validate(getattr(django_settings, "VAHVA", {}))
+        return self._cache
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._values()[name]
+        except KeyError:
+            raise AttributeError(f"No VAHVA setting {name!r}") from None
+
+    def reload(self) -> None:
+        self._cache = None
+
+
+settings = VahvaSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == "VAHVA":
+        settings.reload()
+
+
+setting_changed.connect(_reload)

@@ -1,0 +1,59 @@
+"""The interface every sign-in method implements.
+
+The sign-in engine and the registration wizard only ever talk to a method through this
+class; adding a method means one module here, its templates and its tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from django.utils.functional import Promise
+
+from .models import PendingEnrolment, RegisteredMethod
+
+
+class Method(ABC):
+    #: Short identifier stored in ``RegisteredMethod.kind``.
+    kind: ClassVar[str]
+    #: What the person calls it, e.g. "Authenticator app".
+    label: ClassVar[str | Promise]
+    #: One sentence under the label in "Which method would you like to add?".
+    description: ClassVar[str | Promise]
+    #: The question at sign-in, e.g. "Enter the code from your authenticator app".
+    prompt: ClassVar[str | Promise]
+    #: RFC 8176 authentication method references this method contributes.
+    amr: ClassVar[tuple[str, ...]]
+    #: Whether a person can add it from the wizard / Security info.
+    enrolable: ClassVar[bool] = True
+
+    def describe(self, registered: RegisteredMethod) -> str:
+        """One line for Security info, e.g. "Authenticator app (Phone)"."""
+        return f"{self.label} ({registered.name})" if registered.name else str(self.label)
+
+    def begin(self, registered: RegisteredMethod, *, now: dt.datetime) -> dict[str, Any]:
+        """Start a challenge at sign-in (send a code, ring a phone...). Returns template data."""
+        return {}
+
+    @abstractmethod
+    def verify(self, registered: RegisteredMethod, response: str, *, now: dt.datetime) -> None:
+        """Accept ``response`` or raise a :class:`vahva.errors.VahvaError`.
+
+        On success the method has already consumed what must not be accepted twice.
+        """
+
+    @abstractmethod
+    def start_enrolment(self, user: Any, *, now: dt.datetime) -> PendingEnrolment:
+        """Create the pending enrolment (secret, QR...) for ``user``."""
+
+    def enrolment_context(self, pending: PendingEnrolment) -> dict[str, Any]:
+        """Template data for the enrolment page (a QR, the secret as text...)."""
+        return {}
+
+    @abstractmethod
+    def finish_enrolment(
+        self, pending: PendingEnrolment, response: str, *, now: dt.datetime, name: str = ""
+    ) -> RegisteredMethod:
+        """Check the person's proof and save the method; consume ``pending`` exactly once."""

@@ -1,0 +1,136 @@
+"""The methods room's public functions, used by sign-in, registration and the helpdesk."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.db import transaction
+
+from vahva.errors import AlreadyCompleted, ExpiredChallenge, MalformedInput, ReplayedCode
+
+from . import registry
+from .models import PendingEnrolment, RegisteredMethod
+
+
+def registered_for(user: Any) -> list[RegisteredMethod]:
+    """The person's methods of kinds this deployment knows, default first."""
+    known = {m.kind for m in registry.all_methods()}
+    methods = [m for m in RegisteredMethod.objects.filter(user=user) if m.kind in known]
+    return sorted(methods, key=lambda m: (not m.is_default, m.created_at, m.pk))
+
+
+def has_methods(user: Any) -> bool:
+    kinds = [m.kind for m in registry.all_methods()]
+    return RegisteredMethod.objects.filter(user=user, kind__in=kinds).exists()
+
+
+def first_registered_at(user: Any) -> dt.datetime | None:
+    first = RegisteredMethod.objects.filter(user=user).order_by("created_at").first()
+    return first.created_at if first else None
+
+
+def get_for(user: Any, method_id: object) -> RegisteredMethod:
+    """The person's own method with this id; MalformedInput for anything else.
+
+    Looking up by (user, id) stops one person naming another person's method.
+    """
+    try:
+        pk = int(str(method_id))
+    except ValueError:
+        raise MalformedInput() from None
+    method = RegisteredMethod.objects.filter(user=user, pk=pk).first()
+    if method is None:
+        raise MalformedInput()
+    return method
+
+
+def save_new(
+    user: Any, kind: str, *, now: dt.datetime, secret: str = "", counter: int = -1,
+    name: str = "", data: dict[str, Any] | None = None,
+) -> RegisteredMethod:
+    """Save a freshly verified method; the first one becomes the default."""
+    with transaction.atomic():
+        first = not RegisteredMethod.objects.filter(user=user, is_default=True).exists()
+        return RegisteredMethod.objects.create(
+            user=user, kind=kind, name=name[:100], secret=secret, counter=counter,
+            data=data or {}, created_at=now, is_default=first,
+        )
+
+
+def set_default(user: Any, method_id: object) -> RegisteredMethod:
+    method = get_for(user, method_id)
+    with transaction.atomic():
+        RegisteredMethod.objects.filter(user=user, is_default=True).update(is_default=False)
+        RegisteredMethod.objects.filter(pk=method.pk).update(is_default=True)
+    method.is_default = True
+    return method
+
+
+def remove(user: Any, method_id: object) -> RegisteredMethod:
+    """Delete one of the person's methods; if it was the default, the oldest one takes over."""
+    method = get_for(user, method_id)
+    with transaction.atomic():
+        method.delete()
+        rest = RegisteredMethod.objects.filter(user=user).order_by("created_at", "pk")
+        if method.is_default and rest.exists():
+            rest.filter(pk=rest[0].pk).update(is_default=True)
+    return method
+
+
+def advance_counter(registered: RegisteredMethod, value: int, *, now: dt.datetime) -> None:
+    """Record ``value`` as used, only if it is newer than the last one accepted.
+
+    A conditional UPDATE, not read-then-write: of two parallel requests carrying the same
+    TOTP step only one can move the counter, the other gets ReplayedCode.
+    """
+    moved = RegisteredMethod.objects.filter(pk=registered.pk, counter__lt=value).update(
+        counter=value, last_used_at=now
+    )
+    if not moved:
+        raise ReplayedCode()
+    registered.counter = value
+    registered.last_used_at = now
+
+
+def touch(registered: RegisteredMethod, *, now: dt.datetime) -> None:
+    RegisteredMethod.objects.filter(pk=registered.pk).update(last_used_at=now)
+    registered.last_used_at = now
+
+
+def new_pending(
+    user: Any, kind: str, *, now: dt.datetime, ttl: int, secret: str = "",
+    data: dict[str, Any] | None = None,
+) -> PendingEnrolment:
+    return PendingEnrolment.objects.create(
+        user=user, kind=kind, secret=secret, data=data or {}, created_at=now,
+        expires_at=now + dt.timedelta(seconds=ttl),
+    )
+
+
+def get_pending(user: Any, pending_id: object) -> PendingEnrolment:
+    """The person's own pending enrolment; ExpiredChallenge when gone, used or stale."""
+    try:
+        pk = uuid.UUID(str(pending_id))
+    except ValueError:
+        raise ExpiredChallenge() from None
+    pending = PendingEnrolment.objects.filter(user=user, pk=pk).first()
+    if pending is None:
+        raise ExpiredChallenge()
+    if pending.consumed:
+        raise AlreadyCompleted()
+    return pending
+
+
+def consume_pending(pending: PendingEnrolment, *, now: dt.datetime) -> None:
+    """Mark the enrolment used, exactly once (conditional UPDATE, see advance_counter)."""
+    if pending.expires_at <= now:
+        raise ExpiredChallenge()
+    taken = PendingEnrolment.objects.filter(
+        pk=pending.pk, consumed=False, expires_at__gt=now
+    ).update(consumed=True)
+    if not taken:
+        # A double-submitted form or a second tab got there first.
+        raise AlreadyCompleted()
+    pending.consumed = True

@@ -1,0 +1,56 @@
+"""The policy decision, free of requests and the ORM so it can be tested as a table.
+
+The foundation knows two facts: whether the person has registered a method, and since
+when (MFA is enforced ``ACTIVATION_DELAY`` seconds after registration, as in the seed's
+organisation). Trusted networks, per-service rules and exemptions extend :class:`Context`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Context:
+    now: dt.datetime
+    client_ip: str | None
+    has_methods: bool
+    #: When the person's first method was registered (None: no methods).
+    registered_at: dt.datetime | None
+    #: Seconds between registration and enforcement.
+    activation_delay: int
+    #: True when the service asks for a fresh second factor (acr_values, re-auth...).
+    force_mfa: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    require_mfa: bool
+    #: Why, in plain English for the sign-in log and the helpdesk.
+    reason: str
+    #: The person has no method yet and should be sent to the setup wizard.
+    needs_registration: bool = False
+
+
+def enforced_from(registered_at: dt.datetime, activation_delay: int) -> dt.datetime:
+    return registered_at + dt.timedelta(seconds=activation_delay)
+
+
+def decide(ctx: Context) -> Decision:
+    if not ctx.has_methods or ctx.registered_at is None:
+        return Decision(
+            require_mfa=False,
+            reason="MFA skipped: no sign-in method registered yet",
+            needs_registration=True,
+        )
+    if ctx.force_mfa:
+        return Decision(True, "MFA required: the service asked for a second factor")
+    start = enforced_from(ctx.registered_at, ctx.activation_delay)
+    if ctx.now < start:
+        return Decision(
+            False,
+            f"MFA skipped: enforced from {start.isoformat(timespec='minutes')}, "
+            "after the activation delay",
+        )
+    return Decision(True, "MFA required: the person has registered methods")

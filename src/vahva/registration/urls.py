@@ -1,0 +1,20 @@
+from django.urls import path
+from django.views.generic import RedirectView
+
+from . import views
+
+app_name = "registration"
+urlpatterns = [
+    path("setup/", RedirectView.as_view(pattern_name="registration:setup", query_string=True)),
+    path("setup", RedirectView.as_view(pattern_name="registration:setup", query_string=True)),
+    path("security-info/", views.security_info, name="security_info"),
+    path("security-info/setup/", views.setup, name="setup"),
+    path("security-info/setup/done/", views.done, name="done"),
+    path("security-info/setup/skip/", views.skip, name="skip"),
+    path("security-info/setup/choose/", views.choose, {"in_wizard": True}, name="setup_choose"),
+    path("security-info/setup/<slug:kind>/", views.enrol, {"in_wizard": True}, name="setup_enrol"),
+    path("security-info/add/", views.choose, name="choose"),
+    path("security-info/add/<slug:kind>/", views.enrol, name="enrol"),
+    path("security-info/default/", views.set_default, name="default"),
+    path("security-info/remove/<int:method_id>/", views.remove, name="remove"),
+]

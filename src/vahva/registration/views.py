@@ -1,0 +1,253 @@
+"""The setup wizard, "Add a method" and Security info."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from vahva import clock
+from vahva.audit.log import record, recent_for
+from vahva.conf import settings
+from vahva.errors import AlreadyCompleted, ExpiredChallenge, MalformedInput, VahvaError
+from vahva.methods import registry
+from vahva.methods import service as methods
+from vahva.policy.decide import enforced_from
+from vahva.signin import engine
+from vahva.signin.views import safe_next
+
+from . import wizard
+from .forms import ChooseMethodForm, EnrolCodeForm
+
+SESSION_PENDING = "vahva_pending_enrolment"
+SESSION_NEXT = "vahva_setup_next"
+
+
+def _wizard_context(request: HttpRequest, current: int, step: wizard.Step | None) -> dict[str, Any]:
+    all_steps = wizard.steps()
+    return {
+        "wizard": True,
+        "steps": all_steps,
+        "current": current,
+        "total": len(all_steps),
+        "step": step,
+        "allow_skip": settings.ALLOW_SKIP_SETUP,
+    }
+
+
+def _done_kinds(request: HttpRequest) -> set[str]:
+    return {m.kind for m in methods.registered_for(request.user)}
+
+
+def _needs_reauth(request: HttpRequest) -> bool:
+    # Session hijack → planting an attacker's app: a person who already has methods must
+    # have proved who they are recently before another method is added or one removed.
+    return methods.has_methods(request.user) and not engine.recently_authenticated(request)
+
+
+def _reauth(request: HttpRequest) -> HttpResponse:
+    return redirect(f"{reverse('signin:confirm')}?next={request.get_full_path()}")
+
+
+@login_required
+@require_http_methods(["GET"])
+def setup(request: HttpRequest) -> HttpResponse:
+    """Keep your account secure: the first step the person has not done yet."""
+    next_url = safe_next(request, request.GET.get("next"))
+    if next_url:
+        request.session[SESSION_NEXT] = next_url
+    found = wizard.next_step(_done_kinds(request))
+    if found is None:
+        return redirect("registration:done")
+    index, step = found
+    return render(request, f"registration/step_{step.slug}.html",
+                  _wizard_context(request, index, step))
+
+
+@login_required
+@require_http_methods(["GET"])
+def done(request: HttpRequest) -> HttpResponse:
+    registered = methods.registered_for(request.user)
+    default = registered[0] if registered else None
+    return render(request, "registration/done.html", {
+        **_wizard_context(request, len(wizard.steps()), None),
+        "default": registry.get(default.kind).describe(default) if default else None,
+        "next": request.session.get(SESSION_NEXT, ""),
+    })
+
+
+@login_required
+@require_POST
+def skip(request: HttpRequest) -> HttpResponse:
+    if not settings.ALLOW_SKIP_SETUP:
+        return render(request, "web/error.html", {
+            "title": _("Setup cannot be skipped"),
+            "message": _("Your organisation requires you to set up a sign-in method now."),
+        }, status=403)
+    record("setup.skipped", subject=request.user, actor=request.user, request=request)
+    return redirect(request.session.pop(SESSION_NEXT, "") or reverse("registration:security_info"))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def choose(request: HttpRequest, in_wizard: bool = False) -> HttpResponse:
+    """Which method would you like to add?"""
+    if _needs_reauth(request):
+        return _reauth(request)
+    form = ChooseMethodForm(request.POST or None)
+    context: dict[str, Any] = {"form": form, "in_wizard": in_wizard}
+    if in_wizard:
+        context.update(_wizard_context(request, 1, None))
+    if request.method == "POST":
+        if form.is_valid():
+            name = "registration:setup_enrol" if in_wizard else "registration:enrol"
+            return redirect(name, kind=form.cleaned_data["kind"])
+        return render(request, "registration/choose.html", context, status=400)
+    return render(request, "registration/choose.html", context)
+
+
+def _pending_for(request: HttpRequest, kind: str) -> Any:
+    """Reuse this browser's pending enrolment of ``kind`` while valid, else start one."""
+    method = registry.get(kind)
+    pending_id = request.session.get(SESSION_PENDING)
+    if pending_id:
+        try:
+            pending = methods.get_pending(request.user, pending_id)
+            if pending.kind == kind and pending.expires_at > clock.now():
+                return pending
+        except VahvaError:
+            pass
+    pending = method.start_enrolment(request.user, now=clock.now())
+    request.session[SESSION_PENDING] = str(pending.pk)
+    return pending
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpResponse:
+    """Set up one method: show the QR (or ask for a number...), check the proof, save."""
+    try:
+        method = registry.get(kind)
+    except KeyError:
+        return render(request, "web/error.html", {
+            "title": _("Unknown method"),
+            "message": _("That sign-in method does not exist here."),
+        }, status=404)
+    if _needs_reauth(request):
+        return _reauth(request)
+    found = wizard.next_step(_done_kinds(request)) if in_wizard else None
+    context: dict[str, Any] = {"method": method, "in_wizard": in_wizard}
+    if in_wizard:
+        context.update(_wizard_context(request, found[0] if found else 1, found[1] if found else None))
+    if request.method == "GET":
+        pending = _pending_for(request, kind)
+        context.update(method.enrolment_context(pending), form=EnrolCodeForm(), pending=pending)
+        return render(request, f"methods/{kind}/enrol.html", context)
+
+    form = EnrolCodeForm(request.POST)
+    try:
+        pending = methods.get_pending(request.user, request.session.get(SESSION_PENDING))
+        if pending.kind != kind:
+            raise ExpiredChallenge()
+    except AlreadyCompleted:
+        # Double-submitted form: the first submit saved the method; carry on from there.
+        return redirect("registration:setup" if in_wizard else "registration:security_info")
+    except VahvaError as exc:
+        return render(request, "registration/enrol_expired.html",
+                      {**context, "error": exc.message}, status=exc.status)
+    context.update(method.enrolment_context(pending), form=form, pending=pending)
+    if not form.is_valid():
+        return render(request, f"methods/{kind}/enrol.html", context, status=400)
+    try:
+        registered = method.finish_enrolment(
+            pending, form.cleaned_data["code"], now=clock.now(), name=form.cleaned_data["name"]
+        )
+    except AlreadyCompleted:
+        return redirect("registration:setup" if in_wizard else "registration:security_info")
+    except ExpiredChallenge as exc:
+        return render(request, "registration/enrol_expired.html",
+                      {**context, "error": exc.message}, status=exc.status)
+    except VahvaError as exc:
+        record("method.enrol", subject=request.user, actor=request.user, request=request,
+               outcome="failure", reason=type(exc).__name__, method=kind)
+        return render(request, f"methods/{kind}/enrol.html",
+                      {**context, "error": exc.message}, status=exc.status)
+    request.session.pop(SESSION_PENDING, None)
+    record("method.added", subject=request.user, actor=request.user, request=request,
+           method=kind, method_id=registered.pk)
+    if in_wizard:
+        return redirect("registration:setup")
+    messages.success(request, _("%(method)s was added.") % {"method": method.describe(registered)})
+    return redirect("registration:security_info")
+
+
+def _method_label(kind: str) -> str:
+    if not kind:
+        return _("Password only")
+    try:
+        return str(registry.get(kind).label)
+    except KeyError:
+        return kind
+
+
+@login_required
+@require_http_methods(["GET"])
+def security_info(request: HttpRequest) -> HttpResponse:
+    registered = methods.registered_for(request.user)
+    rows = [{"registered": m, "label": registry.get(m.kind).describe(m)} for m in registered]
+    first = methods.first_registered_at(request.user)
+    enforced = enforced_from(first, settings.ACTIVATION_DELAY) if first else None
+    return render(request, "registration/security_info.html", {
+        "rows": rows,
+        "default": rows[0] if rows else None,
+        "enforced_from": enforced if enforced and enforced > clock.now() else None,
+        "signins": [
+            {"event": event, "method": _method_label(event.data.get("method", ""))}
+            for event in recent_for(
+                request.user, actions=("signin.success", "signin.mfa", "signin.password")
+            )
+        ],
+        "can_add": bool(registry.enrolable()),
+    })
+
+
+@login_required
+@require_POST
+def set_default(request: HttpRequest) -> HttpResponse:
+    try:
+        method = methods.set_default(request.user, request.POST.get("method"))
+    except MalformedInput:
+        return render(request, "web/error.html", {
+            "title": _("Unknown method"), "message": _("Choose one of your own methods."),
+        }, status=400)
+    record("method.default", subject=request.user, actor=request.user, request=request,
+           method=method.kind, method_id=method.pk)
+    messages.success(request, _("Your default sign-in method was changed."))
+    return redirect("registration:security_info")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def remove(request: HttpRequest, method_id: int) -> HttpResponse:
+    try:
+        registered = methods.get_for(request.user, method_id)
+    except MalformedInput:
+        return render(request, "web/error.html", {
+            "title": _("Unknown method"), "message": _("Choose one of your own methods."),
+        }, status=404)
+    label = registry.get(registered.kind).describe(registered)
+    if request.method == "GET":
+        return render(request, "registration/remove.html", {"label": label, "registered": registered})
+    if not engine.recently_authenticated(request):
+        return _reauth(request)
+    methods.remove(request.user, registered.pk)
+    record("method.removed", subject=request.user, actor=request.user, request=request,
+           method=registered.kind, method_id=registered.pk)
+    messages.success(request, _("%(method)s was removed.") % {"method": label})
+    return redirect("registration:security_info")

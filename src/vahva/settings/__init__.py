@@ -1,0 +1,1 @@
+"""Django settings modules: ``main`` (what ``vahva`` runs) and ``test``."""

@@ -1,0 +1,96 @@
+"""Read the deployment's configuration from a TOML file and the environment.
+
+The file is ``$VAHVA_CONFIG`` or, when that is unset, ``<data dir>/vahva.toml``. Top-level keys
+configure Django; the ``[vahva]`` table holds the ``VAHVA`` settings object (see
+:mod:`vahva.conf`). Environment variables win over the file for the few values operators
+usually inject from a secret store.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+#: Top-level keys a configuration file may contain; anything else is a typo.
+FILE_KEYS = frozenset(
+    {
+        "secret_key",
+        "debug",
+        "allowed_hosts",
+        "database_url",
+        "time_zone",
+        "language_code",
+        "secure_cookies",
+        "vahva",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The raw configuration, before Django and ``VAHVA`` validation."""
+
+    data_dir: Path
+    secret_key: str
+    debug: bool
+    allowed_hosts: list[str]
+    database_url: str
+    time_zone: str
+    language_code: str
+    secure_cookies: bool
+    vahva: dict[str, Any] = field(default_factory=dict)
+
+
+def _env_bool(name: str) -> bool | None:
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off", ""}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
+
+
+def load(environ: dict[str, str] | None = None) -> Config:
+    """Merge the TOML file and the environment into a :class:`Config`."""
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("VAHVA_DATA_DIR", "var")).resolve()
+    path = Path(env["VAHVA_CONFIG"]) if env.get("VAHVA_CONFIG") else data_dir / "vahva.toml"
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ImproperlyConfigured(f"{path}: not valid TOML: {exc}") from exc
+    elif env.get("VAHVA_CONFIG"):
+        raise ImproperlyConfigured(f"VAHVA_CONFIG points at {path}, which does not exist")
+    unknown = set(raw) - FILE_KEYS
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
+            f"allowed: {', '.join(sorted(FILE_KEYS))}"
+        )
+    debug = _env_bool("VAHVA_DEBUG")
+    secure = _env_bool("VAHVA_SECURE_COOKIES")
+    hosts = env.get("VAHVA_ALLOWED_HOSTS")
+    vahva = raw.get("vahva", {})
+    if not isinstance(vahva, dict):
+        raise ImproperlyConfigured(f"{path}: [vahva] must be a table")
+    return Config(
+        data_dir=data_dir,
+        secret_key=env.get("VAHVA_SECRET_KEY") or str(raw.get("secret_key", "")),
+        debug=bool(raw.get("debug", False)) if debug is None else debug,
+        allowed_hosts=hosts.split(",") if hosts else list(raw.get("allowed_hosts", ["localhost"])),
+        database_url=env.get("DATABASE_URL")
+        or str(raw.get("database_url", f"sqlite:///{data_dir / 'vahva.sqlite3'}")),
+        time_zone=str(raw.get("time_zone", "Europe/Helsinki")),
+        language_code=str(raw.get("language_code", "en")),
+        secure_cookies=bool(raw.get("secure_cookies", True)) if secure is None else secure,
+        vahva={str(k).upper(): v for k, v in vahva.items()},
+    )

@@ -1,0 +1,25 @@
+"""Settings for the test suite: fixed keys, a throwaway database, fast hashing kept real."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("VAHVA_SECRET_KEY", "test-secret-key-" + "x" * 40)
+os.environ.setdefault("VAHVA_DATA_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"), "vahva-test"))
+os.environ.setdefault("VAHVA_CONFIG", "")
+
+from vahva.settings.main import *  # noqa: E402,F403
+from vahva.settings.main import VAHVA  # noqa: E402
+
+DEBUG = False
+ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver"]
+# The live server used by browser tests speaks plain http.
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+VAHVA = {
+    **VAHVA,
+    "ORGANISATION_NAME": "Demo University",
+    "HELPDESK_EMAIL": "helpdesk@demo.example",
+    "ENCRYPTION_KEYS": {"k1": "mFnCOWzvJe6uGQ0cV3nI8wz1j3-C5bS3xNcxu5u4r-E="},
+    "ENCRYPTION_KEY_ID": "k1",
+}

@@ -1,0 +1,1 @@
+"""The sign-in engine: password step, policy, second factor, session binding, throttling."""

@@ -1,0 +1,267 @@
+"""Drive a sign-in attempt: password → policy → second factor → signed in.
+
+Views call these functions; the methods, the policy and the throttle do the deciding.
+Protocols (OIDC, SAML...) enter here too, never around it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import authenticate, get_user_model, login
+from django.contrib.auth.hashers import make_password
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from vahva import clock
+from vahva.accounts.models import normalise_email
+from vahva.audit.log import record
+from vahva.conf import settings
+from vahva.errors import (
+    AlreadyCompleted,
+    ExpiredChallenge,
+    InvalidCode,
+    MalformedInput,
+    ReplayedCode,
+    VahvaError,
+)
+from vahva.methods import registry
+from vahva.methods import service as methods
+from vahva.methods.models import RegisteredMethod
+from vahva.policy import Context, Decision, decide
+
+from . import known_browser, throttle
+from .models import SignInAttempt
+from .states import Event, State, next_state
+
+SESSION_ATTEMPT = "vahva_attempt"
+SESSION_BINDING = "vahva_binding"
+SESSION_AUTH = "vahva_auth"
+
+
+class InvalidCredentials(VahvaError):
+    status = 400
+    # One message for unknown address and wrong password: no account enumeration.
+    default_message = _("The e-mail address or the password is not right.")
+
+
+@dataclass(frozen=True)
+class PasswordResult:
+    attempt: SignInAttempt
+    decision: Decision
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    ip = getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR")
+    return str(ip) if ip else None
+
+
+def _rule(name: str) -> throttle.Rule:
+    return throttle.Rule.from_setting(getattr(settings, name))
+
+
+def password_keys(request: HttpRequest, user_pk: object | None) -> list[tuple[str, throttle.Rule]]:
+    keys = [(f"pw:ip:{client_ip(request)}", _rule("THROTTLE_PASSWORD_IP"))]
+    if user_pk is not None:
+        own = known_browser.key_for(request, user_pk)
+        keys.append((own or f"pw:acct:{user_pk}", _rule("THROTTLE_PASSWORD_ACCOUNT")))
+    return keys
+
+
+def mfa_keys(request: HttpRequest, user_pk: object) -> list[tuple[str, throttle.Rule]]:
+    return [
+        (f"mfa:ip:{client_ip(request)}", _rule("THROTTLE_MFA_IP")),
+        (f"mfa:acct:{user_pk}", _rule("THROTTLE_MFA_ACCOUNT")),
+    ]
+
+
+def _binding(request: HttpRequest) -> str:
+    token = request.session.get(SESSION_BINDING)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session[SESSION_BINDING] = token
+    return hashlib.sha256(str(token).encode()).hexdigest()
+
+
+def _move(attempt: SignInAttempt, event: Event, **fields: Any) -> None:
+    """Apply ``event`` with a conditional UPDATE on the current state.
+
+    Two tabs finishing the same attempt: only the first UPDATE matches; the other raises
+    AlreadyCompleted instead of signing in twice.
+    """
+    target = next_state(State(attempt.state), event)
+    moved = SignInAttempt.objects.filter(pk=attempt.pk, state=attempt.state).update(
+        state=target, **fields
+    )
+    if not moved:
+        raise AlreadyCompleted()
+    attempt.state = target
+    for name, value in fields.items():
+        setattr(attempt, name, value)
+
+
+def policy_context(user: Any, *, now: dt.datetime, ip: str | None, force_mfa: bool) -> Context:
+    return Context(
+        now=now,
+        client_ip=ip,
+        has_methods=methods.has_methods(user),
+        registered_at=methods.first_registered_at(user),
+        activation_delay=settings.ACTIVATION_DELAY,
+        force_mfa=force_mfa,
+    )
+
+
+def check_password(request: HttpRequest, email: str, password: str) -> Any:
+    """The person for ``email`` if ``password`` is right; throttled and audited."""
+    now = clock.now()
+    email = normalise_email(email)
+    user_pk = get_user_model().objects.filter(email=email).values_list("pk", flat=True).first()
+    keys = password_keys(request, user_pk)
+    throttle.check(keys, now=now)
+    if not password:
+        raise InvalidCredentials()
+    user = authenticate(request, username=email, password=password)
+    if user is None:
+        if user_pk is None:
+            # Hash anyway so that unknown addresses take as long as wrong passwords.
+            make_password(password)
+        throttle.fail(keys, now=now)
+        subject = get_user_model().objects.filter(pk=user_pk).first() if user_pk else None
+        record("signin.password", subject=subject, request=request, outcome="failure",
+               reason="wrong password" if subject else "unknown e-mail address",
+               email=email[:254])
+        raise InvalidCredentials()
+    throttle.clear([key for key, _rule in keys[1:]])
+    return user
+
+
+def begin(
+    request: HttpRequest, user: Any, *, next_url: str = "", force_mfa: bool = False
+) -> PasswordResult:
+    """Start an attempt for a person whose password was right, and apply the policy."""
+    now = clock.now()
+    ip = client_ip(request)
+    attempt = SignInAttempt.objects.create(
+        user=user,
+        state=State.PASSWORD_OK,
+        binding=_binding(request),
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=settings.SIGNIN_ATTEMPT_TTL),
+        ip=ip,
+        next_url=next_url,
+        amr=["pwd"],
+    )
+    decision = decide(policy_context(user, now=now, ip=ip, force_mfa=force_mfa))
+    if decision.require_mfa:
+        _move(attempt, Event.REQUIRE_MFA, reason=decision.reason)
+        request.session[SESSION_ATTEMPT] = str(attempt.pk)
+    else:
+        _move(attempt, Event.SKIP_MFA, reason=decision.reason, completed_at=now)
+        _signed_in(request, attempt, method="")
+    return PasswordResult(attempt, decision)
+
+
+def current(request: HttpRequest) -> SignInAttempt:
+    """The attempt this browser is in the middle of; ExpiredChallenge when there is none."""
+    attempt_id = request.session.get(SESSION_ATTEMPT)
+    attempt = SignInAttempt.objects.filter(pk=attempt_id).select_related("user").first() if (
+        attempt_id
+    ) else None
+    if attempt is None:
+        raise ExpiredChallenge(_("Your sign-in has expired. Start again."))
+    # Session binding: an attempt id planted into another browser's session does not match.
+    if not hmac.compare_digest(attempt.binding, _binding(request)):
+        raise ExpiredChallenge(_("Your sign-in has expired. Start again."))
+    if attempt.state == State.DONE:
+        raise AlreadyCompleted()
+    if attempt.state != State.MFA_REQUIRED:
+        raise ExpiredChallenge(_("Your sign-in has expired. Start again."))
+    if attempt.expires_at <= clock.now():
+        _move(attempt, Event.EXPIRE)
+        record("signin.expired", subject=attempt.user, request=request, outcome="failure",
+               reason="the second step was not completed in time")
+        raise ExpiredChallenge(_("Your sign-in took too long. Start again."))
+    return attempt
+
+
+def choose_method(attempt: SignInAttempt, method_id: object | None) -> RegisteredMethod:
+    """The method to ask for: the one the person picked, else their default."""
+    if method_id:
+        return methods.get_for(attempt.user, method_id)
+    registered = methods.registered_for(attempt.user)
+    if not registered:
+        raise ExpiredChallenge()
+    return registered[0]
+
+
+def verify(request: HttpRequest, attempt: SignInAttempt, registered: RegisteredMethod,
+           response: str) -> None:
+    """Check the second factor; on success the browser is signed in."""
+    now = clock.now()
+    keys = mfa_keys(request, attempt.user_id)
+    throttle.check(keys, now=now)
+    method = registry.get(registered.kind)
+    try:
+        method.verify(registered, response, now=now)
+    except MalformedInput:
+        raise
+    except (InvalidCode, ReplayedCode) as exc:
+        throttle.fail(keys, now=now)
+        record("signin.mfa", subject=attempt.user, request=request, outcome="failure",
+               reason=type(exc).__name__, method=registered.kind)
+        raise
+    throttle.clear([f"mfa:acct:{attempt.user_id}"])
+    amr = sorted({"pwd", *method.amr, "mfa"})
+    _move(attempt, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=amr)
+    _signed_in(request, attempt, method=registered.kind)
+
+
+def _signed_in(request: HttpRequest, attempt: SignInAttempt, *, method: str) -> None:
+    user = attempt.user
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session.pop(SESSION_ATTEMPT, None)
+    request.session[SESSION_AUTH] = {
+        "at": clock.now().timestamp(),
+        "amr": list(attempt.amr),
+        "method": method,
+        "attempt": str(attempt.pk),
+    }
+    record("signin.success", subject=user, actor=user, request=request, reason=attempt.reason,
+           method=method, amr=list(attempt.amr))
+
+
+def recently_authenticated(request: HttpRequest) -> bool:
+    """Whether the person proved who they are within REAUTH_TTL seconds."""
+    auth = request.session.get(SESSION_AUTH) or {}
+    at = auth.get("at")
+    return isinstance(at, int | float) and clock.now().timestamp() - at < settings.REAUTH_TTL
+
+
+def confirm(request: HttpRequest, *, password: str = "", registered: RegisteredMethod | None = None,
+            response: str = "") -> None:
+    """Re-authenticate a signed-in person (before removing a method, ...)."""
+    user = request.user
+    now = clock.now()
+    if registered is not None:
+        keys = mfa_keys(request, user.pk)
+        throttle.check(keys, now=now)
+        try:
+            registry.get(registered.kind).verify(registered, response, now=now)
+        except (InvalidCode, ReplayedCode):
+            throttle.fail(keys, now=now)
+            record("signin.confirm", subject=user, request=request, outcome="failure",
+                   method=registered.kind)
+            raise
+        method = registered.kind
+    else:
+        check_password(request, str(getattr(user, "email", "")), password)
+        method = "pwd"
+    auth = dict(request.session.get(SESSION_AUTH) or {})
+    auth["at"] = now.timestamp()
+    request.session[SESSION_AUTH] = auth
+    record("signin.confirm", subject=user, actor=user, request=request, method=method)

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "signin"
+urlpatterns = [
+    path("signin/", views.password, name="password"),
+    path("signin/verify/", views.verify, name="verify"),
+    path("signin/other/", views.other, name="other"),
+    path("signin/confirm/", views.confirm, name="confirm"),
+    path("signout/", views.signout, name="signout"),
+]

@@ -1,0 +1,157 @@
+"""Sign-in pages: parse the form, call the engine, render the outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+
+from vahva.audit.log import record
+from vahva.errors import AlreadyCompleted, RateLimited, VahvaError
+from vahva.methods import registry
+from vahva.methods import service as methods
+
+from . import engine, known_browser
+from .forms import CodeForm, ConfirmPasswordForm, PasswordForm
+
+
+def safe_next(request: HttpRequest, candidate: str | None) -> str:
+    """``candidate`` if it points into this site, else "" (open redirects)."""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return ""
+
+
+def _error_response(request: HttpRequest, template: str, context: dict[str, Any],
+                    exc: VahvaError) -> HttpResponse:
+    response = render(request, template, {**context, "error": exc.message}, status=exc.status)
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _after_sign_in(request: HttpRequest, next_url: str, user_pk: object,
+                   needs_registration: bool = False) -> HttpResponse:
+    if needs_registration:
+        target = reverse("registration:setup")
+        if next_url:
+            target += "?next=" + next_url
+    else:
+        target = next_url or reverse("registration:security_info")
+    response = HttpResponseRedirect(target)
+    known_browser.remember(request, response, user_pk)
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def password(request: HttpRequest) -> HttpResponse:
+    next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    if request.method == "GET":
+        if request.user.is_authenticated:
+            return redirect(next_url or reverse("registration:security_info"))
+        return render(request, "signin/password.html", {"form": PasswordForm(initial={"next": next_url})})
+    form = PasswordForm(request.POST)
+    context: dict[str, Any] = {"form": form}
+    if not form.is_valid():
+        return render(request, "signin/password.html", context, status=400)
+    try:
+        user = engine.check_password(
+            request, form.cleaned_data["email"], form.cleaned_data["password"]
+        )
+    except VahvaError as exc:
+        return _error_response(request, "signin/password.html", context, exc)
+    result = engine.begin(request, user, next_url=next_url)
+    if result.decision.require_mfa:
+        return redirect("signin:verify")
+    return _after_sign_in(request, next_url, user.pk, result.decision.needs_registration)
+
+
+@require_http_methods(["GET", "POST"])
+def verify(request: HttpRequest) -> HttpResponse:
+    try:
+        attempt = engine.current(request)
+        registered = engine.choose_method(attempt, request.GET.get("method"))
+    except AlreadyCompleted:
+        return redirect("registration:security_info")
+    except VahvaError as exc:
+        return _error_response(request, "signin/expired.html", {}, exc)
+    method = registry.get(registered.kind)
+    others = [m for m in methods.registered_for(attempt.user) if m.pk != registered.pk]
+    context: dict[str, Any] = {
+        "attempt": attempt, "registered": registered, "method": method,
+        "has_others": bool(others), "form": CodeForm(),
+    }
+    if request.method == "GET":
+        context.update(method.begin(registered, now=attempt.created_at))
+        return render(request, f"methods/{method.kind}/verify.html", context)
+    form = CodeForm(request.POST)
+    context["form"] = form
+    if not form.is_valid():
+        return render(request, f"methods/{method.kind}/verify.html", context, status=400)
+    try:
+        engine.verify(request, attempt, registered, form.cleaned_data["code"])
+    except AlreadyCompleted:
+        return redirect("registration:security_info")
+    except VahvaError as exc:
+        return _error_response(request, f"methods/{method.kind}/verify.html", context, exc)
+    return _after_sign_in(request, attempt.next_url, attempt.user_id)
+
+
+@require_http_methods(["GET"])
+def other(request: HttpRequest) -> HttpResponse:
+    """Sign in another way: the person's other registered methods."""
+    try:
+        attempt = engine.current(request)
+    except AlreadyCompleted:
+        return redirect("registration:security_info")
+    except VahvaError as exc:
+        return _error_response(request, "signin/expired.html", {}, exc)
+    choices = [
+        {"id": m.pk, "label": registry.get(m.kind).describe(m), "prompt": registry.get(m.kind).prompt}
+        for m in methods.registered_for(attempt.user)
+    ]
+    return render(request, "signin/other.html", {"choices": choices})
+
+
+@require_http_methods(["GET", "POST"])
+def signout(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return render(request, "signin/signout.html")
+    if request.user.is_authenticated:
+        record("signout", subject=request.user, actor=request.user, request=request)
+    logout(request)
+    return render(request, "signin/signed_out.html")
+
+
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest) -> HttpResponse:
+    """Prove it is still you, before a sensitive change (removing a method...)."""
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('signin:password')}?next={request.get_full_path()}")
+    next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    registered_list = methods.registered_for(request.user)
+    registered = registered_list[0] if registered_list else None
+    method = registry.get(registered.kind) if registered else None
+    form_class = CodeForm if registered else ConfirmPasswordForm
+    context: dict[str, Any] = {"next": next_url, "method": method, "registered": registered}
+    if request.method == "GET":
+        return render(request, "signin/confirm.html", {**context, "form": form_class()})
+    form = form_class(request.POST)
+    context["form"] = form
+    if not form.is_valid():
+        return render(request, "signin/confirm.html", context, status=400)
+    try:
+        if registered is not None:
+            engine.confirm(request, registered=registered, response=form.cleaned_data["code"])
+        else:
+            engine.confirm(request, password=form.cleaned_data["password"])
+    except VahvaError as exc:
+        return _error_response(request, "signin/confirm.html", context, exc)
+    return redirect(next_url or reverse("registration:security_info"))

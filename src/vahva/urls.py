@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from vahva.web import views as web
+
+urlpatterns = [
+    path("", web.home, name="home"),
+    path("help/", web.help_page, name="help"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("", include("vahva.signin.urls")),
+    path("", include("vahva.registration.urls")),
+]
+
+handler400 = "vahva.web.views.bad_request"
+handler403 = "vahva.web.views.permission_denied"
+handler404 = "vahva.web.views.not_found"
+handler500 = "vahva.web.views.server_error"

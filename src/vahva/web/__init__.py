@@ -1,0 +1,1 @@
+"""The web shell: layout, help pages, security headers, error pages, system checks."""

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+
+@require_http_methods(["GET"])
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("registration:security_info")
+    return redirect("signin:password")
+
+
+@require_http_methods(["GET"])
+def help_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/help.html")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return render(request, "web/error.html", {
+        "title": _("This form has expired"),
+        "message": _("Go back, reload the page and try again. If you keep seeing this, "
+                     "allow cookies for this site."),
+    }, status=403)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "web/error.html", {
+        "title": _("Bad request"), "message": _("The request was not understood."),
+    }, status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "web/error.html", {
+        "title": _("Not allowed"), "message": _("You do not have access to this page."),
+    }, status=403)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "web/error.html", {
+        "title": _("Page not found"), "message": _("There is no page at this address."),
+    }, status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/error.html", {
+        "title": _("Something went wrong"),
+        "message": _("The error has been logged. Try again in a moment."),
+    }, status=500)

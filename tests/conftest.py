@@ -1,0 +1,54 @@
+"""Fixtures shared by the whole suite: a movable clock, people, TOTP codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pyotp
+import pytest
+
+from vahva import clock as vahva_clock
+from vahva.clock import FakeClock
+
+
+@pytest.fixture
+def clock() -> Iterator[FakeClock]:
+    """Install a clock that only moves when the test says so."""
+    fake = FakeClock(dt.datetime(2026, 3, 2, 8, 0, 0, tzinfo=dt.UTC))
+    vahva_clock.install(fake)
+    yield fake
+    vahva_clock.install(None)
+
+
+@pytest.fixture
+def make_user(db: Any) -> Any:
+    from vahva.accounts.models import User
+
+    def make(email: str = "alice@example.org", password: str = "correct horse battery",
+             **extra: Any) -> User:
+        return User.objects.create_user(email, password, full_name=extra.pop("full_name", "Alice"),
+                                        **extra)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user: Any) -> Any:
+    return make_user()
+
+
+def totp_code(secret: str, moment: dt.datetime) -> str:
+    return pyotp.TOTP(secret).at(moment)
+
+
+@pytest.fixture
+def alice_totp(alice: Any, clock: FakeClock) -> tuple[Any, str]:
+    """Alice with an authenticator app registered an hour ago; returns (method, secret)."""
+    from vahva.methods import service
+    from vahva.methods.totp import generate_secret
+
+    secret = generate_secret()
+    method = service.save_new(alice, "totp", now=clock() - dt.timedelta(hours=1), secret=secret)
+    return method, secret
