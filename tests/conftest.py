@@ -26,10 +26,12 @@ def clock() -> Iterator[FakeClock]:
 def make_user(db: Any) -> Any:
     from vahva.accounts.models import User
 
-    def make(email: str = "alice@example.org", password: str = "correct horse battery",
-             **extra: Any) -> User:
-        return User.objects.create_user(email, password, full_name=extra.pop("full_name", "Alice"),
-                                        **extra)
+    def make(
+        email: str = "alice@example.org", password: str = "correct horse battery", **extra: Any
+    ) -> User:
+        return User.objects.create_user(
+            email, password, full_name=extra.pop("full_name", "Alice"), **extra
+        )
 
     return make
 

@@ -46,14 +46,17 @@ DEFAULTS: dict[str, Any] = {
     # Throttling of failures: `free` tries, then a delay of `base` seconds that doubles up to
     # `cap`; `limit` consecutive failures lock the key until a success or the helpdesk
     # (None = never); failures older than `forget` seconds no longer count (None = never).
-    "THROTTLE_PASSWORD_IP": {"free": 20, "base": 1.0, "cap": 900.0, "limit": None,
-                             "forget": 86400},
-    "THROTTLE_PASSWORD_ACCOUNT": {"free": 5, "base": 1.0, "cap": 900.0, "limit": None,
-                                  "forget": 86400},
+    "THROTTLE_PASSWORD_IP": {"free": 20, "base": 1.0, "cap": 900.0, "limit": None, "forget": 86400},
+    "THROTTLE_PASSWORD_ACCOUNT": {
+        "free": 5,
+        "base": 1.0,
+        "cap": 900.0,
+        "limit": None,
+        "forget": 86400,
+    },
     "THROTTLE_MFA_IP": {"free": 20, "base": 1.0, "cap": 900.0, "limit": None, "forget": 86400},
     # NIST SP 800-63B §5.2.2: at most 100 consecutive failed attempts on one account.
-    "THROTTLE_MFA_ACCOUNT": {"free": 5, "base": 1.0, "cap": 900.0, "limit": 100,
-                             "forget": None},
+    "THROTTLE_MFA_ACCOUNT": {"free": 5, "base": 1.0, "cap": 900.0, "limit": 100, "forget": None},
     # Days a browser stays "known" for an account after a successful sign-in (OWASP device
     # cookies: throttling of the account does not slow down browsers it has used before).
     "KNOWN_BROWSER_DAYS": 180,

@@ -9,11 +9,6 @@ from vahva import clock
 from .models import AuditEvent
 
 
-class _Person(Protocol):
-    pk: Any
-    email: str
-
-
 class _Request(Protocol):
     META: dict[str, Any]
 
@@ -21,8 +16,8 @@ class _Request(Protocol):
 def record(
     action: str,
     *,
-    subject: _Person | None = None,
-    actor: _Person | None = None,
+    subject: Any = None,
+    actor: Any = None,
     request: _Request | None = None,
     outcome: str = "ok",
     reason: str = "",
@@ -49,7 +44,7 @@ def record(
     )
 
 
-def recent_for(person: _Person, *, actions: tuple[str, ...], limit: int = 10) -> list[AuditEvent]:
+def recent_for(person: Any, *, actions: tuple[str, ...], limit: int = 10) -> list[AuditEvent]:
     return list(
         AuditEvent.objects.filter(subject_id=person.pk, action__in=actions).order_by("-at", "-id")[
             :limit

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from vahva.errors import AlreadyCompleted, ExpiredChallenge, MalformedInput, ReplayedCode
 
@@ -36,26 +37,39 @@ def get_for(user: Any, method_id: object) -> RegisteredMethod:
 
     Looking up by (user, id) stops one person naming another person's method.
     """
+    unknown = MalformedInput(_("That sign-in method was not found. Choose one of your own."))
     try:
         pk = int(str(method_id))
     except ValueError:
-        raise MalformedInput() from None
+        raise unknown from None
     method = RegisteredMethod.objects.filter(user=user, pk=pk).first()
     if method is None:
-        raise MalformedInput()
+        raise unknown
     return method
 
 
 def save_new(
-    user: Any, kind: str, *, now: dt.datetime, secret: str = "", counter: int = -1,
-    name: str = "", data: dict[str, Any] | None = None,
+    user: Any,
+    kind: str,
+    *,
+    now: dt.datetime,
+    secret: str = "",
+    counter: int = -1,
+    name: str = "",
+    data: dict[str, Any] | None = None,
 ) -> RegisteredMethod:
     """Save a freshly verified method; the first one becomes the default."""
     with transaction.atomic():
         first = not RegisteredMethod.objects.filter(user=user, is_default=True).exists()
         return RegisteredMethod.objects.create(
-            user=user, kind=kind, name=name[:100], secret=secret, counter=counter,
-            data=data or {}, created_at=now, is_default=first,
+            user=user,
+            kind=kind,
+            name=name[:100],
+            secret=secret,
+            counter=counter,
+            data=data or {},
+            created_at=now,
+            is_default=first,
         )
 
 
@@ -100,11 +114,20 @@ def touch(registered: RegisteredMethod, *, now: dt.datetime) -> None:
 
 
 def new_pending(
-    user: Any, kind: str, *, now: dt.datetime, ttl: int, secret: str = "",
+    user: Any,
+    kind: str,
+    *,
+    now: dt.datetime,
+    ttl: int,
+    secret: str = "",
     data: dict[str, Any] | None = None,
 ) -> PendingEnrolment:
     return PendingEnrolment.objects.create(
-        user=user, kind=kind, secret=secret, data=data or {}, created_at=now,
+        user=user,
+        kind=kind,
+        secret=secret,
+        data=data or {},
+        created_at=now,
         expires_at=now + dt.timedelta(seconds=ttl),
     )
 

@@ -134,6 +134,10 @@ class TotpMethod(Method):
             service.consume_pending(pending, now=now)
             # The code that proved the enrolment cannot be replayed at the next sign-in.
             return service.save_new(
-                pending.user, self.kind, now=now, secret=pending.secret, counter=step,
+                pending.user,
+                self.kind,
+                now=now,
+                secret=pending.secret,
+                counter=step,
                 name=name,
             )

@@ -17,7 +17,7 @@ class EnrolCodeForm(forms.Form):
     )
     name = forms.CharField(
         label=_("Name (optional)"),
-        help_text=_("For example \"Work phone\", so you can tell your methods apart."),
+        help_text=_('For example "Work phone", so you can tell your methods apart.'),
         max_length=100,
         required=False,
     )

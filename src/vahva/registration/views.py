@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from vahva import clock
-from vahva.audit.log import record, recent_for
+from vahva.audit.log import recent_for, record
 from vahva.conf import settings
 from vahva.errors import AlreadyCompleted, ExpiredChallenge, MalformedInput, VahvaError
 from vahva.methods import registry
@@ -66,8 +66,9 @@ def setup(request: HttpRequest) -> HttpResponse:
     if found is None:
         return redirect("registration:done")
     index, step = found
-    return render(request, f"registration/step_{step.slug}.html",
-                  _wizard_context(request, index, step))
+    return render(
+        request, f"registration/step_{step.slug}.html", _wizard_context(request, index, step)
+    )
 
 
 @login_required
@@ -75,21 +76,30 @@ def setup(request: HttpRequest) -> HttpResponse:
 def done(request: HttpRequest) -> HttpResponse:
     registered = methods.registered_for(request.user)
     default = registered[0] if registered else None
-    return render(request, "registration/done.html", {
-        **_wizard_context(request, len(wizard.steps()), None),
-        "default": registry.get(default.kind).describe(default) if default else None,
-        "next": request.session.get(SESSION_NEXT, ""),
-    })
+    return render(
+        request,
+        "registration/done.html",
+        {
+            **_wizard_context(request, len(wizard.steps()), None),
+            "default": registry.get(default.kind).describe(default) if default else None,
+            "next": request.session.get(SESSION_NEXT, ""),
+        },
+    )
 
 
 @login_required
 @require_POST
 def skip(request: HttpRequest) -> HttpResponse:
     if not settings.ALLOW_SKIP_SETUP:
-        return render(request, "web/error.html", {
-            "title": _("Setup cannot be skipped"),
-            "message": _("Your organisation requires you to set up a sign-in method now."),
-        }, status=403)
+        return render(
+            request,
+            "web/error.html",
+            {
+                "title": _("Setup cannot be skipped"),
+                "message": _("Your organisation requires you to set up a sign-in method now."),
+            },
+            status=403,
+        )
     record("setup.skipped", subject=request.user, actor=request.user, request=request)
     return redirect(request.session.pop(SESSION_NEXT, "") or reverse("registration:security_info"))
 
@@ -135,16 +145,23 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
     try:
         method = registry.get(kind)
     except KeyError:
-        return render(request, "web/error.html", {
-            "title": _("Unknown method"),
-            "message": _("That sign-in method does not exist here."),
-        }, status=404)
+        return render(
+            request,
+            "web/error.html",
+            {
+                "title": _("Unknown method"),
+                "message": _("That sign-in method does not exist here."),
+            },
+            status=404,
+        )
     if _needs_reauth(request):
         return _reauth(request)
     found = wizard.next_step(_done_kinds(request)) if in_wizard else None
     context: dict[str, Any] = {"method": method, "in_wizard": in_wizard}
     if in_wizard:
-        context.update(_wizard_context(request, found[0] if found else 1, found[1] if found else None))
+        context.update(
+            _wizard_context(request, found[0] if found else 1, found[1] if found else None)
+        )
     if request.method == "GET":
         pending = _pending_for(request, kind)
         context.update(method.enrolment_context(pending), form=EnrolCodeForm(), pending=pending)
@@ -159,8 +176,12 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
         # Double-submitted form: the first submit saved the method; carry on from there.
         return redirect("registration:setup" if in_wizard else "registration:security_info")
     except VahvaError as exc:
-        return render(request, "registration/enrol_expired.html",
-                      {**context, "error": exc.message}, status=exc.status)
+        return render(
+            request,
+            "registration/enrol_expired.html",
+            {**context, "error": exc.message},
+            status=exc.status,
+        )
     context.update(method.enrolment_context(pending), form=form, pending=pending)
     if not form.is_valid():
         return render(request, f"methods/{kind}/enrol.html", context, status=400)
@@ -171,16 +192,38 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
     except AlreadyCompleted:
         return redirect("registration:setup" if in_wizard else "registration:security_info")
     except ExpiredChallenge as exc:
-        return render(request, "registration/enrol_expired.html",
-                      {**context, "error": exc.message}, status=exc.status)
+        return render(
+            request,
+            "registration/enrol_expired.html",
+            {**context, "error": exc.message},
+            status=exc.status,
+        )
     except VahvaError as exc:
-        record("method.enrol", subject=request.user, actor=request.user, request=request,
-               outcome="failure", reason=type(exc).__name__, method=kind)
-        return render(request, f"methods/{kind}/enrol.html",
-                      {**context, "error": exc.message}, status=exc.status)
-    request.session.pop(SESSION_PENDING, None)
-    record("method.added", subject=request.user, actor=request.user, request=request,
-           method=kind, method_id=registered.pk)
+        record(
+            "method.enrol",
+            subject=request.user,
+            actor=request.user,
+            request=request,
+            outcome="failure",
+            reason=type(exc).__name__,
+            method=kind,
+        )
+        return render(
+            request,
+            f"methods/{kind}/enrol.html",
+            {**context, "error": exc.message},
+            status=exc.status,
+        )
+    # The consumed enrolment's id stays in the session: a double-submitted form then meets
+    # AlreadyCompleted (and carries on) instead of "expired".
+    record(
+        "method.added",
+        subject=request.user,
+        actor=request.user,
+        request=request,
+        method=kind,
+        method_id=registered.pk,
+    )
     if in_wizard:
         return redirect("registration:setup")
     messages.success(request, _("%(method)s was added.") % {"method": method.describe(registered)})
@@ -203,18 +246,22 @@ def security_info(request: HttpRequest) -> HttpResponse:
     rows = [{"registered": m, "label": registry.get(m.kind).describe(m)} for m in registered]
     first = methods.first_registered_at(request.user)
     enforced = enforced_from(first, settings.ACTIVATION_DELAY) if first else None
-    return render(request, "registration/security_info.html", {
-        "rows": rows,
-        "default": rows[0] if rows else None,
-        "enforced_from": enforced if enforced and enforced > clock.now() else None,
-        "signins": [
-            {"event": event, "method": _method_label(event.data.get("method", ""))}
-            for event in recent_for(
-                request.user, actions=("signin.success", "signin.mfa", "signin.password")
-            )
-        ],
-        "can_add": bool(registry.enrolable()),
-    })
+    return render(
+        request,
+        "registration/security_info.html",
+        {
+            "rows": rows,
+            "default": rows[0] if rows else None,
+            "enforced_from": enforced if enforced and enforced > clock.now() else None,
+            "signins": [
+                {"event": event, "method": _method_label(event.data.get("method", ""))}
+                for event in recent_for(
+                    request.user, actions=("signin.success", "signin.mfa", "signin.password")
+                )
+            ],
+            "can_add": bool(registry.enrolable()),
+        },
+    )
 
 
 @login_required
@@ -223,11 +270,23 @@ def set_default(request: HttpRequest) -> HttpResponse:
     try:
         method = methods.set_default(request.user, request.POST.get("method"))
     except MalformedInput:
-        return render(request, "web/error.html", {
-            "title": _("Unknown method"), "message": _("Choose one of your own methods."),
-        }, status=400)
-    record("method.default", subject=request.user, actor=request.user, request=request,
-           method=method.kind, method_id=method.pk)
+        return render(
+            request,
+            "web/error.html",
+            {
+                "title": _("Unknown method"),
+                "message": _("Choose one of your own methods."),
+            },
+            status=400,
+        )
+    record(
+        "method.default",
+        subject=request.user,
+        actor=request.user,
+        request=request,
+        method=method.kind,
+        method_id=method.pk,
+    )
     messages.success(request, _("Your default sign-in method was changed."))
     return redirect("registration:security_info")
 
@@ -238,16 +297,30 @@ def remove(request: HttpRequest, method_id: int) -> HttpResponse:
     try:
         registered = methods.get_for(request.user, method_id)
     except MalformedInput:
-        return render(request, "web/error.html", {
-            "title": _("Unknown method"), "message": _("Choose one of your own methods."),
-        }, status=404)
+        return render(
+            request,
+            "web/error.html",
+            {
+                "title": _("Unknown method"),
+                "message": _("Choose one of your own methods."),
+            },
+            status=404,
+        )
     label = registry.get(registered.kind).describe(registered)
     if request.method == "GET":
-        return render(request, "registration/remove.html", {"label": label, "registered": registered})
+        return render(
+            request, "registration/remove.html", {"label": label, "registered": registered}
+        )
     if not engine.recently_authenticated(request):
         return _reauth(request)
     methods.remove(request.user, registered.pk)
-    record("method.removed", subject=request.user, actor=request.user, request=request,
-           method=registered.kind, method_id=registered.pk)
+    record(
+        "method.removed",
+        subject=request.user,
+        actor=request.user,
+        request=request,
+        method=registered.kind,
+        method_id=registered.pk,
+    )
     messages.success(request, _("%(method)s was removed.") % {"method": label})
     return redirect("registration:security_info")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,8 @@ class Config:
     vahva: dict[str, Any] = field(default_factory=dict)
 
 
-def _env_bool(name: str) -> bool | None:
-    value = os.environ.get(name)
+def _env_bool(env: Mapping[str, str], name: str) -> bool | None:
+    value = env.get(name)
     if value is None:
         return None
     if value.lower() in {"1", "true", "yes", "on"}:
@@ -57,7 +58,7 @@ def _env_bool(name: str) -> bool | None:
     raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
 
 
-def load(environ: dict[str, str] | None = None) -> Config:
+def load(environ: Mapping[str, str] | None = None) -> Config:
     """Merge the TOML file and the environment into a :class:`Config`."""
     env = os.environ if environ is None else environ
     data_dir = Path(env.get("VAHVA_DATA_DIR", "var")).resolve()
@@ -76,8 +77,8 @@ def load(environ: dict[str, str] | None = None) -> Config:
             f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
             f"allowed: {', '.join(sorted(FILE_KEYS))}"
         )
-    debug = _env_bool("VAHVA_DEBUG")
-    secure = _env_bool("VAHVA_SECURE_COOKIES")
+    debug = _env_bool(env, "VAHVA_DEBUG")
+    secure = _env_bool(env, "VAHVA_SECURE_COOKIES")
     hosts = env.get("VAHVA_ALLOWED_HOSTS")
     vahva = raw.get("vahva", {})
     if not isinstance(vahva, dict):

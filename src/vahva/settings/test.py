@@ -1,15 +1,16 @@
-"""Settings for the test suite: fixed keys, a throwaway database, fast hashing kept real."""
+"""Settings for the test suite: fixed keys and a throwaway database; hashing stays real."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("VAHVA_SECRET_KEY", "test-secret-key-" + "x" * 40)
-os.environ.setdefault("VAHVA_DATA_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"), "vahva-test"))
+os.environ.setdefault("VAHVA_DATA_DIR", os.path.join(tempfile.gettempdir(), "vahva-test"))
 os.environ.setdefault("VAHVA_CONFIG", "")
 
-from vahva.settings.main import *  # noqa: E402,F403
-from vahva.settings.main import VAHVA  # noqa: E402
+from vahva.settings.main import *  # noqa: F403
+from vahva.settings.main import VAHVA
 
 DEBUG = False
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver"]

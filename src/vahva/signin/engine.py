@@ -132,9 +132,14 @@ def check_password(request: HttpRequest, email: str, password: str) -> Any:
             make_password(password)
         throttle.fail(keys, now=now)
         subject = get_user_model().objects.filter(pk=user_pk).first() if user_pk else None
-        record("signin.password", subject=subject, request=request, outcome="failure",
-               reason="wrong password" if subject else "unknown e-mail address",
-               email=email[:254])
+        record(
+            "signin.password",
+            subject=subject,
+            request=request,
+            outcome="failure",
+            reason="wrong password" if subject else "unknown e-mail address",
+            email=email[:254],
+        )
         raise InvalidCredentials()
     throttle.clear([key for key, _rule in keys[1:]])
     return user
@@ -169,9 +174,11 @@ def begin(
 def current(request: HttpRequest) -> SignInAttempt:
     """The attempt this browser is in the middle of; ExpiredChallenge when there is none."""
     attempt_id = request.session.get(SESSION_ATTEMPT)
-    attempt = SignInAttempt.objects.filter(pk=attempt_id).select_related("user").first() if (
-        attempt_id
-    ) else None
+    attempt = (
+        SignInAttempt.objects.filter(pk=attempt_id).select_related("user").first()
+        if (attempt_id)
+        else None
+    )
     if attempt is None:
         raise ExpiredChallenge(_("Your sign-in has expired. Start again."))
     # Session binding: an attempt id planted into another browser's session does not match.
@@ -183,8 +190,13 @@ def current(request: HttpRequest) -> SignInAttempt:
         raise ExpiredChallenge(_("Your sign-in has expired. Start again."))
     if attempt.expires_at <= clock.now():
         _move(attempt, Event.EXPIRE)
-        record("signin.expired", subject=attempt.user, request=request, outcome="failure",
-               reason="the second step was not completed in time")
+        record(
+            "signin.expired",
+            subject=attempt.user,
+            request=request,
+            outcome="failure",
+            reason="the second step was not completed in time",
+        )
         raise ExpiredChallenge(_("Your sign-in took too long. Start again."))
     return attempt
 
@@ -199,8 +211,9 @@ def choose_method(attempt: SignInAttempt, method_id: object | None) -> Registere
     return registered[0]
 
 
-def verify(request: HttpRequest, attempt: SignInAttempt, registered: RegisteredMethod,
-           response: str) -> None:
+def verify(
+    request: HttpRequest, attempt: SignInAttempt, registered: RegisteredMethod, response: str
+) -> None:
     """Check the second factor; on success the browser is signed in."""
     now = clock.now()
     keys = mfa_keys(request, attempt.user_id)
@@ -212,8 +225,14 @@ def verify(request: HttpRequest, attempt: SignInAttempt, registered: RegisteredM
         raise
     except (InvalidCode, ReplayedCode) as exc:
         throttle.fail(keys, now=now)
-        record("signin.mfa", subject=attempt.user, request=request, outcome="failure",
-               reason=type(exc).__name__, method=registered.kind)
+        record(
+            "signin.mfa",
+            subject=attempt.user,
+            request=request,
+            outcome="failure",
+            reason=type(exc).__name__,
+            method=registered.kind,
+        )
         raise
     throttle.clear([f"mfa:acct:{attempt.user_id}"])
     amr = sorted({"pwd", *method.amr, "mfa"})
@@ -231,8 +250,15 @@ def _signed_in(request: HttpRequest, attempt: SignInAttempt, *, method: str) -> 
         "method": method,
         "attempt": str(attempt.pk),
     }
-    record("signin.success", subject=user, actor=user, request=request, reason=attempt.reason,
-           method=method, amr=list(attempt.amr))
+    record(
+        "signin.success",
+        subject=user,
+        actor=user,
+        request=request,
+        reason=attempt.reason,
+        method=method,
+        amr=list(attempt.amr),
+    )
 
 
 def recently_authenticated(request: HttpRequest) -> bool:
@@ -242,8 +268,13 @@ def recently_authenticated(request: HttpRequest) -> bool:
     return isinstance(at, int | float) and clock.now().timestamp() - at < settings.REAUTH_TTL
 
 
-def confirm(request: HttpRequest, *, password: str = "", registered: RegisteredMethod | None = None,
-            response: str = "") -> None:
+def confirm(
+    request: HttpRequest,
+    *,
+    password: str = "",
+    registered: RegisteredMethod | None = None,
+    response: str = "",
+) -> None:
     """Re-authenticate a signed-in person (before removing a method, ...)."""
     user = request.user
     now = clock.now()
@@ -254,8 +285,13 @@ def confirm(request: HttpRequest, *, password: str = "", registered: RegisteredM
             registry.get(registered.kind).verify(registered, response, now=now)
         except (InvalidCode, ReplayedCode):
             throttle.fail(keys, now=now)
-            record("signin.confirm", subject=user, request=request, outcome="failure",
-                   method=registered.kind)
+            record(
+                "signin.confirm",
+                subject=user,
+                request=request,
+                outcome="failure",
+                method=registered.kind,
+            )
             raise
         method = registered.kind
     else:

@@ -23,7 +23,9 @@ class PasswordForm(forms.Form):
     def clean_email(self) -> str:
         email = str(self.cleaned_data["email"]).strip()
         if "@" not in email or len(email) < 3:
-            raise forms.ValidationError(_("Enter your e-mail address, for example name@example.org."))
+            raise forms.ValidationError(
+                _("Enter your e-mail address, for example name@example.org.")
+            )
         return email
 
 
@@ -32,8 +34,13 @@ class CodeForm(forms.Form):
         label=_("Code"),
         max_length=32,
         widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True,
-                   "pattern": r"[0-9 \-]*", "size": 8}
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autofocus": True,
+                "pattern": r"[0-9 \-]*",
+                "size": 8,
+            }
         ),
         error_messages={"required": _("Enter the code.")},
     )

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 
 class State(StrEnum):
-    PASSWORD_OK = "password_ok"
+    PASSWORD_OK = "password_ok"  # noqa: S105 (a state name, not a password)
     MFA_REQUIRED = "mfa_required"
     DONE = "done"
     FAILED = "failed"
@@ -16,7 +16,7 @@ class State(StrEnum):
 class Event(StrEnum):
     REQUIRE_MFA = "require_mfa"
     SKIP_MFA = "skip_mfa"
-    PASS_MFA = "pass_mfa"
+    PASS_MFA = "pass_mfa"  # noqa: S105 (an event name)
     FAIL = "fail"
     EXPIRE = "expire"
 

@@ -34,7 +34,9 @@ class Rule:
         return cls(**value)
 
 
-def effective_failures(rule: Rule, failures: int, last: dt.datetime | None, now: dt.datetime) -> int:
+def effective_failures(
+    rule: Rule, failures: int, last: dt.datetime | None, now: dt.datetime
+) -> int:
     """Failures that still count: none once ``forget`` seconds have passed since the last."""
     if last is None:
         return 0
@@ -49,7 +51,7 @@ def wait_seconds(rule: Rule, failures: int, last: dt.datetime | None, now: dt.da
     if failures < rule.free or last is None:
         return 0.0
     # The exponent is bounded so that 2**n never overflows however long an attack runs.
-    delay = min(rule.base * 2 ** min(failures - rule.free, 32), rule.cap)
+    delay = min(rule.base * 2.0 ** min(failures - rule.free, 32), rule.cap)
     return max(0.0, delay - (now - last).total_seconds())
 
 
@@ -92,7 +94,10 @@ def fail(keys: Keys, *, now: dt.datetime) -> None:
     """Count one failure on every key, atomically (parallel failures all count)."""
     for key, rule in keys:
         row = Throttle.objects.filter(key=key).first()
-        if row is not None and effective_failures(rule, row.failures, row.last_failure_at, now) == 0:
+        if (
+            row is not None
+            and effective_failures(rule, row.failures, row.last_failure_at, now) == 0
+        ):
             # The old failures were forgotten: start counting afresh.
             Throttle.objects.filter(key=key).update(failures=1, last_failure_at=now)
             continue
@@ -103,9 +108,7 @@ def fail(keys: Keys, *, now: dt.datetime) -> None:
                 Throttle.objects.create(key=key, failures=1, last_failure_at=now)
         except IntegrityError:
             # Another request created the row in between; count on it instead.
-            Throttle.objects.filter(key=key).update(
-                failures=F("failures") + 1, last_failure_at=now
-            )
+            Throttle.objects.filter(key=key).update(failures=F("failures") + 1, last_failure_at=now)
 
 
 def clear(keys: Iterable[str]) -> None:

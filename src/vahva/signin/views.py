@@ -12,12 +12,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from vahva.audit.log import record
-from vahva.errors import AlreadyCompleted, RateLimited, VahvaError
+from vahva.errors import AlreadyCompleted, MalformedInput, RateLimited, VahvaError
 from vahva.methods import registry
 from vahva.methods import service as methods
 
 from . import engine, known_browser
 from .forms import CodeForm, ConfirmPasswordForm, PasswordForm
+from .models import SignInAttempt
 
 
 def safe_next(request: HttpRequest, candidate: str | None) -> str:
@@ -29,16 +30,18 @@ def safe_next(request: HttpRequest, candidate: str | None) -> str:
     return ""
 
 
-def _error_response(request: HttpRequest, template: str, context: dict[str, Any],
-                    exc: VahvaError) -> HttpResponse:
+def _error_response(
+    request: HttpRequest, template: str, context: dict[str, Any], exc: VahvaError
+) -> HttpResponse:
     response = render(request, template, {**context, "error": exc.message}, status=exc.status)
     if isinstance(exc, RateLimited):
         response["Retry-After"] = str(exc.retry_after)
     return response
 
 
-def _after_sign_in(request: HttpRequest, next_url: str, user_pk: object,
-                   needs_registration: bool = False) -> HttpResponse:
+def _after_sign_in(
+    request: HttpRequest, next_url: str, user_pk: object, needs_registration: bool = False
+) -> HttpResponse:
     if needs_registration:
         target = reverse("registration:setup")
         if next_url:
@@ -56,7 +59,9 @@ def password(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         if request.user.is_authenticated:
             return redirect(next_url or reverse("registration:security_info"))
-        return render(request, "signin/password.html", {"form": PasswordForm(initial={"next": next_url})})
+        return render(
+            request, "signin/password.html", {"form": PasswordForm(initial={"next": next_url})}
+        )
     form = PasswordForm(request.POST)
     context: dict[str, Any] = {"form": form}
     if not form.is_valid():
@@ -73,20 +78,33 @@ def password(request: HttpRequest) -> HttpResponse:
     return _after_sign_in(request, next_url, user.pk, result.decision.needs_registration)
 
 
+def _finished_elsewhere(request: HttpRequest, exc: VahvaError) -> HttpResponse:
+    """A second tab or a double submit after the attempt was completed: carry on signed in."""
+    if isinstance(exc, AlreadyCompleted) or request.user.is_authenticated:
+        return redirect("registration:security_info")
+    return _error_response(request, "signin/expired.html", {}, exc)
+
+
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest) -> HttpResponse:
     try:
         attempt = engine.current(request)
-        registered = engine.choose_method(attempt, request.GET.get("method"))
-    except AlreadyCompleted:
-        return redirect("registration:security_info")
     except VahvaError as exc:
-        return _error_response(request, "signin/expired.html", {}, exc)
+        return _finished_elsewhere(request, exc)
+    try:
+        registered = engine.choose_method(attempt, request.GET.get("method"))
+    except MalformedInput as exc:
+        # A method id that is not one of this person's: offer their own methods instead.
+        return _error_response(request, "signin/other.html",
+                               {"choices": _choices(attempt)}, exc)
     method = registry.get(registered.kind)
     others = [m for m in methods.registered_for(attempt.user) if m.pk != registered.pk]
     context: dict[str, Any] = {
-        "attempt": attempt, "registered": registered, "method": method,
-        "has_others": bool(others), "form": CodeForm(),
+        "attempt": attempt,
+        "registered": registered,
+        "method": method,
+        "has_others": bool(others),
+        "form": CodeForm(),
     }
     if request.method == "GET":
         context.update(method.begin(registered, now=attempt.created_at))
@@ -109,15 +127,20 @@ def other(request: HttpRequest) -> HttpResponse:
     """Sign in another way: the person's other registered methods."""
     try:
         attempt = engine.current(request)
-    except AlreadyCompleted:
-        return redirect("registration:security_info")
     except VahvaError as exc:
-        return _error_response(request, "signin/expired.html", {}, exc)
-    choices = [
-        {"id": m.pk, "label": registry.get(m.kind).describe(m), "prompt": registry.get(m.kind).prompt}
+        return _finished_elsewhere(request, exc)
+    return render(request, "signin/other.html", {"choices": _choices(attempt)})
+
+
+def _choices(attempt: SignInAttempt) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": m.pk,
+            "label": registry.get(m.kind).describe(m),
+            "prompt": registry.get(m.kind).prompt,
+        }
         for m in methods.registered_for(attempt.user)
     ]
-    return render(request, "signin/other.html", {"choices": choices})
 
 
 @require_http_methods(["GET", "POST"])

@@ -19,15 +19,21 @@ def check_vahva_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
         return [Error(str(exc), id="vahva.E001")]
     problems: list[CheckMessage] = []
     if not values["ENCRYPTION_KEYS"]:
-        problems.append(Error(
-            "VAHVA['ENCRYPTION_KEYS'] is empty: secrets at rest cannot be encrypted.",
-            hint="Run `vahva init` to write a configuration with fresh keys.",
-            id="vahva.E002",
-        ))
-    if not str(values["PUBLIC_URL"]).startswith(("https://", "http://localhost",
-                                                   "http://127.0.0.1")):
-        problems.append(Warning(
-            "VAHVA['PUBLIC_URL'] is not https: the vahva app and QR links need a secure origin.",
-            id="vahva.W001",
-        ))
+        problems.append(
+            Error(
+                "VAHVA['ENCRYPTION_KEYS'] is empty: secrets at rest cannot be encrypted.",
+                hint="Run `vahva init` to write a configuration with fresh keys.",
+                id="vahva.E002",
+            )
+        )
+    if not str(values["PUBLIC_URL"]).startswith(
+        ("https://", "http://localhost", "http://127.0.0.1")
+    ):
+        problems.append(
+            Warning(
+                "VAHVA['PUBLIC_URL'] is not https: the vahva app and QR links need a "
+                "secure origin.",
+                id="vahva.W001",
+            )
+        )
     return problems

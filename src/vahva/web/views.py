@@ -19,33 +19,63 @@ def help_page(request: HttpRequest) -> HttpResponse:
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    return render(request, "web/error.html", {
-        "title": _("This form has expired"),
-        "message": _("Go back, reload the page and try again. If you keep seeing this, "
-                     "allow cookies for this site."),
-    }, status=403)
+    return render(
+        request,
+        "web/error.html",
+        {
+            "title": _("This form has expired"),
+            "message": _(
+                "Go back, reload the page and try again. If you keep seeing this, "
+                "allow cookies for this site."
+            ),
+        },
+        status=403,
+    )
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "web/error.html", {
-        "title": _("Bad request"), "message": _("The request was not understood."),
-    }, status=400)
+    return render(
+        request,
+        "web/error.html",
+        {
+            "title": _("Bad request"),
+            "message": _("The request was not understood."),
+        },
+        status=400,
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "web/error.html", {
-        "title": _("Not allowed"), "message": _("You do not have access to this page."),
-    }, status=403)
+    return render(
+        request,
+        "web/error.html",
+        {
+            "title": _("Not allowed"),
+            "message": _("You do not have access to this page."),
+        },
+        status=403,
+    )
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "web/error.html", {
-        "title": _("Page not found"), "message": _("There is no page at this address."),
-    }, status=404)
+    return render(
+        request,
+        "web/error.html",
+        {
+            "title": _("Page not found"),
+            "message": _("There is no page at this address."),
+        },
+        status=404,
+    )
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/error.html", {
-        "title": _("Something went wrong"),
-        "message": _("The error has been logged. Try again in a moment."),
-    }, status=500)
+    return render(
+        request,
+        "web/error.html",
+        {
+            "title": _("Something went wrong"),
+            "message": _("The error has been logged. Try again in a moment."),
+        },
+        status=500,
+    )

@@ -26,11 +26,15 @@ class Command(BaseCommand):
         add.add_argument("--name", default="")
         add.add_argument("--staff", action="store_true", help="may use the admin site")
         add.add_argument(
-            "--password-stdin", action="store_true",
+            "--password-stdin",
+            action="store_true",
             help="read the password from standard input instead of asking",
         )
-        add.add_argument("--generate-password", action="store_true",
-                         help="generate a random password and print it once")
+        add.add_argument(
+            "--generate-password",
+            action="store_true",
+            help="generate a random password and print it once",
+        )
         imp = sub.add_parser("import", help="import people from CSV (email,full_name[,password])")
         imp.add_argument("file", type=Path)
         sub.add_parser("list", help="list people")
@@ -71,8 +75,10 @@ class Command(BaseCommand):
             report = import_csv(handle)
         if report.errors:
             raise CommandError("nothing was imported:\n  " + "\n  ".join(report.errors))
-        record("user.imported", reason=f"{path.name}: {len(report.created)} created, "
-               f"{len(report.updated)} updated")
+        record(
+            "user.imported",
+            reason=f"{path.name}: {len(report.created)} created, {len(report.updated)} updated",
+        )
         self.stdout.write(f"Created {len(report.created)}, updated {len(report.updated)}.")
 
     def _list(self, options: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ PEOPLE = (
     ("admin@demo.example", "Ada Admin", "admin-demo-pass", True),
 )
 #: Bob already has an authenticator app, so the second step can be tried at once.
-BOB_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+BOB_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105 (demo data, printed on purpose)
 
 
 class Command(BaseCommand):

@@ -21,8 +21,9 @@ class Command(BaseCommand):
         with transaction.atomic():
             for model, field in encrypted_fields():
                 table = model._meta.db_table
-                column = field.column
-                pk = model._meta.pk.column  # type: ignore[union-attr]
+                column = str(field.column)
+                assert model._meta.pk is not None
+                pk = str(model._meta.pk.column)
                 quote = connection.ops.quote_name
                 # Read the raw column to see which key each row is under (no decryption needed
                 # for rows already on the current key).
@@ -30,12 +31,19 @@ class Command(BaseCommand):
                     cursor.execute(
                         f"SELECT {quote(pk)}, {quote(column)} FROM {quote(table)}"  # noqa: S608
                     )
-                    stale = [row[0] for row in cursor.fetchall()
-                             if row[1] and crypto.key_id_of(row[1]) != current]
-                for obj in model.objects.filter(pk__in=stale).only("pk", field.name):
+                    stale = [
+                        row[0]
+                        for row in cursor.fetchall()
+                        if row[1] and crypto.key_id_of(row[1]) != current
+                    ]
+                for obj in model._default_manager.filter(pk__in=stale).only("pk", field.name):
                     # Saving encrypts the (decrypted) value under the current key.
                     obj.save(update_fields=[field.name])
                     total += 1
-        record("keys.rotated", reason=f"re-encrypted {total} secret(s) under {current}",
-               key_id=current, count=total)
+        record(
+            "keys.rotated",
+            reason=f"re-encrypted {total} secret(s) under {current}",
+            key_id=current,
+            count=total,
+        )
         self.stdout.write(f"Re-encrypted {total} secret(s) under key id {current!r}.")

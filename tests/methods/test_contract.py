@@ -1,0 +1,31 @@
+"""Every installed method keeps the method contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyotp
+
+from tests.methods.contract import MethodContract
+from vahva.methods import registry
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
+
+
+def test_every_installed_method_has_a_contract_test() -> None:
+    covered = {cls.kind for cls in MethodContract.__subclasses__()}
+    assert {m.kind for m in registry.all_methods()} <= covered
+
+
+class TestTotpContract(MethodContract):
+    kind = "totp"
+
+    def right_answer(
+        self, secret_holder: PendingEnrolment | RegisteredMethod, now: dt.datetime
+    ) -> str:
+        return str(pyotp.TOTP(secret_holder.secret).at(now))
+
+    def wrong_answer(
+        self, secret_holder: PendingEnrolment | RegisteredMethod, now: dt.datetime
+    ) -> str:
+        right = self.right_answer(secret_holder, now)
+        return "000000" if right != "000000" else "111111"

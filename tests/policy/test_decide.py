@@ -1,0 +1,47 @@
+"""The policy as a table: context in, decision and reason out."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from vahva.policy import Context, decide
+
+NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
+HOUR = dt.timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("has_methods", "registered_ago", "delay", "force", "require", "register", "reason"),
+    [
+        (False, None, 0, False, False, True, "no sign-in method registered"),
+        (False, None, 0, True, False, True, "no sign-in method registered"),
+        (True, HOUR, 0, False, True, False, "has registered methods"),
+        (True, HOUR, 7200, False, False, False, "enforced from 2026-03-02T13:00"),
+        (True, 3 * HOUR, 7200, False, True, False, "has registered methods"),
+        (True, HOUR, 7200, True, True, False, "service asked for a second factor"),
+    ],
+)
+def test_decide(
+    has_methods: bool,
+    registered_ago: dt.timedelta | None,
+    delay: int,
+    force: bool,
+    require: bool,
+    register: bool,
+    reason: str,
+) -> None:
+    decision = decide(
+        Context(
+            now=NOW,
+            client_ip="198.51.100.7",
+            has_methods=has_methods,
+            registered_at=NOW - registered_ago if registered_ago else None,
+            activation_delay=delay,
+            force_mfa=force,
+        )
+    )
+    assert decision.require_mfa is require
+    assert decision.needs_registration is register
+    assert reason in decision.reason

@@ -1,0 +1,243 @@
+"""The setup wizard, Add method and Security info through the browser's eyes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pyotp
+import pytest
+from django.test import Client
+
+from tests.helpers import PASSWORD, code_for, sign_in_password, text
+from vahva.audit.models import AuditEvent
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
+
+pytestmark = pytest.mark.django_db
+
+
+def _secret_on(page: Any) -> str:
+    match = re.search(r'<code id="secret" class="secret">([A-Z2-7 ]+)</code>', text(page))
+    assert match, "the secret is shown as text for typing"
+    return match.group(1).replace(" ", "")
+
+
+@pytest.fixture
+def signed_in(alice: Any, client: Client, clock: Any) -> Client:
+    assert sign_in_password(client)["Location"] == "/security-info/setup/"
+    return client
+
+
+def test_setup_alias_leads_to_sign_in_then_wizard(alice: Any, client: Client, clock: Any) -> None:
+    response = client.get("/setup")
+    assert response.status_code == 302
+    assert response["Location"] == "/security-info/setup/"
+    response = client.get("/security-info/setup/")
+    assert response["Location"].startswith("/signin/?next=/security-info/setup/")
+
+
+def test_wizard_adds_authenticator_app(signed_in: Client, clock: Any) -> None:
+    page = signed_in.get("/security-info/setup/")
+    body = text(page)
+    assert "Keep your account secure" in body
+    assert "Method 1 of 1: App" in body
+    assert "I want to use a different authenticator app" in body
+    assert "I want to set up a different method" in body
+    assert "Skip setup" in body
+
+    enrol = signed_in.get("/security-info/setup/totp/")
+    secret = _secret_on(enrol)
+    assert 'src="data:image/svg+xml' in text(enrol)
+    # Reloading shows the same QR while the enrolment is valid.
+    assert _secret_on(signed_in.get("/security-info/setup/totp/")) == secret
+    assert not RegisteredMethod.objects.exists()
+
+    response = signed_in.post(
+        "/security-info/setup/totp/", {"code": code_for(secret, clock), "name": "My phone"}
+    )
+    assert response["Location"] == "/security-info/setup/"
+    assert signed_in.get("/security-info/setup/")["Location"] == "/security-info/setup/done/"
+    done = signed_in.get("/security-info/setup/done/")
+    assert "Success!" in text(done)
+    assert "Authenticator app code (My phone)" in text(done)
+    method = RegisteredMethod.objects.get()
+    assert method.is_default
+    assert method.secret == secret
+    assert AuditEvent.objects.filter(action="method.added").count() == 1
+
+
+def test_wrong_code_saves_nothing(signed_in: Client, clock: Any) -> None:
+    secret = _secret_on(signed_in.get("/security-info/setup/totp/"))
+    right = code_for(secret, clock)
+    response = signed_in.post(
+        "/security-info/setup/totp/", {"code": "000000" if right != "000000" else "111111"}
+    )
+    assert response.status_code == 400
+    assert "That code is not right" in text(response)
+    assert _secret_on(response) == secret
+    assert not RegisteredMethod.objects.exists()
+    assert PendingEnrolment.objects.get().consumed is False
+
+
+@pytest.mark.parametrize("code", ["abc", "12 34", "1234567890", ""])
+def test_malformed_enrolment_codes_save_nothing(signed_in: Client, clock: Any, code: str) -> None:
+    signed_in.get("/security-info/setup/totp/")
+    response = signed_in.post("/security-info/setup/totp/", {"code": code})
+    assert response.status_code == 400
+    assert not RegisteredMethod.objects.exists()
+
+
+def test_expired_enrolment_says_start_again(signed_in: Client, clock: Any) -> None:
+    secret = _secret_on(signed_in.get("/security-info/setup/totp/"))
+    clock.advance(601)
+    response = signed_in.post("/security-info/setup/totp/", {"code": code_for(secret, clock)})
+    assert response.status_code == 410
+    assert "Start again" in text(response)
+    assert not RegisteredMethod.objects.exists()
+    # Starting again shows a new QR code.
+    assert _secret_on(signed_in.get("/security-info/setup/totp/")) != secret
+
+
+def test_post_without_enrolment_is_refused(signed_in: Client, clock: Any) -> None:
+    response = signed_in.post("/security-info/setup/totp/", {"code": "123456"})
+    assert response.status_code == 410
+    assert not RegisteredMethod.objects.exists()
+
+
+def test_double_submit_saves_one_method(signed_in: Client, clock: Any) -> None:
+    secret = _secret_on(signed_in.get("/security-info/setup/totp/"))
+    code = code_for(secret, clock)
+    first = signed_in.post("/security-info/setup/totp/", {"code": code})
+    second = signed_in.post("/security-info/setup/totp/", {"code": code})
+    assert first.status_code == second.status_code == 302
+    assert RegisteredMethod.objects.count() == 1
+
+
+def test_enrolment_code_cannot_be_replayed_at_sign_in(alice: Any, clock: Any) -> None:
+    client = Client()
+    sign_in_password(client)
+    secret = _secret_on(client.get("/security-info/setup/totp/"))
+    code = code_for(secret, clock)
+    client.post("/security-info/setup/totp/", {"code": code})
+    client.post("/signout/")
+    sign_in_password(client)
+    replay = client.post("/signin/verify/", {"code": code})
+    assert replay.status_code == 400
+    assert "already been used" in text(replay)
+    clock.advance(30)
+    assert client.post("/signin/verify/", {"code": code_for(secret, clock)}).status_code == 302
+
+
+def test_unknown_method_kind_is_404(signed_in: Client) -> None:
+    response = signed_in.get("/security-info/setup/carrier-pigeon/")
+    assert response.status_code == 404
+    assert "That sign-in method does not exist here." in text(response)
+
+
+def test_choose_method(signed_in: Client) -> None:
+    page = signed_in.get("/security-info/setup/choose/")
+    assert "Which method would you like to add?" in text(page)
+    assert signed_in.post("/security-info/setup/choose/", {"kind": "totp"})["Location"] == (
+        "/security-info/setup/totp/"
+    )
+    bad = signed_in.post("/security-info/setup/choose/", {"kind": "nope"})
+    assert bad.status_code == 400
+    assert "Choose one of the methods in the list." in text(bad)
+
+
+def test_skip_setup_obeys_policy(signed_in: Client, settings: Any) -> None:
+    assert signed_in.post("/security-info/setup/skip/")["Location"] == "/security-info/"
+    assert AuditEvent.objects.filter(action="setup.skipped").count() == 1
+    settings.VAHVA = {**settings.VAHVA, "ALLOW_SKIP_SETUP": False}
+    assert "Skip setup" not in text(signed_in.get("/security-info/setup/"))
+    refused = signed_in.post("/security-info/setup/skip/")
+    assert refused.status_code == 403
+    assert "requires you to set up" in text(refused)
+
+
+def test_security_info_requires_sign_in(client: Client) -> None:
+    assert client.get("/security-info/")["Location"].startswith("/signin/?next=")
+
+
+def _with_two_methods(client: Client, clock: Any) -> tuple[RegisteredMethod, RegisteredMethod]:
+    for name in ("Phone", "Tablet"):
+        secret = _secret_on(client.get("/security-info/add/totp/"))
+        response = client.post(
+            "/security-info/add/totp/", {"code": code_for(secret, clock), "name": name}
+        )
+        assert response["Location"] == "/security-info/"
+    phone, tablet = RegisteredMethod.objects.order_by("pk")
+    return phone, tablet
+
+
+def test_add_change_default_and_remove(signed_in: Client, clock: Any) -> None:
+    phone, tablet = _with_two_methods(signed_in, clock)
+    info = text(signed_in.get("/security-info/"))
+    assert "Authenticator app code (Phone)" in info
+    assert "Authenticator app code (Tablet)" in info
+    assert phone.is_default
+    assert not tablet.is_default
+
+    assert signed_in.post("/security-info/default/", {"method": tablet.pk}).status_code == 302
+    tablet.refresh_from_db()
+    phone.refresh_from_db()
+    assert tablet.is_default
+    assert not phone.is_default
+    assert signed_in.post("/security-info/default/", {"method": "x"}).status_code == 400
+
+    confirm_page = signed_in.get(f"/security-info/remove/{tablet.pk}/")
+    assert "Remove <strong>Authenticator app code (Tablet)</strong>?" in text(confirm_page)
+    assert signed_in.post(f"/security-info/remove/{tablet.pk}/")["Location"] == "/security-info/"
+    remaining = RegisteredMethod.objects.get()
+    assert remaining.pk == phone.pk
+    assert remaining.is_default
+    assert AuditEvent.objects.filter(action="method.removed").count() == 1
+
+
+def test_removing_later_asks_for_a_code_first(signed_in: Client, clock: Any) -> None:
+    phone, tablet = _with_two_methods(signed_in, clock)
+    clock.advance(301)  # beyond REAUTH_TTL
+    response = signed_in.post(f"/security-info/remove/{tablet.pk}/")
+    assert response["Location"] == f"/signin/confirm/?next=/security-info/remove/{tablet.pk}/"
+    page = signed_in.get(response["Location"])
+    assert "Confirm it's you" in text(page)
+    assert RegisteredMethod.objects.count() == 2
+    bad = signed_in.post(
+        "/signin/confirm/", {"code": "abcdef", "next": f"/security-info/remove/{tablet.pk}/"}
+    )
+    assert bad.status_code == 400
+    code = pyotp.TOTP(RegisteredMethod.objects.get(pk=phone.pk).secret).at(clock())
+    ok = signed_in.post(
+        "/signin/confirm/", {"code": code, "next": f"/security-info/remove/{tablet.pk}/"}
+    )
+    assert ok["Location"] == f"/security-info/remove/{tablet.pk}/"
+    assert signed_in.post(f"/security-info/remove/{tablet.pk}/").status_code == 302
+    assert RegisteredMethod.objects.count() == 1
+
+
+def test_adding_later_asks_for_a_code_first(signed_in: Client, clock: Any) -> None:
+    _with_two_methods(signed_in, clock)
+    clock.advance(301)
+    response = signed_in.get("/security-info/add/totp/")
+    assert response["Location"].startswith("/signin/confirm/")
+
+
+def test_password_confirm_when_no_methods(signed_in: Client, clock: Any) -> None:
+    clock.advance(301)
+    page = signed_in.get("/signin/confirm/?next=/security-info/")
+    assert 'type="password"' in text(page)
+    wrong = signed_in.post("/signin/confirm/", {"password": "nope", "next": "/security-info/"})
+    assert wrong.status_code == 400
+    ok = signed_in.post("/signin/confirm/", {"password": PASSWORD, "next": "/security-info/"})
+    assert ok["Location"] == "/security-info/"
+
+
+def test_cannot_touch_another_persons_method(signed_in: Client, make_user: Any, clock: Any) -> None:
+    from vahva.methods import service
+
+    bob = make_user("bob@example.org")
+    bobs = service.save_new(bob, "totp", now=clock(), secret=pyotp.random_base32())
+    assert signed_in.get(f"/security-info/remove/{bobs.pk}/").status_code == 404
+    assert signed_in.post(f"/security-info/remove/{bobs.pk}/").status_code == 404
+    assert signed_in.post("/security-info/default/", {"method": bobs.pk}).status_code == 400
+    assert RegisteredMethod.objects.filter(pk=bobs.pk).exists()

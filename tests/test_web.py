@@ -1,0 +1,68 @@
+"""The web shell: security headers, cookies, help, error pages, languages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from tests.helpers import sign_in_password, text
+
+pytestmark = pytest.mark.django_db
+
+
+def test_security_headers(client: Client) -> None:
+    response = client.get("/signin/")
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Cache-Control"] == "no-store"
+    assert "<script>" not in text(response)
+    assert " style=" not in text(response)
+
+
+def test_cookies_are_httponly_samesite(alice: Any, client: Client, clock: Any) -> None:
+    response = sign_in_password(client)
+    for name in ("sessionid", "vahva_known"):
+        cookie = response.cookies[name]
+        assert cookie["httponly"] is True
+        assert cookie["samesite"] == "Lax"
+
+
+def test_production_cookies_are_secure() -> None:
+    from vahva.settings.config import load
+
+    assert load({"VAHVA_CONFIG": ""}).secure_cookies is True
+
+
+def test_help_explains_factors_and_helpdesk(client: Client) -> None:
+    body = text(client.get("/help/"))
+    for words in (
+        "Something you know",
+        "Something you have",
+        "Something you are",
+        "How to register",
+        "How to sign in",
+        "I lost my phone",
+        "helpdesk@demo.example",
+        "http://localhost:8000/setup",
+    ):
+        assert words in body
+
+
+def test_unknown_page_is_a_friendly_404(client: Client) -> None:
+    response = client.get("/no/such/page/")
+    assert response.status_code == 404
+    assert "There is no page at this address." in text(response)
+
+
+def test_signout_needs_post(alice: Any, client: Client, clock: Any) -> None:
+    sign_in_password(client)
+    assert "Sign out" in text(client.get("/signout/"))
+    assert client.get("/security-info/setup/").status_code == 200  # still signed in
+    assert "You have signed out" in text(client.post("/signout/"))
+    assert client.get("/security-info/").status_code == 302
