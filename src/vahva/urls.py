@@ -7,6 +7,9 @@ urlpatterns = [
     path("", web.home, name="home"),
     path("help/", web.help_page, name="help"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # MFA bypass: Django's own admin login would accept a password alone. Every admin sign-in
+    # goes through vahva's sign-in (and its second factor) instead.
+    path("admin/login/", web.admin_login),
     path("admin/", admin.site.urls),
     path("", include("vahva.signin.urls")),
     path("", include("vahva.registration.urls")),

@@ -309,3 +309,50 @@ def test_sign_in_another_way_lists_methods(alice: Any, client: Client, clock: An
         assert refused.status_code == 400
         assert "That sign-in method was not found" in text(refused)
         assert "Authenticator app code (Tablet)" in text(refused)
+
+
+def test_admin_login_goes_through_vahva_sign_in(make_user: Any, client: Client, clock: Any) -> None:
+    make_user("admin@example.org", is_staff=True, is_superuser=True)
+    response = client.get("/admin/login/?next=/admin/accounts/user/")
+    assert response.status_code == 302
+    assert response["Location"] == "/signin/?next=%2Fadmin%2Faccounts%2Fuser%2F"
+    # Posting a password to Django's admin login does not sign in.
+    client.post(
+        "/admin/login/", {"username": "admin@example.org", "password": "correct horse battery"}
+    )
+    assert client.get("/admin/")["Location"].startswith("/admin/login/")
+
+
+def test_admin_needs_the_second_factor(make_user: Any, client: Client, clock: Any) -> None:
+    from vahva.methods import service
+    from vahva.methods.totp import generate_secret
+
+    admin = make_user("admin@example.org", is_staff=True, is_superuser=True)
+    secret = generate_secret()
+    service.save_new(admin, "totp", now=clock() - dt.timedelta(hours=1), secret=secret)
+    response = sign_in_password(client, email="admin@example.org", next="/admin/")
+    assert response["Location"] == "/signin/verify/"
+    assert client.get("/admin/").status_code == 302
+    done = client.post("/signin/verify/", {"code": code_for(secret, clock)})
+    assert done["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_reaching_the_lock_is_audited_once(
+    alice_totp: tuple[Any, str], clock: Any, settings: Any
+) -> None:
+    settings.VAHVA = {
+        **settings.VAHVA,
+        "THROTTLE_MFA_ACCOUNT": {"free": 100, "base": 1.0, "cap": 1.0, "limit": 2, "forget": None},
+    }
+    _method, secret = alice_totp
+    wrong = "000000" if code_for(secret, clock) != "000000" else "111111"
+    client = Client()
+    sign_in_password(client)
+    client.post("/signin/verify/", {"code": wrong})
+    assert not AuditEvent.objects.filter(action="signin.locked").exists()
+    client.post("/signin/verify/", {"code": wrong})
+    client.post("/signin/verify/", {"code": wrong})
+    locked = AuditEvent.objects.get(action="signin.locked")
+    assert locked.subject_email == "alice@example.org"
+    assert locked.reason == "2 consecutive wrong codes"

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import authenticate, get_user_model, login
-from django.contrib.auth.hashers import make_password
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
@@ -26,12 +25,12 @@ from vahva.errors import (
     AlreadyCompleted,
     ExpiredChallenge,
     InvalidCode,
-    MalformedInput,
     ReplayedCode,
     VahvaError,
 )
 from vahva.methods import registry
 from vahva.methods import service as methods
+from vahva.methods.base import Method
 from vahva.methods.models import RegisteredMethod
 from vahva.policy import Context, Decision, decide
 
@@ -127,9 +126,8 @@ def check_password(request: HttpRequest, email: str, password: str) -> Any:
         raise InvalidCredentials()
     user = authenticate(request, username=email, password=password)
     if user is None:
-        if user_pk is None:
-            # Hash anyway so that unknown addresses take as long as wrong passwords.
-            make_password(password)
+        # (For unknown addresses Django's ModelBackend hashes anyway, so that they take as long
+        # as wrong passwords: no enumeration by timing.)
         throttle.fail(keys, now=now)
         subject = get_user_model().objects.filter(pk=user_pk).first() if user_pk else None
         record(
@@ -216,28 +214,50 @@ def verify(
 ) -> None:
     """Check the second factor; on success the browser is signed in."""
     now = clock.now()
-    keys = mfa_keys(request, attempt.user_id)
+    method = check_second_factor(request, attempt.user, registered, response, action="signin.mfa")
+    amr = sorted({"pwd", *method.amr, "mfa"})
+    _move(attempt, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=amr)
+    _signed_in(request, attempt, method=registered.kind)
+
+
+def check_second_factor(
+    request: HttpRequest, user: Any, registered: RegisteredMethod, response: str, *, action: str
+) -> Method:
+    """Verify ``response`` for ``registered`` under the MFA throttle; audit failures.
+
+    Malformed input (letters, wrong length) is refused before it reaches the method and does
+    not count as a guess.
+    """
+    now = clock.now()
+    keys = mfa_keys(request, user.pk)
     throttle.check(keys, now=now)
     method = registry.get(registered.kind)
     try:
         method.verify(registered, response, now=now)
-    except MalformedInput:
-        raise
     except (InvalidCode, ReplayedCode) as exc:
         throttle.fail(keys, now=now)
         record(
-            "signin.mfa",
-            subject=attempt.user,
+            action,
+            subject=user,
             request=request,
             outcome="failure",
             reason=type(exc).__name__,
             method=registered.kind,
         )
+        account_key, rule = keys[-1]
+        if rule.limit is not None and throttle.failures_of(account_key) == rule.limit:
+            # Someone who knows the password is guessing codes: say so once, loudly.
+            record(
+                "signin.locked",
+                subject=user,
+                request=request,
+                outcome="failure",
+                reason=f"{rule.limit} consecutive wrong codes",
+                method=registered.kind,
+            )
         raise
-    throttle.clear([f"mfa:acct:{attempt.user_id}"])
-    amr = sorted({"pwd", *method.amr, "mfa"})
-    _move(attempt, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=amr)
-    _signed_in(request, attempt, method=registered.kind)
+    throttle.clear([keys[-1][0]])
+    return method
 
 
 def _signed_in(request: HttpRequest, attempt: SignInAttempt, *, method: str) -> None:
@@ -279,20 +299,7 @@ def confirm(
     user = request.user
     now = clock.now()
     if registered is not None:
-        keys = mfa_keys(request, user.pk)
-        throttle.check(keys, now=now)
-        try:
-            registry.get(registered.kind).verify(registered, response, now=now)
-        except (InvalidCode, ReplayedCode):
-            throttle.fail(keys, now=now)
-            record(
-                "signin.confirm",
-                subject=user,
-                request=request,
-                outcome="failure",
-                method=registered.kind,
-            )
-            raise
+        check_second_factor(request, user, registered, response, action="signin.confirm")
         method = registered.kind
     else:
         check_password(request, str(getattr(user, "email", "")), password)

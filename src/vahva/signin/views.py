@@ -95,8 +95,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         registered = engine.choose_method(attempt, request.GET.get("method"))
     except MalformedInput as exc:
         # A method id that is not one of this person's: offer their own methods instead.
-        return _error_response(request, "signin/other.html",
-                               {"choices": _choices(attempt)}, exc)
+        return _error_response(request, "signin/other.html", {"choices": _choices(attempt)}, exc)
     method = registry.get(registered.kind)
     others = [m for m in methods.registered_for(attempt.user) if m.pk != registered.pk]
     context: dict[str, Any] = {

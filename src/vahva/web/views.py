@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -11,6 +13,12 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("registration:security_info")
     return redirect("signin:password")
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """Send the admin site's sign-in to vahva's own; the target is checked there."""
+    target = request.GET.get("next") or "/admin/"
+    return redirect(f"{reverse('signin:password')}?{urlencode({'next': target})}")
 
 
 @require_http_methods(["GET"])
