@@ -1,7 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from vahva.conf import settings
 from vahva.web import views as web
+
+admin.site.site_header = f"{settings.ORGANISATION_NAME}: vahva administration"
+admin.site.site_title = "vahva"
+admin.site.index_title = "Sign-in service"
 
 urlpatterns = [
     path("", web.home, name="home"),

@@ -356,3 +356,12 @@ def test_reaching_the_lock_is_audited_once(
     locked = AuditEvent.objects.get(action="signin.locked")
     assert locked.subject_email == "alice@example.org"
     assert locked.reason == "2 consecutive wrong codes"
+
+
+def test_admin_for_a_signed_in_non_staff_person_is_403_not_a_loop(
+    alice: Any, client: Client, clock: Any
+) -> None:
+    sign_in_password(client)
+    login = client.get("/admin/", follow=True)
+    assert login.status_code == 403
+    assert "does not have access to the admin site" in text(login)

@@ -17,6 +17,17 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def admin_login(request: HttpRequest) -> HttpResponse:
     """Send the admin site's sign-in to vahva's own; the target is checked there."""
+    if request.user.is_authenticated:
+        # Signed in but not staff: sending them to sign in again would loop.
+        return render(
+            request,
+            "web/error.html",
+            {
+                "title": _("Not allowed"),
+                "message": _("Your account does not have access to the admin site."),
+            },
+            status=403,
+        )
     target = request.GET.get("next") or "/admin/"
     return redirect(f"{reverse('signin:password')}?{urlencode({'next': target})}")
 
