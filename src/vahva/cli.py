@@ -79,7 +79,7 @@ def serve(argv: list[str]) -> int:
     return 0
 
 
-_ALIASES = {"rotate-keys": "rotate_keys"}
+_ALIASES = {"rotate-keys": "rotate_keys", "rotate-signing-key": "rotate_signing_key"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,12 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from vahva.conf import settings
 from vahva.web import views as web
 
-admin.site.site_header = f"{settings.ORGANISATION_NAME}: vahva administration"
+admin.site.site_header = format_lazy(
+    _("{org}: vahva administration"), org=settings.ORGANISATION_NAME
+)
 admin.site.site_title = "vahva"
-admin.site.index_title = "Sign-in service"
+admin.site.index_title = _("Sign-in service")
 
 urlpatterns = [
     path("", web.home, name="home"),
@@ -16,6 +20,7 @@ urlpatterns = [
     # goes through vahva's sign-in (and its second factor) instead.
     path("admin/login/", web.admin_login),
     path("admin/", admin.site.urls),
+    path("o/", include("vahva.oidc.urls")),
     path("", include("vahva.signin.urls")),
     path("", include("vahva.registration.urls")),
 ]

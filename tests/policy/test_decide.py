@@ -45,3 +45,33 @@ def test_decide(
     assert decision.require_mfa is require
     assert decision.needs_registration is register
     assert reason in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("rule", "registered_ago", "force", "require", "reason"),
+    [
+        ("always", HOUR, False, True, "MFA required: service Mail requires it always"),
+        ("never", 3 * HOUR, False, False, "MFA skipped: service Mail never requires it"),
+        ("never", 3 * HOUR, True, True, "MFA required: service Mail asked for a second factor"),
+        ("outside_trusted", HOUR, False, False, "after the activation delay"),
+        ("outside_trusted", 3 * HOUR, False, True, "has registered methods"),
+    ],
+)
+def test_service_rules(
+    rule: str, registered_ago: dt.timedelta, force: bool, require: bool, reason: str
+) -> None:
+    # "always" does not wait for the activation delay: the service owner asked for MFA.
+    decision = decide(
+        Context(
+            now=NOW,
+            client_ip="198.51.100.7",
+            has_methods=True,
+            registered_at=NOW - registered_ago,
+            activation_delay=7200,
+            force_mfa=force,
+            service="Mail",
+            service_rule=rule,
+        )
+    )
+    assert decision.require_mfa is require
+    assert decision.reason == reason or reason in decision.reason

@@ -22,6 +22,15 @@ class Context:
     activation_delay: int
     #: True when the service asks for a fresh second factor (acr_values, re-auth...).
     force_mfa: bool = False
+    #: The service the person is signing in to ("" when signing in to vahva itself).
+    service: str = ""
+    #: The service's MFA rule: one of :data:`SERVICE_RULES`.
+    service_rule: str = "outside_trusted"
+
+
+#: Per-service MFA rules. Trusted networks arrive with the policy issue; until then every
+#: address is outside them.
+SERVICE_RULES = ("always", "outside_trusted", "never")
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,11 @@ def decide(ctx: Context) -> Decision:
             needs_registration=True,
         )
     if ctx.force_mfa:
-        return Decision(True, "MFA required: the service asked for a second factor")
+        return Decision(True, f"MFA required: {_service(ctx)} asked for a second factor")
+    if ctx.service_rule == "always":
+        return Decision(True, f"MFA required: service {ctx.service} requires it always")
+    if ctx.service_rule == "never":
+        return Decision(False, f"MFA skipped: service {ctx.service} never requires it")
     start = enforced_from(ctx.registered_at, ctx.activation_delay)
     if ctx.now < start:
         return Decision(
@@ -54,3 +67,7 @@ def decide(ctx: Context) -> Decision:
             "after the activation delay",
         )
     return Decision(True, "MFA required: the person has registered methods")
+
+
+def _service(ctx: Context) -> str:
+    return f"service {ctx.service}" if ctx.service else "the service"

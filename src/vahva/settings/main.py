@@ -9,6 +9,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from vahva.conf import validate
+from vahva.oidc import keys as oidc_keys
+from vahva.oidc import schemes as oidc_schemes
 from vahva.settings.config import load
 
 CONFIG = load()
@@ -40,6 +42,9 @@ INSTALLED_APPS = [
     "vahva.methods",
     "vahva.signin",
     "vahva.registration",
+    # Before oauth2_provider, so that vahva's templates for its pages win.
+    "vahva.oidc",
+    "oauth2_provider",
 ]
 
 MIDDLEWARE = [
@@ -132,6 +137,41 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Serve from the apps' static/ folders directly, so `collectstatic` is optional.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+
+# OpenID Provider (django-oauth-toolkit). The signing keys live in the data directory.
+_OIDC_KEYS = oidc_keys.load(DATA_DIR / "oidc")
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER: dict[str, Any] = {
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": _OIDC_KEYS.active,
+    # Retired keys stay in the JWKS so that tokens signed before a rotation still verify.
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": _OIDC_KEYS.retired,
+    "OAUTH2_VALIDATOR_CLASS": "vahva.oidc.validator.Validator",
+    "SCOPES": {
+        "openid": "Know who you are",
+        "profile": "See your name",
+        "email": "See your e-mail address",
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "ALLOWED_REDIRECT_URI_SCHEMES": oidc_schemes.RedirectSchemes(),
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "ID_TOKEN_EXPIRE_SECONDS": 3600,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,
+    "ROTATE_REFRESH_TOKEN": True,
+    # A refresh token used twice means it leaked: revoke the whole family (RFC 9700 §4.14.2).
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # No implicit or password grants, no "plain" PKCE (RFC 9700 §2.1.1, §2.4).
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    "OIDC_RP_INITIATED_LOGOUT_ACCEPT_EXPIRED_TOKENS": True,
+    "REQUEST_APPROVAL_PROMPT": "auto",
+}
 
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 

@@ -13,8 +13,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth import authenticate, get_user_model, login
+from django.contrib.auth import authenticate, get_user_model, login, logout
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from vahva import clock
@@ -41,12 +43,47 @@ from .states import Event, State, next_state
 SESSION_ATTEMPT = "vahva_attempt"
 SESSION_BINDING = "vahva_binding"
 SESSION_AUTH = "vahva_auth"
+SESSION_REQUIREMENT = "vahva_requirement"
 
 
 class InvalidCredentials(VahvaError):
     status = 400
     # One message for unknown address and wrong password: no account enumeration.
     default_message = _("The e-mail address or the password is not right.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Requirement:
+    """What a service asks of a sign-in; a protocol (OIDC...) sets it before sending a person here.
+
+    It lives in the session, tied to the URL the person returns to, so the password page knows
+    which service it signs in to and whether to ask again although the person is signed in.
+    """
+
+    #: Where the person goes afterwards (the protocol's own endpoint, with its parameters).
+    next_url: str
+    service: str = ""
+    service_rule: str = "outside_trusted"
+    #: The service asked for a second factor (acr_values).
+    force_mfa: bool = False
+    #: Sign in again even when signed in (prompt=login, max_age, step-up to MFA).
+    fresh: bool = False
+    #: When the requirement was set (epoch seconds) and how many times in a row.
+    at: float = 0.0
+    round: int = 1
+
+
+@dataclass(frozen=True)
+class Authentication:
+    """How the person in this session proved who they are, and when."""
+
+    at: dt.datetime
+    amr: tuple[str, ...]
+    method: str
+
+    @property
+    def multi_factor(self) -> bool:
+        return "mfa" in self.amr
 
 
 @dataclass(frozen=True)
@@ -104,14 +141,73 @@ def _move(attempt: SignInAttempt, event: Event, **fields: Any) -> None:
         setattr(attempt, name, value)
 
 
-def policy_context(user: Any, *, now: dt.datetime, ip: str | None, force_mfa: bool) -> Context:
+def policy_context(
+    user: Any,
+    *,
+    now: dt.datetime,
+    ip: str | None,
+    force_mfa: bool,
+    requirement: Requirement | None = None,
+) -> Context:
     return Context(
         now=now,
         client_ip=ip,
         has_methods=methods.has_methods(user),
         registered_at=methods.first_registered_at(user),
         activation_delay=settings.ACTIVATION_DELAY,
-        force_mfa=force_mfa,
+        force_mfa=force_mfa or (requirement is not None and requirement.force_mfa),
+        service=requirement.service if requirement else "",
+        service_rule=requirement.service_rule if requirement else "outside_trusted",
+    )
+
+
+def decision_for(request: HttpRequest, user: Any, requirement: Requirement) -> Decision:
+    """The policy's answer for ``user`` signing in to ``requirement.service`` right now."""
+    return decide(
+        policy_context(
+            user, now=clock.now(), ip=client_ip(request), force_mfa=False, requirement=requirement
+        )
+    )
+
+
+def request_sign_in(request: HttpRequest, requirement: Requirement) -> str:
+    """Remember what a service asks of the next sign-in; return the sign-in page's URL."""
+    previous = pending(request, requirement.next_url)
+    rounds = previous.round + 1 if previous is not None else 1
+    request.session[SESSION_REQUIREMENT] = {
+        **requirement.__dict__,
+        "at": clock.now().timestamp(),
+        "round": rounds,
+    }
+    return f"{reverse('signin:password')}?{urlencode({'next': requirement.next_url})}"
+
+
+def pending(request: HttpRequest, next_url: str) -> Requirement | None:
+    """The requirement a service set for a sign-in that returns to ``next_url``, if any."""
+    raw = request.session.get(SESSION_REQUIREMENT)
+    if not isinstance(raw, dict) or not next_url or raw.get("next_url") != next_url:
+        return None
+    try:
+        requirement = Requirement(**raw)
+    except TypeError:
+        return None
+    if clock.now().timestamp() - requirement.at > settings.SIGNIN_ATTEMPT_TTL:
+        return None
+    return requirement
+
+
+def authentication(request: HttpRequest) -> Authentication | None:
+    """How and when the signed-in person in this session proved who they are."""
+    if not request.user.is_authenticated:
+        return None
+    auth = request.session.get(SESSION_AUTH) or {}
+    at = auth.get("at")
+    if not isinstance(at, int | float):
+        return None
+    return Authentication(
+        at=dt.datetime.fromtimestamp(at, tz=dt.UTC),
+        amr=tuple(str(value) for value in auth.get("amr") or ()),
+        method=str(auth.get("method") or ""),
     )
 
 
@@ -144,11 +240,20 @@ def check_password(request: HttpRequest, email: str, password: str) -> Any:
 
 
 def begin(
-    request: HttpRequest, user: Any, *, next_url: str = "", force_mfa: bool = False
+    request: HttpRequest,
+    user: Any,
+    *,
+    next_url: str = "",
+    force_mfa: bool = False,
+    requirement: Requirement | None = None,
 ) -> PasswordResult:
     """Start an attempt for a person whose password was right, and apply the policy."""
     now = clock.now()
     ip = client_ip(request)
+    if request.user.is_authenticated and request.user.pk != user.pk:
+        # Signing in again (prompt=login, step-up) as someone else, on a shared computer:
+        # the old person's session ends before the new attempt starts.
+        logout(request)
     attempt = SignInAttempt.objects.create(
         user=user,
         state=State.PASSWORD_OK,
@@ -159,7 +264,9 @@ def begin(
         next_url=next_url,
         amr=["pwd"],
     )
-    decision = decide(policy_context(user, now=now, ip=ip, force_mfa=force_mfa))
+    decision = decide(
+        policy_context(user, now=now, ip=ip, force_mfa=force_mfa, requirement=requirement)
+    )
     if decision.require_mfa:
         _move(attempt, Event.REQUIRE_MFA, reason=decision.reason)
         request.session[SESSION_ATTEMPT] = str(attempt.pk)

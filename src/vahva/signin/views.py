@@ -56,14 +56,22 @@ def _after_sign_in(
 @require_http_methods(["GET", "POST"])
 def password(request: HttpRequest) -> HttpResponse:
     next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    requirement = engine.pending(request, next_url)
+    fresh = requirement is not None and requirement.fresh
+    service = requirement.service if requirement else ""
     if request.method == "GET":
-        if request.user.is_authenticated:
+        if request.user.is_authenticated and not fresh:
             return redirect(next_url or reverse("registration:security_info"))
+        initial = {"next": next_url}
+        if fresh and request.user.is_authenticated:
+            initial["email"] = getattr(request.user, "email", "")
         return render(
-            request, "signin/password.html", {"form": PasswordForm(initial={"next": next_url})}
+            request,
+            "signin/password.html",
+            {"form": PasswordForm(initial=initial), "service": service},
         )
     form = PasswordForm(request.POST)
-    context: dict[str, Any] = {"form": form}
+    context: dict[str, Any] = {"form": form, "service": service}
     if not form.is_valid():
         return render(request, "signin/password.html", context, status=400)
     try:
@@ -72,7 +80,7 @@ def password(request: HttpRequest) -> HttpResponse:
         )
     except VahvaError as exc:
         return _error_response(request, "signin/password.html", context, exc)
-    result = engine.begin(request, user, next_url=next_url)
+    result = engine.begin(request, user, next_url=next_url, requirement=requirement)
     if result.decision.require_mfa:
         return redirect("signin:verify")
     return _after_sign_in(request, next_url, user.pk, result.decision.needs_registration)

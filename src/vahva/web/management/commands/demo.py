@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.core.management.base import BaseCommand
+from oauth2_provider.models import get_application_model
 
 from vahva import clock
 from vahva.accounts.models import User
 from vahva.conf import settings
 from vahva.methods import service as methods
 from vahva.methods import totp
+from vahva.oidc import clients
+
+#: The demo "Mail" service that `make run` starts beside vahva.
+MAIL_CLIENT_ID = "mail-demo"
+MAIL_URL = "http://localhost:8001"
 
 #: (e-mail, name, password, staff). Demo only: these passwords are printed on purpose.
 PEOPLE = (
@@ -39,9 +48,10 @@ class Command(BaseCommand):
         bob = User.objects.get(email="bob@demo.example")
         if not methods.has_methods(bob):
             methods.save_new(bob, "totp", now=clock.now(), secret=BOB_SECRET, name="Demo")
+        url = str(settings.PUBLIC_URL).rstrip("/")
+        mail_file = self._mail_service(url)
         if options["quiet"]:
             return
-        url = str(settings.PUBLIC_URL).rstrip("/")
         out = self.stdout.write
         out("")
         out(f"  {settings.ORGANISATION_NAME}: open {url}/ in your browser.")
@@ -55,3 +65,36 @@ class Command(BaseCommand):
         out(f"  bob has an authenticator app with the key {totp.group_secret(BOB_SECRET)};")
         out(f"  his current code: oathtool --totp -b {BOB_SECRET}")
         out("")
+        out(f"  The demo Mail service signs in through vahva: {MAIL_URL}/")
+        out(f"  (its client id and secret are in {mail_file}).")
+        out("")
+
+    def _mail_service(self, url: str) -> str:
+        """Connect the demo Mail service; write its credentials for it to read."""
+        path = django_settings.DATA_DIR / "demo-mail.json"
+        Application = get_application_model()
+        if not Application.objects.filter(client_id=MAIL_CLIENT_ID).exists():
+            new = clients.add(
+                name="Mail",
+                client_id=MAIL_CLIENT_ID,
+                redirect_uris=[f"{MAIL_URL}/callback"],
+                post_logout_redirect_uris=[f"{MAIL_URL}/"],
+            )
+            secret = new.client_secret
+        elif path.exists():
+            return str(path)
+        else:
+            # The secret is stored hashed; without the file a new one is the only way.
+            secret = clients.new_secret(MAIL_CLIENT_ID)
+        credentials = {
+            "issuer": f"{url}/o",
+            "client_id": MAIL_CLIENT_ID,
+            "client_secret": secret,
+            "base_url": MAIL_URL,
+        }
+        path.unlink(missing_ok=True)
+        # Owner-only: the file holds the service's client secret.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(credentials, handle, indent=2)
+        return str(path)

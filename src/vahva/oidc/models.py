@@ -1,0 +1,65 @@
+"""vahva's side of a connected service: its MFA rule, and how each code's sign-in happened."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from vahva.policy.decide import SERVICE_RULES
+
+MFA_RULE_CHOICES = [
+    ("always", _("Always ask for a second factor")),
+    ("outside_trusted", _("Ask outside the organisation's trusted networks")),
+    ("never", _("Never ask for a second factor")),
+]
+assert {value for value, _label in MFA_RULE_CHOICES} == set(SERVICE_RULES)
+
+
+class Service(models.Model):
+    """Settings vahva keeps for a connected OAuth application (one row per application)."""
+
+    application = models.OneToOneField(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+        on_delete=models.CASCADE,
+        related_name="vahva_service",
+    )
+    mfa_rule = models.CharField(
+        _("second factor"), max_length=16, choices=MFA_RULE_CHOICES, default="outside_trusted"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.application} ({self.mfa_rule})"
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+class Authorization(models.Model):
+    """One authorization code and the sign-in behind it.
+
+    The ID tokens issued from the code, and later from its refresh tokens, say how and when
+    the person proved who they are (``amr``, ``acr``, ``auth_time``); this row is where that
+    survives between the browser's request and the service's token requests. It also
+    remembers that a code was redeemed, so a second redemption revokes what the first got.
+    """
+
+    # SHA-256 of the code: a database reader cannot redeem codes.
+    code_hash = models.CharField(max_length=64, unique=True)
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    auth_time = models.DateTimeField()
+    amr = models.JSONField(default=list)
+    acr = models.CharField(max_length=100)
+    created_at = models.DateTimeField()
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+    #: The refresh-token family issued from the code (django-oauth-toolkit's token_family).
+    token_family = models.UUIDField(null=True, blank=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"authorization for {self.application} ({self.acr})"

@@ -1,0 +1,173 @@
+"""django-oauth-toolkit's request validator with vahva's rules.
+
+- ``sub`` is the person's stable public id, never the e-mail address (which can change).
+- The ID token carries ``amr``, ``acr`` and ``auth_time`` of the sign-in behind the code,
+  also when it is refreshed.
+- PKCE is required for public clients (RFC 7636, RFC 8252 §8.1).
+- An authorization code is redeemed at most once, even by two parallel requests; a second
+  redemption revokes every token the first one got (RFC 6749 §4.1.2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from oauth2_provider.models import get_application_model, get_refresh_token_model
+from oauth2_provider.oauth2_validators import OAuth2Validator
+
+from vahva import clock
+from vahva.audit.log import record
+
+from .models import Authorization, code_hash
+
+Application = get_application_model()
+RefreshToken = get_refresh_token_model()
+
+
+class Validator(OAuth2Validator):  # type: ignore[misc]
+    def get_additional_claims(self, request: Any) -> dict[str, Any]:
+        user = request.user
+        return {
+            "name": user.get_full_name(),
+            "email": user.email,
+            # The organisation's directory is the source of the address.
+            "email_verified": True,
+        }
+
+    def get_claim_dict(self, request: Any) -> dict[str, Any]:
+        claims: dict[str, Any] = super().get_claim_dict(request)
+        # A stable identifier that says nothing about the person and survives renames.
+        claims["sub"] = str(request.user.public_id)
+        return claims
+
+    def is_pkce_required(self, client_id: str, request: Any) -> bool:
+        client = getattr(request, "client", None)
+        if client is None or client.client_id != client_id:
+            client = Application.objects.filter(client_id=client_id).first()
+        # Unknown clients fail elsewhere; ask for PKCE so nothing slips through meanwhile.
+        return client is None or client.client_type == Application.CLIENT_PUBLIC
+
+    def _create_authorization_code(
+        self, request: Any, code: dict[str, Any], expires: Any = None
+    ) -> Any:
+        signed_in = getattr(request, "vahva_auth", None)
+        if signed_in is None:
+            # Only vahva's authorize view issues codes, and it always says how the person
+            # signed in; a code without that would carry no amr/acr.
+            raise RuntimeError("authorization code issued without a sign-in")
+        grant = super()._create_authorization_code(request, code, expires)
+        Authorization.objects.create(
+            code_hash=code_hash(code["code"]),
+            application=request.client,
+            user=request.user,
+            auth_time=signed_in["auth_time"],
+            amr=list(signed_in["amr"]),
+            acr=signed_in["acr"],
+            created_at=clock.now(),
+        )
+        return grant
+
+    def validate_code(
+        self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        digest = code_hash(code)
+        # Claim the code with one conditional UPDATE: of two parallel redemptions only one
+        # matches, so a code can never be exchanged twice.
+        claimed = Authorization.objects.filter(
+            code_hash=digest, application=client, redeemed_at=None
+        ).update(redeemed_at=clock.now())
+        if not claimed:
+            self._refuse_replay(digest, request)
+            return False
+        if not super().validate_code(client_id, code, client, request, *args, **kwargs):
+            return False
+        request.vahva_authorization = Authorization.objects.get(code_hash=digest)
+        return True
+
+    def _refuse_replay(self, digest: str, request: Any) -> None:
+        used = Authorization.objects.filter(code_hash=digest, redeemed_at__isnull=False).first()
+        if used is None:
+            return
+        # A code redeemed twice was intercepted: what the first redemption got may be in an
+        # attacker's hands, so revoke it (RFC 6749 §4.1.2, RFC 9700 §4.5).
+        if used.token_family:
+            RefreshToken.revoke_family(used.token_family)
+        record(
+            "oidc.code_replayed",
+            subject=used.user,
+            outcome="failure",
+            reason="an authorization code was presented a second time; its tokens are revoked",
+            service=str(used.application.name),
+        )
+
+    def _create_refresh_token(
+        self, request: Any, refresh_token_code: str, access_token: Any, previous: Any
+    ) -> Any:
+        token = super()._create_refresh_token(request, refresh_token_code, access_token, previous)
+        authorization = getattr(request, "vahva_authorization", None)
+        if authorization is not None and authorization.token_family is None:
+            Authorization.objects.filter(pk=authorization.pk).update(
+                token_family=token.token_family
+            )
+        return token
+
+    def validate_refresh_token(
+        self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        valid: bool = super().validate_refresh_token(
+            refresh_token, client, request, *args, **kwargs
+        )
+        instance = getattr(request, "refresh_token_instance", None)
+        if valid and instance is not None and instance.token_family:
+            request.vahva_authorization = Authorization.objects.filter(
+                token_family=instance.token_family
+            ).first()
+        return valid
+
+    def get_id_token_dictionary(
+        self, token: Any, token_handler: Any, request: Any
+    ) -> tuple[dict[str, Any], dt.datetime]:
+        claims, expires = super().get_id_token_dictionary(token, token_handler, request)
+        authorization = getattr(request, "vahva_authorization", None)
+        if authorization is not None:
+            # OIDC Core §12.2: a refreshed ID token keeps the original auth_time.
+            claims["auth_time"] = int(authorization.auth_time.timestamp())
+            claims["amr"] = list(authorization.amr)
+            claims["acr"] = authorization.acr
+        return claims, expires
+
+    def validate_silent_login(self, request: Any) -> bool:
+        # prompt=none: whether the browser's sign-in is enough is decided by the authorize
+        # view, which knows the session (login_required goes back to the service from there).
+        return True
+
+    def validate_silent_authorization(self, request: Any) -> bool:
+        return True
+
+    def validate_user_match(
+        self, id_token_hint: str | None, scopes: Any, claims: Any, request: Any
+    ) -> bool:
+        """An ``id_token_hint`` must be an ID token this server signed (expired is fine)."""
+        if not id_token_hint:
+            return True
+        return signed_by_us(id_token_hint)
+
+
+def signed_by_us(token: str) -> bool:
+    """Whether ``token`` is a JWS made with one of our signing keys (active or retired)."""
+    from jwcrypto import jwk, jws
+    from jwcrypto.common import JWException
+    from oauth2_provider.settings import oauth2_settings
+
+    pems = [oauth2_settings.OIDC_RSA_PRIVATE_KEY, *oauth2_settings.OIDC_RSA_PRIVATE_KEYS_INACTIVE]
+    for pem in pems:
+        key = jwk.JWK.from_pem(pem.encode("ascii"))
+        try:
+            signed = jws.JWS()
+            signed.deserialize(token)
+            signed.verify(key, alg="RS256")
+        except (JWException, ValueError, TypeError):
+            continue
+        return True
+    return False
