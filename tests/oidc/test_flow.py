@@ -248,3 +248,29 @@ def test_public_client_with_pkce_and_loopback_port(
     )
     assert tokens.status_code == 200, tokens.content
     assert id_token_claims(client, tokens.json()["id_token"])["acr"] == ACR_MFA
+
+
+def test_third_party_service_asks_for_consent(
+    alice_totp: tuple[Any, str], client: Client, clock: Any
+) -> None:
+    from vahva.oidc import clients
+
+    outside = clients.add(
+        name="Survey tool", redirect_uris=["http://localhost:8001/callback"], third_party=True
+    )
+    _method, secret = alice_totp
+    page = client.get(authorize_url(outside.client_id))
+    response = sign_in_password(client, next=query_of(page["Location"])["next"])
+    response = client.post("/signin/verify/", {"code": code_for(secret, clock)})
+    consent = client.get(response["Location"])
+    assert consent.status_code == 200
+    assert "Allow Survey tool?" in text(consent)
+    assert "See your e-mail address" in text(consent)
+    form = {
+        name: consent.context["form"][name].value()
+        for name in ("redirect_uri", "scope", "nonce", "client_id", "state", "response_type")
+    }
+    denied = client.post("/o/authorize/", form)
+    assert query_of(denied["Location"])["error"] == "access_denied"
+    allowed = client.post("/o/authorize/", {**form, "allow": "Authorize"})
+    assert code_from(allowed)
