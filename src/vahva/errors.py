@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 
 class VahvaError(Exception):
@@ -48,7 +49,11 @@ class RateLimited(VahvaError):
         self.retry_after = max(1, int(retry_after + 0.999))
         super().__init__(
             message
-            or _("Too many failed attempts. Try again in %(seconds)d seconds.")
+            or ngettext_lazy(
+                "Too many failed attempts. Try again in %(seconds)d second.",
+                "Too many failed attempts. Try again in %(seconds)d seconds.",
+                "seconds",
+            )
             % {"seconds": self.retry_after}
         )
 

@@ -189,7 +189,7 @@ def test_too_many_wrong_codes_slow_down_then_recover(
     blocked = client.post("/signin/verify/", {"code": good})
     assert blocked.status_code == 429
     assert blocked["Retry-After"] == "1"
-    assert "Try again in 1 seconds" in text(blocked)
+    assert "Try again in 1 second." in text(blocked)
     clock.advance(1)
     # Even inside the waiting time the right code was not consumed: it still works now.
     assert client.post("/signin/verify/", {"code": good}).status_code == 302

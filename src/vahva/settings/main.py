@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from vahva.conf import validate
 from vahva.oidc import keys as oidc_keys
 from vahva.oidc import schemes as oidc_schemes
+from vahva.oidc import scopes as oidc_scopes
 from vahva.settings.config import load
 
 CONFIG = load()
@@ -147,11 +148,7 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     # Retired keys stay in the JWKS so that tokens signed before a rotation still verify.
     "OIDC_RSA_PRIVATE_KEYS_INACTIVE": _OIDC_KEYS.retired,
     "OAUTH2_VALIDATOR_CLASS": "vahva.oidc.validator.Validator",
-    "SCOPES": {
-        "openid": "Know who you are",
-        "profile": "See your name",
-        "email": "See your e-mail address",
-    },
+    "SCOPES": oidc_scopes.SCOPES,
     "DEFAULT_SCOPES": ["openid"],
     "ALLOWED_REDIRECT_URI_SCHEMES": oidc_schemes.RedirectSchemes(),
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,

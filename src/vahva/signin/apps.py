@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SigninConfig(AppConfig):
     name = "vahva.signin"
     label = "signin"
-    verbose_name = "Sign-in"
+    verbose_name = _("Sign-in")
