@@ -19,7 +19,7 @@ install: $(BIN)/.installed
 
 ## make run: set up, migrate, load the demo and serve on http://localhost:$(PORT)
 run: install
-	$(BIN)/vahva init --demo
+	$(BIN)/vahva init --demo --public-url http://localhost:$(PORT)
 	$(BIN)/vahva migrate --noinput -v 0
 	$(BIN)/vahva demo
 	$(BIN)/vahva serve --host 127.0.0.1 --port $(PORT)

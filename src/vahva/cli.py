@@ -33,7 +33,12 @@ def _config_path() -> Path:
 def init(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="vahva init", description=init.__doc__)
     parser.add_argument("--demo", action="store_true", help="settings for a local demo")
+    parser.add_argument(
+        "--public-url", default="http://localhost:8000", help="where people reach this server"
+    )
     args = parser.parse_args(argv)
+    if not args.public_url.startswith(("http://", "https://")) or '"' in args.public_url:
+        parser.error("--public-url must be an http(s) address")
     path = _config_path()
     if path.exists():
         print(f"{path} exists; leaving it as it is.")
@@ -48,7 +53,7 @@ def init(argv: list[str]) -> int:
         lines.append('organisation_name = "Demo University"\n')
         lines.append('helpdesk_email = "helpdesk@demo.example"\n')
         lines.append('helpdesk_phone = "+358 9 123 4567"\n')
-        lines.append('public_url = "http://localhost:8000"\n')
+        lines.append(f'public_url = "{args.public_url}"\n')
     lines.append('encryption_key_id = "k1"\n')
     lines.append(f'encryption_keys = {{ k1 = "{new_key()}" }}\n')
     # Owner-only: the file holds the secret key and the encryption keys.
