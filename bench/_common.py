@@ -1,0 +1,350 @@
+"""Shared by the bench scripts: a throwaway vahva, people with TOTP, CPU pinning, figures.
+
+Everything here is for measuring, never for asserting: the scripts print numbers and ratios
+(DESIGN.md §9) and leave the judging to the reader.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import cProfile
+import io
+import math
+import os
+import platform
+import pstats
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: The password every benchmark person has (long enough for vahva's validators).
+PASSWORD = "correct horse battery staple"
+LOOPBACK = "127.0.0.1"
+#: Seconds per TOTP step (RFC 6238's default, which vahva uses).
+STEP = 30
+_CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+class BenchError(Exception):
+    """A page answered something a sign-in does not expect (wrong status, no token...)."""
+
+
+# -- a throwaway deployment ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def throwaway_vahva() -> Iterator[dict[str, str]]:
+    """Configure, set up and migrate a vahva in a temporary data dir; yield the environment.
+
+    Production settings (``vahva.settings.main``, DEBUG off) with a configuration written by
+    ``vahva init``, so hashing and encryption cost what they cost in a deployment. Plain http
+    on loopback only, so cookies are not ``Secure``. The directory is removed afterwards.
+    """
+    data_dir = Path(tempfile.mkdtemp(prefix="vahva-bench-"))
+    env = {
+        "VAHVA_DATA_DIR": str(data_dir),
+        "VAHVA_SECURE_COOKIES": "false",
+        "VAHVA_DEBUG": "false",
+        "VAHVA_ALLOWED_HOSTS": f"{LOOPBACK},localhost,testserver",
+        "DJANGO_SETTINGS_MODULE": "vahva.settings.main",
+    }
+    saved = {name: os.environ.get(name) for name in [*env, "VAHVA_CONFIG", "DATABASE_URL"]}
+    os.environ.update(env)
+    # The deployment's own configuration file or database must not leak into the benchmark.
+    os.environ.pop("VAHVA_CONFIG", None)
+    os.environ.pop("DATABASE_URL", None)
+    try:
+        from vahva import cli
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            cli.init([])
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0, interactive=False)
+        yield dict(os.environ)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Person:
+    email: str
+    secret: str
+
+
+def make_people(count: int, *, prefix: str, registered_at: Any) -> list[Person]:
+    """``count`` people, each with the same password and one TOTP method of their own.
+
+    The password is hashed once and the hash shared: creating 2,000 people one argon2 hash
+    at a time would take longer than the benchmark, and verifying costs the same either way.
+    Methods go through ``vahva.methods.service.save_new``, as the enrolment does.
+    """
+    from django.contrib.auth.hashers import make_password
+    from django.db import transaction
+
+    from vahva.accounts.models import User, normalise_email
+    from vahva.methods import service
+    from vahva.methods.totp import generate_secret
+
+    encoded = make_password(PASSWORD)
+    emails = [normalise_email(f"{prefix}{i:06d}@bench.example") for i in range(count)]
+    people = []
+    with transaction.atomic():
+        users = User.objects.bulk_create(
+            [
+                User(email=email, full_name=f"Bench {i}", password=encoded)
+                for i, email in enumerate(emails)
+            ]
+        )
+        for user in users:
+            secret = generate_secret()
+            service.save_new(user, "totp", now=registered_at, secret=secret)
+            people.append(Person(user.email, secret))
+    return people
+
+
+def csrf_token(html: bytes) -> str:
+    found = _CSRF.search(html)
+    if not found:
+        raise BenchError("no CSRF token in the page")
+    return found.group(1).decode()
+
+
+def expect(response: Any, status: int, location: str | None = None) -> None:
+    """Raise BenchError unless ``response`` (Django's or httpx's) has this status/Location."""
+    got = response.headers.get("Location")
+    if response.status_code != status or (location is not None and got != location):
+        raise BenchError(
+            f"got {response.status_code} {got or ''}, wanted {status} {location or ''}"
+        )
+
+
+# -- processors -------------------------------------------------------------------------------
+
+
+_AFFINITY = set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set()
+
+
+def usable_cpus() -> list[int]:
+    return sorted(_AFFINITY)
+
+
+def pin(cpu: int | None) -> None:
+    """Run on ``cpu`` only; None: wherever the process could run at start.
+
+    Linux applies this to the calling thread and to the threads it starts afterwards, so pin
+    before starting load-generator threads.
+    """
+    if _AFFINITY and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu} if cpu is not None else _AFFINITY)
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return f"{model}, {os.cpu_count()} CPUs (usable {usable_cpus()}), load average {load}"
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of another process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # Fields 14 and 15 of stat(5); the split above drops the first two.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- a server on loopback ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(
+    env: dict[str, str], port: int, cpu: int | None, log: Path
+) -> subprocess.Popen[bytes]:
+    """``vahva serve`` on loopback, pinned to ``cpu`` with taskset when there is one.
+
+    taskset execs the server, so the returned pid is the server's own.
+    """
+    vahva = Path(sys.executable).with_name("vahva")
+    command = [str(vahva), "serve", "--host", LOOPBACK, "--port", str(port)]
+    taskset = shutil.which("taskset")
+    if cpu is not None and taskset:
+        command = [taskset, "-c", str(cpu), *command]
+    with log.open("wb") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_until_up(proc: subprocess.Popen[bytes], url: str, timeout: float = 30.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"the server exited with {proc.returncode}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise BenchError(f"the server did not answer {url} within {timeout:.0f} s")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the server we started, by its pid: SIGTERM, then SIGKILL after 10 s."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+# -- TOTP people over real time ---------------------------------------------------------------
+
+
+def current_step() -> int:
+    """The current TOTP step (RFC 6238, 30 s) by the real clock."""
+    return int(time.time()) // STEP
+
+
+class PeoplePool:
+    """Hands out people whose current TOTP step is unused: one sign-in per person per step.
+
+    First in, first out, so the head is the person who signed in longest ago; when even the
+    head has used this step, every free person has, and ``take`` waits for the next step
+    (the pool is sized so that this should not happen; waits are counted and reported).
+    """
+
+    def __init__(self, people: list[Person]) -> None:
+        self._free: collections.deque[tuple[Person, int]] = collections.deque(
+            (person, -1) for person in people
+        )
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def take(self, deadline: float) -> Person | None:
+        while time.perf_counter() < deadline:
+            with self._lock:
+                if self._free and self._free[0][1] < current_step():
+                    return self._free.popleft()[0]
+            time.sleep(0.05)
+            with self._lock:
+                self.waited += 0.05
+        return None
+
+    def give_back(self, person: Person, step: int) -> None:
+        with self._lock:
+            self._free.append((person, step))
+
+
+# -- figures ----------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+@dataclass
+class Figures:
+    """What one phase measured: completed operations, wall time, latencies, CPU time."""
+
+    phase: str
+    count: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    cpu_seconds: float | None = None
+    errors: int = 0
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms(self) -> float | None:
+        """CPU milliseconds per operation on the measured side (None: not known)."""
+        if self.cpu_seconds is None or not self.count:
+            return None
+        return 1000 * self.cpu_seconds / self.count
+
+
+def print_table(rows: Sequence[Figures], floor: Figures) -> None:
+    """One line per phase; ratios against ``floor`` (the raw argon2id verify rate)."""
+    header = (
+        f"{'phase':<28} {'ops':>6} {'ops/s':>8} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8}"
+        f" {'cpu ms/op':>10} {'cpu ratio':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        ratio = row.rate / floor.rate if floor.rate else math.nan
+        cpu = f"{row.cpu_ms:10.2f}" if row.cpu_ms is not None else f"{'-':>10}"
+        cpu_ratio = (
+            f"{floor.cpu_ms / row.cpu_ms:9.2f}"
+            if row.cpu_ms and floor.cpu_ms is not None
+            else f"{'-':>9}"
+        )
+        print(
+            f"{row.phase:<28} {row.count:>6} {row.rate:8.1f} {ratio:6.2f}"
+            f" {1000 * percentile(row.latencies, 50):8.1f}"
+            f" {1000 * percentile(row.latencies, 99):8.1f} {cpu} {cpu_ratio}"
+        )
+
+
+def profile_summary(profile: cProfile.Profile, label: str, top: int = 25) -> None:
+    """Where the time went, argon2 apart. cProfile inflates Python-heavy code, not C."""
+    stats = pstats.Stats(profile, stream=io.StringIO())
+    total: float = getattr(stats, "total_tt", 0.0) or 1e-9
+    entries: dict[tuple[str, int, str], tuple[Any, ...]] = getattr(stats, "stats", {})
+    # cumulative time of argon2-cffi's verify_secret: the hashing itself
+    argon2 = sum(
+        entry[3]
+        for (filename, _line, name), entry in entries.items()
+        if name == "verify_secret" and "argon2" in filename
+    )
+    print(
+        f"\ncProfile of {label}: {total:.2f} s profiled, argon2 verify_secret "
+        f"{argon2:.2f} s ({100 * argon2 / total:.0f} %), everything else "
+        f"{total - argon2:.2f} s ({100 * (total - argon2) / total:.0f} %)"
+    )
+    for order in ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).strip_dirs().sort_stats(order).print_stats(top)
+        lines = out.getvalue().splitlines()
+        first = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+        print(f"\ntop {top} by {order}:")
+        print("\n".join(lines[first:]).rstrip())

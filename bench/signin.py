@@ -1,0 +1,406 @@
+"""Password + TOTP sign-in throughput against the argon2id floor (DESIGN.md §9).
+
+Budget: a full sign-in costs at most ~11 % more than the one argon2id verification in it,
+i.e. sign-ins/s per core >= 0.90 * argon2id verifications/s per core.
+
+Phases, each bounded by ``--seconds``:
+
+1. argon2id verify: vahva's configured hasher verifying one hash in a loop, on one core.
+2. in-process: the real views through ``django.test.Client`` (CSRF enforced), with a
+   FakeClock moved 30 s after every round of people, since a TOTP step is accepted only once.
+3. http: ``vahva serve`` on loopback pinned to one core, driven with httpx from the other
+   core, sequentially and with ``--clients`` concurrent clients, in real time.
+
+A sign-in is what a browser does: GET /signin/, POST e-mail + password (302 to
+/signin/verify/), GET /signin/verify/, POST the code (302 to /security-info/).
+
+    .venv/bin/python bench/signin.py [--seconds N] [--people N] [--clients N] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import logging
+import math
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyotp
+from _common import (
+    LOOPBACK,
+    PASSWORD,
+    STEP,
+    BenchError,
+    Figures,
+    PeoplePool,
+    Person,
+    csrf_token,
+    current_step,
+    expect,
+    free_port,
+    machine,
+    make_people,
+    pin,
+    print_table,
+    process_cpu_seconds,
+    profile_summary,
+    start_server,
+    stop_server,
+    throwaway_vahva,
+    usable_cpus,
+    wait_until_up,
+)
+
+GOAL = 0.90
+WARM_UP = 3
+
+
+def sign_in(browser: Any, person: Person, code: Callable[[], str]) -> None:
+    """One complete sign-in with a browser-like client (django.test.Client or httpx.Client).
+
+    Both clients answer ``get``/``post`` with ``status_code``, ``headers`` and ``content``.
+    ``code`` is called just before the code is sent, as a person reads it off the app.
+    """
+    page = browser.get("/signin/")
+    expect(page, 200)
+    answer = browser.post(
+        "/signin/",
+        data={
+            "email": person.email,
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": csrf_token(page.content),
+        },
+    )
+    expect(answer, 302, "/signin/verify/")
+    page = browser.get("/signin/verify/")
+    expect(page, 200)
+    answer = browser.post(
+        "/signin/verify/",
+        data={"code": code(), "csrfmiddlewaretoken": csrf_token(page.content)},
+    )
+    expect(answer, 302, "/security-info/")
+
+
+# -- phase 1: the floor -----------------------------------------------------------------------
+
+
+def raw_argon2(seconds: float, label: str) -> Figures:
+    """Verifications per second of one hash with vahva's hasher and configured parameters."""
+    from django.contrib.auth.hashers import get_hasher
+
+    hasher = get_hasher()  # PASSWORD_HASHERS[0]: vahva.accounts.hashers.VahvaArgon2Hasher
+    encoded = hasher.encode(PASSWORD, hasher.salt())
+    figures = Figures(label)
+    cpu = time.process_time()
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        began = time.perf_counter()
+        if not hasher.verify(PASSWORD, encoded):
+            raise BenchError("argon2id did not verify its own hash")
+        figures.latencies.append(time.perf_counter() - began)
+        figures.count += 1
+    figures.seconds = time.perf_counter() - start
+    figures.cpu_seconds = time.process_time() - cpu
+    return figures
+
+
+def argon2_parameters() -> str:
+    from django.contrib.auth.hashers import get_hasher
+
+    hasher = get_hasher()
+    decoded = hasher.decode(hasher.encode(PASSWORD, hasher.salt()))
+    return (
+        f"{type(hasher).__name__}: {decoded['variety']} "
+        f"m={decoded['memory_cost']} KiB, t={decoded['time_cost']}, p={decoded['parallelism']}"
+    )
+
+
+# -- phase 2: in-process ----------------------------------------------------------------------
+
+
+def in_process(seconds: float, people: list[Person], fake: Any) -> Figures:
+    """Sign-ins through the real views and middleware, without an HTTP server."""
+    from django.test import Client
+
+    figures = Figures("in-process (test Client)")
+
+    # One Client for the phase: each Client loads the middleware afresh (WhiteNoise scans the
+    # static files then), which a server does once at start, not per browser.
+    browser = Client(enforce_csrf_checks=True)
+
+    def once(person: Person) -> None:
+        browser.cookies.clear()  # a fresh browser: no session, no known-browser cookie
+        sign_in(browser, person, lambda: pyotp.TOTP(person.secret).at(fake()))
+
+    for person in people[:WARM_UP]:
+        once(person)
+    fake.advance(STEP)
+    cpu = time.process_time()
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for person in people:
+            began = time.perf_counter()
+            once(person)
+            figures.latencies.append(time.perf_counter() - began)
+            figures.count += 1
+            if time.perf_counter() - start >= seconds:
+                break
+        # Every person has used this step's code: move to the next step.
+        fake.advance(STEP)
+    figures.seconds = time.perf_counter() - start
+    figures.cpu_seconds = time.process_time() - cpu
+    figures.note = f"{len(people)} people, FakeClock +{STEP} s per round"
+    return figures
+
+
+# -- phase 3: over HTTP -----------------------------------------------------------------------
+
+
+def over_http(
+    base_url: str, pool: PeoplePool, *, clients: int, seconds: float, server_pid: int, label: str
+) -> Figures:
+    """``clients`` concurrent browsers signing in until ``seconds`` have passed."""
+    import httpx
+
+    figures = Figures(label)
+    lock = threading.Lock()
+    problems: list[str] = []
+
+    def one(browser: httpx.Client, deadline: float, timed: bool) -> bool:
+        person = pool.take(deadline)
+        if person is None:
+            return False
+        browser.cookies.clear()  # a fresh browser: no session, no known-browser cookie
+        used = [current_step()]
+
+        def code() -> str:
+            used[0] = current_step()
+            return str(pyotp.TOTP(person.secret).at(used[0] * STEP))
+
+        began = time.perf_counter()
+        try:
+            sign_in(browser, person, code)
+        except (BenchError, httpx.HTTPError) as exc:
+            with lock:
+                figures.errors += 1
+                problems.append(f"{person.email}: {exc}")
+            return True
+        finally:
+            pool.give_back(person, used[0])
+        if timed:
+            with lock:
+                figures.latencies.append(time.perf_counter() - began)
+                figures.count += 1
+        return True
+
+    marks: dict[str, float] = {}
+
+    def go() -> None:
+        # Runs once, when every client is warmed up: the clock starts for all at once.
+        marks["server_cpu"] = process_cpu_seconds(server_pid)
+        marks["own_cpu"] = time.process_time()
+        marks["start"] = time.perf_counter()
+        marks["deadline"] = marks["start"] + seconds
+
+    ready = threading.Barrier(clients + 1, action=go)
+
+    def worker() -> None:
+        try:
+            with httpx.Client(base_url=base_url, timeout=30) as browser:
+                for _ in range(WARM_UP):
+                    one(browser, time.perf_counter() + 60, timed=False)
+                ready.wait()
+                while time.perf_counter() < marks["deadline"]:
+                    if not one(browser, marks["deadline"], timed=True):
+                        break
+        except Exception as exc:
+            problems.append(f"client thread: {exc!r}")
+            ready.abort()  # the main thread stops waiting and reports
+            raise
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    for thread in threads:
+        thread.join()
+    figures.seconds = time.perf_counter() - marks["start"]
+    figures.cpu_seconds = process_cpu_seconds(server_pid) - marks["server_cpu"]
+    figures.note = f"load generator used {time.process_time() - marks['own_cpu']:.1f} CPU s"
+    if figures.errors:
+        figures.note += f", {figures.errors} errors"
+    for problem in problems[:5]:
+        print(f"  error: {problem}", file=sys.stderr)
+    return figures
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+def http_phases(
+    env: dict[str, str],
+    people: list[Person],
+    *,
+    clients: int,
+    seconds: float,
+    cpus: list[int | None],
+) -> list[Figures]:
+    """Start ``vahva serve`` on ``cpus[0]``, drive it from ``cpus[1]``; stop it by its pid."""
+    server_cpu, client_cpu = cpus
+    log = Path(env["VAHVA_DATA_DIR"]) / "serve.log"
+    port = free_port()
+    base_url = f"http://{LOOPBACK}:{port}"
+    server = start_server(env, port, server_cpu, log)
+    rows = []
+    try:
+        wait_until_up(server, f"{base_url}/signin/")
+        pin(client_cpu)
+        pool = PeoplePool(people)
+        for count in dict.fromkeys((1, clients)):
+            label = f"http, {count} client{'s' if count > 1 else ''}"
+            rows.append(
+                over_http(
+                    base_url,
+                    pool,
+                    clients=count,
+                    seconds=seconds,
+                    server_pid=server.pid,
+                    label=label,
+                )
+            )
+        if pool.waited:
+            rows[-1].note += f"; waited {pool.waited:.1f} s for unused TOTP steps"
+    except BaseException:
+        print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+        raise
+    finally:
+        stop_server(server)
+        pin(server_cpu)
+    print(
+        f"http: vahva serve (uvicorn) on CPU {server_cpu}, load generator on CPU {client_cpu}, "
+        f"{len(people)} people"
+    )
+    return rows
+
+
+def report(rows: list[Figures], argon2: list[Figures]) -> None:
+    """The table, and the verdict on the busiest phase (the last sign-in row)."""
+    # The faster argon2id run is the floor: a neighbour slowing one run down must not make
+    # the sign-ins look better than they are.
+    floor = max(argon2, key=lambda row: row.rate)
+    print(
+        "\nops/s = sign-ins (argon2id rows: verifications) per wall-clock second; ratio = ops/s "
+        "over the faster argon2id row;\ncpu ms/op = CPU time per op of the serving side (the "
+        "server process for http); cpu ratio = argon2id cpu ms over this row's.\n"
+    )
+    print_table(rows, floor)
+    for row in rows:
+        if row.note:
+            print(f"  {row.phase}: {row.note}")
+    slow, fast = sorted(row.rate for row in argon2)
+    if fast and (fast - slow) / fast > 0.10:
+        print(
+            f"\nwarning: the argon2id rate moved {100 * (fast - slow) / fast:.0f} % between its "
+            "two runs: the machine is busy; trust the cpu ratio more, or run again"
+        )
+    judged = [row for row in rows if all(row is not a for a in argon2)][-1]
+    ratio = judged.rate / floor.rate if floor.rate else 0.0
+    cpu_ratio = floor.cpu_ms / judged.cpu_ms if floor.cpu_ms and judged.cpu_ms else math.nan
+    print(
+        f"\ngoal >= {GOAL:.2f}: {'met' if ratio >= GOAL else 'not met'} "
+        f"({judged.phase}: {ratio:.2f} of the argon2id rate, cpu ratio {cpu_ratio:.2f})"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="per phase (default 10)")
+    parser.add_argument(
+        "--people",
+        type=int,
+        default=20,
+        help="people for the in-process phase (default 20); the HTTP phases get at least "
+        "enough for 30 s at the argon2 rate, since each may use a TOTP step only once",
+    )
+    parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
+    parser.add_argument("--profile", action="store_true", help="cProfile the in-process phase")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP phases")
+    args = parser.parse_args(argv)
+    if args.seconds <= 0 or args.people < 1 or args.clients < 1:
+        parser.error("--seconds, --people and --clients must be positive")
+
+    cpus = usable_cpus()
+    # The server (and the in-process phases) on one core, the load generator on another.
+    server_cpu = cpus[-1] if cpus else None
+    client_cpu = cpus[0] if len(cpus) > 1 else None
+    print(f"machine: {machine()}")
+    print(f"python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+    if client_cpu is None:
+        print("warning: one usable CPU: server and load generator share it", file=sys.stderr)
+    # vahva's LOGGING sends INFO to the console; httpx would log every request there.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    profile = cProfile.Profile() if args.profile else None
+    with throwaway_vahva() as env:
+        from django.db import connections
+
+        from vahva import clock as vahva_clock
+        from vahva.clock import FakeClock
+
+        pin(server_cpu)
+        print(f"hasher: {argon2_parameters()}; {args.seconds:g} s per phase, CPU {server_cpu}")
+        argon2 = [raw_argon2(args.seconds, "argon2id verify, 1 core")]
+        rows = [argon2[0]]
+
+        fake = FakeClock(dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC))
+        vahva_clock.install(fake)
+        try:
+            people = make_people(
+                args.people, prefix="inproc", registered_at=fake() - dt.timedelta(hours=1)
+            )
+            if profile:
+                profile.enable()
+            rows.append(in_process(args.seconds, people, fake))
+            if profile:
+                profile.disable()
+                rows[-1].note += "; under cProfile, so slower than without"
+        finally:
+            vahva_clock.install(None)
+
+        if not args.no_http:
+            # Enough people for a whole TOTP step at the uncontended argon2id rate (CPU time
+            # per verification, which a busy neighbour does not inflate), plus the warm-ups.
+            per_step = STEP * 1000 / (argon2[0].cpu_ms or 1.0)
+            needed = math.ceil(per_step * 1.3) + 2 * args.clients * WARM_UP
+            http_people = make_people(
+                max(args.people, needed),
+                prefix="http",
+                registered_at=vahva_clock.now() - dt.timedelta(hours=1),
+            )
+            connections.close_all()  # the server gets the SQLite file to itself
+            rows += http_phases(
+                env,
+                http_people,
+                clients=args.clients,
+                seconds=args.seconds,
+                cpus=[server_cpu, client_cpu],
+            )
+
+        argon2.append(raw_argon2(args.seconds, "argon2id verify, again"))
+        rows.append(argon2[-1])
+    pin(None)
+
+    report(rows, argon2)
+    if profile:
+        profile_summary(profile, "the in-process phase")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
