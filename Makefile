@@ -17,11 +17,15 @@ $(BIN)/.installed: pyproject.toml uv.lock
 
 install: $(BIN)/.installed
 
-## make run: set up, migrate, load the demo and serve on http://localhost:$(PORT)
+## make run: set up, migrate, load the demo and serve on http://localhost:$(PORT),
+## with the demo Mail service on http://localhost:8001
 run: install
 	$(BIN)/vahva init --demo --public-url http://localhost:$(PORT)
 	$(BIN)/vahva migrate --noinput -v 0
 	$(BIN)/vahva demo
+	@# The demo Mail service (a separate OIDC client) runs beside vahva and stops with it.
+	@$(BIN)/python -m demo.mail & mail=$$!; \
+	trap 'kill $$mail 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/vahva serve --host 127.0.0.1 --port $(PORT)
 
 ## Debian packages the browser tests use; installed only when running as root.
@@ -40,8 +44,8 @@ test: install system-deps
 	$(BIN)/pytest
 
 lint:
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench demo
+	$(BIN)/ruff format --check src tests bench demo
 	$(BIN)/codespell src tests README.md CHANGELOG.md
 
 types:

@@ -114,7 +114,7 @@ def test_acr_values_mfa_forces_the_second_factor(
     # Within the activation delay the policy would skip MFA; the service's acr_values win.
     settings.VAHVA = {**settings.VAHVA, "ACTIVATION_DELAY": 7200}
     method, secret = alice_totp
-    method.registered_at = clock()
+    method.created_at = clock()
     method.save()
     url = authorize_url(mail.client_id, acr_values=ACR_MFA)
     response = client.get(url)
@@ -133,7 +133,7 @@ def test_step_up_when_session_has_only_a_password(
 ) -> None:
     settings.VAHVA = {**settings.VAHVA, "ACTIVATION_DELAY": 7200}
     method, secret = alice_totp
-    method.registered_at = clock()
+    method.created_at = clock()
     method.save()
     # Signed in to vahva itself with the password only (MFA not yet enforced).
     assert sign_in_password(client)["Location"] == "/security-info/"
@@ -157,7 +157,7 @@ def test_service_rule_always_needs_mfa_and_never_skips_it(
 
     settings.VAHVA = {**settings.VAHVA, "ACTIVATION_DELAY": 7200}
     method, _secret = alice_totp
-    method.registered_at = clock()
+    method.created_at = clock()
     method.save()
     service = Service.objects.get(application=mail.application)
     service.mfa_rule = "never"

@@ -28,8 +28,15 @@ def has_methods(user: Any) -> bool:
 
 
 def first_registered_at(user: Any) -> dt.datetime | None:
-    first = RegisteredMethod.objects.filter(user=user).order_by("created_at").first()
-    return first.created_at if first else None
+    """When the person's first method of a kind this deployment knows was registered."""
+    kinds = [m.kind for m in registry.all_methods()]
+    # values_list: no secret is decrypted to answer "since when".
+    return (
+        RegisteredMethod.objects.filter(user=user, kind__in=kinds)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
 
 
 def get_for(user: Any, method_id: object) -> RegisteredMethod:

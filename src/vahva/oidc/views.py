@@ -26,6 +26,7 @@ from vahva import clock
 from vahva.audit.log import record
 from vahva.methods import service as methods
 from vahva.signin import engine
+from vahva.web.middleware import allow_form_target
 
 from . import claims
 from .claims import Step
@@ -76,6 +77,7 @@ class AuthorizeView(AuthorizationView):  # type: ignore[misc]
             service=str(application.name),
             service_rule=service.mfa_rule,
             force_mfa=claims.wants_mfa(request.GET.get("acr_values", "")),
+            return_to=redirect_uri,
         )
         earlier = engine.pending(request, requirement.next_url)
         signed_in = engine.authentication(request)
@@ -106,6 +108,8 @@ class AuthorizeView(AuthorizationView):  # type: ignore[misc]
         if step in (Step.NEED_METHOD, Step.REFUSE):
             return self._cannot_continue(request, application, step)
         # Satisfied: let the toolkit issue the code; it must not redirect to sign in again.
+        # The consent form (third-party services) posts here and is redirected to the service.
+        allow_form_target(request, redirect_uri)
         query = request.GET.copy()
         query.pop("prompt", None)
         request.GET = query  # type: ignore[assignment]
@@ -200,6 +204,13 @@ class LogoutView(RPInitiatedLogoutView):  # type: ignore[misc]
     """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): signs out of vahva too."""
 
     template_name = "oauth2_provider/logout_confirm.html"
+
+    def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        target = self.oidc_data.get("post_logout_redirect_uri")
+        if target and "error" not in context:
+            # Validated against the service's registration before the question is asked.
+            allow_form_target(self.request, target)
+        return super().render_to_response(context, **kwargs)  # type: ignore[no-any-return]
 
     def do_logout(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -52,7 +53,7 @@ def _needs_reauth(request: HttpRequest) -> bool:
 
 
 def _reauth(request: HttpRequest) -> HttpResponse:
-    return redirect(f"{reverse('signin:confirm')}?next={request.get_full_path()}")
+    return redirect(f"{reverse('signin:confirm')}?next={quote(request.get_full_path(), safe='/')}")
 
 
 @login_required

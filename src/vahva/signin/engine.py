@@ -71,6 +71,8 @@ class Requirement:
     #: When the requirement was set (epoch seconds) and how many times in a row.
     at: float = 0.0
     round: int = 1
+    #: The service's own address the sign-in ends at (an OIDC redirect URI), "" if none.
+    return_to: str = ""
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,13 @@ def pending(request: HttpRequest, next_url: str) -> Requirement | None:
     if clock.now().timestamp() - requirement.at > settings.SIGNIN_ATTEMPT_TTL:
         return None
     return requirement
+
+
+def return_to(request: HttpRequest) -> str:
+    """The service address the pending sign-in ends at ("" when none is pending)."""
+    raw = request.session.get(SESSION_REQUIREMENT)
+    requirement = pending(request, raw.get("next_url", "")) if isinstance(raw, dict) else None
+    return requirement.return_to if requirement is not None else ""
 
 
 def authentication(request: HttpRequest) -> Authentication | None:

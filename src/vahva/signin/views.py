@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -45,7 +46,8 @@ def _after_sign_in(
     if needs_registration:
         target = reverse("registration:setup")
         if next_url:
-            target += "?next=" + next_url
+            # Encoded: a service's return address has a query of its own (&client_id=...).
+            target += "?next=" + quote(next_url, safe="/")
     else:
         target = next_url or reverse("registration:security_info")
     response = HttpResponseRedirect(target)
@@ -164,7 +166,8 @@ def signout(request: HttpRequest) -> HttpResponse:
 def confirm(request: HttpRequest) -> HttpResponse:
     """Prove it is still you, before a sensitive change (removing a method...)."""
     if not request.user.is_authenticated:
-        return redirect(f"{reverse('signin:password')}?next={request.get_full_path()}")
+        here = quote(request.get_full_path(), safe="/")
+        return redirect(f"{reverse('signin:password')}?next={here}")
     next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
     registered_list = methods.registered_for(request.user)
     registered = registered_list[0] if registered_list else None

@@ -2,26 +2,66 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
+from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
 
-# No inline script or style anywhere, so the policy needs no 'unsafe-inline': an injected
-# <script> or style attribute does not run (XSS). QR codes are data: images.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+from vahva.signin import engine
+
+
+def content_security_policy(form_targets: Iterable[str] = ()) -> str:
+    """The pages' policy; ``form_targets`` are sources a form's redirects may also end at."""
+    # No inline script or style anywhere, so the policy needs no 'unsafe-inline': an injected
+    # <script> or style attribute does not run (XSS). QR codes are data: images.
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            " ".join(["form-action 'self'", *sorted(set(form_targets))]),
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
+_FORM_TARGETS = "vahva_form_targets"
+
+
+def csp_source(url: str) -> str | None:
+    """The CSP source for ``url``'s origin (or custom scheme); None if it cannot be one."""
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if scheme in ("http", "https"):
+        # Only plain host names and addresses: nothing that could add a directive.
+        if not re.fullmatch(r"[a-z0-9.-]+", host):
+            return None
+        return f"{scheme}://{host}" + (f":{port}" if port else "")
+    if re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme):
+        return f"{scheme}:"
+    return None
+
+
+def allow_form_target(request: HttpRequest, url: str) -> None:
+    """Let this page's forms lead, through redirects, to ``url`` (a validated service address).
+
+    CSP form-action also applies to every redirect that follows a form post (Chromium), and
+    a sign-in or sign-out for a service ends with a redirect to the service's own address.
+    """
+    source = csp_source(url)
+    if source:
+        setattr(request, _FORM_TARGETS, [*getattr(request, _FORM_TARGETS, []), source])
 
 
 class SecurityHeadersMiddleware:
@@ -30,7 +70,13 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        targets = list(getattr(request, _FORM_TARGETS, []))
+        if hasattr(request, "session") and response.get("Content-Type", "").startswith("text/html"):
+            # While a service waits for this sign-in, every page of it may end there.
+            target = csp_source(engine.return_to(request))
+            if target:
+                targets.append(target)
+        response.setdefault("Content-Security-Policy", content_security_policy(targets))
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if request.path.startswith(("/signin", "/security-info", "/signout", "/admin")):
             # Pages with personal data or forms must not be kept by shared caches or history.

@@ -91,6 +91,8 @@ class Command(BaseCommand):
             "client_id": MAIL_CLIENT_ID,
             "client_secret": secret,
             "base_url": MAIL_URL,
+            # Names the "Sign in with ..." button.
+            "organisation_name": str(settings.ORGANISATION_NAME),
         }
         path.unlink(missing_ok=True)
         # Owner-only: the file holds the service's client secret.
