@@ -12,6 +12,8 @@ import pytest
 from vahva import clock as vahva_clock
 from vahva.clock import FakeClock
 
+pytest_plugins = ["tests.browser"]
+
 
 @pytest.fixture
 def clock() -> Iterator[FakeClock]:

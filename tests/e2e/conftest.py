@@ -8,70 +8,20 @@ tests/conftest.py) is the clock the server uses: tests move time instead of slee
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import subprocess
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 E2E = Path(__file__).resolve().parent
 SHOTS = E2E.parents[1] / "test-results" / "e2e"
 ALICE = "alice@example.org"
 PASSWORD = "correct horse battery"
-
-
-def _in_e2e(item: pytest.Item) -> bool:
-    return E2E in item.path.parents
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the browser tests after all the others.
-
-    Once Playwright starts, its event loop counts as running in the test thread until the end
-    of the session, and Django refuses the ORM there (SynchronousOnlyOperation) unless
-    DJANGO_ALLOW_ASYNC_UNSAFE is set. Started last, it leaves that guard on for every other
-    test: the guard is what catches an ORM call that would block an async view's loop.
-    """
-    items.sort(key=_in_e2e)  # stable: the order within each group is kept
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(
-    item: pytest.Item, nextitem: pytest.Item | None
-) -> Generator[None, object, object]:
-    """Allow the ORM beside Playwright's loop in the browser tests (creating Alice, flushing
-    the database after a test, and destroying it with the last test)."""
-    if not _in_e2e(item):
-        return (yield)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        return (yield)
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    for tool in (CHROMIUM, "/usr/bin/zbarimg", "/usr/bin/oathtool"):
-        if not os.access(tool, os.X_OK):
-            pytest.fail(f"{tool} is missing: apt-get install chromium zbar-tools oathtool")
-    # Never a downloaded browser: Debian's Chromium, headless, talking to loopback only.
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
 @dataclass

@@ -13,7 +13,7 @@ import re
 import shutil
 import socket
 import subprocess
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,44 +32,6 @@ SHOTS = REPO / "test-results" / "interop"
 BOB = "bob@demo.example"
 BOB_PASSWORD = "bob-demo-pass"
 BOB_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _in_browser(item: pytest.Item) -> bool:
-    return HERE in item.path.parents and item.get_closest_marker("e2e") is not None
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the browser tests here after all the others (as tests/e2e does with its own).
-
-    Once Playwright starts, its event loop counts as running in the test thread until the end
-    of the session, and Django then refuses the ORM (SynchronousOnlyOperation) unless
-    DJANGO_ALLOW_ASYNC_UNSAFE is set; the other tests keep that guard.
-    """
-    items.sort(key=_in_browser)  # stable: the order within each group is kept
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(
-    item: pytest.Item, nextitem: pytest.Item | None
-) -> Generator[None, object, object]:
-    """Allow the ORM beside Playwright's loop in the browser tests (creating Bob, flushing
-    the database after the test, destroying it after the last one)."""
-    if not _in_browser(item):
-        return (yield)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        return (yield)
 
 
 @pytest.fixture
@@ -185,11 +147,3 @@ def node_modules() -> Path:
         if installed.returncode != 0:
             pytest.fail(f"npm ci in {HERE} failed:\n{installed.stderr}")
     return modules
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-    # Never a downloaded browser: Debian's Chromium, headless, talking to loopback only.
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
