@@ -60,6 +60,13 @@ DEFAULTS: dict[str, Any] = {
     # Days a browser stays "known" for an account after a successful sign-in (OWASP device
     # cookies: throttling of the account does not slow down browsers it has used before).
     "KNOWN_BROWSER_DAYS": 180,
+    # Seconds a push to the vahva app waits for an answer ("We didn't hear from you" after).
+    "PUSH_TTL": 60,
+    # Seconds a device's signed request may be older (or newer) than the server's clock.
+    "DEVICE_REQUEST_WINDOW": 120,
+    # Accept Web Push endpoints over http or on private addresses (SSRF guard off): only for
+    # tests and development with a local push receiver.
+    "PUSH_ALLOW_PRIVATE_ENDPOINTS": False,
 }
 
 _THROTTLE_KEYS = {"free", "base", "cap", "limit", "forget"}
@@ -69,6 +76,11 @@ _THROTTLES = tuple(name for name in DEFAULTS if name.startswith("THROTTLE_"))
 def _positive_int(name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ImproperlyConfigured(f"VAHVA[{name!r}] must be a whole number >= 0, not {value!r}")
+
+
+def _at_least_one(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ImproperlyConfigured(f"VAHVA[{name!r}] must be a whole number >= 1, not {value!r}")
 
 
 def _string(name: str, value: Any) -> None:
@@ -130,6 +142,9 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "THROTTLE_MFA_IP": _throttle,
     "THROTTLE_MFA_ACCOUNT": _throttle,
     "KNOWN_BROWSER_DAYS": _positive_int,
+    "PUSH_TTL": _at_least_one,
+    "DEVICE_REQUEST_WINDOW": _at_least_one,
+    "PUSH_ALLOW_PRIVATE_ENDPOINTS": _boolean,
 }
 assert set(_VALIDATORS) == set(DEFAULTS), "every setting needs a validator"
 

@@ -23,6 +23,7 @@ urlpatterns = [
     path("o/", include("vahva.oidc.urls")),
     path("", include("vahva.signin.urls")),
     path("", include("vahva.registration.urls")),
+    path("", include("vahva.authenticator.urls")),
 ]
 
 handler400 = "vahva.web.views.bad_request"

@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django.utils.functional import Promise
 
 from .models import PendingEnrolment, RegisteredMethod
+
+
+@dataclass(frozen=True)
+class AttemptRef:
+    """The sign-in attempt a challenge serves, as far as a method may know it (methods know
+    no sign-in): its id, the browser's address and the service signed in to."""
+
+    id: str
+    ip: str | None = None
+    service: str = ""
 
 
 class Method(ABC):
@@ -28,14 +39,23 @@ class Method(ABC):
     amr: ClassVar[tuple[str, ...]]
     #: Whether a person can add it from the wizard / Security info.
     enrolable: ClassVar[bool] = True
+    #: The answer is given elsewhere (approved in a phone app), not typed: the sign-in page
+    #: polls :meth:`status`, then :meth:`verify` receives the attempt's id as the response.
+    waits: ClassVar[bool] = False
 
     def describe(self, registered: RegisteredMethod) -> str:
         """One line for Security info, e.g. "Authenticator app (Phone)"."""
         return f"{self.label} ({registered.name})" if registered.name else str(self.label)
 
-    def begin(self, registered: RegisteredMethod, *, now: dt.datetime) -> dict[str, Any]:
+    def begin(
+        self, registered: RegisteredMethod, *, now: dt.datetime, attempt: AttemptRef | None = None
+    ) -> dict[str, Any]:
         """Start a challenge at sign-in (send a code, ring a phone...). Returns template data."""
         return {}
+
+    def status(self, registered: RegisteredMethod, *, attempt: AttemptRef, now: dt.datetime) -> str:
+        """For waiting methods: "pending", "approved", "denied" or "expired"."""
+        return "pending"
 
     @abstractmethod
     def verify(self, registered: RegisteredMethod, response: str, *, now: dt.datetime) -> None:

@@ -23,7 +23,9 @@ class Step:
     primary: str
 
 
-STEPS = (Step("app", _("App"), ("totp",), "totp"),)
+# The vahva app satisfies the App step too; its page still leads to an authenticator app (TOTP)
+# until the installable vahva app is served, then "app_push" becomes the primary.
+STEPS = (Step("app", _("App"), ("app_push", "totp"), "totp"),)
 
 
 def steps() -> list[Step]:

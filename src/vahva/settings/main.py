@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "vahva.audit",
     "vahva.accounts",
     "vahva.methods",
+    "vahva.authenticator",
     "vahva.signin",
     "vahva.registration",
     # Before oauth2_provider, so that vahva's templates for its pages win.

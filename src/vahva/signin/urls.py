@@ -6,6 +6,7 @@ app_name = "signin"
 urlpatterns = [
     path("signin/", views.password, name="password"),
     path("signin/verify/", views.verify, name="verify"),
+    path("signin/verify/status/", views.verify_status, name="verify_status"),
     path("signin/other/", views.other, name="other"),
     path("signin/confirm/", views.confirm, name="confirm"),
     path("signout/", views.signout, name="signout"),

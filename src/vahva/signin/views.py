@@ -6,16 +6,18 @@ from typing import Any
 from urllib.parse import quote
 
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
+from vahva import clock
 from vahva.audit.log import record
 from vahva.errors import AlreadyCompleted, MalformedInput, RateLimited, VahvaError
 from vahva.methods import registry
 from vahva.methods import service as methods
+from vahva.methods.base import AttemptRef
 
 from . import engine, known_browser
 from .forms import CodeForm, ConfirmPasswordForm, PasswordForm
@@ -116,19 +118,62 @@ def verify(request: HttpRequest) -> HttpResponse:
         "form": CodeForm(),
     }
     if request.method == "GET":
-        context.update(method.begin(registered, now=attempt.created_at))
+        try:
+            context.update(
+                method.begin(registered, now=clock.now(), attempt=_attempt_ref(request, attempt))
+            )
+        except VahvaError as exc:
+            return _error_response(request, f"methods/{method.kind}/verify.html", context, exc)
         return render(request, f"methods/{method.kind}/verify.html", context)
-    form = CodeForm(request.POST)
-    context["form"] = form
-    if not form.is_valid():
-        return render(request, f"methods/{method.kind}/verify.html", context, status=400)
+    if method.waits:
+        # Approved elsewhere: the response is this session's own attempt, never browser input,
+        # so an approval completes only the attempt it was given for.
+        response = str(attempt.pk)
+    else:
+        form = CodeForm(request.POST)
+        context["form"] = form
+        if not form.is_valid():
+            return render(request, f"methods/{method.kind}/verify.html", context, status=400)
+        response = form.cleaned_data["code"]
     try:
-        engine.verify(request, attempt, registered, form.cleaned_data["code"])
+        engine.verify(request, attempt, registered, response)
     except AlreadyCompleted:
         return redirect("registration:security_info")
     except VahvaError as exc:
         return _error_response(request, f"methods/{method.kind}/verify.html", context, exc)
     return _after_sign_in(request, attempt.next_url, attempt.user_id)
+
+
+def _attempt_ref(request: HttpRequest, attempt: SignInAttempt) -> AttemptRef:
+    requirement = engine.pending(request, attempt.next_url)
+    return AttemptRef(
+        id=str(attempt.pk), ip=attempt.ip, service=requirement.service if requirement else ""
+    )
+
+
+@require_http_methods(["GET"])
+def verify_status(request: HttpRequest) -> JsonResponse:
+    """Where a waiting method (a push to the app) is, for the waiting page to poll.
+
+    Cheap and read-only: the session's attempt and the method's status. "approved" tells the
+    page to post its form, which completes the sign-in through engine.verify.
+    """
+    try:
+        attempt = engine.current(request)
+    except VahvaError as exc:
+        if isinstance(exc, AlreadyCompleted) or request.user.is_authenticated:
+            # Finished (in this tab or another): the page reloads and carries on signed in.
+            return JsonResponse({"state": "done"})
+        return JsonResponse({"state": "gone", "message": str(exc.message)}, status=exc.status)
+    try:
+        registered = engine.choose_method(attempt, request.GET.get("method"))
+    except VahvaError as exc:
+        return JsonResponse({"state": "gone", "message": str(exc.message)}, status=exc.status)
+    method = registry.get(registered.kind)
+    if not method.waits:
+        return JsonResponse({"state": "gone"}, status=400)
+    state = method.status(registered, attempt=_attempt_ref(request, attempt), now=clock.now())
+    return JsonResponse({"state": state})
 
 
 @require_http_methods(["GET"])
@@ -169,8 +214,11 @@ def confirm(request: HttpRequest) -> HttpResponse:
         here = quote(request.get_full_path(), safe="/")
         return redirect(f"{reverse('signin:password')}?next={here}")
     next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
-    registered_list = methods.registered_for(request.user)
-    registered = registered_list[0] if registered_list else None
+    # A typed code, else the password: confirming with a push (no sign-in attempt here) is
+    # not built yet.
+    registered = next(
+        (m for m in methods.registered_for(request.user) if not registry.get(m.kind).waits), None
+    )
     method = registry.get(registered.kind) if registered else None
     form_class = CodeForm if registered else ConfirmPasswordForm
     context: dict[str, Any] = {"next": next_url, "method": method, "registered": registered}

@@ -1,0 +1,328 @@
+"""The device API, ``/api/device/v1`` (django-ninja; OpenAPI at ``/api/device/v1/openapi.json``).
+
+Thin: parse, authenticate the signature, call :mod:`.service`, shape the answer. Every failure
+is a JSON body ``{"error": <code>, "message": <text>}`` with a 4xx status; see
+:mod:`.protocol` for the headers and the signed message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
+from ninja.security.base import AuthBase
+
+from vahva import clock
+from vahva.conf import settings
+from vahva.errors import MalformedInput, RateLimited, VahvaError
+
+from . import protocol, service
+from .errors import BodyTooLarge, UnknownDevice, code_of
+from .models import Device, PushChallenge
+
+#: Device requests are small JSON documents; anything bigger is refused before parsing.
+MAX_BODY = 16 * 1024
+
+DESCRIPTION = """\
+The API the vahva app (and `vahva authenticator`) uses to enrol, receive sign-in requests and
+answer them.
+
+Requests other than `enroll` are signed by the device's ECDSA P-256 key. Headers:
+`Vahva-Device` (device id), `Vahva-Timestamp` (Unix seconds), `Vahva-Nonce` (16-64 base64url
+characters, new for every request) and `Vahva-Signature`: base64url of the 64-byte IEEE P1363
+signature r||s (what WebCrypto's `sign({name: "ECDSA", hash: "SHA-256"}, ...)` returns) over
+the UTF-8 lines, joined by `\\n`: `vahva-device-v1`, device id, HTTP method, path with query,
+timestamp, nonce, hex SHA-256 of the body. `enroll` is signed the same way with the key being
+registered and an empty device id (proof of possession).
+
+Errors are `{"error": code, "message": text}` with a 4xx status.
+"""
+
+
+def _body(request: HttpRequest) -> bytes:
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY:
+        raise BodyTooLarge()
+    body = request.body
+    if len(body) > MAX_BODY:
+        raise BodyTooLarge()
+    return body
+
+
+class _LimitedParser(Parser):
+    def parse_body(self, request: HttpRequest) -> Any:
+        _body(request)
+        return super().parse_body(request)
+
+
+class DeviceSignature(AuthBase):
+    """Ninja authentication by the device's request signature (runs before the body is
+    parsed); ``request.auth`` is then the :class:`Device`."""
+
+    openapi_type = "apiKey"
+    openapi_in = "header"
+    openapi_name = protocol.HEADER_SIGNATURE
+
+    def __call__(self, request: HttpRequest) -> Device:
+        headers = request.headers
+        return service.authenticate(
+            device_id=headers.get(protocol.HEADER_DEVICE, ""),
+            timestamp=headers.get(protocol.HEADER_TIMESTAMP, ""),
+            nonce=headers.get(protocol.HEADER_NONCE, ""),
+            signature=headers.get(protocol.HEADER_SIGNATURE, ""),
+            method=request.method or "",
+            path=request.get_full_path(),
+            body=_body(request),
+            now=clock.now(),
+        )
+
+
+api = NinjaAPI(
+    title="vahva device API",
+    version="1",
+    description=DESCRIPTION,
+    urls_namespace="device-api",
+    docs_url=None,  # the interactive docs load scripts from a CDN, which the CSP forbids
+    parser=_LimitedParser(),
+)
+signed = DeviceSignature()
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def _error(request: HttpRequest, exc: VahvaError) -> HttpResponse:
+    response = api.create_response(
+        request, {"error": code_of(exc), "message": str(exc.message)}, status=exc.status
+    )
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@api.exception_handler(VahvaError)
+def _vahva_error(request: HttpRequest, exc: VahvaError) -> HttpResponse:
+    return _error(request, exc)
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    # Where and what, without echoing the input back.
+    fields = [
+        {"field": ".".join(str(part) for part in error.get("loc", ())), "problem": error.get("msg")}
+        for error in exc.errors[:10]
+    ]
+    body = {"error": "malformed", "message": str(MalformedInput.default_message), "fields": fields}
+    return api.create_response(request, body, status=400)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    cause = exc.__cause__
+    if isinstance(cause, VahvaError):
+        return _error(request, cause)
+    if isinstance(cause, RequestDataTooBig):
+        return _error(request, BodyTooLarge())
+    if isinstance(exc, AuthenticationError):
+        return _error(request, UnknownDevice())
+    error = MalformedInput(str(exc)) if exc.status_code == 400 else VahvaError(str(exc))
+    error.status = exc.status_code
+    return _error(request, error)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return _error(request, BodyTooLarge())
+
+
+# --- schemas -------------------------------------------------------------------------------
+
+
+class ErrorOut(Schema):
+    error: str
+    message: str
+
+
+class EnrolBody(Schema):
+    code: str = Field(max_length=200, description="The one-time code after # in the QR link.")
+    public_key: str | dict[str, Any] = Field(
+        description="P-256 public key: a JWK object, or base64 of the DER SubjectPublicKeyInfo."
+    )
+    name: str = Field(max_length=200, description="What the person calls the device.")
+
+
+class EnrolOut(Schema):
+    device: str
+    name: str
+    #: The test notification to approve next ("Let's try it out").
+    challenge: str
+
+
+class ChallengeOut(Schema):
+    id: str
+    nonce: str
+    purpose: str = Field(description='"signin", or "test" for the enrolment\'s test notification')
+    created_at: str
+    expires_at: str
+    organisation: str
+    service: str
+    ip: str | None
+    #: Number matching: the person types the number shown on the sign-in page.
+    number_required: bool
+
+
+class PendingOut(Schema):
+    challenges: list[ChallengeOut]
+
+
+class AnswerBody(Schema):
+    challenge: str = Field(max_length=64)
+    nonce: str = Field(max_length=64, description="The challenge's nonce, from `pending`.")
+    decision: str = Field(max_length=16, description="approve, deny or report")
+    number: int | str | None = Field(
+        default=None, description="The two-digit number typed (approve only)."
+    )
+    timestamp: int = Field(description="The same value as the Vahva-Timestamp header.")
+
+
+class AnswerOut(Schema):
+    challenge: str
+    state: str
+
+
+class SubscriptionKeys(Schema):
+    p256dh: str = Field(max_length=200)
+    auth: str = Field(max_length=100)
+
+
+class SubscriptionBody(Schema):
+    endpoint: str = Field(max_length=2048)
+    keys: SubscriptionKeys
+    expirationTime: int | None = None  # the Push API's own spelling
+
+
+class SubscriptionOut(Schema):
+    endpoint: str
+
+
+class RemovedOut(Schema):
+    device: str
+    removed: bool
+
+
+# --- operations ----------------------------------------------------------------------------
+
+#: The statuses every signed operation may answer with besides its own.
+SIGNED_ERRORS = (400, 401, 403, 413)
+
+
+def _responses(ok: type[Schema], *errors: int) -> dict[int, type[Schema]]:
+    return {200: ok, **dict.fromkeys(sorted(set(errors)), ErrorOut)}
+
+
+def _challenge_out(challenge: PushChallenge) -> dict[str, Any]:
+    context = challenge.context or {}
+    return {
+        "id": str(challenge.pk),
+        "nonce": challenge.nonce,
+        "purpose": challenge.purpose,
+        "created_at": challenge.created_at.isoformat(),
+        "expires_at": challenge.expires_at.isoformat(),
+        "organisation": settings.ORGANISATION_NAME,
+        "service": str(context.get("service", "")),
+        "ip": context.get("ip"),
+        "number_required": True,
+    }
+
+
+@api.post("/enroll", response=_responses(EnrolOut, 400, 401, 410, 413), summary="Enrol a device")
+def enroll(request: HttpRequest, payload: EnrolBody) -> dict[str, Any]:
+    """Register the device's public key with the one-time code from the QR link.
+
+    Signed with the key being registered (``Vahva-Device`` absent): proof that the device
+    holds the private key. The link is used up, and a test notification is sent at once.
+    """
+    headers = request.headers
+    key = protocol.load_public_key(payload.public_key)
+    now = clock.now()
+    timestamp = protocol.parse_timestamp(headers.get(protocol.HEADER_TIMESTAMP, ""))
+    protocol.check_fresh(timestamp, now=now, window=settings.DEVICE_REQUEST_WINDOW)
+    nonce = protocol.check_nonce(headers.get(protocol.HEADER_NONCE, ""))
+    message = protocol.signed_message(
+        device="",
+        method="POST",
+        path=request.get_full_path(),
+        timestamp=timestamp,
+        nonce=nonce,
+        body=_body(request),
+    )
+    protocol.verify_signature(key, message, headers.get(protocol.HEADER_SIGNATURE, ""))
+    device, test = service.enrol_device(
+        code=payload.code, public_key=key, name=payload.name, now=now
+    )
+    return {"device": str(device.pk), "name": device.name, "challenge": str(test.pk)}
+
+
+@api.get(
+    "/pending",
+    auth=signed,
+    response=_responses(PendingOut, *SIGNED_ERRORS),
+    summary="Requests waiting for this device",
+)
+def pending(request: HttpRequest) -> dict[str, Any]:
+    """Sign-in requests (and test notifications) this device may answer now. The number to
+    match is not included: the person reads it from the sign-in page."""
+    device: Device = request.auth  # type: ignore[attr-defined]
+    return {"challenges": [_challenge_out(c) for c in service.pending_for(device, now=clock.now())]}
+
+
+@api.post(
+    "/answer",
+    auth=signed,
+    response=_responses(AnswerOut, *SIGNED_ERRORS, 404, 409, 410),
+    summary="Answer",
+)
+def answer(request: HttpRequest, payload: AnswerBody) -> dict[str, Any]:
+    """Approve (with the typed number), deny, or deny and report a request."""
+    device: Device = request.auth  # type: ignore[attr-defined]
+    if str(payload.timestamp) != request.headers.get(protocol.HEADER_TIMESTAMP):
+        raise MalformedInput()
+    challenge = service.answer(
+        device,
+        challenge=payload.challenge,
+        nonce=payload.nonce,
+        decision=payload.decision,
+        number=payload.number,
+        now=clock.now(),
+        request=request,
+    )
+    return {"challenge": str(challenge.pk), "state": challenge.state}
+
+
+@api.put(
+    "/device/push-subscription",
+    auth=signed,
+    response=_responses(SubscriptionOut, *SIGNED_ERRORS),
+    summary="Set the Web Push subscription",
+)
+def push_subscription(request: HttpRequest, payload: SubscriptionBody) -> dict[str, Any]:
+    """Store the browser's PushSubscription (https endpoints on public hosts only)."""
+    device: Device = request.auth  # type: ignore[attr-defined]
+    kept = service.set_push_subscription(device, payload.dict())
+    return {"endpoint": kept["endpoint"]}
+
+
+@api.delete(
+    "/device", auth=signed, response=_responses(RemovedOut, *SIGNED_ERRORS), summary="Remove"
+)
+def remove(request: HttpRequest) -> dict[str, Any]:
+    """Remove this device from the account; its key is refused afterwards."""
+    device: Device = request.auth  # type: ignore[attr-defined]
+    return {"device": str(device.pk), "removed": service.remove_device(device, now=clock.now())}

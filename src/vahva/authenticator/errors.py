@@ -1,0 +1,120 @@
+"""The device protocol's failures. Each has a stable ``code`` for programs (the app, the CLI)
+and a message for people; the device API maps them once to a status and a JSON body."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.utils.translation import gettext_lazy as _
+
+from vahva.errors import AlreadyCompleted, ExpiredChallenge, InvalidCode, MalformedInput, VahvaError
+
+#: Codes for vahva's general errors, when the device API meets them.
+GENERAL_CODES: dict[type[VahvaError], str] = {
+    MalformedInput: "malformed",
+    InvalidCode: "invalid",
+    ExpiredChallenge: "expired",
+    AlreadyCompleted: "already_completed",
+}
+
+
+def code_of(exc: VahvaError) -> str:
+    """The machine-readable code of ``exc``: its own, else its nearest general ancestor's."""
+    own = getattr(type(exc), "code", None)
+    if isinstance(own, str):
+        return own
+    for cls in type(exc).__mro__:
+        if cls in GENERAL_CODES:
+            return GENERAL_CODES[cls]
+    return "rate_limited" if exc.status == 429 else "bad_request"
+
+
+class BadSignature(VahvaError):
+    status = 401
+    code: ClassVar[str] = "bad_signature"
+    default_message = _("The request's signature is not valid.")
+
+
+class UnknownDevice(VahvaError):
+    status = 401
+    code: ClassVar[str] = "unknown_device"
+    default_message = _("This device is not known here. Add the account to the app again.")
+
+
+class StaleRequest(VahvaError):
+    status = 401
+    code: ClassVar[str] = "stale_request"
+    default_message = _(
+        "The request's time is too far from the server's time. Check the device's clock."
+    )
+
+
+class ReplayedRequest(VahvaError):
+    status = 401
+    code: ClassVar[str] = "replayed_request"
+    default_message = _("This request was already received once.")
+
+
+class DeviceRemoved(VahvaError):
+    status = 403
+    code: ClassVar[str] = "device_removed"
+    default_message = _("This device was removed from the account. Add the account again.")
+
+
+class BodyTooLarge(VahvaError):
+    status = 413
+    code: ClassVar[str] = "too_large"
+    default_message = _("The request is too large.")
+
+
+class UnknownChallenge(VahvaError):
+    status = 404
+    code: ClassVar[str] = "unknown_challenge"
+    default_message = _("There is no such sign-in request for this device.")
+
+
+class WrongNumber(InvalidCode):
+    code: ClassVar[str] = "wrong_number"
+    default_message = _("That is not the number shown on the sign-in page. Check it and try again.")
+
+
+class AlreadyAnswered(AlreadyCompleted):
+    code: ClassVar[str] = "already_answered"
+    default_message = _("This request was already answered, perhaps on another device.")
+
+
+class PushExpired(ExpiredChallenge):
+    code: ClassVar[str] = "expired"
+    default_message = _("We didn't hear from you in time. Send another request.")
+
+
+class PushPending(VahvaError):
+    status = 409
+    code: ClassVar[str] = "pending"
+    default_message = _("We're still waiting for your answer in the app.")
+
+
+class PushDenied(VahvaError):
+    status = 403
+    code: ClassVar[str] = "denied"
+    default_message = _("Request denied")
+
+
+class NoDevice(VahvaError):
+    status = 409
+    code: ClassVar[str] = "no_device"
+    default_message = _("No device can receive the request. Sign in another way.")
+
+
+class EnrolmentLinkInvalid(ExpiredChallenge):
+    code: ClassVar[str] = "enrolment_expired"
+    default_message = _(
+        "This link has expired or has already been used. Show a new QR code on the computer."
+    )
+
+
+class EndpointNotAllowed(MalformedInput):
+    code: ClassVar[str] = "endpoint_not_allowed"
+    default_message = _(
+        "The push subscription's address is not allowed: it must be https on a public host."
+    )

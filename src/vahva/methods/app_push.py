@@ -1,0 +1,136 @@
+"""The vahva app: approve a push on the phone, typing the number the sign-in page shows.
+
+One registered method per device (``data["device"]`` is the device id, the name is the
+device's). A sign-in push goes to every active device of the person; the first answer wins.
+The protocol (keys, signatures, challenges) lives in :mod:`vahva.authenticator`; this module
+plugs it into the method interface:
+
+- ``begin`` sends the attempt's push (or shows the one already waiting) and returns its number;
+- ``status`` is what the waiting page polls;
+- ``verify`` receives the attempt's id (from the browser session, never from the browser) and
+  uses that attempt's approval, once.
+
+Enrolment: ``start_enrolment`` makes a one-time link; the device enrols with it and gets a test
+notification at once; the enrolment page shows its number ("Let's try it out"); the response
+that finishes the enrolment is the approved test's id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from vahva import clock
+from vahva.authenticator import service as authenticator
+from vahva.conf import settings
+from vahva.errors import MalformedInput
+
+from . import service
+from .base import AttemptRef, Method
+from .models import PendingEnrolment, RegisteredMethod
+from .totp import qr_data_uri
+
+ENROL_PATH = "/app/enroll"
+
+
+def _uuid(response: str) -> uuid.UUID:
+    text = (response or "").strip()
+    if len(text) > 36:
+        raise MalformedInput()
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise MalformedInput() from None
+
+
+def enrolment_link(code: str) -> str:
+    """The QR's link: the code rides in the fragment, which never reaches a server log."""
+    return f"{str(settings.PUBLIC_URL).rstrip('/')}{ENROL_PATH}#{code}"
+
+
+class AppPushMethod(Method):
+    kind = "app_push"
+    label = _("vahva app")
+    description = _("Approve sign-ins with a notification in the vahva app on your phone.")
+    prompt = _("Approve the sign-in request in the vahva app")
+    # RFC 8176 "swk": proof of possession of a software-secured key (the app's ECDSA key).
+    amr = ("swk",)
+    waits = True
+
+    @staticmethod
+    def _devices(user: Any) -> list[object]:
+        return [
+            m.data.get("device")
+            for m in RegisteredMethod.objects.filter(user=user, kind=AppPushMethod.kind)
+        ]
+
+    def begin(
+        self, registered: RegisteredMethod, *, now: dt.datetime, attempt: AttemptRef | None = None
+    ) -> dict[str, Any]:
+        if attempt is None:
+            raise MalformedInput()
+        push = authenticator.push_for_attempt(
+            registered.user,
+            attempt=attempt.id,
+            device_ids=self._devices(registered.user),
+            now=now,
+            context={"ip": attempt.ip, "service": attempt.service},
+        )
+        return {"number": push.number, "expires_at": push.expires_at}
+
+    def status(self, registered: RegisteredMethod, *, attempt: AttemptRef, now: dt.datetime) -> str:
+        return authenticator.attempt_state(registered.user, attempt.id, now=now)
+
+    def verify(self, registered: RegisteredMethod, response: str, *, now: dt.datetime) -> None:
+        attempt = _uuid(response)
+        device = authenticator.use_attempt_approval(registered.user, attempt, now=now)
+        # "Last used" goes to the device that answered (the push went to all of them).
+        answered = (
+            RegisteredMethod.objects.filter(
+                user=registered.user, kind=self.kind, data__device=str(device.pk)
+            ).first()
+            or registered
+        )
+        service.touch(answered, now=now)
+        if answered.pk == registered.pk:
+            registered.last_used_at = now
+
+    def start_enrolment(self, user: Any, *, now: dt.datetime) -> PendingEnrolment:
+        with transaction.atomic():
+            pending = service.new_pending(user, self.kind, now=now, ttl=settings.ENROLMENT_TTL)
+            # The code is shown again on reload, so the pending enrolment keeps it (encrypted
+            # at rest); the authenticator room keeps only its hash.
+            pending.secret = authenticator.create_enrolment_link(
+                user, enrolment=pending.pk, now=now, ttl=settings.ENROLMENT_TTL
+            )
+            pending.save(update_fields=["secret"])
+        return pending
+
+    def enrolment_context(self, pending: PendingEnrolment) -> dict[str, Any]:
+        link = enrolment_link(pending.secret)
+        # Reloading the page is "Send another request" once a test was denied or expired.
+        status = authenticator.enrolment_status(
+            pending.user, pending.pk, now=clock.now(), resend=not pending.consumed
+        )
+        return {"qr": qr_data_uri(link), "link": link, "status": status}
+
+    def finish_enrolment(
+        self, pending: PendingEnrolment, response: str, *, now: dt.datetime, name: str = ""
+    ) -> RegisteredMethod:
+        test = _uuid(response)
+        with transaction.atomic():
+            service.consume_pending(pending, now=now)
+            # The test notification approved on the device, with the right number, used once;
+            # any failure rolls the pending enrolment back to unused.
+            device = authenticator.finish_test(pending.user, pending.pk, test, now=now)
+            return service.save_new(
+                pending.user,
+                self.kind,
+                now=now,
+                name=name or device.name,
+                data={"device": str(device.pk)},
+            )

@@ -1,0 +1,97 @@
+"""The in-process event bus: waits are futures, woken from any thread; answers publish after the
+database commit, so a woken waiter finds the new state."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.authenticator.device import TestDevice
+from vahva.authenticator import bus
+from vahva.authenticator.bus import InProcessBus
+from vahva.authenticator.models import PushChallenge
+
+
+async def _until_waiting(events: InProcessBus, count: int) -> None:
+    # Let the waiting tasks run up to their first await (a scheduling yield, not a sleep).
+    while events.waiting() < count:
+        await asyncio.sleep(0)
+
+
+def test_wait_is_woken_by_a_publish_from_another_thread() -> None:
+    events = InProcessBus()
+
+    async def scenario() -> list[str | None]:
+        waits = [asyncio.create_task(events.wait("attempt-1", timeout=30)) for _ in range(3)]
+        other = asyncio.create_task(events.wait("attempt-2", timeout=30))
+        await _until_waiting(events, 4)
+        publisher = threading.Thread(target=events.publish, args=("attempt-1", "approved"))
+        publisher.start()
+        results = await asyncio.gather(*waits)
+        publisher.join()
+        # Another attempt's waiter is not woken by it.
+        assert not other.done()
+        assert events.waiting() == 1
+        events.publish("attempt-2", "denied")
+        assert await other == "denied"
+        return results
+
+    assert asyncio.run(scenario()) == ["approved", "approved", "approved"]
+    assert events.waiting() == 0
+
+
+def test_timeout_returns_none_and_forgets_the_waiter() -> None:
+    events = InProcessBus()
+    assert asyncio.run(events.wait("attempt", timeout=0)) is None
+    assert events.waiting() == 0
+
+
+def test_publish_without_waiters_or_to_a_closed_loop() -> None:
+    events = InProcessBus()
+    events.publish("nobody", "approved")
+    loop = asyncio.new_event_loop()
+    future: asyncio.Future[str] = loop.create_future()
+    events._waiters["gone"] = {(loop, future)}
+    loop.close()
+    events.publish("gone", "approved")  # no error: that waiter left with its loop
+    assert events.waiting() == 0
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, str]] = []
+
+    def publish(self, key: str, outcome: str) -> None:
+        self.published.append((key, outcome))
+
+    async def wait(self, key: str, timeout: float) -> str | None:
+        return None
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    recording = Recorder()
+    bus.install(recording)
+    yield recording
+    bus.install(None)
+
+
+@pytest.mark.django_db
+def test_answers_publish_after_commit(
+    alice: Any,
+    phone: TestDevice,
+    push: Callable[..., PushChallenge],
+    recorder: Recorder,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    challenge = push(alice, phone)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        phone.answer(phone.challenges()[0], "approve", challenge.number)
+    assert recorder.published == []  # nothing before the commit
+    for callback in callbacks:
+        callback()
+    assert recorder.published == [(str(challenge.attempt), "approved")]

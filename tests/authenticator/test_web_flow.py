@@ -1,0 +1,295 @@
+"""End to end with Django's test client: enrol the vahva app from Security info (QR, link,
+"Let's try it out"), then sign in with a password and a push approved with the number shown."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from tests.authenticator.device import TestDevice
+from tests.helpers import PASSWORD, sign_in_password, text
+from vahva.audit.models import AuditEvent
+from vahva.authenticator.models import Device, PushChallenge
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
+from vahva.signin.models import SignInAttempt
+
+pytestmark = pytest.mark.django_db
+
+
+def link_on(page: Any) -> str:
+    match = re.search(r'<code id="enrol-link" class="secret">([^<]+)</code>', text(page))
+    assert match, "the link is shown as text too"
+    return match.group(1)
+
+
+def number_on(page: Any) -> int:
+    match = re.search(r'id="push-number">(\d\d)<', text(page))
+    assert match, text(page)
+    return int(match.group(1))
+
+
+def status(client: Client, url: str) -> dict[str, Any]:
+    response = client.get(url)
+    assert response.status_code == 200, response.content
+    assert response["Cache-Control"] == "no-store"
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def enrol_status_url(page: Any) -> str:
+    match = re.search(r'data-poll="(/app/enrol/[0-9a-f-]+/status/)"', text(page))
+    assert match
+    return match.group(1)
+
+
+@pytest.fixture
+def signed_in(alice: Any, client: Client, clock: Any) -> Client:
+    assert sign_in_password(client)["Location"] == "/security-info/setup/"
+    return client
+
+
+def enrol_app(client: Client, phone: TestDevice, path: str = "/security-info/add/app_push/") -> Any:
+    """The whole enrolment as a person does it; returns the final response."""
+    page = client.get(path)
+    assert page.status_code == 200
+    url = enrol_status_url(page)
+    assert status(client, url) == {"state": "waiting"}
+    link = link_on(page)
+    assert link.startswith("http://localhost:8000/app/enroll#")
+    assert phone.enroll(link.split("#", 1)[1]).status_code == 200
+    testing = status(client, url)
+    assert testing["state"] == "testing"
+    assert testing["device"] == phone.name
+    # The reloaded page (no script) says the same.
+    reloaded = text(client.get(path))
+    assert "Let's try it out" in reloaded
+    assert f'data-fill="number">{testing["number"]}<' in reloaded
+    (test,) = phone.challenges()
+    assert phone.answer(test, "approve", testing["number"]).status_code == 200
+    approved = status(client, url)
+    assert approved["state"] == "approved"
+    assert approved["response"] == uuid.UUID(test["id"]).hex
+    return client.post(path, {"code": approved["response"]})
+
+
+def test_enrol_the_app_from_security_info(signed_in: Client, clock: Any) -> None:
+    phone = TestDevice()
+    page = signed_in.get("/security-info/add/app_push/")
+    body = text(page)
+    assert 'id="qr" src="data:image/svg+xml' in body
+    assert "QR code for the vahva app" in body
+    # "I want to use a different authenticator app" still leads to any TOTP app.
+    assert 'href="/security-info/add/totp/"' in body
+    # CSP: no inline script.
+    assert "<script>" not in body
+    assert "onclick" not in body
+    response = enrol_app(signed_in, phone)
+    assert response["Location"] == "/security-info/"
+    method = RegisteredMethod.objects.get()
+    assert method.kind == "app_push"
+    assert method.name == "Alice's phone"
+    assert method.is_default
+    assert Device.objects.get().status == "active"
+    assert "vahva app (Alice&#x27;s phone)" in text(signed_in.get("/security-info/"))
+    assert AuditEvent.objects.filter(action="method.added", data__method="app_push").exists()
+
+
+def test_enrol_in_the_wizard_satisfies_the_app_step(signed_in: Client) -> None:
+    page = text(signed_in.get("/security-info/setup/app_push/"))
+    assert "Keep your account secure" in page
+    assert 'href="/security-info/setup/totp/"' in page
+    response = enrol_app(signed_in, TestDevice(), "/security-info/setup/app_push/")
+    assert response["Location"] == "/security-info/setup/"
+    assert signed_in.get("/security-info/setup/")["Location"] == "/security-info/setup/done/"
+
+
+def test_enrolment_is_not_saved_before_the_test_is_approved(signed_in: Client) -> None:
+    phone = TestDevice()
+    page = signed_in.get("/security-info/add/app_push/")
+    assert phone.enroll(link_on(page).split("#", 1)[1]).status_code == 200
+    (test,) = phone.challenges()
+    early = signed_in.post("/security-info/add/app_push/", {"code": uuid.UUID(test["id"]).hex})
+    assert early.status_code == 409
+    assert "still waiting for your answer" in text(early)
+    forged = signed_in.post("/security-info/add/app_push/", {"code": uuid.uuid4().hex})
+    assert forged.status_code == 404
+    assert phone.answer(test, "deny").status_code == 200
+    url = enrol_status_url(page)
+    assert status(signed_in, url)["state"] == "denied"
+    denied = signed_in.post("/security-info/add/app_push/", {"code": uuid.UUID(test["id"]).hex})
+    assert denied.status_code == 403
+    assert "Request denied" in text(denied)
+    assert not RegisteredMethod.objects.exists()
+    assert Device.objects.get().status == "enrolled"
+    # "Send another request" (reloading the page) sends a new test to the same device.
+    signed_in.get("/security-info/add/app_push/")
+    again = status(signed_in, url)
+    assert again["state"] == "testing"
+    assert phone.answer(phone.challenges()[0], "approve", again["number"]).status_code == 200
+    done = signed_in.post(
+        "/security-info/add/app_push/", {"code": status(signed_in, url)["response"]}
+    )
+    assert done["Location"] == "/security-info/"
+    assert RegisteredMethod.objects.get().kind == "app_push"
+
+
+def test_enrolment_status_is_private(signed_in: Client, make_user: Any, clock: Any) -> None:
+    page = signed_in.get("/security-info/add/app_push/")
+    url = enrol_status_url(page)
+    assert Client().get(url).status_code == 401
+    bob = Client()
+    make_user("bob@example.org")
+    sign_in_password(bob, "bob@example.org")
+    assert bob.get(url).json() == {"state": "expired"}  # not Bob's: nothing to see
+    assert signed_in.get("/app/enrol/not-a-uuid/status/").status_code == 404
+
+
+def test_the_qr_link_lands_on_a_page_that_explains_the_client(client: Client) -> None:
+    page = client.get("/app/enroll")
+    assert page.status_code == 200
+    assert "vahva authenticator enroll" in text(page)
+    assert page["Cache-Control"] == "no-store"
+    assert page["Referrer-Policy"] == "no-referrer"
+
+
+# --- signing in with the app -------------------------------------------------------------
+
+
+@pytest.fixture
+def with_app(alice: Any, clock: Any, make_phone: Callable[..., TestDevice]) -> TestDevice:
+    phone = make_phone(alice)
+    clock.advance(3600)
+    return phone
+
+
+def start(client: Client) -> tuple[Any, int]:
+    assert sign_in_password(client)["Location"] == "/signin/verify/"
+    page = client.get("/signin/verify/")
+    assert page.status_code == 200
+    return page, number_on(page)
+
+
+STATUS = "/signin/verify/status/"
+
+
+def test_sign_in_with_the_app(client: Client, with_app: TestDevice) -> None:
+    page, number = start(client)
+    body = text(page)
+    assert "Approve the sign-in request in the vahva app" in body
+    assert 'data-poll="/signin/verify/status/?method=' in body
+    assert "<script>" not in body
+    assert status(client, STATUS) == {"state": "pending"}
+    # Not signed in while waiting.
+    assert client.get("/security-info/").status_code == 302
+    (challenge,) = with_app.challenges()
+    assert challenge["ip"] == "127.0.0.1"
+    assert with_app.answer(challenge, "approve", number).status_code == 200
+    assert status(client, STATUS) == {"state": "approved"}
+    # The page's script now posts its form.
+    response = client.post("/signin/verify/")
+    assert response["Location"] == "/security-info/"
+    assert client.get("/security-info/").status_code == 200
+    attempt = SignInAttempt.objects.get()
+    assert attempt.state == "done"
+    assert attempt.amr == ["mfa", "pwd", "swk"]
+    assert attempt.method == "app_push"
+    assert status(client, STATUS)["state"] == "done"
+    assert RegisteredMethod.objects.get().last_used_at is not None
+
+
+def test_denied(client: Client, with_app: TestDevice) -> None:
+    start(client)
+    assert with_app.answer(with_app.challenges()[0], "deny").status_code == 200
+    assert status(client, STATUS) == {"state": "denied"}
+    response = client.post("/signin/verify/")
+    assert response.status_code == 403
+    assert "Request denied" in text(response)
+    assert "Send another request" in text(response)
+    assert client.get("/security-info/").status_code == 302
+    assert AuditEvent.objects.get(action="push.denied").outcome == "failure"
+
+
+def test_reported(client: Client, with_app: TestDevice) -> None:
+    start(client)
+    assert with_app.answer(with_app.challenges()[0], "report").status_code == 200
+    assert status(client, STATUS) == {"state": "denied"}
+    assert client.post("/signin/verify/").status_code == 403
+    assert client.get("/security-info/").status_code == 302
+    event = AuditEvent.objects.get(action="push.reported")
+    assert event.data["attempt"] == str(SignInAttempt.objects.get().pk)
+
+
+def test_no_answer_in_time(client: Client, with_app: TestDevice, clock: Any) -> None:
+    page, number = start(client)
+    assert "We didn't hear from you" in text(page)  # ready, hidden until needed
+    assert 'href="/signin/other/"' in text(page)
+    (old,) = with_app.challenges()
+    clock.advance(60)
+    assert status(client, STATUS) == {"state": "expired"}
+    assert client.post("/signin/verify/").status_code == 410
+    # "Send another request": the page again, with a new push.
+    again = client.get("/signin/verify/")
+    assert PushChallenge.objects.filter(purpose="signin").count() == 2
+    assert with_app.answer(old, "approve", number).status_code == 410
+    (new,) = with_app.challenges()
+    assert with_app.answer(new, "approve", number_on(again)).status_code == 200
+    assert client.post("/signin/verify/")["Location"] == "/security-info/"
+
+
+def test_approval_completes_only_its_own_attempt(
+    client: Client, with_app: TestDevice, clock: Any
+) -> None:
+    """Two browsers, the same password: the approval of the first signs in only the first."""
+    _page, number = start(client)
+    thief = Client()
+    _other_page, _other_number = start(thief)
+    first = PushChallenge.objects.get(attempt=client.session["vahva_attempt"])
+    assert number == first.number
+    pending = {c["id"]: c for c in with_app.challenges()}
+    assert with_app.answer(pending[str(first.pk)], "approve", number).status_code == 200
+    assert status(thief, STATUS) == {"state": "pending"}
+    refused = thief.post("/signin/verify/")
+    assert refused.status_code == 409
+    assert thief.get("/security-info/").status_code == 302
+    assert client.post("/signin/verify/")["Location"] == "/security-info/"
+    # The approval is used up: replaying the post signs in nothing more.
+    assert SignInAttempt.objects.filter(state="done").count() == 1
+
+
+def test_status_without_an_attempt(client: Client, with_app: TestDevice) -> None:
+    response = client.get(STATUS)
+    assert response.status_code == 410
+    assert response.json()["state"] == "gone"
+    start(client)
+    assert client.get(f"{STATUS}?method=999999").status_code == 400
+
+
+def test_totp_users_are_unaffected(alice_totp: tuple[Any, str], client: Client, clock: Any) -> None:
+    sign_in_password(client)
+    page = client.get("/signin/verify/")
+    assert "Enter the code from your authenticator app" in text(page)
+    assert client.get(STATUS).status_code == 400
+    assert not PendingEnrolment.objects.exists()
+
+
+def test_confirming_it_is_you_with_only_the_app(
+    client: Client, with_app: TestDevice, clock: Any
+) -> None:
+    """Before adding a method later on, a person with only the app confirms with the password
+    (confirming with a push is not built yet) instead of being stuck at a code box."""
+    _page, number = start(client)
+    with_app.approve_only(number)
+    client.post("/signin/verify/")
+    clock.advance(301)
+    response = client.get("/security-info/add/totp/")
+    assert response["Location"].startswith("/signin/confirm/")
+    page = client.get(response["Location"])
+    assert 'type="password"' in text(page)
+    ok = client.post("/signin/confirm/", {"password": PASSWORD, "next": "/security-info/add/totp/"})
+    assert ok["Location"] == "/security-info/add/totp/"
+    assert client.get("/security-info/add/totp/").status_code == 200
