@@ -85,3 +85,17 @@ def test_user_command(tmp_path: Path) -> None:
     call_command("user", "list", stdout=out)
     assert "dave@example.org\tDave" in out.getvalue()
     assert "erin@example.org\tErin" in out.getvalue()
+
+
+def test_client_secrets_use_the_fast_hasher_and_passwords_argon2(db: Any) -> None:
+    from django.contrib.auth.hashers import check_password, make_password
+
+    from vahva.oidc import clients
+
+    new = clients.add(name="Mail", redirect_uris=["https://mail.example.org/cb"])
+    stored = new.application.__class__.objects.get(pk=new.application.pk).client_secret
+    assert stored.startswith("vahva_secret_sha256$")
+    assert check_password(new.client_secret, stored)
+    assert not check_password(new.client_secret + "x", stored)
+    # People's passwords still get argon2id.
+    assert make_password("correct horse battery").startswith("argon2$argon2id$")

@@ -101,7 +101,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "signin:password"
 LOGIN_REDIRECT_URL = "registration:security_info"
-PASSWORD_HASHERS = ["vahva.accounts.hashers.VahvaArgon2Hasher"]
+PASSWORD_HASHERS = [
+    "vahva.accounts.hashers.VahvaArgon2Hasher",  # the first: every password people choose
+    "vahva.accounts.hashers.RandomSecretHasher",  # only services' generated client secrets
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -149,6 +152,8 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     # Retired keys stay in the JWKS so that tokens signed before a rotation still verify.
     "OIDC_RSA_PRIVATE_KEYS_INACTIVE": _OIDC_KEYS.retired,
     "OAUTH2_VALIDATOR_CLASS": "vahva.oidc.validator.Validator",
+    # Client secrets are 256 random bits: a fast salted hash (see RandomSecretHasher).
+    "CLIENT_SECRET_HASHER": "vahva_secret_sha256",
     "SCOPES": oidc_scopes.SCOPES,
     "DEFAULT_SCOPES": ["openid"],
     "ALLOWED_REDIRECT_URI_SCHEMES": oidc_schemes.RedirectSchemes(),
