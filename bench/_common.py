@@ -23,10 +23,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 #: The password every benchmark person has (long enough for vahva's validators).
 PASSWORD = "correct horse battery staple"
@@ -348,3 +349,116 @@ def profile_summary(profile: cProfile.Profile, label: str, top: int = 25) -> Non
         first = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
         print(f"\ntop {top} by {order}:")
         print("\n".join(lines[first:]).rstrip())
+
+
+# -- load -------------------------------------------------------------------------------------
+
+
+def post_form(client: Any, path: str, fields: dict[str, str], headers: dict[str, str]) -> Any:
+    """POST ``fields`` form-encoded (as OAuth libraries do) with django.test.Client or httpx."""
+    import httpx
+
+    form = "application/x-www-form-urlencoded"
+    body = urlencode(fields)
+    if isinstance(client, httpx.Client):
+        return client.post(path, content=body, headers={**headers, "Content-Type": form})
+    return client.post(path, body, content_type=form, headers=headers)
+
+
+def measure(
+    label: str,
+    ops: Sequence[Callable[[], None]],
+    *,
+    seconds: float,
+    server_pid: int | None = None,
+    warm_up: int = 3,
+) -> Figures:
+    """Call each op in a loop until ``seconds`` have passed; one op per concurrent client.
+
+    An op is one client's unit of work (a grant, a round trip) with state of its own. A single
+    op runs in this thread (so cProfile sees it, and the test client keeps this thread's
+    database connection); several run in a thread each, started together once all are warmed
+    up. CPU time is the server's (``server_pid``) or, in-process, this process's. A client
+    whose op fails stops: its state (a revoked token family, say) may be spoiled.
+    """
+    import httpx
+
+    figures = Figures(label)
+    lock = threading.Lock()
+    problems: list[str] = []
+    marks: dict[str, float] = {}
+
+    def cpu_now() -> float:
+        return process_cpu_seconds(server_pid) if server_pid else time.process_time()
+
+    def go() -> None:
+        # Runs once, when every client is warmed up: the clock starts for all at once.
+        marks["cpu"] = cpu_now()
+        marks["own_cpu"] = time.process_time()
+        marks["start"] = time.perf_counter()
+        marks["deadline"] = marks["start"] + seconds
+
+    def loop(op: Callable[[], None]) -> None:
+        while time.perf_counter() < marks["deadline"]:
+            began = time.perf_counter()
+            try:
+                op()
+            except (BenchError, httpx.HTTPError) as exc:
+                with lock:
+                    figures.errors += 1
+                    problems.append(str(exc))
+                return
+            with lock:
+                figures.latencies.append(time.perf_counter() - began)
+                figures.count += 1
+
+    if len(ops) == 1:
+        for _ in range(warm_up):
+            ops[0]()
+        go()
+        loop(ops[0])
+    else:
+        ready = threading.Barrier(len(ops) + 1, action=go)
+
+        def worker(op: Callable[[], None]) -> None:
+            try:
+                for _ in range(warm_up):
+                    op()
+                ready.wait()
+            except Exception as exc:
+                problems.append(f"warm-up: {exc!r}")
+                ready.abort()  # the main thread stops waiting and reports
+                raise
+            loop(op)
+
+        threads = [threading.Thread(target=worker, args=(op,), daemon=True) for op in ops]
+        for thread in threads:
+            thread.start()
+        try:
+            ready.wait()
+        except threading.BrokenBarrierError:
+            raise BenchError(f"{label}: {problems[:1]}") from None
+        for thread in threads:
+            thread.join()
+    figures.seconds = time.perf_counter() - marks["start"]
+    figures.cpu_seconds = cpu_now() - marks["cpu"]
+    if server_pid:
+        figures.note = f"load generator used {time.process_time() - marks['own_cpu']:.1f} CPU s"
+    else:
+        figures.note = "CPU time includes the test client"
+    if figures.errors:
+        figures.note += f", {figures.errors} errors (a failing client stops)"
+    for problem in problems[:5]:
+        print(f"  error: {problem}", file=sys.stderr)
+    return figures
+
+
+def timed_alone(seconds: float, action: Callable[[], object]) -> float:
+    """CPU milliseconds per call of ``action`` in a loop (at least 3 calls)."""
+    calls = 0
+    cpu = time.process_time()
+    start = time.perf_counter()
+    while calls < 3 or time.perf_counter() - start < seconds:
+        action()
+        calls += 1
+    return 1000 * (time.process_time() - cpu) / calls
