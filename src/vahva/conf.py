@@ -67,6 +67,12 @@ DEFAULTS: dict[str, Any] = {
     # Accept Web Push endpoints over http or on private addresses (SSRF guard off): only for
     # tests and development with a local push receiver.
     "PUSH_ALLOW_PRIVATE_ENDPOINTS": False,
+    # Seconds after a "Deny and report" during which no sign-in push is sent to that person
+    # (a password thief hoping for an accidental approval has to wait it out).
+    "PUSH_REPORT_HOLD": 3600,
+    # The contact in the VAPID JWT (RFC 8292 §2.1 "sub"): a mailto: or https: URL; empty =
+    # mailto: the helpdesk address, else the public URL.
+    "VAPID_SUBJECT": "",
 }
 
 _THROTTLE_KEYS = {"free", "base", "cap", "limit", "forget"}
@@ -145,6 +151,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "PUSH_TTL": _at_least_one,
     "DEVICE_REQUEST_WINDOW": _at_least_one,
     "PUSH_ALLOW_PRIVATE_ENDPOINTS": _boolean,
+    "PUSH_REPORT_HOLD": _positive_int,
+    "VAPID_SUBJECT": _string,
 }
 assert set(_VALIDATORS) == set(DEFAULTS), "every setting needs a validator"
 

@@ -18,9 +18,11 @@ from vahva.authenticator.errors import (
     NoDevice,
     PushDenied,
     PushExpired,
+    PushHeld,
     PushPending,
 )
 from vahva.authenticator.models import Device, PushChallenge
+from vahva.conf import settings
 from vahva.errors import MalformedInput, RateLimited
 from vahva.methods import registry
 from vahva.methods.app_push import enrolment_link
@@ -142,7 +144,12 @@ def test_begin_keeps_one_push_per_attempt(app: RegisteredMethod, clock: Any) -> 
     assert method.begin(app, now=clock(), attempt=attempt)["number"] == first["number"]
     assert PushChallenge.objects.filter(purpose="signin").count() == 1
     push = PushChallenge.objects.get(purpose="signin")
-    assert push.context == {"ip": "198.51.100.7", "service": "Mail"}
+    assert push.context == {
+        "ip": "198.51.100.7",
+        "service": "Mail",
+        "location": "",
+        "outside": True,
+    }
     assert method.status(app, attempt=attempt, now=clock()) == "pending"
     clock.advance(60)
     assert method.status(app, attempt=attempt, now=clock()) == "expired"
@@ -190,6 +197,8 @@ def test_verify_outcomes(app: RegisteredMethod, clock: Any) -> None:
     assert method.status(app, attempt=AttemptRef(reported), now=clock()) == "denied"
     with pytest.raises(PushDenied):
         method.verify(app, reported, now=clock())
+    # After the report the person's pushes are held (see test_report_holds_pushes).
+    clock.advance(settings.PUSH_REPORT_HOLD + 1)
     approved = push_and("approve")
     assert method.status(app, attempt=AttemptRef(approved), now=clock()) == "approved"
     method.verify(app, approved, now=clock())
@@ -262,3 +271,36 @@ def test_push_goes_to_every_active_device(alice: Any, clock: Any) -> None:
     method.verify(saved[0], attempt.id, now=clock())
     assert RegisteredMethod.objects.get(pk=saved[1].pk).last_used_at == clock()
     assert RegisteredMethod.objects.get(pk=saved[0].pk).last_used_at is None
+
+
+@pytest.mark.django_db
+def test_report_holds_pushes_and_withdraws_the_others(
+    app: RegisteredMethod,
+    clock: Any,
+    mailoutbox: list[Any],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """ "Deny and report": the other waiting sign-ins are denied too, no push reaches the phone
+    for PUSH_REPORT_HOLD seconds, and the helpdesk gets an e-mail."""
+    method = registry.get("app_push")
+    device = Device.objects.get(pk=app.data["device"])
+    first, second = AttemptRef(id=str(uuid.uuid4())), AttemptRef(id=str(uuid.uuid4()))
+    method.begin(app, now=clock(), attempt=first)
+    method.begin(app, now=clock(), attempt=second)
+    push = PushChallenge.objects.get(attempt=first.id)
+    with django_capture_on_commit_callbacks(execute=True):
+        authenticator.answer(
+            device, challenge=push.pk, nonce=push.nonce, decision="report", number=None, now=clock()
+        )
+    assert method.status(app, attempt=second, now=clock()) == "denied"
+    assert authenticator.held_until(app.user, now=clock()) == clock() + dt.timedelta(
+        seconds=settings.PUSH_REPORT_HOLD
+    )
+    with pytest.raises(PushHeld):
+        method.begin(app, now=clock(), attempt=AttemptRef(id=str(uuid.uuid4())))
+    (alert,) = mailoutbox
+    assert alert.to == [settings.HELPDESK_EMAIL]
+    assert app.user.email in alert.subject
+    clock.advance(settings.PUSH_REPORT_HOLD + 1)
+    assert authenticator.held_until(app.user, now=clock()) is None
+    assert method.begin(app, now=clock(), attempt=AttemptRef(id=str(uuid.uuid4())))["number"]

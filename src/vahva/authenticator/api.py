@@ -20,7 +20,7 @@ from vahva import clock
 from vahva.conf import settings
 from vahva.errors import MalformedInput, RateLimited, VahvaError
 
-from . import protocol, service
+from . import protocol, service, webpush
 from .errors import BodyTooLarge, UnknownDevice, code_of
 from .models import Device, PushChallenge
 
@@ -163,6 +163,14 @@ class EnrolOut(Schema):
     name: str
     #: The test notification to approve next ("Let's try it out").
     challenge: str
+    account: str = Field(description="The person's e-mail address, to label the account.")
+    organisation: str
+    totp_secret: str = Field(
+        description="Base32 secret of the app's offline code (RFC 6238: SHA-1, 6 digits, 30 s)."
+    )
+    vapid_public_key: str = Field(
+        description="The server's VAPID key (base64url P-256 point): applicationServerKey."
+    )
 
 
 class ChallengeOut(Schema):
@@ -174,6 +182,12 @@ class ChallengeOut(Schema):
     organisation: str
     service: str
     ip: str | None
+    location: str = Field(
+        description='Roughly where the sign-in came from: "this-computer", "local-network" or ""'
+    )
+    outside_network: bool | None = Field(
+        description="The sign-in came from outside the organisation's networks (None: unknown)."
+    )
     #: Number matching: the person types the number shown on the sign-in page.
     number_required: bool
 
@@ -195,6 +209,12 @@ class AnswerBody(Schema):
 class AnswerOut(Schema):
     challenge: str
     state: str
+
+
+class ChallengeStateOut(Schema):
+    challenge: str
+    state: str = Field(description="pending, approved, denied, reported or expired")
+    answered_here: bool = Field(description="This device gave the answer.")
 
 
 class SubscriptionKeys(Schema):
@@ -238,6 +258,8 @@ def _challenge_out(challenge: PushChallenge) -> dict[str, Any]:
         "organisation": settings.ORGANISATION_NAME,
         "service": str(context.get("service", "")),
         "ip": context.get("ip"),
+        "location": str(context.get("location", "")),
+        "outside_network": context.get("outside"),
         "number_required": True,
     }
 
@@ -267,7 +289,15 @@ def enroll(request: HttpRequest, payload: EnrolBody) -> dict[str, Any]:
     device, test = service.enrol_device(
         code=payload.code, public_key=key, name=payload.name, now=now
     )
-    return {"device": str(device.pk), "name": device.name, "challenge": str(test.pk)}
+    return {
+        "device": str(device.pk),
+        "name": device.name,
+        "challenge": str(test.pk),
+        "account": device.user.email,
+        "organisation": settings.ORGANISATION_NAME,
+        "totp_secret": device.totp_secret,
+        "vapid_public_key": webpush.application_server_key(),
+    }
 
 
 @api.get(
@@ -304,6 +334,20 @@ def answer(request: HttpRequest, payload: AnswerBody) -> dict[str, Any]:
         request=request,
     )
     return {"challenge": str(challenge.pk), "state": challenge.state}
+
+
+@api.get(
+    "/challenges/{challenge_id}",
+    auth=signed,
+    response=_responses(ChallengeStateOut, *SIGNED_ERRORS, 404),
+    summary="State of one request",
+)
+def challenge_state(request: HttpRequest, challenge_id: str) -> dict[str, Any]:
+    """Whether a request sent to this device is still open, and who answered it (another
+    device of the same person answering first withdraws it here)."""
+    device: Device = request.auth  # type: ignore[attr-defined]
+    state, here = service.state_for_device(device, challenge_id[:64], now=clock.now())
+    return {"challenge": challenge_id, "state": state, "answered_here": here}
 
 
 @api.put(

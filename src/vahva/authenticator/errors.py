@@ -118,3 +118,12 @@ class EndpointNotAllowed(MalformedInput):
     default_message = _(
         "The push subscription's address is not allowed: it must be https on a public host."
     )
+
+
+class PushHeld(VahvaError):
+    status = 403
+    code: ClassVar[str] = "held"
+    default_message = _(
+        "Requests to your vahva app are paused because you reported one that was not yours. "
+        "Sign in another way, or contact the helpdesk."
+    )

@@ -34,6 +34,9 @@ class Device(models.Model):
     # The browser's PushSubscription JSON: its endpoint URL and keys identify the phone to the
     # push service, so it is kept encrypted at rest.
     push_subscription = EncryptedTextField(purpose="push-subscription", blank=True, default="")
+    # The app's offline code (TOTP, RFC 6238), given to the device at enrolment; moved to the
+    # registered method (and blanked here) when the test notification is approved.
+    totp_secret = EncryptedTextField(purpose="device-totp", blank=True, default="")
 
     class Meta:
         indexes = [models.Index(fields=["user", "status"])]
@@ -129,3 +132,21 @@ class SeenRequest(models.Model):
 
     def __str__(self) -> str:
         return f"nonce of {self.device_id}"
+
+
+class VapidKey(models.Model):
+    """The server's VAPID key pair (RFC 8292), made at first use; the newest row signs.
+
+    Push services tie a subscription to the application server key it was made with, so the
+    pair is kept for good; the private half is encrypted at rest.
+    """
+
+    id = models.AutoField(primary_key=True)
+    # base64url of the uncompressed P-256 point: the browser's ``applicationServerKey``.
+    public_key = models.CharField(max_length=100)
+    # PEM of the PKCS#8 private key.
+    private_key = EncryptedTextField(purpose="vapid-private-key")
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"VAPID key {self.pk}"

@@ -74,6 +74,33 @@ _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 
 
+def new_totp_secret() -> str:
+    """A 160-bit TOTP secret in base32 (RFC 4226 §4), for the app's offline code."""
+    return base64.b32encode(secrets.token_bytes(20)).decode("ascii")
+
+
+#: Address ranges of local networks (RFC 1918, RFC 6598 shared space, RFC 4193 unique local).
+_LOCAL_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+
+
+def coarse_location(ip: str | None) -> str:
+    """Roughly where an address is, as far as vahva can tell without a location database:
+    "this-computer", "local-network", or "" (somewhere on the internet). A code, not text:
+    the app says it in the phone's language."""
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return ""
+    if address.is_loopback:
+        return "this-computer"
+    if address.is_link_local or any(address in net for net in _LOCAL_NETWORKS):
+        return "local-network"
+    return ""
+
+
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 

@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import hmac
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from functools import partial
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.core import mail
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
@@ -28,7 +30,7 @@ from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.errors import MalformedInput, RateLimited
 
-from . import bus, protocol
+from . import bus, delivery, protocol
 from .errors import (
     AlreadyAnswered,
     DeviceRemoved,
@@ -36,6 +38,7 @@ from .errors import (
     NoDevice,
     PushDenied,
     PushExpired,
+    PushHeld,
     PushPending,
     ReplayedRequest,
     UnknownChallenge,
@@ -43,6 +46,8 @@ from .errors import (
     WrongNumber,
 )
 from .models import Device, EnrolmentLink, PushChallenge, SeenRequest
+
+log = logging.getLogger(__name__)
 
 State = PushChallenge.State
 #: Wrong numbers typed for one challenge before it counts as denied: a person guessing (or
@@ -109,6 +114,8 @@ def enrol_device(
             public_key=protocol.spki(public_key),
             status=Device.Status.ENROLLED,
             created_at=now,
+            # The app's offline code, for when the phone has no connection.
+            totp_secret=protocol.new_totp_secret(),
         )
         EnrolmentLink.objects.filter(pk=link.pk).update(device=device)
         challenge = _new_challenge(
@@ -310,7 +317,11 @@ def _new_challenge(
             expires_at=now + dt.timedelta(seconds=settings.PUSH_TTL),
             context=dict(context),
         )
-        challenge.targets.set(list(devices))
+        targets = list(devices)
+        challenge.targets.set(targets)
+        transaction.on_commit(
+            partial(delivery.dispatch, challenge.pk, [device.pk for device in targets])
+        )
     return challenge
 
 
@@ -337,6 +348,9 @@ def push_for_attempt(
     devices = list(Device.objects.filter(user=user, pk__in=ids, status=Device.Status.ACTIVE))
     if not devices:
         raise NoDevice()
+    if held_until(user, now=now) is not None:
+        # Push fatigue: after "it wasn't me", the thief's next tries do not reach the phone.
+        raise PushHeld()
     return _new_challenge(
         user.pk,
         purpose=PushChallenge.Purpose.SIGNIN,
@@ -345,6 +359,43 @@ def push_for_attempt(
         now=now,
         context=context,
     )
+
+
+def held_until(user: Any, *, now: dt.datetime) -> dt.datetime | None:
+    """Until when sign-in pushes to ``user`` are held after a "Deny and report", or None."""
+    since = now - dt.timedelta(seconds=settings.PUSH_REPORT_HOLD)
+    reported = (
+        PushChallenge.objects.filter(
+            user=user, purpose=PushChallenge.Purpose.SIGNIN, state=State.REPORTED
+        )
+        .filter(answered_at__gt=since)
+        .order_by("-answered_at")
+        .values_list("answered_at", flat=True)
+        .first()
+    )
+    if reported is None:
+        return None
+    return reported + dt.timedelta(seconds=settings.PUSH_REPORT_HOLD)
+
+
+def reports_of(user: Any, *, since: dt.datetime) -> list[PushChallenge]:
+    """The person's "it wasn't me" reports since ``since``, newest first (Security info)."""
+    return list(
+        PushChallenge.objects.filter(user=user, state=State.REPORTED, answered_at__gte=since)
+        .select_related("answered_by")
+        .order_by("-answered_at")
+    )
+
+
+def state_for_device(device: Device, challenge: object, *, now: dt.datetime) -> tuple[str, bool]:
+    """A challenge sent to ``device``: its state and whether this device answered it (so the
+    app can say "answered on another device")."""
+    pk = _uuid(challenge, UnknownChallenge())
+    found = PushChallenge.objects.filter(pk=pk, targets=device).first()
+    if found is None:
+        raise UnknownChallenge()
+    state = protocol.effective_state(found.state, expires_at=found.expires_at, now=now)
+    return str(state), found.answered_by_id == device.pk
 
 
 def attempt_state(user: Any, attempt: object, *, now: dt.datetime) -> str:
@@ -470,8 +521,56 @@ def answer(
                 attempt=str(found.attempt or ""),
             )
         _publish(found.attempt or found.enrolment, target)
+        if target == State.REPORTED:
+            _withdraw_others(found, now=now)
+            transaction.on_commit(partial(_alert_helpdesk, found.pk))
     found.refresh_from_db()
     return found
+
+
+def _withdraw_others(reported: PushChallenge, *, now: dt.datetime) -> None:
+    """After "it wasn't me", other sign-in requests waiting for the person are denied too: an
+    attacker who started several sign-ins does not get a second chance at a tired thumb."""
+    others = PushChallenge.objects.filter(
+        user_id=reported.user_id,
+        purpose=PushChallenge.Purpose.SIGNIN,
+        state=State.PENDING,
+        expires_at__gt=now,
+    ).exclude(pk=reported.pk)
+    keys = list(others.values_list("attempt", flat=True))
+    others.update(state=State.DENIED, answered_at=now)
+    for key in keys:
+        _publish(key, State.DENIED)
+
+
+def _alert_helpdesk(challenge_id: uuid.UUID) -> None:
+    """E-mail the helpdesk about a reported request (the audit log has it as well)."""
+    address = settings.HELPDESK_EMAIL
+    challenge = PushChallenge.objects.filter(pk=challenge_id).select_related("user").first()
+    if not address or challenge is None:
+        return
+    context = challenge.context or {}
+    user = challenge.user
+    lines = [
+        f'{user.email} answered a sign-in request with "Deny and report" (it was not them).',
+        f"Time: {challenge.answered_at:%Y-%m-%d %H:%M:%S %Z}",
+        f"Address of the sign-in: {context.get('ip') or 'unknown'}",
+        f"Service: {context.get('service') or '-'}",
+        "",
+        "Their password is probably known to someone else: contact them and have it changed.",
+        f"Sign-in requests to their app are held for {settings.PUSH_REPORT_HOLD // 60} minutes.",
+    ]
+    try:
+        mail.send_mail(
+            f"[{settings.ORGANISATION_NAME}] Reported sign-in request: {user.email}",
+            "\n".join(lines),
+            None,
+            [address],
+        )
+    except Exception:
+        # The alert is also in the audit log ("push.reported"); a mail server being down must
+        # not turn the person's report into an error.
+        log.exception("could not e-mail the helpdesk about report %s", challenge_id)
 
 
 def _wrong_number(challenge: PushChallenge, device: Device, *, now: dt.datetime) -> None:
@@ -509,6 +608,11 @@ def set_push_subscription(device: Device, subscription: Mapping[str, Any]) -> di
     device.push_subscription = json.dumps(clean, separators=(",", ":"))
     device.save(update_fields=["push_subscription"])
     return clean
+
+
+def forget_totp_secret(device: Device) -> None:
+    Device.objects.filter(pk=device.pk).update(totp_secret="")
+    device.totp_secret = ""
 
 
 def devices_of(user: Any) -> list[Device]:

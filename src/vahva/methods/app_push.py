@@ -8,7 +8,8 @@ plugs it into the method interface:
 - ``begin`` sends the attempt's push (or shows the one already waiting) and returns its number;
 - ``status`` is what the waiting page polls;
 - ``verify`` receives the attempt's id (from the browser session, never from the browser) and
-  uses that attempt's approval, once.
+  uses that attempt's approval, once; or a 6-digit code from the app's offline code (TOTP,
+  with the app's own secret, kept in the registered method and checked like any TOTP).
 
 Enrolment: ``start_enrolment`` makes a one-time link; the device enrols with it and gets a test
 notification at once; the enrolment page shows its number ("Let's try it out"); the response
@@ -25,12 +26,14 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from vahva import clock
+from vahva.authenticator import protocol as authenticator_protocol
 from vahva.authenticator import service as authenticator
 from vahva.conf import settings
 from vahva.errors import MalformedInput
 
 from . import service
 from .base import AttemptRef, Method
+from . import totp
 from .models import PendingEnrolment, RegisteredMethod
 from .totp import qr_data_uri
 
@@ -78,14 +81,37 @@ class AppPushMethod(Method):
             attempt=attempt.id,
             device_ids=self._devices(registered.user),
             now=now,
-            context={"ip": attempt.ip, "service": attempt.service},
+            context={
+                "ip": attempt.ip,
+                "service": attempt.service,
+                "location": authenticator_protocol.coarse_location(attempt.ip),
+                # Trusted networks arrive with the policy issue; until then every address
+                # is outside the organisation's networks.
+                "outside": True,
+            },
         )
         return {"number": push.number, "expires_at": push.expires_at}
 
     def status(self, registered: RegisteredMethod, *, attempt: AttemptRef, now: dt.datetime) -> str:
         return authenticator.attempt_state(registered.user, attempt.id, now=now)
 
+    @staticmethod
+    def _is_code(response: str) -> bool:
+        return len(response.strip()) < 32
+
+    def amr_for(self, response: str) -> tuple[str, ...]:
+        # The offline code is a one-time password (RFC 8176 "otp"), not the app's key.
+        return ("otp",) if self._is_code(response) else self.amr
+
     def verify(self, registered: RegisteredMethod, response: str, *, now: dt.datetime) -> None:
+        if self._is_code(response):
+            if not registered.secret:
+                raise MalformedInput()
+            code = totp.normalise_code(response)
+            step = totp.match_step(registered.secret, code, now=now)
+            # Replay: the same step is never accepted twice (conditional UPDATE).
+            service.advance_counter(registered, step, now=now)
+            return
         attempt = _uuid(response)
         device = authenticator.use_attempt_approval(registered.user, attempt, now=now)
         # "Last used" goes to the device that answered (the push went to all of them).
@@ -127,10 +153,14 @@ class AppPushMethod(Method):
             # The test notification approved on the device, with the right number, used once;
             # any failure rolls the pending enrolment back to unused.
             device = authenticator.finish_test(pending.user, pending.pk, test, now=now)
-            return service.save_new(
+            saved = service.save_new(
                 pending.user,
                 self.kind,
                 now=now,
                 name=name or device.name,
+                secret=device.totp_secret,
                 data={"device": str(device.pk)},
             )
+            # One copy of the offline code's secret: the registered method's.
+            authenticator.forget_totp_secret(device)
+            return saved

@@ -43,6 +43,11 @@ class Method(ABC):
     #: polls :meth:`status`, then :meth:`verify` receives the attempt's id as the response.
     waits: ClassVar[bool] = False
 
+    def amr_for(self, response: str) -> tuple[str, ...]:
+        """The RFC 8176 values this ``response`` proves (a method may take more than one
+        kind of answer: the vahva app takes an approval or its offline code)."""
+        return self.amr
+
     def describe(self, registered: RegisteredMethod) -> str:
         """One line for Security info, e.g. "Authenticator app (Phone)"."""
         return f"{self.label} ({registered.name})" if registered.name else str(self.label)

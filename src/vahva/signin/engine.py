@@ -331,7 +331,7 @@ def verify(
     """Check the second factor; on success the browser is signed in."""
     now = clock.now()
     method = check_second_factor(request, attempt.user, registered, response, action="signin.mfa")
-    amr = sorted({"pwd", *method.amr, "mfa"})
+    amr = sorted({"pwd", *method.amr_for(response), "mfa"})
     _move(attempt, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=amr)
     _signed_in(request, attempt, method=registered.kind)
 
