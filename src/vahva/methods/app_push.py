@@ -31,9 +31,8 @@ from vahva.authenticator import service as authenticator
 from vahva.conf import settings
 from vahva.errors import MalformedInput
 
-from . import service
+from . import service, totp
 from .base import AttemptRef, Method
-from . import totp
 from .models import PendingEnrolment, RegisteredMethod
 from .totp import qr_data_uri
 
