@@ -54,10 +54,31 @@ def test_publish_without_waiters_or_to_a_closed_loop() -> None:
     events = InProcessBus()
     events.publish("nobody", "approved")
     loop = asyncio.new_event_loop()
-    future: asyncio.Future[str] = loop.create_future()
-    events._waiters["gone"] = {(loop, future)}
+
+    async def listen() -> None:
+        events.subscribe("gone")
+
+    loop.run_until_complete(listen())
     loop.close()
-    events.publish("gone", "approved")  # no error: that waiter left with its loop
+    events.publish("gone", "approved")  # no error: that listener left with its loop
+    assert events.waiting() == 1
+
+
+def test_a_subscription_queues_what_is_published_before_it_reads() -> None:
+    """Subscribe, then look at the database, then wait: an outcome published while looking is
+    not lost (the reason waits subscribe first)."""
+    events = InProcessBus()
+
+    async def scenario() -> list[str | None]:
+        listener = events.subscribe("attempt")
+        events.publish("attempt", "approved")  # while the waiter reads the database
+        events.publish("attempt", "denied")
+        try:
+            return [await listener.next(5), await listener.next(5), await listener.next(0)]
+        finally:
+            listener.close()
+
+    assert asyncio.run(scenario()) == ["approved", "denied", None]
     assert events.waiting() == 0
 
 
@@ -70,6 +91,9 @@ class Recorder:
 
     async def wait(self, key: str, timeout: float) -> str | None:
         return None
+
+    def subscribe(self, key: str) -> Any:
+        raise NotImplementedError
 
 
 @pytest.fixture

@@ -1,13 +1,15 @@
-"""Wake whoever waits for a push's outcome: an in-process event bus.
+"""Wake whoever waits for a push's outcome: the event bus.
 
-The database is the source of truth; the bus only says "look again". A waiter therefore reads
-the database after registering (an outcome published just before is not lost) and again after
-waking, or after its timeout. Waits are asyncio futures, not threads or database connections,
-so ten thousand waiting sign-ins cost ten thousand small objects.
+The database is the source of truth; the bus only says "look again". A waiter therefore
+subscribes *before* it reads the database (an outcome published in between is queued, not
+lost) and reads again when woken or after its timeout. Subscriptions are small objects with a
+queue on an asyncio loop, not threads or database connections, so ten thousand waiting
+sign-ins cost ten thousand small objects.
 
-Keys are sign-in attempt ids (or enrolment ids for a test notification); outcomes are the
-challenge's state ("approved", "denied", ...). Several nodes will share a Redis pub/sub bus with
-the same two methods.
+Keys are sign-in attempt ids (or enrolment ids for a test notification, ``device:<id>`` for a
+device's open stream); outcomes are short strings ("approved", "denied", "challenge"...).
+:class:`InProcessBus` serves one process; several nodes share one through Redis pub/sub with
+the same methods.
 """
 
 from __future__ import annotations
@@ -18,57 +20,90 @@ import threading
 from typing import Protocol
 
 
+class Subscription(Protocol):
+    async def next(self, timeout: float) -> str | None:
+        """The next outcome published for the key (queued since subscribing), or None after
+        ``timeout`` seconds."""
+
+    def close(self) -> None:
+        """Stop listening (idempotent)."""
+
+
 class EventBus(Protocol):
     def publish(self, key: str, outcome: str) -> None:
-        """Tell every waiter on ``key`` (in any thread) that ``outcome`` happened."""
+        """Tell every subscriber of ``key`` (in any thread or, with Redis, any node) that
+        ``outcome`` happened."""
+
+    def subscribe(self, key: str) -> Subscription:
+        """Start listening to ``key`` now, on the running event loop."""
 
     async def wait(self, key: str, timeout: float) -> str | None:
         """The next outcome published for ``key``, or None after ``timeout`` seconds."""
 
 
-def _resolve(future: asyncio.Future[str], outcome: str) -> None:
-    if not future.done():
-        future.set_result(outcome)
+class LocalSubscription:
+    """One listener: outcomes land in a queue on the listener's own loop."""
+
+    def __init__(self, hub: InProcessBus, key: str, loop: asyncio.AbstractEventLoop) -> None:
+        self.hub = hub
+        self.key = key
+        self.loop = loop
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def deliver(self, outcome: str) -> None:
+        # From any thread: the queue belongs to its loop. A closed loop took its listener away.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, outcome)
+
+    async def next(self, timeout: float) -> str | None:
+        try:
+            return await asyncio.wait_for(self.queue.get(), max(0.0, timeout))
+        except TimeoutError:
+            return None
+
+    def close(self) -> None:
+        self.hub.unsubscribe(self)
 
 
 class InProcessBus:
-    """One process's waiters. ``publish`` may be called from a worker thread (a sync view under
-    ASGI) while ``wait`` runs on an event loop: futures are resolved on their own loop."""
+    """One process's listeners. ``publish`` may be called from a worker thread (a sync view
+    under ASGI) while listeners wait on an event loop."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Future[str]]]] = {}
+        self._listeners: dict[str, set[LocalSubscription]] = {}
 
     def publish(self, key: str, outcome: str) -> None:
         with self._lock:
-            waiters = self._waiters.pop(key, set())
-        for loop, future in waiters:
-            # A closed loop raises RuntimeError; its waiter is gone with it.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_resolve, future, outcome)
+            listeners = list(self._listeners.get(key, ()))
+        for listener in listeners:
+            listener.deliver(outcome)
+
+    def subscribe(self, key: str) -> LocalSubscription:
+        listener = LocalSubscription(self, key, asyncio.get_running_loop())
+        with self._lock:
+            self._listeners.setdefault(key, set()).add(listener)
+        return listener
+
+    def unsubscribe(self, listener: LocalSubscription) -> None:
+        with self._lock:
+            listeners = self._listeners.get(listener.key)
+            if listeners is not None:
+                listeners.discard(listener)
+                if not listeners:
+                    del self._listeners[listener.key]
 
     async def wait(self, key: str, timeout: float) -> str | None:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[str] = loop.create_future()
-        entry = (loop, future)
-        with self._lock:
-            self._waiters.setdefault(key, set()).add(entry)
+        listener = self.subscribe(key)
         try:
-            return await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            return None
+            return await listener.next(timeout)
         finally:
-            with self._lock:
-                waiting = self._waiters.get(key)
-                if waiting is not None:
-                    waiting.discard(entry)
-                    if not waiting:
-                        del self._waiters[key]
+            listener.close()
 
     def waiting(self) -> int:
-        """How many waits are registered (for tests and metrics)."""
+        """How many listeners are subscribed (for tests and metrics)."""
         with self._lock:
-            return sum(len(entries) for entries in self._waiters.values())
+            return sum(len(listeners) for listeners in self._listeners.values())
 
 
 _bus: EventBus = InProcessBus()

@@ -401,16 +401,25 @@ def state_for_device(device: Device, challenge: object, *, now: dt.datetime) -> 
 def attempt_state(user: Any, attempt: object, *, now: dt.datetime) -> str:
     """The state of the attempt's latest push: pending/approved/denied/expired ("reported"
     reads as denied; an approval already used reads as expired). Cheap: one indexed read."""
+    return attempt_state_until(user, attempt, now=now)[0]
+
+
+def attempt_state_until(
+    user: Any, attempt: object, *, now: dt.datetime
+) -> tuple[str, dt.datetime | None]:
+    """:func:`attempt_state`, and when a pending push expires (None once it is not pending)."""
     attempt_id = _uuid(attempt, MalformedInput())
     current = _latest(PushChallenge.objects.filter(user=user, attempt=attempt_id))
     if current is None:
-        return "expired"
+        return "expired", None
     state = protocol.effective_state(current.state, expires_at=current.expires_at, now=now)
+    if state == State.PENDING:
+        return str(state), current.expires_at
     if state == State.REPORTED:
-        return "denied"
+        return "denied", None
     if state == State.APPROVED and current.consumed_at is not None:
-        return "expired"
-    return str(state)
+        return "expired", None
+    return str(state), None
 
 
 def use_attempt_approval(user: Any, attempt: object, *, now: dt.datetime) -> Device:

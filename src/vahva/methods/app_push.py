@@ -92,7 +92,12 @@ class AppPushMethod(Method):
         return {"number": push.number, "expires_at": push.expires_at}
 
     def status(self, registered: RegisteredMethod, *, attempt: AttemptRef, now: dt.datetime) -> str:
-        return authenticator.attempt_state(registered.user, attempt.id, now=now)
+        return self.status_until(registered, attempt=attempt, now=now)[0]
+
+    def status_until(
+        self, registered: RegisteredMethod, *, attempt: AttemptRef, now: dt.datetime
+    ) -> tuple[str, dt.datetime | None]:
+        return authenticator.attempt_state_until(registered.user_id, attempt.id, now=now)
 
     @staticmethod
     def _is_code(response: str) -> bool:

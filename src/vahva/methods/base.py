@@ -62,6 +62,12 @@ class Method(ABC):
         """For waiting methods: "pending", "approved", "denied" or "expired"."""
         return "pending"
 
+    def status_until(
+        self, registered: RegisteredMethod, *, attempt: AttemptRef, now: dt.datetime
+    ) -> tuple[str, dt.datetime | None]:
+        """:meth:`status`, and when it will change by itself (a request expiring), if known."""
+        return self.status(registered, attempt=attempt, now=now), None
+
     @abstractmethod
     def verify(self, registered: RegisteredMethod, response: str, *, now: dt.datetime) -> None:
         """Accept ``response`` or raise a :class:`vahva.errors.VahvaError`.

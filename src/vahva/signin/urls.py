@@ -7,6 +7,7 @@ urlpatterns = [
     path("signin/", views.password, name="password"),
     path("signin/verify/", views.verify, name="verify"),
     path("signin/verify/status/", views.verify_status, name="verify_status"),
+    path("signin/verify/events/", views.verify_events, name="verify_events"),
     path("signin/other/", views.other, name="other"),
     path("signin/confirm/", views.confirm, name="confirm"),
     path("signout/", views.signout, name="signout"),

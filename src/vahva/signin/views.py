@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from vahva import clock
+from vahva import clock, waits
 from vahva.audit.log import record
 from vahva.errors import AlreadyCompleted, MalformedInput, RateLimited, VahvaError
 from vahva.methods import registry
@@ -125,7 +125,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         except VahvaError as exc:
             return _error_response(request, f"methods/{method.kind}/verify.html", context, exc)
         return render(request, f"methods/{method.kind}/verify.html", context)
-    if method.waits:
+    if method.waits and not request.POST.get("code"):
         # Approved elsewhere: the response is this session's own attempt, never browser input,
         # so an approval completes only the attempt it was given for.
         response = str(attempt.pk)
@@ -149,6 +149,51 @@ def _attempt_ref(request: HttpRequest, attempt: SignInAttempt) -> AttemptRef:
     return AttemptRef(
         id=str(attempt.pk), ip=attempt.ip, service=requirement.service if requirement else ""
     )
+
+
+def _waiting_state(argument: str) -> tuple[dict[str, Any], bool, float | None]:
+    """The event stream's checker: ``argument`` is "<user>:<method>:<attempt>", set by
+    :func:`verify_events` from the session, never by the browser."""
+    user_pk, method_pk, attempt_id = argument.split(":", 2)
+    registered = methods.get_for(user_pk, method_pk)
+    state, until = registry.get(registered.kind).status_until(
+        registered, attempt=AttemptRef(id=attempt_id), now=clock.now()
+    )
+    return {"state": state}, state != "pending", until.timestamp() if until else None
+
+
+waits.register("signin", _waiting_state)
+
+
+@require_http_methods(["GET"])
+def verify_events(request: HttpRequest) -> HttpResponse:
+    """The waiting page's server-sent events: the push's state now, then each change.
+
+    The stream is carried on outside Django (:mod:`vahva.waits`), so a waiting sign-in holds
+    no thread and no database connection; the answers are the same as :func:`verify_status`.
+    """
+    try:
+        attempt = engine.current(request)
+    except VahvaError as exc:
+        if isinstance(exc, AlreadyCompleted) or request.user.is_authenticated:
+            return waits.event_stream(request, {"state": "done"}, None)
+        return waits.event_stream(request, {"state": "gone", "message": str(exc.message)}, None)
+    try:
+        registered = engine.choose_method(attempt, request.GET.get("method"))
+    except VahvaError as exc:
+        return waits.event_stream(request, {"state": "gone", "message": str(exc.message)}, None)
+    method = registry.get(registered.kind)
+    if not method.waits:
+        return waits.event_stream(request, {"state": "gone"}, None)
+    state = method.status(registered, attempt=_attempt_ref(request, attempt), now=clock.now())
+    # Only this session's own attempt is ever waited on: the browser names a method of the
+    # attempt's person at most, never an attempt.
+    wait = waits.Wait(
+        checker="signin",
+        argument=f"{attempt.user_id}:{registered.pk}:{attempt.pk}",
+        key=str(attempt.pk),
+    )
+    return waits.event_stream(request, {"state": state}, wait if state == "pending" else None)
 
 
 @require_http_methods(["GET"])
