@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from vahva.authenticator import events as device_events
 from vahva.conf import settings
 from vahva.web import views as web
 
@@ -23,6 +24,9 @@ urlpatterns = [
     path("o/", include("vahva.oidc.urls")),
     path("", include("vahva.signin.urls")),
     path("", include("vahva.registration.urls")),
+    # Before the device API's own routes: a plain view whose stream is carried on outside
+    # Django (vahva.waits), which django-ninja's operations are not.
+    path("api/device/v1/events", device_events.device_events, name="device_events"),
     path("", include("vahva.authenticator.urls")),
 ]
 

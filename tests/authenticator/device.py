@@ -45,6 +45,7 @@ class TestDevice:
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.name = name
         self.id = ""
+        self.totp_secret = ""
 
     def jwk(self) -> dict[str, str]:
         numbers = self.key.public_key().public_numbers()
@@ -101,6 +102,8 @@ class TestDevice:
         )
         if response.status_code == 200:
             self.id = response.json()["device"]
+            # The app's offline code (RFC 6238), as the enrolment gave it.
+            self.totp_secret = response.json()["totp_secret"]
         return response
 
     def pending(self) -> Any:

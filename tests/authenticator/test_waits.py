@@ -328,3 +328,24 @@ def test_under_wsgi_the_stream_is_one_event_and_a_retry(
     assert response["Cache-Control"] == "no-store"
     assert not response.has_header(waits.HEADER)
     assert response.content == b'retry: 2000\ndata: {"state":"pending"}\n\n'
+
+
+def test_an_open_app_hears_new_requests_and_answers_elsewhere(
+    asgi_url: str, alice: Any, make_phone: Any, push: Any, clock: Any
+) -> None:
+    """The device's own stream (signed, read with fetch in the app): a new request shows up at
+    once, and disappears when another device of the person answers it."""
+    phone, tablet = make_phone(alice, "Phone"), make_phone(alice, "Tablet")
+    path = "/api/device/v1/events"
+    with httpx.Client(base_url=asgi_url, timeout=10) as app:
+        refused = app.get(path, headers={**tablet.headers("GET", path), "Vahva-Signature": "x"})
+        assert refused.status_code == 401
+        assert refused.json()["error"] == "bad_signature"
+        with app.stream("GET", path, headers=tablet.headers("GET", path)) as stream:
+            received = events_of(stream.iter_lines())
+            assert next(received) == {"pending": []}
+            challenge = push(alice, phone, tablet)
+            assert next(received) == {"pending": [str(challenge.pk)]}
+            (request,) = phone.challenges()
+            assert phone.answer(request, "approve", challenge.number).status_code == 200
+            assert next(received) == {"pending": []}

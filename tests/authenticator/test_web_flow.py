@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from collections.abc import Callable
@@ -12,7 +13,7 @@ import pytest
 from django.test import Client
 
 from tests.authenticator.device import TestDevice
-from tests.helpers import PASSWORD, sign_in_password, text
+from tests.helpers import PASSWORD, code_for, sign_in_password, text
 from vahva.audit.models import AuditEvent
 from vahva.authenticator.models import Device, PushChallenge
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
@@ -293,3 +294,70 @@ def test_confirming_it_is_you_with_only_the_app(
     ok = client.post("/signin/confirm/", {"password": PASSWORD, "next": "/security-info/add/totp/"})
     assert ok["Location"] == "/security-info/add/totp/"
     assert client.get("/security-info/add/totp/").status_code == 200
+
+
+# --- the wizard, the offline code, removal, reports ----------------------------------------
+
+
+def test_the_wizard_leads_with_the_vahva_app(signed_in: Client) -> None:
+    page = text(signed_in.get("/security-info/setup/"))
+    assert "Method 1 of 1: App" in page
+    assert "Start by getting the vahva app" in page
+    # Where the phone opens the app, as text and as a QR code.
+    assert 'id="app-address">http://localhost:8000/app/<' in page
+    assert 'id="app-qr" src="data:image/svg+xml' in page
+    assert 'id="next" href="/security-info/setup/app_push/"' in page
+    assert 'href="/security-info/setup/totp/">I want to use a different authenticator app' in page
+
+
+def test_sign_in_with_the_apps_offline_code(
+    client: Client, with_app: TestDevice, clock: Any
+) -> None:
+    page, _number = start(client)
+    assert "No connection? Use the code shown in the app" in text(page)
+    code = code_for(with_app.totp_secret, clock)
+    response = client.post("/signin/verify/", {"code": code})
+    assert response.status_code == 302
+    assert response["Location"] == "/security-info/"
+    attempt = SignInAttempt.objects.get(state="done")
+    assert attempt.amr == ["mfa", "otp", "pwd"]  # a one-time code, not the app's key
+    # The same code again, in a new sign-in: refused (single use).
+    client.post("/signout/")
+    start(client)
+    again = client.post("/signin/verify/", {"code": code})
+    assert again.status_code == 400
+    assert "already been used" in text(again)
+
+
+def test_removing_the_app_removes_its_device(
+    signed_in: Client, alice: Any, clock: Any, make_phone: Callable[..., TestDevice]
+) -> None:
+    phone = make_phone(alice)
+    method = RegisteredMethod.objects.get(kind="app_push")
+    page = signed_in.get(f"/security-info/remove/{method.pk}/")
+    assert page.status_code == 200
+    response = signed_in.post(f"/security-info/remove/{method.pk}/")
+    if response["Location"].startswith("/signin/confirm/"):
+        # Asked to prove it is still Alice: with the password (the app is her only method).
+        signed_in.post(response["Location"], {"password": PASSWORD})
+        response = signed_in.post(f"/security-info/remove/{method.pk}/")
+    assert response["Location"] == "/security-info/"
+    assert not RegisteredMethod.objects.filter(kind="app_push").exists()
+    assert Device.objects.get(pk=phone.id).status == Device.Status.REMOVED
+    # Its key is refused from now on.
+    assert phone.pending().status_code == 403
+
+
+def test_security_info_shows_a_report_and_the_hold(
+    client: Client, with_app: TestDevice, clock: Any
+) -> None:
+    _page, _number = start(client)
+    (request,) = with_app.challenges()
+    assert with_app.answer(request, "report").status_code == 200
+    # Alice signs in another way later (here: the app's offline code, after the hold).
+    clock.advance(120)
+    client.post("/signin/verify/", {"code": code_for(with_app.totp_secret, clock)})
+    info = html.unescape(text(client.get("/security-info/")))
+    assert "You reported a sign-in request" in info
+    assert "was answered “it wasn't me” on Alice's phone" in info
+    assert "Sign-in requests to your app are paused until" in info

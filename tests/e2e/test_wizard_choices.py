@@ -38,9 +38,8 @@ def test_alice_looks_at_other_methods_then_skips_setup(
     expect(page.get_by_role("img", name="QR code for your authenticator app")).to_be_visible()
 
     page.get_by_role("link", name="Back").click()
-    expect(
-        page.get_by_role("heading", name="Start by getting an authenticator app")
-    ).to_be_visible()
+    expect(page.get_by_role("heading", name="Start by getting the vahva app")).to_be_visible()
+    expect(page.get_by_role("img", name="QR code that opens the vahva app")).to_be_visible()
     page.get_by_role("button", name="Skip setup").click()
 
     expect(page.get_by_role("heading", name="Security info")).to_be_visible()

@@ -66,7 +66,7 @@ def _uuid(value: object, error: Exception) -> uuid.UUID:
         raise error from None
 
 
-def _publish(key: uuid.UUID | None, outcome: str) -> None:
+def _publish(key: uuid.UUID | str | None, outcome: str) -> None:
     if key is not None:
         # After the commit: a woken waiter must find the new state in the database.
         transaction.on_commit(partial(bus.get().publish, str(key), outcome))
@@ -526,10 +526,17 @@ def answer(
                     else "the person denied the request"
                 ),
                 device=str(device.pk),
+                device_name=device.name,
                 challenge=str(found.pk),
                 attempt=str(found.attempt or ""),
+                # Where the refused sign-in came from (the request is the phone's).
+                signin_ip=str((found.context or {}).get("ip") or ""),
+                service=str((found.context or {}).get("service") or ""),
             )
         _publish(found.attempt or found.enrolment, target)
+        # The other devices' open apps: this request is no longer waiting for them.
+        for other in found.targets.exclude(pk=device.pk).values_list("pk", flat=True):
+            _publish(delivery.device_key(other), "answered")
         if target == State.REPORTED:
             _withdraw_others(found, now=now)
             transaction.on_commit(partial(_alert_helpdesk, found.pk))
@@ -617,6 +624,16 @@ def set_push_subscription(device: Device, subscription: Mapping[str, Any]) -> di
     device.push_subscription = json.dumps(clean, separators=(",", ":"))
     device.save(update_fields=["push_subscription"])
     return clean
+
+
+def remove_device_of(user: Any, device_id: object, *, now: dt.datetime) -> bool:
+    """Remove ``user``'s device ``device_id`` (its method was removed); False if unknown."""
+    try:
+        pk = _uuid(device_id, UnknownDevice())
+    except UnknownDevice:
+        return False
+    device = Device.objects.filter(pk=pk, user=user).first()
+    return device is not None and remove_device(device, now=now)
 
 
 def forget_totp_secret(device: Device) -> None:

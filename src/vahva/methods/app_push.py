@@ -54,6 +54,11 @@ def enrolment_link(code: str) -> str:
     return f"{str(settings.PUBLIC_URL).rstrip('/')}{ENROL_PATH}#{code}"
 
 
+def pushes_held_until(user: Any) -> dt.datetime | None:
+    """Until when sign-in requests to the person's app are held after "Deny and report"."""
+    return authenticator.held_until(user, now=clock.now())
+
+
 class AppPushMethod(Method):
     kind = "app_push"
     label = _("vahva app")
@@ -128,6 +133,9 @@ class AppPushMethod(Method):
         service.touch(answered, now=now)
         if answered.pk == registered.pk:
             registered.last_used_at = now
+
+    def removed(self, registered: RegisteredMethod, *, now: dt.datetime) -> None:
+        authenticator.remove_device_of(registered.user_id, registered.data.get("device"), now=now)
 
     def start_enrolment(self, user: Any, *, now: dt.datetime) -> PendingEnrolment:
         with transaction.atomic():

@@ -79,6 +79,10 @@ class Method(ABC):
     def start_enrolment(self, user: Any, *, now: dt.datetime) -> PendingEnrolment:
         """Create the pending enrolment (secret, QR...) for ``user``."""
 
+    def removed(self, registered: RegisteredMethod, *, now: dt.datetime) -> None:
+        """The person (or the helpdesk) removed ``registered``: revoke what it left behind."""
+        return None
+
     def enrolment_context(self, pending: PendingEnrolment) -> dict[str, Any]:
         """Template data for the enrolment page (a QR, the secret as text...)."""
         return {}

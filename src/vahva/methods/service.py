@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from vahva import clock
 from vahva.errors import AlreadyCompleted, ExpiredChallenge, MalformedInput, ReplayedCode
 
 from . import registry
@@ -94,6 +95,8 @@ def remove(user: Any, method_id: object) -> RegisteredMethod:
     method = get_for(user, method_id)
     with transaction.atomic():
         method.delete()
+        # A removed app's device must stop answering too (a lost phone keeps its key).
+        registry.get(method.kind).removed(method, now=clock.now())
         rest = RegisteredMethod.objects.filter(user=user).order_by("created_at", "pk")
         if method.is_default and rest.exists():
             rest.filter(pk=rest[0].pk).update(is_default=True)

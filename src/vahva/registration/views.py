@@ -17,8 +17,9 @@ from vahva import clock
 from vahva.audit.log import recent_for, record
 from vahva.conf import settings
 from vahva.errors import AlreadyCompleted, ExpiredChallenge, MalformedInput, VahvaError
-from vahva.methods import registry
+from vahva.methods import app_push, registry
 from vahva.methods import service as methods
+from vahva.methods.totp import qr_data_uri
 from vahva.policy.decide import enforced_from
 from vahva.signin import engine
 from vahva.signin.views import safe_next
@@ -67,9 +68,12 @@ def setup(request: HttpRequest) -> HttpResponse:
     if found is None:
         return redirect("registration:done")
     index, step = found
-    return render(
-        request, f"registration/step_{step.slug}.html", _wizard_context(request, index, step)
-    )
+    context = _wizard_context(request, index, step)
+    if step.slug == "app":
+        # Where the phone opens the vahva app (the enrolment QR comes on the next page).
+        app_url = f"{str(settings.PUBLIC_URL).rstrip('/')}/app/"
+        context.update({"app_url": app_url, "app_qr": qr_data_uri(app_url)})
+    return render(request, f"registration/step_{step.slug}.html", context)
 
 
 @login_required
@@ -261,6 +265,9 @@ def security_info(request: HttpRequest) -> HttpResponse:
                 )
             ],
             "can_add": bool(registry.enrolable()),
+            # "It wasn't me" answers: the person sees them here, the helpdesk got an e-mail.
+            "reports": recent_for(request.user, actions=("push.reported",), limit=5),
+            "held_until": app_push.pushes_held_until(request.user),
         },
     )
 

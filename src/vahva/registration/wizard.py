@@ -23,9 +23,9 @@ class Step:
     primary: str
 
 
-# The vahva app satisfies the App step too; its page still leads to an authenticator app (TOTP)
-# until the installable vahva app is served, then "app_push" becomes the primary.
-STEPS = (Step("app", _("App"), ("app_push", "totp"), "totp"),)
+# The App step leads with the vahva app; "I want to use a different authenticator app" (TOTP)
+# satisfies it too.
+STEPS = (Step("app", _("App"), ("app_push", "totp"), "app_push"),)
 
 
 def steps() -> list[Step]:
