@@ -28,15 +28,15 @@ run: install
 	trap 'kill $$mail 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/vahva serve --host 127.0.0.1 --port $(PORT)
 
-## Debian packages the browser tests use; installed only when running as root.
-SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/zbarimg /usr/bin/oathtool
+## Debian packages the browser and two-node tests use; installed only when running as root.
+SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/zbarimg /usr/bin/oathtool /usr/bin/redis-server
 system-deps:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do [ -x $$tool ] || missing=yes; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      chromium zbar-tools oathtool >/dev/null; \
-	  else echo "Browser tests need: apt-get install chromium zbar-tools oathtool"; fi; \
+	      chromium zbar-tools oathtool redis-server >/dev/null; \
+	  else echo "Tests need: apt-get install chromium zbar-tools oathtool redis-server"; fi; \
 	fi
 
 ## make test: the whole suite, browser tests included

@@ -9,7 +9,9 @@ sign-ins cost ten thousand small objects.
 Keys are sign-in attempt ids (or enrolment ids for a test notification, ``device:<id>`` for a
 device's open stream); outcomes are short strings ("approved", "denied", "challenge"...).
 :class:`InProcessBus` serves one process; several nodes share one through Redis pub/sub with
-the same methods.
+the same methods (:mod:`vahva.authenticator.redis_bus`). A waiter treats every outcome as "look
+again": a bus that may have missed publications (Redis reconnecting) wakes everyone with
+``"resync"``.
 """
 
 from __future__ import annotations
@@ -76,6 +78,14 @@ class InProcessBus:
     def publish(self, key: str, outcome: str) -> None:
         with self._lock:
             listeners = list(self._listeners.get(key, ()))
+        for listener in listeners:
+            listener.deliver(outcome)
+
+    def publish_all(self, outcome: str) -> None:
+        """Wake every listener, whatever its key (a bus that may have missed publications
+        sends "look again")."""
+        with self._lock:
+            listeners = [one for some in self._listeners.values() for one in some]
         for listener in listeners:
             listener.deliver(outcome)
 

@@ -24,6 +24,7 @@ FILE_KEYS = frozenset(
         "debug",
         "allowed_hosts",
         "database_url",
+        "redis_url",
         "time_zone",
         "language_code",
         "secure_cookies",
@@ -44,6 +45,8 @@ class Config:
     time_zone: str
     language_code: str
     secure_cookies: bool
+    #: Redis for the event bus between nodes (DESIGN.md §4); empty: one node, in-process.
+    redis_url: str = ""
     vahva: dict[str, Any] = field(default_factory=dict)
 
 
@@ -56,6 +59,19 @@ def _env_bool(env: Mapping[str, str], name: str) -> bool | None:
     if value.lower() in {"0", "false", "no", "off", ""}:
         return False
     raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
+
+
+#: What a Redis URL may start with (redis-py's ``from_url``).
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _redis_url(value: str, origin: str) -> str:
+    if value and not value.startswith(REDIS_SCHEMES):
+        # Not echoed: the URL may hold the Redis password.
+        raise ImproperlyConfigured(
+            f"{origin} must start with {', '.join(REDIS_SCHEMES)} (or be empty for one node)"
+        )
+    return value
 
 
 def load(environ: Mapping[str, str] | None = None) -> Config:
@@ -81,6 +97,10 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
     secure = _env_bool(env, "VAHVA_SECURE_COOKIES")
     hosts = env.get("VAHVA_ALLOWED_HOSTS")
     vahva = raw.get("vahva", {})
+    if env.get("REDIS_URL"):
+        redis_url = _redis_url(env["REDIS_URL"], "REDIS_URL")
+    else:
+        redis_url = _redis_url(str(raw.get("redis_url", "")), f"{path}: redis_url")
     if not isinstance(vahva, dict):
         raise ImproperlyConfigured(f"{path}: [vahva] must be a table")
     return Config(
@@ -93,5 +113,6 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         time_zone=str(raw.get("time_zone", "Europe/Helsinki")),
         language_code=str(raw.get("language_code", "en")),
         secure_cookies=bool(raw.get("secure_cookies", True)) if secure is None else secure,
+        redis_url=redis_url,
         vahva={str(k).upper(): v for k, v in vahva.items()},
     )

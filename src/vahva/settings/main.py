@@ -96,6 +96,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 DATABASES = {"default": _db}
+# Redis for the event bus between nodes; empty: one node with an in-process bus (see
+# vahva.authenticator.apps).
+REDIS_URL = CONFIG.redis_url
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
