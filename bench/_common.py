@@ -462,3 +462,43 @@ def timed_alone(seconds: float, action: Callable[[], object]) -> float:
         action()
         calls += 1
     return 1000 * (time.process_time() - cpu) / calls
+
+
+# -- a server's resources (push.py) ----------------------------------------------------------
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (KiB) and Threads of a process, from /proc/<pid>/status (Linux)."""
+    found: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM", "Threads"):
+            found[name] = int(value.split()[0])
+    return found
+
+
+def open_fds(pid: int) -> int:
+    """How many file descriptors (sockets included) a process has open (Linux /proc)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def fd_limit(pid: int) -> str:
+    """A process's soft and hard open-file limits, as /proc/<pid>/limits gives them."""
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            soft, hard = line.split()[3:5]
+            return f"{soft} soft, {hard} hard"
+    return "unknown"
+
+
+def raise_nofile() -> tuple[int, int]:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit (children inherit it);
+    returns (soft, hard) afterwards."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
