@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -44,8 +45,10 @@ HEADER = "X-Vahva-Wait"
 _HEADER_BYTES = HEADER.lower().encode("ascii")
 #: A comment line this often keeps proxies from closing an idle stream.
 HEARTBEAT = 15.0
-#: EventSource's reconnection delay (ms), sent with the first event.
+#: EventSource's reconnection delay (ms), sent with the first event; streams that go on add
+#: up to RETRY_JITTER_MS at random.
 RETRY_MS = 2000
+RETRY_JITTER_MS = 8000
 
 #: checker(argument) -> (event data, final, until): the current state of what a stream waits
 #: for, whether it is the last event, and the Unix time at which it changes by itself (a
@@ -87,10 +90,16 @@ def format_event(data: dict[str, Any], *, retry: int | None = None) -> bytes:
 
 def event_stream(request: HttpRequest, first: dict[str, Any], wait: Wait | None) -> HttpResponse:
     """The view's answer: ``first`` now and, under ASGI, more events as ``wait`` says."""
-    response = HttpResponse(format_event(first, retry=RETRY_MS), content_type="text/event-stream")
+    carried_on = wait is not None and isinstance(request, ASGIRequest)
+    # A stream that goes on is reconnected after a while spread over RETRY_JITTER_MS: when a
+    # node restarts, its thousands of waiting pages do not all come back in the same second
+    # (each reconnection is a Django request, with a thread while it runs).
+    retry = RETRY_MS + (secrets.randbelow(RETRY_JITTER_MS) if carried_on else 0)
+    response = HttpResponse(format_event(first, retry=retry), content_type="text/event-stream")
     response["Cache-Control"] = "no-store"
     response["X-Accel-Buffering"] = "no"  # a buffering reverse proxy would hold the events
-    if wait is not None and isinstance(request, ASGIRequest):
+    if carried_on:
+        assert wait is not None
         response[HEADER] = json.dumps(asdict(replace(wait, first=first)))
     return response
 

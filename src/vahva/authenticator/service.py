@@ -270,12 +270,13 @@ def remember_nonce(
     """
     until = dt.datetime.fromtimestamp(timestamp + window + 1, tz=dt.UTC)
     try:
+        # One write transaction per signed request: remember this nonce, forget the device's
+        # nonces whose requests are stale anyway.
         with transaction.atomic():
             SeenRequest.objects.create(device=device, nonce=nonce, expires_at=until)
+            SeenRequest.objects.filter(device=device, expires_at__lt=now).delete()
     except IntegrityError:
         raise ReplayedRequest() from None
-    # Forget nonces whose requests are stale anyway.
-    SeenRequest.objects.filter(device=device, expires_at__lt=now).delete()
 
 
 # --- challenges ----------------------------------------------------------------------------
