@@ -25,3 +25,10 @@ VAHVA = {
     "ENCRYPTION_KEY_ID": "k1",
 }
 REDIS_URL = ""  # the suite runs on the in-process bus; the Redis tests set their own
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # The browser tests' live server answers from several threads at once, and an in-memory
+    # test database is one shared connection there ("database table is locked"). A file of
+    # this run's own (WAL, as in production) is not; the pid keeps parallel runs apart.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"vahva-test-{os.getpid()}.sqlite3")
+    }
