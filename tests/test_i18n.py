@@ -83,7 +83,7 @@ def test_setlang_then_wizard_in_finnish(alice: Any, client: Client, clock: Any) 
     assert _lang(step) == "fi"
     assert "<h1>Pidä tilisi turvassa</h1>" in body
     assert re.search(r"Kirjautumistapa 1/\d+: Sovellus", body)
-    assert "Aloita hankkimalla todennussovellus" in body
+    assert "Aloita hankkimalla vahva-sovellus" in body
     assert "Haluan käyttää toista todennussovellusta" in body
     assert "Haluan ottaa käyttöön toisen kirjautumistavan" in body
     assert "Ohita käyttöönotto" in body

@@ -56,6 +56,8 @@ def init(argv: list[str]) -> int:
         lines.append('helpdesk_email = "helpdesk@demo.example"\n')
         lines.append('helpdesk_phone = "+358 9 123 4567"\n')
         lines.append(f'public_url = "{args.public_url}"\n')
+        # Texts and calls of the demo land on the dev phone page, /dev/phone.
+        lines.append("dev_phone = true\n")
     lines.append('encryption_key_id = "k1"\n')
     lines.append(f'encryption_keys = {{ k1 = "{new_key()}" }}\n')
     # Owner-only: the file holds the secret key and the encryption keys.

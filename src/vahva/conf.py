@@ -73,8 +73,42 @@ DEFAULTS: dict[str, Any] = {
     # The contact in the VAPID JWT (RFC 8292 §2.1 "sub"): a mailto: or https: URL; empty =
     # mailto: the helpdesk address, else the public URL.
     "VAPID_SUBJECT": "",
+    # --- phones (DESIGN.md §5) ---
+    # The gateway that sends texts and makes calls, by dotted path: the dev phone (texts and
+    # calls land on /dev/phone) or "vahva.gateways.twilio.TwilioGateway".
+    "PHONE_GATEWAY": "vahva.gateways.dev.DevGateway",
+    # Serve the dev phone pages at /dev/phone even without DEBUG (tests, demos). They exist
+    # only while the dev gateway is the configured one, whatever this says.
+    "DEV_PHONE": False,
+    # The country a number typed without a country code belongs to (ISO 3166 region code).
+    "PHONE_DEFAULT_COUNTRY": "FI",
+    # The countries numbers may be in (region codes); a number elsewhere is refused.
+    "PHONE_COUNTRIES": ["FI", "SE", "NO", "DK", "EE", "DE", "GB"],
+    # Seconds a texted code stays valid, wrong tries a code takes, and seconds before
+    # "Resend code" (or another call) is allowed.
+    "PHONE_CODE_TTL": 300,
+    "PHONE_CODE_TRIES": 5,
+    "PHONE_RESEND_AFTER": 30,
+    # Seconds a call may take from dialling to the # press.
+    "PHONE_CALL_TTL": 120,
+    # SMS pumping: texts and calls per hour per number, person, client address and country.
+    "PHONE_LIMITS": {"number": 5, "person": 10, "ip": 20, "country": 300},
+    # Texts and calls per day for the whole deployment (the spend cap).
+    "PHONE_DAILY_CAP": 2000,
+    # The Twilio gateway: account, the sender number (E.164), the public base URL Twilio's
+    # webhooks reach (empty: PUBLIC_URL) and the API base (empty: Twilio's own; tests point it
+    # at a loopback fake).
+    "TWILIO": {
+        "account_sid": "",
+        "auth_token": "",
+        "from_number": "",
+        "webhook_base": "",
+        "api_base": "",
+    },
 }
 
+_PHONE_LIMIT_KEYS = {"number", "person", "ip", "country"}
+_TWILIO_KEYS = {"account_sid", "auth_token", "from_number", "webhook_base", "api_base"}
 _THROTTLE_KEYS = {"free", "base", "cap", "limit", "forget"}
 _THROTTLES = tuple(name for name in DEFAULTS if name.startswith("THROTTLE_"))
 
@@ -127,6 +161,36 @@ def _throttle(name: str, value: Any) -> None:
             raise ImproperlyConfigured(f"VAHVA[{name!r}][{part!r}] must be > 0")
 
 
+def _region(name: str, value: Any) -> None:
+    import phonenumbers
+
+    if not isinstance(value, str) or value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ImproperlyConfigured(
+            f"VAHVA[{name!r}] must be a region code such as 'FI', not {value!r}"
+        )
+
+
+def _regions(name: str, value: Any) -> None:
+    if not isinstance(value, list | tuple) or not value:
+        raise ImproperlyConfigured(f"VAHVA[{name!r}] must be a non-empty list of region codes")
+    for item in value:
+        _region(name, item)
+
+
+def _phone_limits(name: str, value: Any) -> None:
+    if not isinstance(value, Mapping) or set(value) != _PHONE_LIMIT_KEYS:
+        raise ImproperlyConfigured(f"VAHVA[{name!r}] needs exactly {sorted(_PHONE_LIMIT_KEYS)}")
+    for part, limit in value.items():
+        _at_least_one(f"{name}.{part}", limit)
+
+
+def _twilio(name: str, value: Any) -> None:
+    if not isinstance(value, Mapping) or not set(value) <= _TWILIO_KEYS:
+        raise ImproperlyConfigured(f"VAHVA[{name!r}] takes only {sorted(_TWILIO_KEYS)}")
+    for part, item in value.items():
+        _string(f"{name}.{part}", item)
+
+
 _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "ORGANISATION_NAME": _string,
     "HELPDESK_EMAIL": _string,
@@ -153,6 +217,17 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "PUSH_ALLOW_PRIVATE_ENDPOINTS": _boolean,
     "PUSH_REPORT_HOLD": _positive_int,
     "VAPID_SUBJECT": _string,
+    "PHONE_GATEWAY": _string,
+    "DEV_PHONE": _boolean,
+    "PHONE_DEFAULT_COUNTRY": _region,
+    "PHONE_COUNTRIES": _regions,
+    "PHONE_CODE_TTL": _at_least_one,
+    "PHONE_CODE_TRIES": _at_least_one,
+    "PHONE_RESEND_AFTER": _positive_int,
+    "PHONE_CALL_TTL": _at_least_one,
+    "PHONE_LIMITS": _phone_limits,
+    "PHONE_DAILY_CAP": _at_least_one,
+    "TWILIO": _twilio,
 }
 assert set(_VALIDATORS) == set(DEFAULTS), "every setting needs a validator"
 
@@ -166,6 +241,10 @@ def validate(overrides: Mapping[str, Any]) -> dict[str, Any]:
             f"Known: {', '.join(sorted(DEFAULTS))}"
         )
     merged = {**DEFAULTS, **overrides}
+    for name in ("PHONE_LIMITS", "TWILIO"):
+        # A partial table overrides only what it names.
+        if isinstance(merged[name], Mapping):
+            merged[name] = {**DEFAULTS[name], **merged[name]}
     for name in _THROTTLES:
         # A partial table overrides only what it names; 0 means "never" for limit and forget
         # (TOML has no null).
@@ -181,6 +260,11 @@ def validate(overrides: Mapping[str, Any]) -> dict[str, Any]:
         raise ImproperlyConfigured(
             f"VAHVA['ENCRYPTION_KEY_ID'] {merged['ENCRYPTION_KEY_ID']!r} is not a key id "
             "in VAHVA['ENCRYPTION_KEYS']"
+        )
+    if merged["PHONE_DEFAULT_COUNTRY"] not in merged["PHONE_COUNTRIES"]:
+        raise ImproperlyConfigured(
+            f"VAHVA['PHONE_DEFAULT_COUNTRY'] {merged['PHONE_DEFAULT_COUNTRY']!r} is not in "
+            "VAHVA['PHONE_COUNTRIES']"
         )
     return merged
 

@@ -28,6 +28,8 @@ urlpatterns = [
     # Django (vahva.waits), which django-ninja's operations are not.
     path("api/device/v1/events", device_events.device_events, name="device_events"),
     path("", include("vahva.authenticator.urls")),
+    # The dev phone (only with the dev gateway in development) and the gateways' webhooks.
+    path("", include("vahva.gateways.urls")),
 ]
 
 handler400 = "vahva.web.views.bad_request"

@@ -106,7 +106,8 @@ def test_enrol_in_the_wizard_satisfies_the_app_step(signed_in: Client) -> None:
     assert 'href="/security-info/setup/totp/"' in page
     response = enrol_app(signed_in, TestDevice(), "/security-info/setup/app_push/")
     assert response["Location"] == "/security-info/setup/"
-    assert signed_in.get("/security-info/setup/")["Location"] == "/security-info/setup/done/"
+    # On to the wizard's next step, the phone.
+    assert "Method 2 of 2: Phone" in text(signed_in.get("/security-info/setup/"))
 
 
 def test_enrolment_is_not_saved_before_the_test_is_approved(signed_in: Client) -> None:
@@ -301,7 +302,7 @@ def test_confirming_it_is_you_with_only_the_app(
 
 def test_the_wizard_leads_with_the_vahva_app(signed_in: Client) -> None:
     page = text(signed_in.get("/security-info/setup/"))
-    assert "Method 1 of 1: App" in page
+    assert "Method 1 of 2: App" in page
     assert "Start by getting the vahva app" in page
     # Where the phone opens the app, as text and as a QR code.
     assert 'id="app-address">http://localhost:8000/app/<' in page

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django.utils.functional import Promise
+
+from vahva.errors import MalformedInput
 
 from .models import PendingEnrolment, RegisteredMethod
 
@@ -24,6 +27,8 @@ class AttemptRef:
     id: str
     ip: str | None = None
     service: str = ""
+    #: The person asked for the challenge again ("Resend code", "Call again").
+    resend: bool = False
 
 
 class Method(ABC):
@@ -42,6 +47,11 @@ class Method(ABC):
     #: The answer is given elsewhere (approved in a phone app), not typed: the sign-in page
     #: polls :meth:`status`, then :meth:`verify` receives the attempt's id as the response.
     waits: ClassVar[bool] = False
+    #: :meth:`begin` sends the challenge (a text) for one sign-in attempt: the method can be
+    #: asked only inside an attempt that began it (not to confirm a signed-in person).
+    sends: ClassVar[bool] = False
+    #: Said on the wizard's next page once the method is saved ("SMS verified successfully").
+    verified_message: ClassVar[str | Promise] = ""
 
     def amr_for(self, response: str) -> tuple[str, ...]:
         """The RFC 8176 values this ``response`` proves (a method may take more than one
@@ -75,6 +85,18 @@ class Method(ABC):
         On success the method has already consumed what must not be accepted twice.
         """
 
+    def verify_for(
+        self,
+        registered: RegisteredMethod,
+        response: str,
+        *,
+        now: dt.datetime,
+        attempt: AttemptRef,
+    ) -> None:
+        """:meth:`verify` inside the sign-in ``attempt``; a method whose challenge belongs to
+        one attempt (a texted code) accepts only that attempt's answer."""
+        self.verify(registered, response, now=now)
+
     @abstractmethod
     def start_enrolment(self, user: Any, *, now: dt.datetime) -> PendingEnrolment:
         """Create the pending enrolment (secret, QR...) for ``user``."""
@@ -86,6 +108,24 @@ class Method(ABC):
     def enrolment_context(self, pending: PendingEnrolment) -> dict[str, Any]:
         """Template data for the enrolment page (a QR, the secret as text...)."""
         return {}
+
+    def enrolment_action(
+        self,
+        pending: PendingEnrolment,
+        action: str,
+        data: Mapping[str, str],
+        *,
+        now: dt.datetime,
+        ip: str | None,
+    ) -> PendingEnrolment:
+        """A step of the enrolment page before the proof ("Text me a code" to a number,
+        "Resend code"). Returns the pending enrolment, whose kind may have changed (the page
+        to show next is that kind's). Raises a VahvaError for bad input."""
+        raise MalformedInput()
+
+    def enrolment_status(self, pending: PendingEnrolment, *, now: dt.datetime) -> dict[str, Any]:
+        """For enrolment pages that wait (a call to answer): {"state": ..., ...}."""
+        return {"state": "none"}
 
     @abstractmethod
     def finish_enrolment(

@@ -7,7 +7,12 @@ from django.utils.module_loading import import_string
 from .base import Method
 
 #: Dotted paths of the built-in methods, in the order "Add method" lists them.
-BUILTIN = ("vahva.methods.app_push.AppPushMethod", "vahva.methods.totp.TotpMethod")
+BUILTIN = (
+    "vahva.methods.app_push.AppPushMethod",
+    "vahva.methods.totp.TotpMethod",
+    "vahva.methods.sms.SmsMethod",
+    "vahva.methods.voice.VoiceMethod",
+)
 
 _methods: dict[str, Method] = {}
 

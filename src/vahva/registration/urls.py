@@ -13,8 +13,10 @@ urlpatterns = [
     path("security-info/setup/skip/", views.skip, name="skip"),
     path("security-info/setup/choose/", views.choose, {"in_wizard": True}, name="setup_choose"),
     path("security-info/setup/<slug:kind>/", views.enrol, {"in_wizard": True}, name="setup_enrol"),
+    path("security-info/setup/<slug:kind>/status/", views.enrol_status, name="setup_enrol_status"),
     path("security-info/add/", views.choose, name="choose"),
     path("security-info/add/<slug:kind>/", views.enrol, name="enrol"),
+    path("security-info/add/<slug:kind>/status/", views.enrol_status, name="enrol_status"),
     path("security-info/default/", views.set_default, name="default"),
     path("security-info/remove/<int:method_id>/", views.remove, name="remove"),
 ]

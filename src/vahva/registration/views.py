@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -16,7 +16,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from vahva import clock
 from vahva.audit.log import recent_for, record
 from vahva.conf import settings
-from vahva.errors import AlreadyCompleted, ExpiredChallenge, MalformedInput, VahvaError
+from vahva.errors import (
+    AlreadyCompleted,
+    ExpiredChallenge,
+    MalformedInput,
+    RateLimited,
+    VahvaError,
+)
 from vahva.methods import app_push, registry
 from vahva.methods import service as methods
 from vahva.methods.totp import qr_data_uri
@@ -39,7 +45,8 @@ def _wizard_context(request: HttpRequest, current: int, step: wizard.Step | None
         "current": current,
         "total": len(all_steps),
         "step": step,
-        "allow_skip": settings.ALLOW_SKIP_SETUP,
+        # A person with a method may leave the later steps for now, whatever the policy.
+        "allow_skip": settings.ALLOW_SKIP_SETUP or methods.has_methods(request.user),
     }
 
 
@@ -95,7 +102,7 @@ def done(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def skip(request: HttpRequest) -> HttpResponse:
-    if not settings.ALLOW_SKIP_SETUP:
+    if not settings.ALLOW_SKIP_SETUP and not methods.has_methods(request.user):
         return render(
             request,
             "web/error.html",
@@ -106,6 +113,9 @@ def skip(request: HttpRequest) -> HttpResponse:
             status=403,
         )
     record("setup.skipped", subject=request.user, actor=request.user, request=request)
+    if methods.has_methods(request.user):
+        # Skipping a later step (the phone): the wizard still ends with what was set up.
+        return redirect("registration:done")
     return redirect(request.session.pop(SESSION_NEXT, "") or reverse("registration:security_info"))
 
 
@@ -177,6 +187,8 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
         pending = methods.get_pending(request.user, request.session.get(SESSION_PENDING))
         if pending.kind != kind:
             raise ExpiredChallenge()
+        if request.POST.get("action"):
+            return _enrol_action(request, method, pending, context, in_wizard=in_wizard)
     except AlreadyCompleted:
         # Double-submitted form: the first submit saved the method; carry on from there.
         return redirect("registration:setup" if in_wizard else "registration:security_info")
@@ -230,9 +242,49 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
         method_id=registered.pk,
     )
     if in_wizard:
+        if method.verified_message:
+            messages.success(request, str(method.verified_message))
         return redirect("registration:setup")
     messages.success(request, _("%(method)s was added.") % {"method": method.describe(registered)})
     return redirect("registration:security_info")
+
+
+def _enrol_action(
+    request: HttpRequest, method: Any, pending: Any, context: dict[str, Any], *, in_wizard: bool
+) -> HttpResponse:
+    """A step of the enrolment page before the proof ("Text me a code", "Resend code")."""
+    name = "registration:setup_enrol" if in_wizard else "registration:enrol"
+    ip = getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR")
+    try:
+        pending = method.enrolment_action(
+            pending, str(request.POST["action"]), request.POST.dict(), now=clock.now(), ip=ip
+        )
+    except AlreadyCompleted:
+        return redirect("registration:setup" if in_wizard else "registration:security_info")
+    except VahvaError as exc:
+        context.update(method.enrolment_context(pending), form=EnrolCodeForm(), pending=pending)
+        context.update(error=exc.message, posted=request.POST)
+        response = render(request, f"methods/{pending.kind}/enrol.html", context, status=exc.status)
+        if isinstance(exc, RateLimited):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+    # Post/redirect/get: a reload does not text again; the page is the (new) kind's.
+    return redirect(name, kind=pending.kind)
+
+
+@login_required
+@require_http_methods(["GET"])
+def enrol_status(request: HttpRequest, kind: str, in_wizard: bool = False) -> JsonResponse:
+    """Where a waiting enrolment (a call to answer) is, for its page to poll."""
+    try:
+        pending = methods.get_pending(request.user, request.session.get(SESSION_PENDING))
+    except AlreadyCompleted:
+        return JsonResponse({"state": "done"})
+    except VahvaError as exc:
+        return JsonResponse({"state": "gone", "message": str(exc.message)}, status=exc.status)
+    if pending.kind != kind:
+        return JsonResponse({"state": "gone"}, status=410)
+    return JsonResponse(registry.get(kind).enrolment_status(pending, now=clock.now()))
 
 
 def _method_label(kind: str) -> str:

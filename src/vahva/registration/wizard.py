@@ -25,7 +25,11 @@ class Step:
 
 # The App step leads with the vahva app; "I want to use a different authenticator app" (TOTP)
 # satisfies it too.
-STEPS = (Step("app", _("App"), ("app_push", "totp"), "app_push"),)
+# The Phone step: a number, then "Text me a code" (SMS) or "Call me" (press #).
+STEPS = (
+    Step("app", _("App"), ("app_push", "totp"), "app_push"),
+    Step("phone", _("Phone"), ("sms", "voice"), "sms"),
+)
 
 
 def steps() -> list[Step]:

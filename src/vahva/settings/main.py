@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "vahva.audit",
     "vahva.accounts",
     "vahva.methods",
+    "vahva.gateways",
     "vahva.authenticator",
     "vahva.signin",
     "vahva.registration",

@@ -23,6 +23,8 @@ VAHVA = {
     "HELPDESK_EMAIL": "helpdesk@demo.example",
     "ENCRYPTION_KEYS": {"k1": "mFnCOWzvJe6uGQ0cV3nI8wz1j3-C5bS3xNcxu5u4r-E="},
     "ENCRYPTION_KEY_ID": "k1",
+    # Texts and calls land on the dev phone (/dev/phone), which tests read.
+    "DEV_PHONE": True,
 }
 REDIS_URL = ""  # the suite runs on the in-process bus; the Redis tests set their own
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405

@@ -32,7 +32,7 @@ from vahva.errors import (
 )
 from vahva.methods import registry
 from vahva.methods import service as methods
-from vahva.methods.base import Method
+from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
 from vahva.policy import Context, Decision, decide
 
@@ -330,14 +330,23 @@ def verify(
 ) -> None:
     """Check the second factor; on success the browser is signed in."""
     now = clock.now()
-    method = check_second_factor(request, attempt.user, registered, response, action="signin.mfa")
+    ref = AttemptRef(id=str(attempt.pk), ip=attempt.ip)
+    method = check_second_factor(
+        request, attempt.user, registered, response, action="signin.mfa", attempt=ref
+    )
     amr = sorted({"pwd", *method.amr_for(response), "mfa"})
     _move(attempt, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=amr)
     _signed_in(request, attempt, method=registered.kind)
 
 
 def check_second_factor(
-    request: HttpRequest, user: Any, registered: RegisteredMethod, response: str, *, action: str
+    request: HttpRequest,
+    user: Any,
+    registered: RegisteredMethod,
+    response: str,
+    *,
+    action: str,
+    attempt: AttemptRef | None = None,
 ) -> Method:
     """Verify ``response`` for ``registered`` under the MFA throttle; audit failures.
 
@@ -349,7 +358,10 @@ def check_second_factor(
     throttle.check(keys, now=now)
     method = registry.get(registered.kind)
     try:
-        method.verify(registered, response, now=now)
+        if attempt is not None:
+            method.verify_for(registered, response, now=now, attempt=attempt)
+        else:
+            method.verify(registered, response, now=now)
     except (InvalidCode, ReplayedCode) as exc:
         throttle.fail(keys, now=now)
         record(

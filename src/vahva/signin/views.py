@@ -120,7 +120,11 @@ def verify(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         try:
             context.update(
-                method.begin(registered, now=clock.now(), attempt=_attempt_ref(request, attempt))
+                method.begin(
+                    registered,
+                    now=clock.now(),
+                    attempt=_attempt_ref(request, attempt, resend=bool(request.GET.get("resend"))),
+                )
             )
         except VahvaError as exc:
             return _error_response(request, f"methods/{method.kind}/verify.html", context, exc)
@@ -144,10 +148,15 @@ def verify(request: HttpRequest) -> HttpResponse:
     return _after_sign_in(request, attempt.next_url, attempt.user_id)
 
 
-def _attempt_ref(request: HttpRequest, attempt: SignInAttempt) -> AttemptRef:
+def _attempt_ref(
+    request: HttpRequest, attempt: SignInAttempt, *, resend: bool = False
+) -> AttemptRef:
     requirement = engine.pending(request, attempt.next_url)
     return AttemptRef(
-        id=str(attempt.pk), ip=attempt.ip, service=requirement.service if requirement else ""
+        id=str(attempt.pk),
+        ip=attempt.ip,
+        service=requirement.service if requirement else "",
+        resend=resend,
     )
 
 
@@ -262,7 +271,12 @@ def confirm(request: HttpRequest) -> HttpResponse:
     # A typed code, else the password: confirming with a push (no sign-in attempt here) is
     # not built yet.
     registered = next(
-        (m for m in methods.registered_for(request.user) if not registry.get(m.kind).waits), None
+        (
+            m
+            for m in methods.registered_for(request.user)
+            if not registry.get(m.kind).waits and not registry.get(m.kind).sends
+        ),
+        None,
     )
     method = registry.get(registered.kind) if registered else None
     form_class = CodeForm if registered else ConfirmPasswordForm

@@ -1,0 +1,126 @@
+"""The phone pages through HTTP: the wizard's Phone step, Text me a code / Call me, the
+sign-in pages, and bad input answered with a 4xx and a message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from tests.helpers import sign_in_password, text
+from tests.methods.phone_helpers import NUMBER, answer_and_press, last_code, texts
+from vahva.methods.models import PhoneCall, RegisteredMethod
+
+SMS = "/security-info/setup/sms/"
+VOICE = "/security-info/setup/voice/"
+
+
+@pytest.fixture
+def signed_in(alice: Any, client: Client, clock: Any) -> Client:
+    assert sign_in_password(client)["Location"] == "/security-info/setup/"
+    return client
+
+
+def _number(client: Client, url: str = SMS, **data: str) -> Any:
+    client.get(url)
+    form = {"action": "send", "country": "FI", "number": "044 1234521", "delivery": "sms"}
+    return client.post(url, {**form, **data})
+
+
+def test_wizard_text_me_a_code(signed_in: Client, clock: Any) -> None:
+    page = text(signed_in.get(SMS))
+    assert "What phone number would you like to use?" in page
+    assert "Finland (+358)" in page
+    assert "Message and data rates may apply." in page
+    assert _number(signed_in)["Location"] == SMS
+    assert "We just sent a 6 digit code to <strong>+358 44 1234521</strong>" in text(
+        signed_in.get(SMS)
+    )
+    wrong = signed_in.post(SMS, {"code": "12345x"})
+    assert wrong.status_code == 400
+    assert not RegisteredMethod.objects.exists()
+    done = signed_in.post(SMS, {"code": last_code()})
+    assert done["Location"] == "/security-info/setup/"
+    assert "SMS verified successfully" in text(signed_in.get("/security-info/setup/done/"))
+    method = RegisteredMethod.objects.get()
+    assert (method.kind, method.data["number"]) == ("sms", NUMBER)
+
+
+def test_double_click_sends_once_and_resend_says_when(signed_in: Client, clock: Any) -> None:
+    _number(signed_in)
+    _number(signed_in)
+    assert texts() == 1
+    early = signed_in.post(SMS, {"action": "resend"})
+    assert early.status_code == 429
+    assert early["Retry-After"] == "30"
+    assert "in 30 seconds" in text(early)
+    clock.advance(30)
+    assert signed_in.post(SMS, {"action": "resend"}).status_code == 302
+    assert texts() == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"number": "abc"}, "only digits"),
+        ({"number": "044"}, "too short"),
+        ({"number": "0700 123456"}, "premium-rate"),
+        ({"country": "ZZ"}, "Choose a country"),
+        ({"delivery": "pigeon"}, "Text me a code"),
+    ],
+)
+def test_bad_numbers_are_4xx_with_a_message(
+    signed_in: Client, data: dict[str, str], message: str
+) -> None:
+    response = _number(signed_in, **data)
+    assert response.status_code == 400
+    assert message in text(response)
+    assert texts() == 0
+    assert not RegisteredMethod.objects.exists()
+
+
+def test_wizard_call_me(signed_in: Client, clock: Any) -> None:
+    assert _number(signed_in, delivery="voice")["Location"] == VOICE
+    assert "We're calling <strong>+358 44 1234521</strong> now" in text(signed_in.get(VOICE))
+    status = "/security-info/setup/voice/status/"
+    assert signed_in.get(status).json()["state"] == "calling"
+    answer_and_press("#")
+    answer = signed_in.get(status).json()
+    assert answer["state"] == "approved"
+    finished = signed_in.post(VOICE, {"code": answer["response"]})
+    assert finished.status_code == 302, text(finished)[-3000:]
+    assert finished["Location"] == "/security-info/setup/"
+    assert RegisteredMethod.objects.get().kind == "voice"
+    # A double submit carries on.
+    assert signed_in.post(VOICE, {"code": answer["response"]}).status_code == 302
+
+
+def test_sign_in_by_text(alice: Any, client: Client, clock: Any) -> None:
+    from vahva.methods import service
+
+    service.save_new(alice, "sms", now=clock(), data={"number": NUMBER})
+    clock.advance(3600)
+    assert sign_in_password(client)["Location"] == "/signin/verify/"
+    page = text(client.get("/signin/verify/"))
+    assert "We texted your phone +358 44 *** **21. Enter the code." in page
+    client.get("/signin/verify/")  # a reload texts nothing more
+    assert texts() == 1
+    assert client.post("/signin/verify/", {"code": "abcdef"}).status_code == 400
+    assert client.post("/signin/verify/", {"code": last_code()})["Location"] == "/security-info/"
+
+
+def test_sign_in_by_call(alice: Any, client: Client, clock: Any) -> None:
+    from vahva.methods import service
+
+    service.save_new(alice, "voice", now=clock(), data={"number": NUMBER})
+    clock.advance(3600)
+    sign_in_password(client)
+    assert "We're calling your phone +358 44 *** **21" in text(client.get("/signin/verify/"))
+    assert client.get("/signin/verify/status/").json()["state"] == "pending"
+    # Posting before # is pressed does nothing.
+    assert client.post("/signin/verify/").status_code == 400
+    answer_and_press("#")
+    assert client.get("/signin/verify/status/").json()["state"] == "approved"
+    assert client.post("/signin/verify/")["Location"] == "/security-info/"
+    assert PhoneCall.objects.get().state == "used"
