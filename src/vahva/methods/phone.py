@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import phonenumbers
+from babel import Locale, UnknownLocaleError
 from django.conf import settings as django_settings
 from django.core import mail
 from django.db import transaction
@@ -26,7 +27,6 @@ from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
-from phonenumbers import geocoder
 
 from vahva.audit.log import record
 from vahva.audit.models import AuditEvent
@@ -73,9 +73,12 @@ def country_code(region: str) -> int:
 
 
 def _country_name(region: str, language: str) -> str:
-    example = phonenumbers.example_number(region)
-    name = geocoder.country_name_for_number(example, language[:2]) if example else ""
-    return str(name or region)
+    """The country's name in ``language`` (CLDR, through Babel), or its code."""
+    try:
+        names = Locale.parse(language.replace("-", "_")).territories
+    except (ValueError, UnknownLocaleError):
+        names = Locale("en").territories
+    return str(names.get(region) or region)
 
 
 def parse(raw: str, country: str | None = None) -> str:
