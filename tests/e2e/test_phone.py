@@ -167,3 +167,40 @@ def test_sign_in_by_call(
     press(dev_phone(context, live_server.url), "#")
     expect(page.get_by_role("heading", name="Security info")).to_be_visible(timeout=WAIT)
     problems.assert_none()
+
+
+def test_security_info_switch_to_calls_then_change_number(
+    live_server: Any,
+    page: Page,
+    context: BrowserContext,
+    clock: FakeClock,
+    make_user: Callable[..., Any],
+    problems: BrowserProblems,
+) -> None:
+    alice = make_user(email=ALICE)
+    service.save_new(
+        alice, "sms", now=clock() - dt.timedelta(hours=3), name="Mobile", data={"number": NUMBER}
+    )
+    sign_in(page, live_server.url)
+    page.get_by_label("Code").fill(read_code(dev_phone(context, live_server.url)))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name="Security info")).to_be_visible()
+    page.get_by_role("button", name="Use calls instead").click()
+    expect(page.locator("#methods")).to_contain_text("Call +358 44 *** **21 (Mobile)")
+    page.get_by_role("link", name="Change number").click()
+    expect(page.get_by_text("What phone number would you like to use?")).to_be_visible()
+    expect(page.get_by_label("Call me")).to_be_checked()
+    page.get_by_label("Phone number").fill("044 1234522")
+    page.get_by_label("Text me a code").check()
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#sent")).to_contain_text("+358 44 1234522")
+    new_phone = context.new_page()
+    new_phone.goto(f"{live_server.url}/dev/phone/+358441234522/")
+    page.get_by_label("Code", exact=True).fill(read_code(new_phone))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_text("Your phone number was changed")).to_be_visible()
+    methods = page.locator("#methods")
+    expect(methods).to_contain_text("Text a code to +358 44 *** **22 (Mobile)")
+    expect(methods).not_to_contain_text("**21")
+    expect(methods.locator(".badge")).to_have_text("Default")
+    problems.assert_none()

@@ -33,7 +33,7 @@ from vahva.audit.models import AuditEvent
 from vahva.conf import settings
 from vahva.errors import AlreadyCompleted, ExpiredChallenge, MalformedInput, RateLimited
 
-from . import registry
+from . import registry, service
 from .models import PendingEnrolment, PhoneSend, RegisteredMethod
 
 log = logging.getLogger(__name__)
@@ -300,6 +300,57 @@ def language_of(user: Any) -> str:
     )[:2]
 
 
+# --- Security info: Text <-> Call, change of number -------------------------------------------
+
+#: The key in a pending enrolment's data naming the phone it replaces (a changed number).
+REPLACES = "replaces"
+
+
+def phone_of(user: Any, method_id: object) -> RegisteredMethod:
+    """The person's own phone with this id; MalformedInput for anything else (looked up by
+    (user, id): an id from the browser never reaches another person's method)."""
+    registered = service.get_for(user, method_id)
+    if registered.kind not in DELIVERIES:
+        raise MalformedInput(_("That sign-in method is not a phone."))
+    return registered
+
+
+def set_delivery(user: Any, method_id: object, delivery: str) -> tuple[RegisteredMethod, str]:
+    """Text ↔ call for the same number: (the phone, its kind before).
+
+    The number was proved to be the person's when it was added; how it is reached needs no
+    new proof. Name, default flag and dates stay. Asking for the kind it already has is a
+    no-op (a double-submitted form)."""
+    registered = phone_of(user, method_id)
+    if delivery not in DELIVERIES or delivery not in {m.kind for m in registry.all_methods()}:
+        raise MalformedInput(_("Choose “Text me a code” or “Call me”."))
+    before = registered.kind
+    # Conditional UPDATE: of two racing switches one moves it, the other changes nothing.
+    RegisteredMethod.objects.filter(user=user, pk=registered.pk, kind=before).update(kind=delivery)
+    registered.refresh_from_db(fields=["kind"])
+    return registered, before
+
+
+def mark_replacing(pending: PendingEnrolment, registered: RegisteredMethod) -> PendingEnrolment:
+    """Make ``pending`` a change of number: when it is proved, it replaces ``registered``."""
+    old = phone_of(pending.user, registered.pk)
+    pending.data = {**pending.data, REPLACES: old.pk}
+    pending.save(update_fields=["data"])
+    return pending
+
+
+def replaced_by(pending: PendingEnrolment) -> RegisteredMethod | None:
+    """The person's phone this enrolment replaces, if it is a change of number (and the
+    phone is still there)."""
+    old_id = pending.data.get(REPLACES)
+    if old_id is None:
+        return None
+    try:
+        return phone_of(pending.user, old_id)
+    except MalformedInput:
+        return None
+
+
 # --- the enrolment page ----------------------------------------------------------------------
 
 
@@ -344,7 +395,8 @@ class PhoneMethod:
         if pending.expires_at <= now:
             raise ExpiredChallenge()
         if action == "change":
-            pending.data = {}
+            # Another number, same purpose: a change of number still replaces the old phone.
+            pending.data = {k: v for k, v in pending.data.items() if k == REPLACES}
             pending.save(update_fields=["data"])
             return pending
         if action == "send":
@@ -387,11 +439,30 @@ class PhoneMethod:
             record_send(Send(number, locked.user, ip, target.kind), now=now)
         return locked
 
+    def save_verified(
+        self, pending: PendingEnrolment, number: str, *, now: dt.datetime, name: str = ""
+    ) -> RegisteredMethod:
+        """Save the phone just proved, in the caller's transaction (with the consumed
+        enrolment); a changed number replaces the old phone there too, nothing half-done."""
+        old = replaced_by(pending)
+        saved = service.save_new(
+            pending.user,
+            self.kind,
+            now=now,
+            name=name or (old.name if old else ""),
+            data={"number": number, "language": language_of(pending.user)},
+        )
+        if old is not None:
+            service.hand_over(old, saved, now=now)
+        return saved
+
     def enrolment_context(self, pending: PendingEnrolment) -> dict[str, Any]:
         from vahva import clock
 
         number = str(pending.data.get("number", ""))
+        old = replaced_by(pending)
         return {
+            "replacing": registry.get(old.kind).describe(old) if old else "",
             "number": display(number) if number else "",
             "countries": country_choices(),
             "default_country": settings.PHONE_DEFAULT_COUNTRY,

@@ -103,6 +103,27 @@ def remove(user: Any, method_id: object) -> RegisteredMethod:
     return method
 
 
+def hand_over(old: RegisteredMethod, new: RegisteredMethod, *, now: dt.datetime) -> bool:
+    """Delete ``old`` in favour of ``new`` (a phone's changed number): ``new`` takes over its
+    default flag. Call it in the transaction that saved ``new``; False if ``old`` was gone."""
+    with transaction.atomic():
+        # Locked: a parallel "make default" or removal of the old one waits for this change.
+        locked = (
+            RegisteredMethod.objects.select_for_update()
+            .filter(user_id=new.user_id, pk=old.pk)
+            .first()
+        )
+        if locked is None:
+            return False
+        locked.delete()
+        registry.get(locked.kind).removed(locked, now=now)
+        if locked.is_default:
+            # After the delete: the database allows one default per person.
+            RegisteredMethod.objects.filter(pk=new.pk).update(is_default=True)
+            new.is_default = True
+    return True
+
+
 def advance_counter(registered: RegisteredMethod, value: int, *, now: dt.datetime) -> None:
     """Record ``value`` as used, only if it is newer than the last one accepted.
 

@@ -236,10 +236,4 @@ class SmsMethod(phone.PhoneMethod, Method):
             raise
         with transaction.atomic():
             service.consume_pending(pending, now=now)
-            return service.save_new(
-                pending.user,
-                self.kind,
-                now=now,
-                name=name,
-                data={"number": number, "language": phone.language_of(pending.user)},
-            )
+            return self.save_verified(pending, number, now=now, name=name)

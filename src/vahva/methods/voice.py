@@ -414,10 +414,4 @@ class VoiceMethod(phone.PhoneMethod, Method):
             # The call made for this enrolment, approved with #, used once; any failure rolls
             # the pending enrolment back to unused.
             _use(PhoneCall.objects.filter(pk=call_id, pending=pending), now=now)
-            return service.save_new(
-                pending.user,
-                self.kind,
-                now=now,
-                name=name,
-                data={"number": number, "language": phone.language_of(pending.user)},
-            )
+            return self.save_verified(pending, number, now=now, name=name)

@@ -19,4 +19,9 @@ urlpatterns = [
     path("security-info/add/<slug:kind>/status/", views.enrol_status, name="enrol_status"),
     path("security-info/default/", views.set_default, name="default"),
     path("security-info/remove/<int:method_id>/", views.remove, name="remove"),
+    path(
+        "security-info/phone/<int:method_id>/delivery/",
+        views.phone_delivery,
+        name="phone_delivery",
+    ),
 ]

@@ -23,7 +23,7 @@ from vahva.errors import (
     RateLimited,
     VahvaError,
 )
-from vahva.methods import app_push, registry
+from vahva.methods import app_push, phone, registry
 from vahva.methods import service as methods
 from vahva.methods.totp import qr_data_uri
 from vahva.policy.decide import enforced_from
@@ -60,8 +60,26 @@ def _needs_reauth(request: HttpRequest) -> bool:
     return methods.has_methods(request.user) and not engine.recently_authenticated(request)
 
 
-def _reauth(request: HttpRequest) -> HttpResponse:
-    return redirect(f"{reverse('signin:confirm')}?next={quote(request.get_full_path(), safe='/')}")
+def _reauth(request: HttpRequest, next_url: str = "") -> HttpResponse:
+    back = next_url or request.get_full_path()
+    return redirect(f"{reverse('signin:confirm')}?next={quote(back, safe='/')}")
+
+
+def _not_yours(request: HttpRequest, status: int = 404) -> HttpResponse:
+    return render(
+        request,
+        "web/error.html",
+        {"title": _("Unknown method"), "message": _("Choose one of your own methods.")},
+        status=status,
+    )
+
+
+def _enrol_url(kind: str, pending: Any, *, in_wizard: bool) -> str:
+    """The enrolment page of ``kind``; a change of number keeps saying which phone it replaces."""
+    name = "registration:setup_enrol" if in_wizard else "registration:enrol"
+    url = reverse(name, kwargs={"kind": kind})
+    old = phone.replaced_by(pending)
+    return f"{url}?replace={old.pk}" if old else url
 
 
 @login_required
@@ -137,18 +155,25 @@ def choose(request: HttpRequest, in_wizard: bool = False) -> HttpResponse:
     return render(request, "registration/choose.html", context)
 
 
-def _pending_for(request: HttpRequest, kind: str) -> Any:
-    """Reuse this browser's pending enrolment of ``kind`` while valid, else start one."""
+def _pending_for(request: HttpRequest, kind: str, replacing: Any = None) -> Any:
+    """Reuse this browser's pending enrolment of ``kind`` while valid, else start one.
+
+    A change of number (``replacing`` a phone) and an added method never share one: an
+    abandoned change must not replace the phone when a method is added later."""
     method = registry.get(kind)
     pending_id = request.session.get(SESSION_PENDING)
     if pending_id:
         try:
             pending = methods.get_pending(request.user, pending_id)
-            if pending.kind == kind and pending.expires_at > clock.now():
+            old = phone.replaced_by(pending)
+            same = (old.pk if old else None) == (replacing.pk if replacing else None)
+            if pending.kind == kind and pending.expires_at > clock.now() and same:
                 return pending
         except VahvaError:
             pass
     pending = method.start_enrolment(request.user, now=clock.now())
+    if replacing is not None:
+        pending = phone.mark_replacing(pending, replacing)
     request.session[SESSION_PENDING] = str(pending.pk)
     return pending
 
@@ -178,7 +203,14 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
             _wizard_context(request, found[0] if found else 1, found[1] if found else None)
         )
     if request.method == "GET":
-        pending = _pending_for(request, kind)
+        replacing = None
+        if request.GET.get("replace"):
+            # "Change number": the phone it replaces is looked up by (user, id), never trusted.
+            try:
+                replacing = phone.phone_of(request.user, request.GET["replace"])
+            except MalformedInput:
+                return _not_yours(request)
+        pending = _pending_for(request, kind, replacing)
         context.update(method.enrolment_context(pending), form=EnrolCodeForm(), pending=pending)
         return render(request, f"methods/{kind}/enrol.html", context)
 
@@ -202,6 +234,7 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
     context.update(method.enrolment_context(pending), form=form, pending=pending)
     if not form.is_valid():
         return render(request, f"methods/{kind}/enrol.html", context, status=400)
+    replaced = phone.replaced_by(pending)
     try:
         registered = method.finish_enrolment(
             pending, form.cleaned_data["code"], now=clock.now(), name=form.cleaned_data["name"]
@@ -233,6 +266,24 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
         )
     # The consumed enrolment's id stays in the session: a double-submitted form then meets
     # AlreadyCompleted (and carries on) instead of "expired".
+    if replaced is not None:
+        record(
+            "method.changed",
+            subject=request.user,
+            actor=request.user,
+            request=request,
+            change="number",
+            method=kind,
+            method_id=registered.pk,
+            old_method=replaced.kind,
+            old_method_id=replaced.pk,
+        )
+        messages.success(
+            request,
+            _("Your phone number was changed: %(method)s.")
+            % {"method": method.describe(registered)},
+        )
+        return redirect("registration:setup" if in_wizard else "registration:security_info")
     record(
         "method.added",
         subject=request.user,
@@ -253,7 +304,6 @@ def _enrol_action(
     request: HttpRequest, method: Any, pending: Any, context: dict[str, Any], *, in_wizard: bool
 ) -> HttpResponse:
     """A step of the enrolment page before the proof ("Text me a code", "Resend code")."""
-    name = "registration:setup_enrol" if in_wizard else "registration:enrol"
     ip = getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR")
     try:
         pending = method.enrolment_action(
@@ -269,7 +319,7 @@ def _enrol_action(
             response["Retry-After"] = str(exc.retry_after)
         return response
     # Post/redirect/get: a reload does not text again; the page is the (new) kind's.
-    return redirect(name, kind=pending.kind)
+    return redirect(_enrol_url(pending.kind, pending, in_wizard=in_wizard))
 
 
 @login_required
@@ -300,7 +350,19 @@ def _method_label(kind: str) -> str:
 @require_http_methods(["GET"])
 def security_info(request: HttpRequest) -> HttpResponse:
     registered = methods.registered_for(request.user)
-    rows = [{"registered": m, "label": registry.get(m.kind).describe(m)} for m in registered]
+    kinds = {m.kind for m in registry.all_methods()}
+    rows = [
+        {
+            "registered": m,
+            "label": registry.get(m.kind).describe(m),
+            "phone": m.kind in phone.DELIVERIES,
+            # Text <-> call, when this deployment offers the other one.
+            "switch_to": next((k for k in phone.DELIVERIES if k != m.kind and k in kinds), None)
+            if m.kind in phone.DELIVERIES
+            else None,
+        }
+        for m in registered
+    ]
     first = methods.first_registered_at(request.user)
     enforced = enforced_from(first, settings.ACTIVATION_DELAY) if first else None
     return render(
@@ -383,4 +445,46 @@ def remove(request: HttpRequest, method_id: int) -> HttpResponse:
         method_id=registered.pk,
     )
     messages.success(request, _("%(method)s was removed.") % {"method": label})
+    return redirect("registration:security_info")
+
+
+@login_required
+@require_POST
+def phone_delivery(request: HttpRequest, method_id: int) -> HttpResponse:
+    """Text ↔ call for one of the person's phones ("Use calls instead" / "Use texts instead")."""
+    try:
+        phone.phone_of(request.user, method_id)
+    except MalformedInput:
+        return _not_yours(request)
+    if not engine.recently_authenticated(request):
+        # Back to Security info afterwards: this POST cannot be repeated by a redirect.
+        return _reauth(request, reverse("registration:security_info"))
+    try:
+        registered, before = phone.set_delivery(
+            request.user, method_id, str(request.POST.get("delivery", ""))
+        )
+    except MalformedInput as exc:
+        return render(
+            request,
+            "web/error.html",
+            {"title": _("Unknown method"), "message": exc.message},
+            status=exc.status,
+        )
+    if registered.kind != before:
+        record(
+            "method.changed",
+            subject=request.user,
+            actor=request.user,
+            request=request,
+            change="delivery",
+            method=registered.kind,
+            method_id=registered.pk,
+            old_method=before,
+        )
+    label = registry.get(registered.kind).describe(registered)
+    if registered.kind == "voice":
+        done = _("From now on we call your phone: %(method)s.")
+    else:
+        done = _("From now on we text codes to your phone: %(method)s.")
+    messages.success(request, done % {"method": label})
     return redirect("registration:security_info")
