@@ -120,6 +120,8 @@ def test_demo_says_where_to_go_and_who_can_sign_in(demo: tuple[str, str, Path]) 
         assert re.search(rf"^\s+{re.escape(email)}\s+{re.escape(password)}\b", printed, re.M)
     assert "http://localhost:8000/admin/" in printed
     assert "oathtool --totp -b " in printed
+    assert "the app lives at http://localhost:8000/app/" in printed
+    assert "dev phone: http://localhost:8000/dev/phone" in printed
 
 
 def test_first_pages_and_the_stylesheet_load(demo: tuple[str, str, Path]) -> None:
@@ -142,6 +144,13 @@ def test_first_pages_and_the_stylesheet_load(demo: tuple[str, str, Path]) -> Non
         assert css.status_code == 200
         assert css.headers["content-type"].startswith("text/css")
         assert "font-family" in css.text
+        # The vahva app and its service worker are served, and so is the demo's dev phone.
+        app = browser.get("/app/")
+        assert app.status_code == 200
+        assert "Welcome to the vahva app" in app.text
+        worker = browser.get("/app/sw.js")
+        assert worker.headers["content-type"].startswith("text/javascript")
+        assert browser.get("/dev/phone/").status_code == 200
 
 
 def _field(html: str, name: str) -> str:
