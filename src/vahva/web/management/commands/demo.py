@@ -62,7 +62,7 @@ class Command(BaseCommand):
             out(f"    {email:<22} {password}{role}")
         out("")
         out("  alice has no sign-in method yet: signing in takes her to the setup wizard.")
-        out("  Its first step is the vahva app: open the link under \"Can't scan the code?\"")
+        out('  Its first step is the vahva app: open the link under "Can\'t scan the code?"')
         out(f"  in a new browser window (it stands in for the phone; the app lives at {url}/app/).")
         out(f"  Texts and calls of the phone step land on the dev phone: {url}/dev/phone")
         out(f"  bob has an authenticator app with the key {totp.group_secret(BOB_SECRET)};")
