@@ -1,13 +1,13 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views
+from . import security_info, views
 
 app_name = "registration"
 urlpatterns = [
     path("setup/", RedirectView.as_view(pattern_name="registration:setup", query_string=True)),
     path("setup", RedirectView.as_view(pattern_name="registration:setup", query_string=True)),
-    path("security-info/", views.security_info, name="security_info"),
+    path("security-info/", security_info.security_info, name="security_info"),
     path("security-info/setup/", views.setup, name="setup"),
     path("security-info/setup/done/", views.done, name="done"),
     path("security-info/setup/skip/", views.skip, name="skip"),
@@ -17,11 +17,11 @@ urlpatterns = [
     path("security-info/add/", views.choose, name="choose"),
     path("security-info/add/<slug:kind>/", views.enrol, name="enrol"),
     path("security-info/add/<slug:kind>/status/", views.enrol_status, name="enrol_status"),
-    path("security-info/default/", views.set_default, name="default"),
-    path("security-info/remove/<int:method_id>/", views.remove, name="remove"),
+    path("security-info/default/", security_info.set_default, name="default"),
+    path("security-info/remove/<int:method_id>/", security_info.remove, name="remove"),
     path(
         "security-info/phone/<int:method_id>/delivery/",
-        views.phone_delivery,
+        security_info.phone_delivery,
         name="phone_delivery",
     ),
 ]

@@ -1,4 +1,4 @@
-"""The setup wizard, "Add a method" and Security info."""
+"""The setup wizard and "Add a method" (Security info itself is in :mod:`.security_info`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from vahva import clock
-from vahva.audit.log import recent_for, record
+from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.errors import (
     AlreadyCompleted,
@@ -23,10 +23,9 @@ from vahva.errors import (
     RateLimited,
     VahvaError,
 )
-from vahva.methods import app_push, phone, registry
+from vahva.methods import phone, registry
 from vahva.methods import service as methods
 from vahva.methods.totp import qr_data_uri
-from vahva.policy.decide import enforced_from
 from vahva.signin import engine
 from vahva.signin.views import safe_next
 
@@ -54,18 +53,18 @@ def _done_kinds(request: HttpRequest) -> set[str]:
     return {m.kind for m in methods.registered_for(request.user)}
 
 
-def _needs_reauth(request: HttpRequest) -> bool:
+def needsreauth(request: HttpRequest) -> bool:
     # Session hijack → planting an attacker's app: a person who already has methods must
     # have proved who they are recently before another method is added or one removed.
     return methods.has_methods(request.user) and not engine.recently_authenticated(request)
 
 
-def _reauth(request: HttpRequest, next_url: str = "") -> HttpResponse:
+def reauth(request: HttpRequest, next_url: str = "") -> HttpResponse:
     back = next_url or request.get_full_path()
     return redirect(f"{reverse('signin:confirm')}?next={quote(back, safe='/')}")
 
 
-def _not_yours(request: HttpRequest, status: int = 404) -> HttpResponse:
+def not_yours(request: HttpRequest, status: int = 404) -> HttpResponse:
     return render(
         request,
         "web/error.html",
@@ -141,8 +140,8 @@ def skip(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def choose(request: HttpRequest, in_wizard: bool = False) -> HttpResponse:
     """Which method would you like to add?"""
-    if _needs_reauth(request):
-        return _reauth(request)
+    if needsreauth(request):
+        return reauth(request)
     form = ChooseMethodForm(request.POST or None)
     context: dict[str, Any] = {"form": form, "in_wizard": in_wizard}
     if in_wizard:
@@ -194,8 +193,8 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
             },
             status=404,
         )
-    if _needs_reauth(request):
-        return _reauth(request)
+    if needsreauth(request):
+        return reauth(request)
     found = wizard.next_step(_done_kinds(request)) if in_wizard else None
     context: dict[str, Any] = {"method": method, "in_wizard": in_wizard}
     if in_wizard:
@@ -209,7 +208,7 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
             try:
                 replacing = phone.phone_of(request.user, request.GET["replace"])
             except MalformedInput:
-                return _not_yours(request)
+                return not_yours(request)
         pending = _pending_for(request, kind, replacing)
         context.update(method.enrolment_context(pending), form=EnrolCodeForm(), pending=pending)
         return render(request, f"methods/{kind}/enrol.html", context)
@@ -335,156 +334,3 @@ def enrol_status(request: HttpRequest, kind: str, in_wizard: bool = False) -> Js
     if pending.kind != kind:
         return JsonResponse({"state": "gone"}, status=410)
     return JsonResponse(registry.get(kind).enrolment_status(pending, now=clock.now()))
-
-
-def _method_label(kind: str) -> str:
-    if not kind:
-        return _("Password only")
-    try:
-        return str(registry.get(kind).label)
-    except KeyError:
-        return kind
-
-
-@login_required
-@require_http_methods(["GET"])
-def security_info(request: HttpRequest) -> HttpResponse:
-    registered = methods.registered_for(request.user)
-    kinds = {m.kind for m in registry.all_methods()}
-    rows = [
-        {
-            "registered": m,
-            "label": registry.get(m.kind).describe(m),
-            "phone": m.kind in phone.DELIVERIES,
-            # Text <-> call, when this deployment offers the other one.
-            "switch_to": next((k for k in phone.DELIVERIES if k != m.kind and k in kinds), None)
-            if m.kind in phone.DELIVERIES
-            else None,
-        }
-        for m in registered
-    ]
-    first = methods.first_registered_at(request.user)
-    enforced = enforced_from(first, settings.ACTIVATION_DELAY) if first else None
-    return render(
-        request,
-        "registration/security_info.html",
-        {
-            "rows": rows,
-            "default": rows[0] if rows else None,
-            "enforced_from": enforced if enforced and enforced > clock.now() else None,
-            "signins": [
-                {"event": event, "method": _method_label(event.data.get("method", ""))}
-                for event in recent_for(
-                    request.user, actions=("signin.success", "signin.mfa", "signin.password")
-                )
-            ],
-            "can_add": bool(registry.enrolable()),
-            # "It wasn't me" answers: the person sees them here, the helpdesk got an e-mail.
-            "reports": recent_for(request.user, actions=("push.reported",), limit=5),
-            "held_until": app_push.pushes_held_until(request.user),
-        },
-    )
-
-
-@login_required
-@require_POST
-def set_default(request: HttpRequest) -> HttpResponse:
-    try:
-        method = methods.set_default(request.user, request.POST.get("method"))
-    except MalformedInput:
-        return render(
-            request,
-            "web/error.html",
-            {
-                "title": _("Unknown method"),
-                "message": _("Choose one of your own methods."),
-            },
-            status=400,
-        )
-    record(
-        "method.default",
-        subject=request.user,
-        actor=request.user,
-        request=request,
-        method=method.kind,
-        method_id=method.pk,
-    )
-    messages.success(request, _("Your default sign-in method was changed."))
-    return redirect("registration:security_info")
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def remove(request: HttpRequest, method_id: int) -> HttpResponse:
-    try:
-        registered = methods.get_for(request.user, method_id)
-    except MalformedInput:
-        return render(
-            request,
-            "web/error.html",
-            {
-                "title": _("Unknown method"),
-                "message": _("Choose one of your own methods."),
-            },
-            status=404,
-        )
-    label = registry.get(registered.kind).describe(registered)
-    if request.method == "GET":
-        return render(
-            request, "registration/remove.html", {"label": label, "registered": registered}
-        )
-    if not engine.recently_authenticated(request):
-        return _reauth(request)
-    methods.remove(request.user, registered.pk)
-    record(
-        "method.removed",
-        subject=request.user,
-        actor=request.user,
-        request=request,
-        method=registered.kind,
-        method_id=registered.pk,
-    )
-    messages.success(request, _("%(method)s was removed.") % {"method": label})
-    return redirect("registration:security_info")
-
-
-@login_required
-@require_POST
-def phone_delivery(request: HttpRequest, method_id: int) -> HttpResponse:
-    """Text ↔ call for one of the person's phones ("Use calls instead" / "Use texts instead")."""
-    try:
-        phone.phone_of(request.user, method_id)
-    except MalformedInput:
-        return _not_yours(request)
-    if not engine.recently_authenticated(request):
-        # Back to Security info afterwards: this POST cannot be repeated by a redirect.
-        return _reauth(request, reverse("registration:security_info"))
-    try:
-        registered, before = phone.set_delivery(
-            request.user, method_id, str(request.POST.get("delivery", ""))
-        )
-    except MalformedInput as exc:
-        return render(
-            request,
-            "web/error.html",
-            {"title": _("Unknown method"), "message": exc.message},
-            status=exc.status,
-        )
-    if registered.kind != before:
-        record(
-            "method.changed",
-            subject=request.user,
-            actor=request.user,
-            request=request,
-            change="delivery",
-            method=registered.kind,
-            method_id=registered.pk,
-            old_method=before,
-        )
-    label = registry.get(registered.kind).describe(registered)
-    if registered.kind == "voice":
-        done = _("From now on we call your phone: %(method)s.")
-    else:
-        done = _("From now on we text codes to your phone: %(method)s.")
-    messages.success(request, done % {"method": label})
-    return redirect("registration:security_info")
