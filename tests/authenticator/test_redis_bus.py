@@ -28,6 +28,11 @@ pytest_plugins = ["tests.redis_server"]
 WAIT = 5.0
 
 
+def run(scenario: Any) -> Any:
+    """asyncio.run with a bound: a wait that never ends fails the test, with its traceback."""
+    return asyncio.run(asyncio.wait_for(scenario, 60))
+
+
 @pytest.fixture
 def nodes(redis_server: RedisServer) -> Iterator[Callable[[], RedisBus]]:
     """Make RedisBus "nodes" on the session's Redis, with a channel prefix of this test's own."""
@@ -69,7 +74,7 @@ def test_a_publication_on_one_node_wakes_a_waiter_on_another(
         assert node_b.waiting() == 0
         await node_b.aclose()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_two_nodes_hear_each_other(nodes: Callable[[], RedisBus]) -> None:
@@ -99,7 +104,7 @@ def test_two_nodes_hear_each_other(nodes: Callable[[], RedisBus]) -> None:
         await node_a.aclose()
         await node_b.aclose()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_what_is_published_between_subscribe_and_next_is_queued(
@@ -119,7 +124,7 @@ def test_what_is_published_between_subscribe_and_next_is_queued(
             listener.close()
             await node_b.aclose()
 
-    assert asyncio.run(scenario()) == ["approved", "denied"]
+    assert run(scenario()) == ["approved", "denied"]
 
 
 def test_the_first_waiter_is_told_to_look_again_once_the_node_listens(
@@ -146,7 +151,7 @@ def test_the_first_waiter_is_told_to_look_again_once_the_node_listens(
             listener.close()
             await node_b.aclose()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_a_node_listens_again_on_a_new_event_loop(nodes: Callable[[], RedisBus]) -> None:
@@ -163,8 +168,8 @@ def test_a_node_listens_again_on_a_new_event_loop(nodes: Callable[[], RedisBus])
         finally:
             listener.close()
 
-    assert asyncio.run(once("approved")) == "approved"
-    assert asyncio.run(once("denied")) == "denied"
+    assert run(once("approved")) == "approved"
+    assert run(once("denied")) == "denied"
 
 
 def test_redis_down_fails_no_publisher_and_delivery_resumes_when_it_is_back(
@@ -206,7 +211,7 @@ def test_redis_down_fails_no_publisher_and_delivery_resumes_when_it_is_back(
         await node_a.aclose()
         await node_b.aclose()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_describe_hides_the_password() -> None:

@@ -54,6 +54,8 @@ PUBLISH_TIMEOUT = 0.5
 #: within as long again, the connection is taken for dead (a peer that vanished without a
 #: FIN never makes a read fail).
 HEALTH_INTERVAL = 15.0
+#: Seconds closing a connection may take (a half-closed socket must not hang a shutdown).
+CLOSE_TIMEOUT = 2.0
 #: Reconnection delays: doubled after each failure, from the first to the last.
 BACKOFF = (0.1, 5.0)
 
@@ -154,8 +156,9 @@ class RedisBus:
             owner = task.get_loop()
             if owner is asyncio.get_running_loop():
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                # Bounded: a redis-py connection cancelled mid-read can hang its own close.
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(task, CLOSE_TIMEOUT)
             else:
                 with contextlib.suppress(RuntimeError):  # that loop is closed: so is the task
                     owner.call_soon_threadsafe(task.cancel)
@@ -230,10 +233,11 @@ class RedisBus:
                 heard, pinged = loop.time(), False
                 self._handle(message, subscribed)
         finally:
+            # Bounded, as in aclose(): closing must not hang the listener (or shutdown).
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await asyncio.wait_for(pubsub.aclose(), CLOSE_TIMEOUT)  # type: ignore[no-untyped-call]
             with contextlib.suppress(Exception):
-                await client.aclose()
+                await asyncio.wait_for(client.aclose(), CLOSE_TIMEOUT)
 
     def _handle(self, message: dict[str, Any], subscribed: asyncio.Event) -> None:
         kind = message.get("type")
