@@ -19,7 +19,6 @@ that finishes the enrolment is the approved test's id.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 from django.db import transaction
@@ -37,16 +36,6 @@ from .models import PendingEnrolment, RegisteredMethod
 from .totp import qr_data_uri
 
 ENROL_PATH = "/app/enroll"
-
-
-def _uuid(response: str) -> uuid.UUID:
-    text = (response or "").strip()
-    if len(text) > 36:
-        raise MalformedInput()
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        raise MalformedInput() from None
 
 
 def enrolment_link(code: str) -> str:
@@ -121,7 +110,7 @@ class AppPushMethod(Method):
             # Replay: the same step is never accepted twice (conditional UPDATE).
             service.advance_counter(registered, step, now=now)
             return
-        attempt = _uuid(response)
+        attempt = service.parse_uuid(response)
         device = authenticator.use_attempt_approval(registered.user, attempt, now=now)
         # "Last used" goes to the device that answered (the push went to all of them).
         answered = (
@@ -159,7 +148,7 @@ class AppPushMethod(Method):
     def finish_enrolment(
         self, pending: PendingEnrolment, response: str, *, now: dt.datetime, name: str = ""
     ) -> RegisteredMethod:
-        test = _uuid(response)
+        test = service.parse_uuid(response)
         with transaction.atomic():
             service.consume_pending(pending, now=now)
             # The test notification approved on the device, with the right number, used once;

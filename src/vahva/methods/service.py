@@ -16,6 +16,18 @@ from . import registry
 from .models import PendingEnrolment, RegisteredMethod
 
 
+def parse_uuid(response: str) -> uuid.UUID:
+    """A response that names an attempt, a test notification or a call by its id (a waiting
+    method's); MalformedInput for anything else (never a 500 for a mangled form)."""
+    text = (response or "").strip()
+    if len(text) > 36:
+        raise MalformedInput()
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise MalformedInput() from None
+
+
 def registered_for(user: Any) -> list[RegisteredMethod]:
     """The person's methods of kinds this deployment knows, default first."""
     known = {m.kind for m in registry.all_methods()}

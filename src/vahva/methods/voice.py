@@ -53,16 +53,6 @@ class CallsHeld(VahvaError):
     )
 
 
-def _uuid(response: str) -> uuid.UUID:
-    text = (response or "").strip()
-    if len(text) > 36:
-        raise MalformedInput()
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        raise MalformedInput() from None
-
-
 def script(*, service_name: str, language: str) -> dict[str, str]:
     """What the call says, in the person's language. Never a code."""
     org = settings.ORGANISATION_NAME
@@ -348,7 +338,7 @@ class VoiceMethod(phone.PhoneMethod, Method):
 
     def verify(self, registered: RegisteredMethod, response: str, *, now: dt.datetime) -> None:
         # The response is the attempt's id, from the browser session (never typed).
-        attempt = str(_uuid(response))
+        attempt = str(service.parse_uuid(response))
         _use(PhoneCall.objects.filter(registered=registered, attempt=attempt), now=now)
         service.touch(registered, now=now)
 
@@ -404,7 +394,7 @@ class VoiceMethod(phone.PhoneMethod, Method):
     def finish_enrolment(
         self, pending: PendingEnrolment, response: str, *, now: dt.datetime, name: str = ""
     ) -> RegisteredMethod:
-        call_id = _uuid(response)
+        call_id = service.parse_uuid(response)
         if pending.expires_at <= now:
             raise ExpiredChallenge()
         pending.refresh_from_db(fields=["data", "kind"])
