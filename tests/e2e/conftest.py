@@ -94,11 +94,11 @@ def shot() -> Callable[[Page, str], Path]:
     return take
 
 
-def decode_qr(page: Page, name: str) -> str:
-    """Screenshot the QR code on the page and read it the way a phone camera would."""
+def decode_qr(page: Page, name: str, image: str = "QR code for your authenticator app") -> str:
+    """Screenshot the QR code (the img named ``image``) and read it as a phone camera would."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
-    page.get_by_role("img", name="QR code for your authenticator app").screenshot(path=path)
+    page.get_by_role("img", name=image).screenshot(path=path)
     result = subprocess.run(
         ["/usr/bin/zbarimg", "-q", "--raw", str(path)],
         capture_output=True,

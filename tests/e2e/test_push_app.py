@@ -12,7 +12,6 @@ agree with the server's time; tests move both instead of sleeping.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,9 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator
 from tests.e2e.conftest import (
     _REPORT_CSP,
     ALICE,
-    SHOTS,
     BrowserProblems,
     assert_every_control_labelled,
+    decode_qr,
     oathtool,
     sign_in,
 )
@@ -147,21 +146,6 @@ def shown_number(page: Page) -> str:
     return number.first.inner_text().strip()
 
 
-def read_qr(page: Page, name: str) -> str:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.get_by_role("img", name="QR code for the vahva app").screenshot(path=path)
-    result = subprocess.run(
-        ["/usr/bin/zbarimg", "-q", "--raw", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert result.returncode == 0, f"no QR code in {path}: {result.stderr}"
-    return result.stdout.strip()
-
-
 def start_app_enrolment(computer: Page, base: str) -> str:
     """Security info → Add method → vahva app; the link under "Can't scan the code?"."""
     if not computer.get_by_role("heading", name="Security info").is_visible():
@@ -230,7 +214,7 @@ def test_alice_adds_the_app_and_signs_in_with_it(
 
     link = start_app_enrolment(page, base)
     # The QR code and the link under "Can't scan the code?" are the same.
-    assert read_qr(page, "app-1-qr") == link
+    assert decode_qr(page, "app-1-qr", image="QR code for the vahva app") == link
     phone = phones()
     app = phone.page
     app.goto(link)
