@@ -70,6 +70,12 @@ DEFAULTS: dict[str, Any] = {
     # Seconds after a "Deny and report" during which no sign-in push is sent to that person
     # (a password thief hoping for an accidental approval has to wait it out).
     "PUSH_REPORT_HOLD": 3600,
+    # The organisation's networks, by name: {"Campus": ["130.233.0.0/16", "2001:708::/32"],
+    # "VPN": [...]}. A service whose rule is "outside_trusted" asks no second factor there.
+    "TRUSTED_NETWORKS": {},
+    # Reverse proxies (addresses or CIDR blocks) whose X-Forwarded-For is believed; nobody
+    # else's is, since anyone can send the header.
+    "TRUSTED_PROXIES": [],
     # The contact in the VAPID JWT (RFC 8292 §2.1 "sub"): a mailto: or https: URL; empty =
     # mailto: the helpdesk address, else the public URL.
     "VAPID_SUBJECT": "",
@@ -147,6 +153,27 @@ def _keys(name: str, value: Any) -> None:
             )
 
 
+def _trusted_networks(name: str, value: Any) -> None:
+    # Lazily: the parser is the policy room's (a pure function); settings import nothing else.
+    from vahva.policy.networks import parse_networks
+
+    if not isinstance(value, Mapping):
+        raise ImproperlyConfigured(f"VAHVA[{name!r}] must map names to lists of CIDR blocks")
+    try:
+        parse_networks(value)
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(f"VAHVA[{name!r}]: {exc}") from None
+
+
+def _trusted_proxies(name: str, value: Any) -> None:
+    from vahva.policy.networks import parse_proxies
+
+    try:
+        parse_proxies(value)
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(f"VAHVA[{name!r}]: {exc}") from None
+
+
 def _throttle(name: str, value: Any) -> None:
     if not isinstance(value, Mapping) or set(value) != _THROTTLE_KEYS:
         raise ImproperlyConfigured(f"VAHVA[{name!r}] needs exactly {sorted(_THROTTLE_KEYS)}")
@@ -216,6 +243,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "DEVICE_REQUEST_WINDOW": _at_least_one,
     "PUSH_ALLOW_PRIVATE_ENDPOINTS": _boolean,
     "PUSH_REPORT_HOLD": _positive_int,
+    "TRUSTED_NETWORKS": _trusted_networks,
+    "TRUSTED_PROXIES": _trusted_proxies,
     "VAPID_SUBJECT": _string,
     "PHONE_GATEWAY": _string,
     "DEV_PHONE": _boolean,

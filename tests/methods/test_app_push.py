@@ -304,3 +304,15 @@ def test_report_holds_pushes_and_withdraws_the_others(
     clock.advance(settings.PUSH_REPORT_HOLD + 1)
     assert authenticator.held_until(app.user, now=clock()) is None
     assert method.begin(app, now=clock(), attempt=AttemptRef(id=str(uuid.uuid4())))["number"]
+
+
+@pytest.mark.django_db
+def test_the_phone_is_told_whether_the_sign_in_is_inside_the_networks(
+    app: RegisteredMethod, clock: Any, settings: Any
+) -> None:
+    settings.VAHVA = {**settings.VAHVA, "TRUSTED_NETWORKS": {"VPN": ["10.8.0.0/16"]}}
+    method = registry.get("app_push")
+    for ip, outside in (("10.8.3.4", False), ("198.51.100.7", True)):
+        attempt = AttemptRef(id=str(uuid.uuid4()), ip=ip, service="Mail")
+        method.begin(app, now=clock(), attempt=attempt)
+        assert PushChallenge.objects.get(attempt=attempt.id).context["outside"] is outside

@@ -75,3 +75,45 @@ def test_service_rules(
     )
     assert decision.require_mfa is require
     assert decision.reason == reason or reason in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("rule", "network", "force", "require", "reason"),
+    [
+        (
+            "outside_trusted",
+            "Campus",
+            False,
+            False,
+            "MFA skipped: 130.233.1.7 is in trusted network Campus",
+        ),
+        ("outside_trusted", None, False, True, "MFA required: the person has registered methods"),
+        # A service that always asks, or a service asking for MFA now, is not waived on campus.
+        ("always", "Campus", False, True, "MFA required: service Mail requires it always"),
+        (
+            "outside_trusted",
+            "VPN",
+            True,
+            True,
+            "MFA required: service Mail asked for a second factor",
+        ),
+        ("never", None, False, False, "MFA skipped: service Mail never requires it"),
+    ],
+)
+def test_trusted_networks(
+    rule: str, network: str | None, force: bool, require: bool, reason: str
+) -> None:
+    decision = decide(
+        Context(
+            now=NOW,
+            client_ip="130.233.1.7",
+            has_methods=True,
+            registered_at=NOW - 3 * HOUR,
+            activation_delay=7200,
+            force_mfa=force,
+            service="Mail",
+            service_rule=rule,
+            trusted_network=network,
+        )
+    )
+    assert (decision.require_mfa, decision.reason) == (require, reason)

@@ -29,6 +29,7 @@ from vahva.authenticator import protocol as authenticator_protocol
 from vahva.authenticator import service as authenticator
 from vahva.conf import settings
 from vahva.errors import MalformedInput
+from vahva.policy import trusted
 
 from . import service, totp
 from .base import AttemptRef, Method
@@ -78,9 +79,7 @@ class AppPushMethod(Method):
                 "ip": attempt.ip,
                 "service": attempt.service,
                 "location": authenticator_protocol.coarse_location(attempt.ip),
-                # Trusted networks arrive with the policy issue; until then every address
-                # is outside the organisation's networks.
-                "outside": True,
+                "outside": trusted.network_of(attempt.ip) is None,
             },
         )
         return {"number": push.number, "expires_at": push.expires_at}

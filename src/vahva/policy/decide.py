@@ -1,8 +1,9 @@
 """The policy decision, free of requests and the ORM so it can be tested as a table.
 
-The foundation knows two facts: whether the person has registered a method, and since
-when (MFA is enforced ``ACTIVATION_DELAY`` seconds after registration, as in the seed's
-organisation). Trusted networks, per-service rules and exemptions extend :class:`Context`.
+The context says whether the person has registered a method and since when (MFA is enforced
+``ACTIVATION_DELAY`` seconds after registration, as in the seed's organisation), what the
+service asks, and which trusted network the address is in (found by the caller with
+:mod:`vahva.policy.trusted`). Exemptions and remembered devices extend :class:`Context`.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ class Context:
     service: str = ""
     #: The service's MFA rule: one of :data:`SERVICE_RULES`.
     service_rule: str = "outside_trusted"
+    #: The name of the trusted network ``client_ip`` is in ("Campus"), or None.
+    trusted_network: str | None = None
 
 
-#: Per-service MFA rules. Trusted networks arrive with the policy issue; until then every
-#: address is outside them.
+#: Per-service MFA rules: always, only outside the organisation's trusted networks, never.
 SERVICE_RULES = ("always", "outside_trusted", "never")
 
 
@@ -59,6 +61,10 @@ def decide(ctx: Context) -> Decision:
         return Decision(True, f"MFA required: service {ctx.service} requires it always")
     if ctx.service_rule == "never":
         return Decision(False, f"MFA skipped: service {ctx.service} never requires it")
+    if ctx.trusted_network is not None:
+        return Decision(
+            False, f"MFA skipped: {ctx.client_ip} is in trusted network {ctx.trusted_network}"
+        )
     start = enforced_from(ctx.registered_at, ctx.activation_delay)
     if ctx.now < start:
         return Decision(

@@ -34,7 +34,7 @@ from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
-from vahva.policy import Context, Decision, decide
+from vahva.policy import Context, Decision, decide, trusted
 
 from . import known_browser, throttle
 from .models import SignInAttempt
@@ -160,6 +160,7 @@ def policy_context(
         force_mfa=force_mfa or (requirement is not None and requirement.force_mfa),
         service=requirement.service if requirement else "",
         service_rule=requirement.service_rule if requirement else "outside_trusted",
+        trusted_network=trusted.network_of(ip),
     )
 
 

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
 
+from vahva.policy import trusted
 from vahva.signin import engine
 
 
@@ -85,15 +86,19 @@ class SecurityHeadersMiddleware:
 
 
 class ClientAddressMiddleware:
-    """Set ``request.client_ip`` from the socket's peer address.
+    """Set ``request.client_ip``: the socket's peer, or the client a trusted proxy names.
 
-    ``X-Forwarded-For`` is ignored: anyone can send it, so believing it would let an attacker
-    choose the address the throttle and the policy see. (Trusted proxies come with policy.)
+    ``X-Forwarded-For`` counts only when the peer is one of VAHVA["TRUSTED_PROXIES"]: anyone
+    can send the header, so believing it from others would let an attacker choose the address
+    the throttle and the policy see (and claim to be on campus).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.client_ip = request.META.get("REMOTE_ADDR") or None  # type: ignore[attr-defined]
+        request.client_ip = trusted.client_address(  # type: ignore[attr-defined]
+            request.META.get("REMOTE_ADDR") or None,
+            request.META.get("HTTP_X_FORWARDED_FOR", ""),
+        )
         return self.get_response(request)
