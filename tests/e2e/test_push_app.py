@@ -553,7 +553,9 @@ def test_a_web_push_shows_a_notification_and_wakes_the_app(
             "data": '{"type": "challenge", "challenge": "c-1", "organisation": "Demo University"}',
         },
     )
-    app.wait_for_function("window.__vahvaMessages.length > 0")
+    # A function, not an expression string: the page's CSP forbids the eval Playwright would
+    # use to poll an expression (it worked only when the first look already found it).
+    app.wait_for_function("() => window.__vahvaMessages.length > 0")
     assert app.evaluate("window.__vahvaMessages") == [
         {"type": "vahva-challenge", "challenge": "c-1"}
     ]
