@@ -502,3 +502,47 @@ def raise_nofile() -> tuple[int, int]:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+# -- the start of every run --------------------------------------------------------------------
+
+
+def begin_run() -> tuple[int | None, int | None]:
+    """Print the machine and the time; return (server CPU, load generator CPU).
+
+    The server (and in-process phases) get the last usable core, the load generator the
+    first; with one usable core they share it, and a warning says so.
+    """
+    import logging
+
+    cpus = usable_cpus()
+    server_cpu = cpus[-1] if cpus else None
+    client_cpu = cpus[0] if len(cpus) > 1 else None
+    print(f"machine: {machine()}")
+    print(f"python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+    if client_cpu is None:
+        print("warning: one usable CPU: server and load generator share it", file=sys.stderr)
+    # vahva's LOGGING sends INFO to the console; httpx would log every request there.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return server_cpu, client_cpu
+
+
+def password_step(browser: Any, email: str) -> Any:
+    """Sign-in page, the password (CSRF token from the form), then the second-factor page.
+
+    ``browser`` is a django.test.Client or an httpx.Client; returns the /signin/verify/ page.
+    """
+    page = browser.get("/signin/")
+    expect(page, 200)
+    answer = browser.post(
+        "/signin/",
+        data={
+            "email": email,
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": csrf_token(page.content),
+        },
+    )
+    expect(answer, 302, "/signin/verify/")
+    page = browser.get("/signin/verify/")
+    expect(page, 200)
+    return page

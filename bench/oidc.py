@@ -37,7 +37,6 @@ import base64
 import cProfile
 import datetime as dt
 import json
-import logging
 import math
 import sys
 import time
@@ -55,10 +54,10 @@ from _common import (
     BenchError,
     Figures,
     Person,
+    begin_run,
     csrf_token,
     expect,
     free_port,
-    machine,
     make_people,
     measure,
     percentile,
@@ -69,7 +68,6 @@ from _common import (
     stop_server,
     throwaway_vahva,
     timed_alone,
-    usable_cpus,
     wait_until_up,
 )
 
@@ -504,16 +502,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds <= 0 or args.clients < 1:
         parser.error("--seconds and --clients must be positive")
 
-    cpus = usable_cpus()
     # The server (and the in-process phases) on one core, the load generator on another.
-    server_cpu = cpus[-1] if cpus else None
-    client_cpu = cpus[0] if len(cpus) > 1 else None
-    print(f"machine: {machine()}")
-    print(f"python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
-    if client_cpu is None:
-        print("warning: one usable CPU: server and load generator share it", file=sys.stderr)
-    # vahva's LOGGING sends INFO to the console; httpx would log every request there.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    server_cpu, client_cpu = begin_run()
 
     profile = cProfile.Profile() if args.profile else None
     with throwaway_vahva() as env:

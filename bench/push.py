@@ -34,7 +34,6 @@ import datetime as dt
 import hashlib
 import html
 import json
-import logging
 import math
 import re
 import secrets
@@ -49,12 +48,12 @@ from _common import (
     LOOPBACK,
     PASSWORD,
     BenchError,
-    csrf_token,
+    begin_run,
     expect,
     fd_limit,
     free_port,
-    machine,
     open_fds,
+    password_step,
     percentile,
     pin,
     proc_status,
@@ -63,7 +62,6 @@ from _common import (
     start_server,
     stop_server,
     throwaway_vahva,
-    usable_cpus,
     wait_until_up,
 )
 from cryptography.hazmat.primitives import hashes
@@ -184,19 +182,7 @@ def make_push_people(count: int, *, registered_at: dt.datetime) -> list[Browser]
 def sign_in(client: httpx.Client, browser: Browser) -> None:
     """Password, then the waiting page: the push is sent and its number shown."""
     client.cookies.clear()
-    page = client.get("/signin/")
-    expect(page, 200)
-    answer = client.post(
-        "/signin/",
-        data={
-            "email": browser.email,
-            "password": PASSWORD,
-            "csrfmiddlewaretoken": csrf_token(page.content),
-        },
-    )
-    expect(answer, 302, "/signin/verify/")
-    page = client.get("/signin/verify/")
-    expect(page, 200)
+    page = password_step(client, browser.email)
     number, events = _NUMBER.search(page.content), _EVENTS.search(page.content)
     if not number or not events:
         raise BenchError(f"{browser.email}: no push number or events URL on /signin/verify/")
@@ -715,18 +701,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.memory_waits < 0:
         parser.error("--memory-waits must be 0 or more")
 
-    cpus = usable_cpus()
-    server_cpu = cpus[-1] if cpus else None
-    client_cpu = cpus[0] if len(cpus) > 1 else None
     soft, hard = raise_nofile()
-    print(f"machine: {machine()}")
-    print(f"python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
-    if client_cpu is None:
-        print("warning: one usable CPU: server and load generator share it", file=sys.stderr)
+    server_cpu, client_cpu = begin_run()
     needed = args.memory_waits + args.waits + 100
     if soft < needed:
         print(f"warning: open-file limit {soft} < {needed}: streams will fail", file=sys.stderr)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     with throwaway_vahva() as env:
         from django.db import connections

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
-import logging
 import math
 import sys
 import threading
@@ -40,12 +39,13 @@ from _common import (
     Figures,
     PeoplePool,
     Person,
+    begin_run,
     csrf_token,
     current_step,
     expect,
     free_port,
-    machine,
     make_people,
+    password_step,
     pin,
     print_table,
     process_cpu_seconds,
@@ -53,7 +53,6 @@ from _common import (
     start_server,
     stop_server,
     throwaway_vahva,
-    usable_cpus,
     wait_until_up,
 )
 
@@ -67,19 +66,7 @@ def sign_in(browser: Any, person: Person, code: Callable[[], str]) -> None:
     Both clients answer ``get``/``post`` with ``status_code``, ``headers`` and ``content``.
     ``code`` is called just before the code is sent, as a person reads it off the app.
     """
-    page = browser.get("/signin/")
-    expect(page, 200)
-    answer = browser.post(
-        "/signin/",
-        data={
-            "email": person.email,
-            "password": PASSWORD,
-            "csrfmiddlewaretoken": csrf_token(page.content),
-        },
-    )
-    expect(answer, 302, "/signin/verify/")
-    page = browser.get("/signin/verify/")
-    expect(page, 200)
+    page = password_step(browser, person.email)
     answer = browser.post(
         "/signin/verify/",
         data={"code": code(), "csrfmiddlewaretoken": csrf_token(page.content)},
@@ -335,16 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds <= 0 or args.people < 1 or args.clients < 1:
         parser.error("--seconds, --people and --clients must be positive")
 
-    cpus = usable_cpus()
     # The server (and the in-process phases) on one core, the load generator on another.
-    server_cpu = cpus[-1] if cpus else None
-    client_cpu = cpus[0] if len(cpus) > 1 else None
-    print(f"machine: {machine()}")
-    print(f"python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
-    if client_cpu is None:
-        print("warning: one usable CPU: server and load generator share it", file=sys.stderr)
-    # vahva's LOGGING sends INFO to the console; httpx would log every request there.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    server_cpu, client_cpu = begin_run()
 
     profile = cProfile.Profile() if args.profile else None
     with throwaway_vahva() as env:
