@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +19,7 @@ from vahva.errors import AlreadyCompleted, MalformedInput, RateLimited, VahvaErr
 from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.methods.base import AttemptRef
+from vahva.methods.models import RegisteredMethod
 
 from . import engine, known_browser
 from .forms import CodeForm, ConfirmPasswordForm, PasswordForm
@@ -174,6 +176,36 @@ def _waiting_state(argument: str) -> tuple[dict[str, Any], bool, float | None]:
 waits.register("signin", _waiting_state)
 
 
+@dataclass(frozen=True)
+class _Waiting:
+    """Where a waiting method is, for the waiting page: the answer, its HTTP status for the
+    JSON poll, and (while it waits) the session's attempt and the method it waits on."""
+
+    data: dict[str, Any]
+    status: int = 200
+    attempt: SignInAttempt | None = None
+    registered: RegisteredMethod | None = None
+
+
+def _waiting(request: HttpRequest) -> _Waiting:
+    try:
+        attempt = engine.current(request)
+    except VahvaError as exc:
+        if isinstance(exc, AlreadyCompleted) or request.user.is_authenticated:
+            # Finished (in this tab or another): the page reloads and carries on signed in.
+            return _Waiting({"state": "done"})
+        return _Waiting({"state": "gone", "message": str(exc.message)}, exc.status)
+    try:
+        registered = engine.choose_method(attempt, request.GET.get("method"))
+    except VahvaError as exc:
+        return _Waiting({"state": "gone", "message": str(exc.message)}, exc.status)
+    method = registry.get(registered.kind)
+    if not method.waits:
+        return _Waiting({"state": "gone"}, 400)
+    state = method.status(registered, attempt=_attempt_ref(request, attempt), now=clock.now())
+    return _Waiting({"state": state}, 200, attempt, registered)
+
+
 @require_http_methods(["GET"])
 def verify_events(request: HttpRequest) -> HttpResponse:
     """The waiting page's server-sent events: the push's state now, then each change.
@@ -181,28 +213,21 @@ def verify_events(request: HttpRequest) -> HttpResponse:
     The stream is carried on outside Django (:mod:`vahva.waits`), so a waiting sign-in holds
     no thread and no database connection; the answers are the same as :func:`verify_status`.
     """
-    try:
-        attempt = engine.current(request)
-    except VahvaError as exc:
-        if isinstance(exc, AlreadyCompleted) or request.user.is_authenticated:
-            return waits.event_stream(request, {"state": "done"}, None)
-        return waits.event_stream(request, {"state": "gone", "message": str(exc.message)}, None)
-    try:
-        registered = engine.choose_method(attempt, request.GET.get("method"))
-    except VahvaError as exc:
-        return waits.event_stream(request, {"state": "gone", "message": str(exc.message)}, None)
-    method = registry.get(registered.kind)
-    if not method.waits:
-        return waits.event_stream(request, {"state": "gone"}, None)
-    state = method.status(registered, attempt=_attempt_ref(request, attempt), now=clock.now())
-    # Only this session's own attempt is ever waited on: the browser names a method of the
-    # attempt's person at most, never an attempt.
-    wait = waits.Wait(
-        checker="signin",
-        argument=f"{attempt.user_id}:{registered.pk}:{attempt.pk}",
-        key=str(attempt.pk),
-    )
-    return waits.event_stream(request, {"state": state}, wait if state == "pending" else None)
+    found = _waiting(request)
+    wait = None
+    if (
+        found.attempt is not None
+        and found.registered is not None
+        and (found.data["state"] == "pending")
+    ):
+        # Only this session's own attempt is ever waited on: the browser names a method of
+        # the attempt's person at most, never an attempt.
+        wait = waits.Wait(
+            checker="signin",
+            argument=f"{found.attempt.user_id}:{found.registered.pk}:{found.attempt.pk}",
+            key=str(found.attempt.pk),
+        )
+    return waits.event_stream(request, found.data, wait)
 
 
 @require_http_methods(["GET"])
@@ -212,22 +237,8 @@ def verify_status(request: HttpRequest) -> JsonResponse:
     Cheap and read-only: the session's attempt and the method's status. "approved" tells the
     page to post its form, which completes the sign-in through engine.verify.
     """
-    try:
-        attempt = engine.current(request)
-    except VahvaError as exc:
-        if isinstance(exc, AlreadyCompleted) or request.user.is_authenticated:
-            # Finished (in this tab or another): the page reloads and carries on signed in.
-            return JsonResponse({"state": "done"})
-        return JsonResponse({"state": "gone", "message": str(exc.message)}, status=exc.status)
-    try:
-        registered = engine.choose_method(attempt, request.GET.get("method"))
-    except VahvaError as exc:
-        return JsonResponse({"state": "gone", "message": str(exc.message)}, status=exc.status)
-    method = registry.get(registered.kind)
-    if not method.waits:
-        return JsonResponse({"state": "gone"}, status=400)
-    state = method.status(registered, attempt=_attempt_ref(request, attempt), now=clock.now())
-    return JsonResponse({"state": state})
+    found = _waiting(request)
+    return JsonResponse(found.data, status=found.status)
 
 
 @require_http_methods(["GET"])
