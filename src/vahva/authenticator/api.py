@@ -71,17 +71,23 @@ class DeviceSignature(AuthBase):
     openapi_name = protocol.HEADER_SIGNATURE
 
     def __call__(self, request: HttpRequest) -> Device:
-        headers = request.headers
-        return service.authenticate(
-            device_id=headers.get(protocol.HEADER_DEVICE, ""),
-            timestamp=headers.get(protocol.HEADER_TIMESTAMP, ""),
-            nonce=headers.get(protocol.HEADER_NONCE, ""),
-            signature=headers.get(protocol.HEADER_SIGNATURE, ""),
-            method=request.method or "",
-            path=request.get_full_path(),
-            body=_body(request),
-            now=clock.now(),
-        )
+        return signed_device(request)
+
+
+def signed_device(request: HttpRequest) -> Device:
+    """The device that signed ``request`` (its headers, method, path and body); a typed
+    error when none did, or not freshly (see :func:`.service.authenticate`)."""
+    headers = request.headers
+    return service.authenticate(
+        device_id=headers.get(protocol.HEADER_DEVICE, ""),
+        timestamp=headers.get(protocol.HEADER_TIMESTAMP, ""),
+        nonce=headers.get(protocol.HEADER_NONCE, ""),
+        signature=headers.get(protocol.HEADER_SIGNATURE, ""),
+        method=request.method or "",
+        path=request.get_full_path(),
+        body=_body(request),
+        now=clock.now(),
+    )
 
 
 api = NinjaAPI(

@@ -18,6 +18,7 @@ from vahva import clock, waits
 from vahva.errors import VahvaError
 
 from . import delivery, service
+from .api import signed_device
 from .errors import code_of
 from .models import Device
 
@@ -42,16 +43,7 @@ waits.register("device", _pending)
 @require_GET
 def device_events(request: HttpRequest) -> HttpResponse:
     try:
-        device = service.authenticate(
-            device_id=request.headers.get("Vahva-Device", ""),
-            timestamp=request.headers.get("Vahva-Timestamp", ""),
-            nonce=request.headers.get("Vahva-Nonce", ""),
-            signature=request.headers.get("Vahva-Signature", ""),
-            method="GET",
-            path=request.get_full_path(),
-            body=b"",
-            now=clock.now(),
-        )
+        device = signed_device(request)
     except VahvaError as exc:
         return JsonResponse({"error": code_of(exc), "message": str(exc.message)}, status=exc.status)
     first, _final, _until = _pending(str(device.pk))
