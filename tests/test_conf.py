@@ -23,7 +23,7 @@ def test_defaults_validate() -> None:
     [
         ({"ORGANIZATION_NAME": "x"}, "Unknown VAHVA setting(s): ORGANIZATION_NAME"),
         ({"ACTIVATION_DELAY": "2h"}, "ACTIVATION_DELAY"),
-        ({"ALLOW_SKIP_SETUP": "yes"}, "ALLOW_SKIP_SETUP"),
+        ({"REMEMBER_DEVICE_DAYS": "yes"}, "REMEMBER_DEVICE_DAYS"),
         ({"ENCRYPTION_KEYS": {"k1": "AAAAAAAAAAAAAAAAAAAAAA=="}}, "32 bytes"),
         ({"ENCRYPTION_KEYS": {"k1": "!!!"}}, "ENCRYPTION_KEYS"),
         ({"THROTTLE_MFA_ACCOUNT": {"typo": 1}}, "THROTTLE_MFA_ACCOUNT"),

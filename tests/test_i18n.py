@@ -77,7 +77,7 @@ def test_setlang_then_wizard_in_finnish(alice: Any, client: Client, clock: Any) 
     assert response.status_code == 302
     assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "fi"
 
-    assert sign_in_password(client)["Location"] == "/security-info/setup/"
+    assert sign_in_password(client)["Location"] == "/security-info/setup/start/"
     step = client.get("/security-info/setup/")
     body = text(step)
     assert _lang(step) == "fi"

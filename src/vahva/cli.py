@@ -58,6 +58,15 @@ def init(argv: list[str]) -> int:
         lines.append(f'public_url = "{args.public_url}"\n')
         # Texts and calls of the demo land on the dev phone page, /dev/phone.
         lines.append("dev_phone = true\n")
+        # The seed's organisation: MFA from two hours after registering, not on campus or
+        # VPN (addresses the demo's own browser never has, so the demo asks for MFA), and
+        # "Don't ask again on this device" for two weeks.
+        lines.append("activation_delay = 7200\n")
+        lines.append("remember_device_days = 14\n")
+        lines.append(
+            'trusted_networks = { Campus = ["130.233.0.0/16", "2001:708::/32"], '
+            'VPN = ["10.100.0.0/16"] }\n'
+        )
     lines.append('encryption_key_id = "k1"\n')
     lines.append(f'encryption_keys = {{ k1 = "{new_key()}" }}\n')
     # Owner-only: the file holds the secret key and the encryption keys.

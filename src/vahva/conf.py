@@ -35,8 +35,22 @@ DEFAULTS: dict[str, Any] = {
     "ARGON2_PARALLELISM": 1,
     # Seconds after registration before MFA is enforced (the seed's organisation: 2 hours).
     "ACTIVATION_DELAY": 0,
-    # May a person without methods skip the setup wizard for now?
-    "ALLOW_SKIP_SETUP": True,
+    # The registration campaign: a person without methods is asked to register at sign-in
+    # and may answer "Not now" for REGISTRATION_SNOOZE_DAYS days, at most
+    # REGISTRATION_MAX_SNOOZES times; after that registering is required (0: at once).
+    "REGISTRATION_SNOOZE_DAYS": 1,
+    "REGISTRATION_MAX_SNOOZES": 3,
+    # "Don't ask again on this device for N days" after a multi-factor sign-in (0: not
+    # offered). Changing the password, a fraud report or "sign out everywhere" forget them.
+    "REMEMBER_DEVICE_DAYS": 0,
+    # Temporary access passes the helpdesk issues: the default and the longest lifetime, in
+    # seconds.
+    "TAP_LIFETIME": 3600,
+    "TAP_MAX_LIFETIME": 7 * 86400,
+    # The longest exemption (opt-out) the helpdesk may grant, in days.
+    "EXEMPTION_MAX_DAYS": 365,
+    # Feedback messages one client address may send per hour (spam).
+    "FEEDBACK_PER_HOUR": 5,
     # Seconds a QR enrolment stays valid.
     "ENROLMENT_TTL": 600,
     # Seconds a sign-in attempt may take from password to second factor.
@@ -230,7 +244,13 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "ARGON2_MEMORY_COST": _positive_int,
     "ARGON2_PARALLELISM": _positive_int,
     "ACTIVATION_DELAY": _positive_int,
-    "ALLOW_SKIP_SETUP": _boolean,
+    "REGISTRATION_SNOOZE_DAYS": _at_least_one,
+    "REGISTRATION_MAX_SNOOZES": _positive_int,
+    "REMEMBER_DEVICE_DAYS": _positive_int,
+    "TAP_LIFETIME": _at_least_one,
+    "TAP_MAX_LIFETIME": _at_least_one,
+    "EXEMPTION_MAX_DAYS": _at_least_one,
+    "FEEDBACK_PER_HOUR": _at_least_one,
     "ENROLMENT_TTL": _positive_int,
     "SIGNIN_ATTEMPT_TTL": _positive_int,
     "REAUTH_TTL": _positive_int,
@@ -290,6 +310,8 @@ def validate(overrides: Mapping[str, Any]) -> dict[str, Any]:
             f"VAHVA['ENCRYPTION_KEY_ID'] {merged['ENCRYPTION_KEY_ID']!r} is not a key id "
             "in VAHVA['ENCRYPTION_KEYS']"
         )
+    if merged["TAP_LIFETIME"] > merged["TAP_MAX_LIFETIME"]:
+        raise ImproperlyConfigured("VAHVA['TAP_LIFETIME'] is longer than VAHVA['TAP_MAX_LIFETIME']")
     if merged["PHONE_DEFAULT_COUNTRY"] not in merged["PHONE_COUNTRIES"]:
         raise ImproperlyConfigured(
             f"VAHVA['PHONE_DEFAULT_COUNTRY'] {merged['PHONE_DEFAULT_COUNTRY']!r} is not in "

@@ -16,6 +16,9 @@ admin.site.index_title = _("Sign-in service")
 urlpatterns = [
     path("", web.home, name="home"),
     path("help/", web.help_page, name="help"),
+    path("help/", include("vahva.feedback.urls")),
+    path("helpdesk/", include("vahva.helpdesk.urls")),
+    path("helpdesk/", include("vahva.insights.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # MFA bypass: Django's own admin login would accept a password alone. Every admin sign-in
     # goes through vahva's sign-in (and its second factor) instead.

@@ -50,7 +50,7 @@ def enrol_status_url(page: Any) -> str:
 
 @pytest.fixture
 def signed_in(alice: Any, client: Client, clock: Any) -> Client:
-    assert sign_in_password(client)["Location"] == "/security-info/setup/"
+    assert sign_in_password(client)["Location"] == "/security-info/setup/start/"
     return client
 
 

@@ -18,7 +18,7 @@ VOICE = "/security-info/setup/voice/"
 
 @pytest.fixture
 def signed_in(alice: Any, client: Client, clock: Any) -> Client:
-    assert sign_in_password(client)["Location"] == "/security-info/setup/"
+    assert sign_in_password(client)["Location"] == "/security-info/setup/start/"
     return client
 
 

@@ -274,3 +274,23 @@ def test_third_party_service_asks_for_consent(
     assert query_of(denied["Location"])["error"] == "access_denied"
     allowed = client.post("/o/authorize/", {**form, "allow": "Authorize"})
     assert code_from(allowed)
+
+
+def test_signing_out_everywhere_revokes_the_services_tokens(
+    alice_totp: tuple[Any, str], alice: Any, mail: Any, client: Client, clock: Any
+) -> None:
+    _method, secret = alice_totp
+    code = code_from(sign_in_with_code(client, secret, clock, authorize_url(mail.client_id)))
+    tokens = exchange(client, mail, code).json()
+
+    alice.sign_out_everywhere()
+
+    # A stolen refresh token stops working, and the access token is no longer accepted.
+    refreshed = exchange(
+        client, mail, "", grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+    )
+    assert refreshed.status_code == 400
+    assert refreshed.json()["error"] == "invalid_grant"
+    userinfo = client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    assert userinfo.status_code == 401
+    assert AuditEvent.objects.get(action="oidc.tokens_revoked").data["count"] == 1

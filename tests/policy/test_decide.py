@@ -18,7 +18,7 @@ HOUR = dt.timedelta(hours=1)
         (False, None, 0, False, False, True, "no sign-in method registered"),
         (False, None, 0, True, False, True, "no sign-in method registered"),
         (True, HOUR, 0, False, True, False, "has registered methods"),
-        (True, HOUR, 7200, False, False, False, "enforced from 2026-03-02T13:00"),
+        (True, HOUR, 7200, False, False, False, "enforced from 2026-03-02 13:00 UTC"),
         (True, 3 * HOUR, 7200, False, True, False, "has registered methods"),
         (True, HOUR, 7200, True, True, False, "service asked for a second factor"),
     ],
@@ -117,3 +117,116 @@ def test_trusted_networks(
         )
     )
     assert (decision.require_mfa, decision.reason) == (require, reason)
+
+
+LATER = NOW + 30 * 24 * HOUR
+EARLIER = NOW - HOUR
+
+
+def _ctx(**changes: object) -> Context:
+    base: dict[str, object] = {
+        "now": NOW,
+        "client_ip": "198.51.100.7",
+        "has_methods": True,
+        "registered_at": NOW - 3 * HOUR,
+        "activation_delay": 7200,
+        "service": "Mail",
+    }
+    return Context(**{**base, **changes})  # type: ignore[arg-type]
+
+
+EXEMPT = {"exempt_until": LATER, "exemption_ticket": "HD-1234"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "require", "register", "reason"),
+    [
+        # Exemptions: an opt-out skips the organisation's rule...
+        (EXEMPT, False, False, "MFA skipped: exempted until 2026-04-01 12:00 UTC (ticket HD-1234)"),
+        # ...is not asked to register either...
+        ({**EXEMPT, "has_methods": False, "registered_at": None}, False, False, "exempted until"),
+        # ...ends on its date...
+        (
+            {"exempt_until": EARLIER, "exemption_ticket": "HD-1"},
+            True,
+            False,
+            "MFA required: the person has registered methods",
+        ),
+        # ...and does not lift a service's "always" or a step-up.
+        ({**EXEMPT, "service_rule": "always"}, True, False, "requires it always"),
+        ({**EXEMPT, "force_mfa": True}, True, False, "asked for a second factor"),
+        # An exemption and a trusted network: the exemption is what the log names.
+        ({**EXEMPT, "trusted_network": "Campus"}, False, False, "exempted until"),
+        # Remembered browsers: skipped until the date, then asked again.
+        (
+            {"remembered_until": LATER},
+            False,
+            False,
+            "MFA skipped: this browser is remembered until 2026-04-01 12:00 UTC",
+        ),
+        ({"remembered_until": EARLIER}, True, False, "MFA required: the person has registered"),
+        ({"remembered_until": LATER, "service_rule": "always"}, True, False, "requires it always"),
+        ({"remembered_until": LATER, "force_mfa": True}, True, False, "asked for a second factor"),
+        # Campus before the remembered browser, the delay before both.
+        ({"remembered_until": LATER, "trusted_network": "VPN"}, False, False, "network VPN"),
+        (
+            {"remembered_until": LATER, "registered_at": NOW - HOUR},
+            False,
+            False,
+            "after the activation delay",
+        ),
+        # No methods: nothing to ask, whatever the rest says; sent to register.
+        (
+            {"has_methods": False, "registered_at": None, "service_rule": "always"},
+            False,
+            True,
+            "no sign-in method registered yet",
+        ),
+    ],
+)
+def test_exemptions_and_remembered_browsers(
+    changes: dict[str, object], require: bool, register: bool, reason: str
+) -> None:
+    decision = decide(_ctx(**changes))
+    assert decision.require_mfa is require
+    assert decision.needs_registration is register
+    assert reason in decision.reason
+
+
+RULES = ("always", "outside_trusted", "never")
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("force", [False, True])
+@pytest.mark.parametrize("exempt", [False, True])
+@pytest.mark.parametrize("network", [None, "Campus"])
+@pytest.mark.parametrize("delayed", [False, True])
+@pytest.mark.parametrize("remembered", [False, True])
+def test_every_combination_keeps_the_invariants(
+    rule: str, force: bool, exempt: bool, network: str | None, delayed: bool, remembered: bool
+) -> None:
+    """All 96 combinations for a person with methods: what may never be waived is not."""
+    decision = decide(
+        _ctx(
+            service_rule=rule,
+            force_mfa=force,
+            trusted_network=network,
+            registered_at=NOW - (HOUR if delayed else 3 * HOUR),
+            remembered_until=LATER if remembered else None,
+            **(EXEMPT if exempt else {}),
+        )
+    )
+    # A service that always asks, and a step-up, are never waived by anything.
+    if rule == "always" or force:
+        assert decision.require_mfa
+    # "never" is never overridden except by a step-up.
+    if rule == "never" and not force:
+        assert not decision.require_mfa
+    # Each waiver alone suffices for an ordinary service.
+    if rule == "outside_trusted" and not force and (exempt or network or delayed or remembered):
+        assert not decision.require_mfa
+    if rule == "outside_trusted" and not (force or exempt or network or delayed or remembered):
+        assert decision.require_mfa
+    # The log's reason says which way it went.
+    assert decision.reason.startswith("MFA required:" if decision.require_mfa else "MFA skipped:")
+    assert not decision.needs_registration

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -24,7 +25,7 @@ def _secret_on(page: Any) -> str:
 
 @pytest.fixture
 def signed_in(alice: Any, client: Client, clock: Any) -> Client:
-    assert sign_in_password(client)["Location"] == "/security-info/setup/"
+    assert sign_in_password(client)["Location"] == "/security-info/setup/start/"
     return client
 
 
@@ -43,7 +44,7 @@ def test_wizard_adds_authenticator_app(signed_in: Client, clock: Any) -> None:
     assert "Method 1 of 2: App" in body
     assert "I want to use a different authenticator app" in body
     assert "I want to set up a different method" in body
-    assert "Skip setup" in body
+    assert "Not now (ask me again in 1 day)" in body
 
     enrol = signed_in.get("/security-info/setup/totp/")
     secret = _secret_on(enrol)
@@ -146,14 +147,67 @@ def test_choose_method(signed_in: Client) -> None:
     assert "Choose one of the methods in the list." in text(bad)
 
 
-def test_skip_setup_obeys_policy(signed_in: Client, settings: Any) -> None:
+def test_not_now_snoozes_the_campaign_a_limited_number_of_times(
+    signed_in: Client, clock: Any, settings: Any
+) -> None:
+    settings.VAHVA = {**settings.VAHVA, "REGISTRATION_MAX_SNOOZES": 2}
+    wizard = text(signed_in.get("/security-info/setup/"))
+    assert "You can put this off 2 more times." in wizard
     assert signed_in.post("/security-info/setup/skip/")["Location"] == "/security-info/"
-    assert AuditEvent.objects.filter(action="setup.skipped").count() == 1
-    settings.VAHVA = {**settings.VAHVA, "ALLOW_SKIP_SETUP": False}
-    assert "Skip setup" not in text(signed_in.get("/security-info/setup/"))
+    snoozed = AuditEvent.objects.get(action="setup.snoozed")
+    assert snoozed.data["snoozes_left"] == 1
+    # While the snooze holds, signing in goes straight on.
+    assert signed_in.get("/security-info/setup/start/?next=/o/x")["Location"] == "/o/x"
+    # A day later she is asked again, and may put it off once more...
+    clock.advance(86401)
+    assert signed_in.get("/security-info/setup/start/")["Location"] == "/security-info/setup/"
+    assert "You can put this off 1 more time." in text(signed_in.get("/security-info/setup/"))
+    assert signed_in.post("/security-info/setup/skip/").status_code == 302
+    clock.advance(86401)
+    # ...and then no more: the wizard has no "Not now", and she cannot go around it.
+    assert signed_in.get("/security-info/setup/start/")["Location"] == "/security-info/setup/"
+    wizard = text(signed_in.get("/security-info/setup/"))
+    assert "Not now" not in wizard
+    assert "Your organisation requires a sign-in method now" in wizard
     refused = signed_in.post("/security-info/setup/skip/")
     assert refused.status_code == 403
     assert "requires you to set up" in text(refused)
+    assert signed_in.get("/o/authorize/?client_id=x")["Location"] == "/security-info/setup/"
+    assert signed_in.get("/help/").status_code == 200
+    # Registering a method ends it.
+    secret = _secret_on(signed_in.get("/security-info/setup/totp/"))
+    signed_in.post("/security-info/setup/totp/", {"code": code_for(secret, clock), "name": "P"})
+    assert signed_in.get("/o/authorize/?client_id=x").status_code == 400
+
+
+def test_no_snoozes_means_registering_at_once(
+    alice: Any, client: Client, clock: Any, settings: Any
+) -> None:
+    settings.VAHVA = {**settings.VAHVA, "REGISTRATION_MAX_SNOOZES": 0}
+    sign_in_password(client)
+    assert client.get("/security-info/setup/start/")["Location"] == "/security-info/setup/"
+    assert "Not now" not in text(client.get("/security-info/setup/"))
+    assert client.post("/security-info/setup/skip/").status_code == 403
+    assert not AuditEvent.objects.filter(action="setup.snoozed").exists()
+
+
+def test_an_exempted_person_is_not_asked_to_register(
+    alice: Any, client: Client, clock: Any
+) -> None:
+    from vahva.policy import exemptions
+
+    exemptions.grant(
+        alice,
+        ticket="HD-7",
+        reason="no phone",
+        expires_at=clock() + dt.timedelta(days=30),
+        now=clock(),
+    )
+    response = sign_in_password(client, next="/security-info/")
+    assert response["Location"] == "/security-info/"
+    event = AuditEvent.objects.get(action="signin.success")
+    assert "exempted until" in event.reason
+    assert "(ticket HD-7)" in event.reason
 
 
 def test_security_info_requires_sign_in(client: Client) -> None:
@@ -242,3 +296,10 @@ def test_cannot_touch_another_persons_method(signed_in: Client, make_user: Any, 
     assert signed_in.post(f"/security-info/remove/{bobs.pk}/").status_code == 404
     assert signed_in.post("/security-info/default/", {"method": bobs.pk}).status_code == 400
     assert RegisteredMethod.objects.filter(pk=bobs.pk).exists()
+
+
+def test_a_temporary_access_pass_cannot_be_set_up_by_the_person(signed_in: Client) -> None:
+    for url in ("/security-info/add/tap/", "/security-info/setup/tap/"):
+        refused = signed_in.get(url)
+        assert refused.status_code == 404
+        assert "That sign-in method does not exist here." in text(refused)

@@ -21,7 +21,9 @@ def test_person_without_methods_is_sent_to_the_wizard(
 ) -> None:
     response = sign_in_password(client)
     assert response.status_code == 302
-    assert response["Location"] == "/security-info/setup/"
+    assert response["Location"] == "/security-info/setup/start/"
+    # The registration campaign sends her on to the wizard.
+    assert client.get("/security-info/setup/start/")["Location"] == "/security-info/setup/"
     assert client.get("/security-info/setup/").status_code == 200
     event = AuditEvent.objects.get(action="signin.success")
     assert event.subject_email == "alice@example.org"

@@ -8,8 +8,10 @@ from typing import Any, ClassVar
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
+from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 
@@ -47,6 +49,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("staff"), default=False)
     date_joined = models.DateTimeField(_("joined"), default=timezone.now)
+    # Part of every session's hash: raising it ends all of the person's sessions at once
+    # ("sign out everywhere"), as a new password does.
+    session_epoch = models.PositiveIntegerField(default=0, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -63,6 +68,35 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django's own hash (of the password), plus the epoch once it has been raised: a stolen
+        # session cookie stops working when the helpdesk signs the person out everywhere.
+        value = self.password if not self.session_epoch else f"{self.password}:{self.session_epoch}"
+        return salted_hmac(
+            "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash",
+            value,
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Django keeps the new raw password in _password until the save (and clears it for the
+        # hash upgrade at sign-in, which is not a change of password).
+        changed = getattr(self, "_password", None) is not None and self.pk is not None
+        super().save(*args, **kwargs)
+        if changed:
+            from .signals import password_changed
+
+            password_changed.send(sender=type(self), user=self)
+
+    def sign_out_everywhere(self) -> None:
+        """End every session of this person (and tell the rooms that keep their own)."""
+        type(self).objects.filter(pk=self.pk).update(session_epoch=F("session_epoch") + 1)
+        self.refresh_from_db(fields=["session_epoch"])
+        from .signals import signed_out_everywhere
+
+        signed_out_everywhere.send(sender=type(self), user=self)
 
     def get_full_name(self) -> str:
         return self.full_name or self.email

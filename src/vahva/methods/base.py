@@ -44,6 +44,9 @@ class Method(ABC):
     amr: ClassVar[tuple[str, ...]]
     #: Whether a person can add it from the wizard / Security info.
     enrolable: ClassVar[bool] = True
+    #: Shown on Security info and counted as a registered method by the policy (a
+    #: temporary access pass is neither: the person must still register a real method).
+    listed: ClassVar[bool] = True
     #: The answer is given elsewhere (approved in a phone app), not typed: the sign-in page
     #: polls :meth:`status`, then :meth:`verify` receives the attempt's id as the response.
     waits: ClassVar[bool] = False

@@ -26,6 +26,8 @@ class RegisteredMethod(models.Model):
     counter = models.BigIntegerField(default=-1)
     # Non-secret, method-specific details (a phone number, a device id...).
     data = models.JSONField(default=dict, blank=True)
+    # A method that stops working by itself (a temporary access pass); None: until removed.
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -12,6 +12,7 @@ BUILTIN = (
     "vahva.methods.totp.TotpMethod",
     "vahva.methods.sms.SmsMethod",
     "vahva.methods.voice.VoiceMethod",
+    "vahva.methods.tap.TemporaryPassMethod",
 )
 
 _methods: dict[str, Method] = {}

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from vahva import clock
@@ -28,24 +29,48 @@ def parse_uuid(response: str) -> uuid.UUID:
         raise MalformedInput() from None
 
 
+def _working(now: dt.datetime) -> Q:
+    """Methods that have not stopped by themselves (an expired or used pass has)."""
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+
+
+def _listed_kinds() -> list[str]:
+    return [m.kind for m in registry.all_methods() if m.listed]
+
+
 def registered_for(user: Any) -> list[RegisteredMethod]:
-    """The person's methods of kinds this deployment knows, default first."""
-    known = {m.kind for m in registry.all_methods()}
-    methods = [m for m in RegisteredMethod.objects.filter(user=user) if m.kind in known]
-    return sorted(methods, key=lambda m: (not m.is_default, m.created_at, m.pk))
+    """The person's working methods of kinds this deployment knows: an active temporary
+    access pass first (the helpdesk gave it because the default, a lost phone, cannot be
+    used), then the default, then the rest."""
+    known = {m.kind: m for m in registry.all_methods()}
+    methods = [
+        m
+        for m in RegisteredMethod.objects.filter(_working(clock.now()), user=user)
+        if m.kind in known
+    ]
+    return sorted(
+        methods, key=lambda m: (known[m.kind].listed, not m.is_default, m.created_at, m.pk)
+    )
+
+
+def listed_for(user: Any) -> list[RegisteredMethod]:
+    """The methods Security info shows (no temporary access pass), default first."""
+    return [m for m in registered_for(user) if registry.get(m.kind).listed]
 
 
 def has_methods(user: Any) -> bool:
-    kinds = [m.kind for m in registry.all_methods()]
-    return RegisteredMethod.objects.filter(user=user, kind__in=kinds).exists()
+    """Whether the person has registered a real method (a temporary access pass is not one:
+    the policy still sends them to register, and does not start the activation delay)."""
+    return RegisteredMethod.objects.filter(
+        _working(clock.now()), user=user, kind__in=_listed_kinds()
+    ).exists()
 
 
 def first_registered_at(user: Any) -> dt.datetime | None:
-    """When the person's first method of a kind this deployment knows was registered."""
-    kinds = [m.kind for m in registry.all_methods()]
+    """When the person's first listed method of a kind this deployment knows was registered."""
     # values_list: no secret is decrypted to answer "since when".
     return (
-        RegisteredMethod.objects.filter(user=user, kind__in=kinds)
+        RegisteredMethod.objects.filter(_working(clock.now()), user=user, kind__in=_listed_kinds())
         .order_by("created_at")
         .values_list("created_at", flat=True)
         .first()
@@ -95,6 +120,9 @@ def save_new(
 
 def set_default(user: Any, method_id: object) -> RegisteredMethod:
     method = get_for(user, method_id)
+    if method.kind not in _listed_kinds():
+        # A temporary access pass stops working by itself: it is never the default.
+        raise MalformedInput(_("That sign-in method was not found. Choose one of your own."))
     with transaction.atomic():
         RegisteredMethod.objects.filter(user=user, is_default=True).update(is_default=False)
         RegisteredMethod.objects.filter(pk=method.pk).update(is_default=True)
@@ -109,7 +137,10 @@ def remove(user: Any, method_id: object) -> RegisteredMethod:
         method.delete()
         # A removed app's device must stop answering too (a lost phone keeps its key).
         registry.get(method.kind).removed(method, now=clock.now())
-        rest = RegisteredMethod.objects.filter(user=user).order_by("created_at", "pk")
+        # The oldest real method takes over, never a temporary access pass.
+        rest = RegisteredMethod.objects.filter(user=user, kind__in=_listed_kinds()).order_by(
+            "created_at", "pk"
+        )
         if method.is_default and rest.exists():
             rest.filter(pk=rest[0].pk).update(is_default=True)
     return method

@@ -7,3 +7,8 @@ class OidcConfig(AppConfig):
     label = "oidc"
     verbose_name = _("Services (OpenID Connect)")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import revoke
+
+        revoke.connect()

@@ -29,6 +29,11 @@ class Context:
     service_rule: str = "outside_trusted"
     #: The name of the trusted network ``client_ip`` is in ("Campus"), or None.
     trusted_network: str | None = None
+    #: The end of the helpdesk's exemption in force, and its ticket (None: not exempted).
+    exempt_until: dt.datetime | None = None
+    exemption_ticket: str = ""
+    #: Until when this browser is remembered for the person ("Don't ask again"), or None.
+    remembered_until: dt.datetime | None = None
 
 
 #: Per-service MFA rules: always, only outside the organisation's trusted networks, never.
@@ -48,8 +53,28 @@ def enforced_from(registered_at: dt.datetime, activation_delay: int) -> dt.datet
     return registered_at + dt.timedelta(seconds=activation_delay)
 
 
+def _exempt(ctx: Context) -> bool:
+    return ctx.exempt_until is not None and ctx.now < ctx.exempt_until
+
+
+def _exemption(ctx: Context) -> Decision:
+    assert ctx.exempt_until is not None
+    return Decision(
+        False,
+        f"MFA skipped: exempted until {_minute(ctx.exempt_until)} (ticket {ctx.exemption_ticket})",
+    )
+
+
+def _minute(moment: dt.datetime) -> str:
+    # One zone for the whole log, whoever reads it: "2026-03-02 13:00 UTC".
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def decide(ctx: Context) -> Decision:
     if not ctx.has_methods or ctx.registered_at is None:
+        if _exempt(ctx):
+            # An opt-out is not asked to register either.
+            return _exemption(ctx)
         return Decision(
             require_mfa=False,
             reason="MFA skipped: no sign-in method registered yet",
@@ -61,6 +86,8 @@ def decide(ctx: Context) -> Decision:
         return Decision(True, f"MFA required: service {ctx.service} requires it always")
     if ctx.service_rule == "never":
         return Decision(False, f"MFA skipped: service {ctx.service} never requires it")
+    if _exempt(ctx):
+        return _exemption(ctx)
     if ctx.trusted_network is not None:
         return Decision(
             False, f"MFA skipped: {ctx.client_ip} is in trusted network {ctx.trusted_network}"
@@ -69,8 +96,11 @@ def decide(ctx: Context) -> Decision:
     if ctx.now < start:
         return Decision(
             False,
-            f"MFA skipped: enforced from {start.isoformat(timespec='minutes')}, "
-            "after the activation delay",
+            f"MFA skipped: enforced from {_minute(start)}, after the activation delay",
+        )
+    if ctx.remembered_until is not None and ctx.now < ctx.remembered_until:
+        return Decision(
+            False, f"MFA skipped: this browser is remembered until {_minute(ctx.remembered_until)}"
         )
     return Decision(True, "MFA required: the person has registered methods")
 

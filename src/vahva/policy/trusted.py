@@ -1,6 +1,6 @@
-"""The configured trusted networks and proxies (VAHVA["TRUSTED_NETWORKS"] / ["TRUSTED_PROXIES"]),
-parsed once per value; the edges (middleware, sign-in engine, the app's request details) ask
-here, and :func:`vahva.policy.decide` gets the answer in its context."""
+"""The trusted networks (the TOML file's VAHVA["TRUSTED_NETWORKS"] and the admin's) and the
+trusted proxies (VAHVA["TRUSTED_PROXIES"]); the edges (middleware, sign-in engine, the app's
+request details) ask here, and :func:`vahva.policy.decide` gets the answer in its context."""
 
 from __future__ import annotations
 
@@ -27,8 +27,28 @@ def _key(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def configured_networks() -> dict[str, list[str]]:
+    """The configuration file's networks, as written there."""
+    return {str(name): list(blocks) for name, blocks in settings.TRUSTED_NETWORKS.items()}
+
+
+def _admin_networks() -> dict[str, list[str]]:
+    from .models import TrustedNetwork
+
+    return {
+        n.name: n.block_list()
+        for n in TrustedNetwork.objects.filter(enabled=True).only("name", "blocks")
+    }
+
+
 def trusted_networks() -> tuple[networks.Network, ...]:
-    return _networks(_key(settings.TRUSTED_NETWORKS))
+    """Both sources as one set. A set that no longer parses (two admins saving overlapping
+    networks at once) counts as the file's networks only: fail closed, never wider."""
+    merged = {**_admin_networks(), **configured_networks()}
+    try:
+        return _networks(_key(merged))
+    except ValueError:
+        return _networks(_key(configured_networks()))
 
 
 def trusted_proxies() -> tuple[networks.Net, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,12 +14,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from vahva import clock
 from vahva.audit.log import recent_for, record
+from vahva.audit.models import AuditEvent
 from vahva.conf import settings
 from vahva.errors import MalformedInput
 from vahva.methods import app_push, phone, registry
 from vahva.methods import service as methods
 from vahva.policy.decide import enforced_from
-from vahva.signin import engine
+from vahva.signin import engine, remembered
 
 from .views import not_yours, reauth
 
@@ -35,7 +37,8 @@ def _method_label(kind: str) -> str:
 @login_required
 @require_http_methods(["GET"])
 def security_info(request: HttpRequest) -> HttpResponse:
-    registered = methods.registered_for(request.user)
+    registered = methods.listed_for(request.user)
+    now = clock.now()
     kinds = {m.kind for m in registry.all_methods()}
     rows = [
         {
@@ -57,12 +60,14 @@ def security_info(request: HttpRequest) -> HttpResponse:
         {
             "rows": rows,
             "default": rows[0] if rows else None,
-            "enforced_from": enforced if enforced and enforced > clock.now() else None,
+            "enforced_from": enforced if enforced and enforced > now else None,
             "signins": [
                 {"event": event, "method": _method_label(event.data.get("method", ""))}
-                for event in recent_for(
-                    request.user, actions=("signin.success", "signin.mfa", "signin.password")
-                )
+                for event in _recent_signins(request.user)
+            ],
+            "remembered": [
+                {"device": device, "this": remembered.is_this_browser(request, device)}
+                for device in remembered.devices_of(request.user, now=now)
             ],
             "can_add": bool(registry.enrolable()),
             # "It wasn't me" answers: the person sees them here, the helpdesk got an e-mail.
@@ -70,6 +75,46 @@ def security_info(request: HttpRequest) -> HttpResponse:
             "held_until": app_push.pushes_held_until(request.user),
         },
     )
+
+
+def _recent_signins(user: object) -> list[AuditEvent]:
+    """Sign-ins, wrong passwords and wrong codes (not the "password accepted" step rows)."""
+    return list(
+        AuditEvent.objects.filter(subject_id=getattr(user, "pk", None))
+        .filter(
+            Q(action__in=("signin.success", "signin.mfa"))
+            | Q(action="signin.password", outcome="failure")
+        )
+        .order_by("-at", "-id")[:10]
+    )
+
+
+@login_required
+@require_POST
+def forget_remembered(request: HttpRequest, device_id: int | None = None) -> HttpResponse:
+    """Forget one remembered browser, or all of them ("Forget all")."""
+    if device_id is None:
+        count = remembered.forget_all(request.user)
+    else:
+        count = int(remembered.forget(request.user, device_id))
+        if not count:
+            return not_yours(request)
+    record(
+        "remembered.forgotten",
+        subject=request.user,
+        actor=request.user,
+        request=request,
+        reason="forgotten on Security info",
+        count=count,
+        device=device_id,
+    )
+    messages.success(
+        request,
+        _("This browser and the others will ask for a second factor again.")
+        if device_id is None
+        else _("That browser will ask for a second factor again."),
+    )
+    return redirect("registration:security_info")
 
 
 @login_required

@@ -9,6 +9,7 @@ urlpatterns = [
     path("setup", RedirectView.as_view(pattern_name="registration:setup", query_string=True)),
     path("security-info/", security_info.security_info, name="security_info"),
     path("security-info/setup/", views.setup, name="setup"),
+    path("security-info/setup/start/", views.start, name="start"),
     path("security-info/setup/done/", views.done, name="done"),
     path("security-info/setup/skip/", views.skip, name="skip"),
     path("security-info/setup/choose/", views.choose, {"in_wizard": True}, name="setup_choose"),
@@ -19,6 +20,16 @@ urlpatterns = [
     path("security-info/add/<slug:kind>/status/", views.enrol_status, name="enrol_status"),
     path("security-info/default/", security_info.set_default, name="default"),
     path("security-info/remove/<int:method_id>/", security_info.remove, name="remove"),
+    path(
+        "security-info/remembered/forget/",
+        security_info.forget_remembered,
+        name="forget_all_remembered",
+    ),
+    path(
+        "security-info/remembered/<int:device_id>/forget/",
+        security_info.forget_remembered,
+        name="forget_remembered",
+    ),
     path(
         "security-info/phone/<int:method_id>/delivery/",
         security_info.phone_delivery,

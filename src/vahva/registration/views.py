@@ -26,10 +26,11 @@ from vahva.errors import (
 from vahva.methods import phone, registry
 from vahva.methods import service as methods
 from vahva.methods.totp import qr_data_uri
+from vahva.policy import exemptions
 from vahva.signin import engine
 from vahva.signin.views import safe_next
 
-from . import wizard
+from . import campaign, wizard
 from .forms import ChooseMethodForm, EnrolCodeForm
 
 SESSION_PENDING = "vahva_pending_enrolment"
@@ -38,14 +39,18 @@ SESSION_NEXT = "vahva_setup_next"
 
 def _wizard_context(request: HttpRequest, current: int, step: wizard.Step | None) -> dict[str, Any]:
     all_steps = wizard.steps()
+    has = methods.has_methods(request.user)
+    left = 0 if has else campaign.standing(request.user, now=clock.now()).snoozes_left
     return {
         "wizard": True,
         "steps": all_steps,
         "current": current,
         "total": len(all_steps),
         "step": step,
-        # A person with a method may leave the later steps for now, whatever the policy.
-        "allow_skip": settings.ALLOW_SKIP_SETUP or methods.has_methods(request.user),
+        # A person with a method may leave the later steps for now; a person without one
+        # may put registering off while the campaign's snoozes last.
+        "allow_skip": has or left > 0,
+        "snooze": None if has else {"left": left, "days": settings.REGISTRATION_SNOOZE_DAYS},
     }
 
 
@@ -103,7 +108,7 @@ def setup(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET"])
 def done(request: HttpRequest) -> HttpResponse:
-    registered = methods.registered_for(request.user)
+    registered = methods.listed_for(request.user)
     default = registered[0] if registered else None
     return render(
         request,
@@ -117,23 +122,54 @@ def done(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET"])
+def start(request: HttpRequest) -> HttpResponse:
+    """Where sign-in sends a person without methods: the wizard, unless they put it off."""
+    next_url = safe_next(request, request.GET.get("next"))
+    now = clock.now()
+    user = request.user
+    if methods.has_methods(user) or exemptions.active_for(user, now=now) is not None:
+        return redirect(next_url or reverse("registration:security_info"))
+    found = campaign.standing(user, now=now)
+    if found.snoozed_until is not None:
+        # "Not now" holds: not asked again until it ends.
+        return redirect(next_url or reverse("registration:security_info"))
+    if found.snoozes_left == 0:
+        request.session[campaign.SESSION_MUST_REGISTER] = True
+    target = reverse("registration:setup")
+    return redirect(f"{target}?next={quote(next_url, safe='/')}" if next_url else target)
+
+
+@login_required
 @require_POST
 def skip(request: HttpRequest) -> HttpResponse:
-    if not settings.ALLOW_SKIP_SETUP and not methods.has_methods(request.user):
+    """ "Skip for now" of a later step, or "Not now" (a snooze) for a person without methods."""
+    next_url = request.session.pop(SESSION_NEXT, "") or reverse("registration:security_info")
+    if methods.has_methods(request.user):
+        record("setup.skipped", subject=request.user, actor=request.user, request=request)
+        # Skipping a later step (the phone): the wizard still ends with what was set up.
+        return redirect("registration:done")
+    snoozed = campaign.snooze(request.user, now=clock.now())
+    if snoozed is None:
+        request.session[campaign.SESSION_MUST_REGISTER] = True
         return render(
             request,
             "web/error.html",
             {
-                "title": _("Setup cannot be skipped"),
+                "title": _("Setup cannot be put off"),
                 "message": _("Your organisation requires you to set up a sign-in method now."),
             },
             status=403,
         )
-    record("setup.skipped", subject=request.user, actor=request.user, request=request)
-    if methods.has_methods(request.user):
-        # Skipping a later step (the phone): the wizard still ends with what was set up.
-        return redirect("registration:done")
-    return redirect(request.session.pop(SESSION_NEXT, "") or reverse("registration:security_info"))
+    record(
+        "setup.snoozed",
+        subject=request.user,
+        actor=request.user,
+        request=request,
+        snoozes_left=snoozed.snoozes_left,
+        until=snoozed.snoozed_until.isoformat() if snoozed.snoozed_until else "",
+    )
+    return redirect(next_url)
 
 
 @login_required
@@ -183,6 +219,9 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
     """Set up one method: show the QR (or ask for a number...), check the proof, save."""
     try:
         method = registry.get(kind)
+        if not method.enrolable:
+            # A temporary access pass is issued by the helpdesk, never set up by the person.
+            raise KeyError(kind)
     except KeyError:
         return render(
             request,

@@ -45,6 +45,10 @@ INSTALLED_APPS = [
     "vahva.authenticator",
     "vahva.signin",
     "vahva.registration",
+    "vahva.policy",
+    "vahva.helpdesk",
+    "vahva.feedback",
+    "vahva.insights",
     # Before oauth2_provider, so that vahva's templates for its pages win.
     "vahva.oidc",
     "oauth2_provider",
@@ -60,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "vahva.registration.campaign.CampaignMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "vahva.web.middleware.ClientAddressMiddleware",
 ]

@@ -6,3 +6,8 @@ class SigninConfig(AppConfig):
     name = "vahva.signin"
     label = "signin"
     verbose_name = _("Sign-in")
+
+    def ready(self) -> None:
+        from . import remembered
+
+        remembered.connect()

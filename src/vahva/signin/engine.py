@@ -34,9 +34,9 @@ from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
-from vahva.policy import Context, Decision, decide, trusted
+from vahva.policy import Context, Decision, decide, exemptions, trusted
 
-from . import known_browser, throttle
+from . import known_browser, remembered, throttle
 from .models import SignInAttempt
 from .states import Event, State, next_state
 
@@ -150,7 +150,9 @@ def policy_context(
     ip: str | None,
     force_mfa: bool,
     requirement: Requirement | None = None,
+    request: HttpRequest | None = None,
 ) -> Context:
+    exemption = exemptions.active_for(user, now=now)
     return Context(
         now=now,
         client_ip=ip,
@@ -161,6 +163,11 @@ def policy_context(
         service=requirement.service if requirement else "",
         service_rule=requirement.service_rule if requirement else "outside_trusted",
         trusted_network=trusted.network_of(ip),
+        exempt_until=exemption.expires_at if exemption else None,
+        exemption_ticket=exemption.ticket if exemption else "",
+        remembered_until=(
+            remembered.remembered_until(request, user, now=now) if request is not None else None
+        ),
     )
 
 
@@ -168,7 +175,12 @@ def decision_for(request: HttpRequest, user: Any, requirement: Requirement) -> D
     """The policy's answer for ``user`` signing in to ``requirement.service`` right now."""
     return decide(
         policy_context(
-            user, now=clock.now(), ip=client_ip(request), force_mfa=False, requirement=requirement
+            user,
+            now=clock.now(),
+            ip=client_ip(request),
+            force_mfa=False,
+            requirement=requirement,
+            request=request,
         )
     )
 
@@ -275,7 +287,20 @@ def begin(
         amr=["pwd"],
     )
     decision = decide(
-        policy_context(user, now=now, ip=ip, force_mfa=force_mfa, requirement=requirement)
+        policy_context(
+            user, now=now, ip=ip, force_mfa=force_mfa, requirement=requirement, request=request
+        )
+    )
+    # The sign-in log: every accepted password with the policy's reason, whichever way it went.
+    record(
+        "signin.password",
+        subject=user,
+        actor=user,
+        request=request,
+        reason=decision.reason,
+        service=requirement.service if requirement else "",
+        require_mfa=decision.require_mfa,
+        attempt=str(attempt.pk),
     )
     if decision.require_mfa:
         _move(attempt, Event.REQUIRE_MFA, reason=decision.reason)
@@ -407,7 +432,13 @@ def _signed_in(request: HttpRequest, attempt: SignInAttempt, *, method: str) -> 
         reason=attempt.reason,
         method=method,
         amr=list(attempt.amr),
+        service=_service_of(request, attempt),
     )
+
+
+def _service_of(request: HttpRequest, attempt: SignInAttempt) -> str:
+    requirement = pending(request, attempt.next_url)
+    return requirement.service if requirement else ""
 
 
 def recently_authenticated(request: HttpRequest) -> bool:

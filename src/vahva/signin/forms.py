@@ -45,6 +45,13 @@ class CodeForm(forms.Form):
         error_messages={"required": _("Enter the code.")},
     )
 
+    def letters(self) -> CodeForm:
+        """The field for a code with letters (a temporary access pass): no number pad."""
+        attrs = self.fields["code"].widget.attrs
+        attrs.pop("pattern", None)
+        attrs.update({"inputmode": "text", "autocapitalize": "characters", "spellcheck": "false"})
+        return self
+
 
 class ConfirmPasswordForm(forms.Form):
     password = forms.CharField(

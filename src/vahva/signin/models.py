@@ -10,7 +10,7 @@ from django.db import models
 from .states import State
 from .throttle import Throttle
 
-__all__ = ["SignInAttempt", "Throttle"]
+__all__ = ["RememberedDevice", "SignInAttempt", "Throttle"]
 
 
 class SignInAttempt(models.Model):
@@ -36,3 +36,27 @@ class SignInAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.id} ({self.state})"
+
+
+class RememberedDevice(models.Model):
+    """A browser the person asked not to be asked again on ("Don't ask again for N days").
+
+    The browser holds a random token in an HttpOnly cookie; only its SHA-256 is kept here, so
+    a copy of the database does not let anyone skip a second factor.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    #: What the person sees in the list: "Firefox on Linux".
+    label = models.CharField(max_length=100, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"remembered browser {self.pk} of user {self.user_id}"

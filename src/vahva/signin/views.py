@@ -15,13 +15,14 @@ from django.views.decorators.http import require_http_methods
 
 from vahva import clock, waits
 from vahva.audit.log import record
+from vahva.conf import settings
 from vahva.errors import AlreadyCompleted, MalformedInput, RateLimited, VahvaError
 from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.methods.base import AttemptRef
 from vahva.methods.models import RegisteredMethod
 
-from . import engine, known_browser
+from . import engine, known_browser, remembered
 from .forms import CodeForm, ConfirmPasswordForm, PasswordForm
 from .models import SignInAttempt
 
@@ -48,7 +49,8 @@ def _after_sign_in(
     request: HttpRequest, next_url: str, user_pk: object, needs_registration: bool = False
 ) -> HttpResponse:
     if needs_registration:
-        target = reverse("registration:setup")
+        # The registration campaign decides: the wizard, or straight on after "Not now".
+        target = reverse("registration:start")
         if next_url:
             # Encoded: a service's return address has a query of its own (&client_id=...).
             target += "?next=" + quote(next_url, safe="/")
@@ -118,6 +120,10 @@ def verify(request: HttpRequest) -> HttpResponse:
         "method": method,
         "has_others": bool(others),
         "form": CodeForm(),
+        # "Don't ask again on this device": after a real second factor, not a helpdesk pass.
+        "remember_days": settings.REMEMBER_DEVICE_DAYS
+        if remembered.offered() and method.listed
+        else 0,
     }
     if request.method == "GET":
         try:
@@ -147,7 +153,10 @@ def verify(request: HttpRequest) -> HttpResponse:
         return redirect("registration:security_info")
     except VahvaError as exc:
         return _error_response(request, f"methods/{method.kind}/verify.html", context, exc)
-    return _after_sign_in(request, attempt.next_url, attempt.user_id)
+    done = _after_sign_in(request, attempt.next_url, attempt.user_id)
+    if context["remember_days"] and request.POST.get("remember") == "on":
+        remembered.remember(request, done, attempt.user, now=clock.now())
+    return done
 
 
 def _attempt_ref(
@@ -290,12 +299,19 @@ def confirm(request: HttpRequest) -> HttpResponse:
         None,
     )
     method = registry.get(registered.kind) if registered else None
-    form_class = CodeForm if registered else ConfirmPasswordForm
     context: dict[str, Any] = {"next": next_url, "method": method, "registered": registered}
-    if request.method == "GET":
-        return render(request, "signin/confirm.html", {**context, "form": form_class()})
-    form = form_class(request.POST)
+    data = request.POST if request.method == "POST" else None
+    form: CodeForm | ConfirmPasswordForm
+    if registered is None:
+        form = ConfirmPasswordForm(data)
+    else:
+        form = CodeForm(data)
+        if method is not None and not method.listed:
+            # A temporary access pass has letters: the field must not offer a number pad.
+            form.letters()
     context["form"] = form
+    if request.method == "GET":
+        return render(request, "signin/confirm.html", context)
     if not form.is_valid():
         return render(request, "signin/confirm.html", context, status=400)
     try:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from oauth2_provider.models import get_application_model
 
@@ -21,12 +23,14 @@ from vahva.oidc import clients
 MAIL_CLIENT_ID = "mail-demo"
 MAIL_URL = "http://localhost:8001"
 
-#: (e-mail, name, password, staff). Demo only: these passwords are printed on purpose.
+#: (e-mail, name, password, role). Demo only: these passwords are printed on purpose.
 PEOPLE = (
-    ("alice@demo.example", "Alice Aalto", "alice-demo-pass", False),
-    ("bob@demo.example", "Bob Berg", "bob-demo-pass", False),
-    ("admin@demo.example", "Ada Admin", "admin-demo-pass", True),
+    ("alice@demo.example", "Alice Aalto", "alice-demo-pass", ""),
+    ("bob@demo.example", "Bob Berg", "bob-demo-pass", ""),
+    ("helen@demo.example", "Helen Helpdesk", "helen-demo-pass", "helpdesk"),
+    ("admin@demo.example", "Ada Admin", "admin-demo-pass", "admin"),
 )
+HELPDESK_GROUP = "Helpdesk"
 #: Bob already has an authenticator app, so the second step can be tried at once.
 BOB_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105 (demo data, printed on purpose)
 
@@ -38,16 +42,27 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        for email, name, password, staff in PEOPLE:
+        helpdesk = self._helpdesk_group()
+        for email, name, password, role in PEOPLE:
             user, created = User.objects.get_or_create(
-                email=email, defaults={"full_name": name, "is_staff": staff, "is_superuser": staff}
+                email=email,
+                defaults={
+                    "full_name": name,
+                    "is_staff": bool(role),
+                    "is_superuser": role == "admin",
+                },
             )
             if created:
                 user.set_password(password)
                 user.save()
+                if role == "helpdesk":
+                    user.groups.add(helpdesk)
         bob = User.objects.get(email="bob@demo.example")
         if not methods.has_methods(bob):
-            methods.save_new(bob, "totp", now=clock.now(), secret=BOB_SECRET, name="Demo")
+            # Registered a day ago: past the activation delay, so his second step is asked now.
+            methods.save_new(
+                bob, "totp", now=clock.now() - dt.timedelta(days=1), secret=BOB_SECRET, name="Demo"
+            )
         url = str(settings.PUBLIC_URL).rstrip("/")
         mail_file = self._mail_service(url)
         if options["quiet"]:
@@ -57,20 +72,35 @@ class Command(BaseCommand):
         out(f"  {settings.ORGANISATION_NAME}: open {url}/ in your browser.")
         out("")
         out("  Demo people (e-mail / password):")
-        for email, _name, password, staff in PEOPLE:
-            role = "  (admin: " + url + "/admin/)" if staff else ""
-            out(f"    {email:<22} {password}{role}")
+        for email, _name, password, role in PEOPLE:
+            where = {
+                "admin": f"  (admin: {url}/admin/)",
+                "helpdesk": f"  (helpdesk: {url}/helpdesk/)",
+            }
+            out(f"    {email:<22} {password}{where.get(role, '')}")
         out("")
         out("  alice has no sign-in method yet: signing in takes her to the setup wizard.")
         out('  Its first step is the vahva app: open the link under "Can\'t scan the code?"')
         out(f"  in a new browser window (it stands in for the phone; the app lives at {url}/app/).")
         out(f"  Texts and calls of the phone step land on the dev phone: {url}/dev/phone")
+        delay = int(settings.ACTIVATION_DELAY)
+        if delay:
+            amount = f"{delay // 3600} hours" if delay % 3600 == 0 else f"{delay // 60} minutes"
+            out(f"  As in the guide, MFA is asked from {amount} after registering, and never from")
+            out("  the Campus and VPN networks (trusted_networks in the configuration file).")
         out(f"  bob has an authenticator app with the key {totp.group_secret(BOB_SECRET)};")
         out(f"  his current code: oathtool --totp -b {BOB_SECRET}")
         out("")
         out(f"  The demo Mail service signs in through vahva: {MAIL_URL}/")
         out(f"  (its client id and secret are in {mail_file}).")
         out("")
+
+    def _helpdesk_group(self) -> Group:
+        group, _created = Group.objects.get_or_create(name=HELPDESK_GROUP)
+        group.permissions.add(
+            Permission.objects.get(content_type__app_label="helpdesk", codename="access")
+        )
+        return group
 
     def _mail_service(self, url: str) -> str:
         """Connect the demo Mail service; write its credentials for it to read."""

@@ -1,0 +1,1 @@
+"""The feedback form on /help and its admin list."""
