@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.views.generic import RedirectView
 
 from vahva.authenticator import events as device_events
 from vahva.conf import settings
@@ -15,6 +17,8 @@ admin.site.index_title = _("Sign-in service")
 
 urlpatterns = [
     path("", web.home, name="home"),
+    # Pages that name no icon (the admin site's): browsers ask for /favicon.ico.
+    path("favicon.ico", RedirectView.as_view(url=static("vahva/icon.svg"), permanent=True)),
     path("help/", web.help_page, name="help"),
     path("help/", include("vahva.feedback.urls")),
     path("helpdesk/", include("vahva.helpdesk.urls")),

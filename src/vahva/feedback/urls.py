@@ -1,4 +1,9 @@
-from django.urls import URLPattern
+from django.urls import path
+
+from . import views
 
 app_name = "feedback"
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("feedback/", views.send, name="send"),
+    path("feedback/thanks/", views.thanks, name="thanks"),
+]

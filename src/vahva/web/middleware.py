@@ -79,7 +79,9 @@ class SecurityHeadersMiddleware:
                 targets.append(target)
         response.setdefault("Content-Security-Policy", content_security_policy(targets))
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if request.path.startswith(("/signin", "/security-info", "/signout", "/admin")):
+        if request.path.startswith(
+            ("/signin", "/security-info", "/signout", "/admin", "/helpdesk")
+        ):
             # Pages with personal data or forms must not be kept by shared caches or history.
             response.setdefault("Cache-Control", "no-store")
         return response
