@@ -66,3 +66,21 @@ def test_signout_needs_post(alice: Any, client: Client, clock: Any) -> None:
     assert client.get("/security-info/setup/").status_code == 200  # still signed in
     assert "You have signed out" in text(client.post("/signout/"))
     assert client.get("/security-info/").status_code == 302
+
+
+def test_help_page_names_this_deployments_policy(client: Any, settings: Any) -> None:
+    settings.VAHVA = {
+        **settings.VAHVA,
+        "TRUSTED_NETWORKS": {"Campus": ["130.233.0.0/16"], "VPN": ["10.8.0.0/16"]},
+        "ACTIVATION_DELAY": 7200,
+        "REMEMBER_DEVICE_DAYS": 14,
+    }
+    body = client.get("/help/").content.decode()
+    assert "outside the organisation's own networks (Campus, VPN)" in body
+    assert "It is asked from 2 hours after you register your first method" in body
+    assert "Don't ask again on this device for 14 days" in body
+    assert "temporary access pass" in body
+    settings.VAHVA = {**settings.VAHVA, "TRUSTED_NETWORKS": {}, "ACTIVATION_DELAY": 0}
+    body = client.get("/help/").content.decode()
+    assert "Every time you sign in" in body
+    assert "after you register your first method" not in body

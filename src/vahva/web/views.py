@@ -7,6 +7,9 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from vahva.conf import settings
+from vahva.policy import trusted
+
 
 @require_http_methods(["GET"])
 def home(request: HttpRequest) -> HttpResponse:
@@ -34,7 +37,18 @@ def admin_login(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET"])
 def help_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/help.html")
+    """The guide and FAQ, with this deployment's own policy filled in."""
+    delay = int(settings.ACTIVATION_DELAY)
+    return render(
+        request,
+        "web/help.html",
+        {
+            "trusted_networks": [network.name for network in trusted.trusted_networks()],
+            # Shown in whole hours (the seed's "approx. 2 hours"); under an hour, not at all.
+            "activation_hours": round(delay / 3600) if delay >= 3600 else 0,
+            "remember_days": int(settings.REMEMBER_DEVICE_DAYS),
+        },
+    )
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
