@@ -101,6 +101,7 @@ def test_sign_in_push_arrives_encrypted_and_signed(
     assert message == {
         "type": "challenge",
         "challenge": str(challenge.pk),
+        "purpose": "signin",
         "organisation": "Demo University",
     }
     # No number, no nonce in the push: the app fetches them with its signed API.

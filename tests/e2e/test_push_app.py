@@ -181,7 +181,7 @@ def signed_in_with_an_app(
 ) -> None:
     """Alice signs in (skipping the wizard), adds the app on ``phone`` and signs out."""
     sign_in(computer, base)
-    computer.get_by_role("button", name="Skip setup").click()
+    computer.get_by_role("button", name="Not now (ask me again in 1 day)").click()
     expect(computer.get_by_role("heading", name="Security info")).to_be_visible()
     enrol_phone(computer, phone, start_app_enrolment(computer, base), name)
     expect(computer.get_by_role("heading", name="Security info")).to_be_visible(timeout=WAIT)
@@ -209,7 +209,7 @@ def test_alice_adds_the_app_and_signs_in_with_it(
     make_user(email=ALICE)
     base = live_server.url
     sign_in(page, base)
-    page.get_by_role("button", name="Skip setup").click()
+    page.get_by_role("button", name="Not now (ask me again in 1 day)").click()
     expect(page.get_by_role("heading", name="Security info")).to_be_visible()
 
     link = start_app_enrolment(page, base)
@@ -421,7 +421,7 @@ def test_one_phone_with_two_accounts(
     phone = phones()
     signed_in_with_an_app(page, phone, base, "Shared phone")
     sign_in(page, base, email=BOB)
-    page.get_by_role("button", name="Skip setup").click()
+    page.get_by_role("button", name="Not now (ask me again in 1 day)").click()
     enrol_phone(page, phone, start_app_enrolment(page, base), "Shared phone")
     expect(page.locator("#methods")).to_contain_text("vahva app (Shared phone)", timeout=WAIT)
     page.get_by_role("button", name="Sign out").click()

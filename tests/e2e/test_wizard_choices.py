@@ -40,7 +40,7 @@ def test_alice_looks_at_other_methods_then_skips_setup(
     page.get_by_role("link", name="Back").click()
     expect(page.get_by_role("heading", name="Start by getting the vahva app")).to_be_visible()
     expect(page.get_by_role("img", name="QR code that opens the vahva app")).to_be_visible()
-    page.get_by_role("button", name="Skip setup").click()
+    page.get_by_role("button", name="Not now (ask me again in 1 day)").click()
 
     expect(page.get_by_role("heading", name="Security info")).to_be_visible()
     expect(page.get_by_text("You have no sign-in methods yet.")).to_be_visible()

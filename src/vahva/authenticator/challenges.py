@@ -12,6 +12,7 @@ import hmac
 import logging
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -37,6 +38,7 @@ from .errors import (
     WrongNumber,
 )
 from .models import Device, PushChallenge
+from .signals import fraud_reported
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,13 @@ State = PushChallenge.State
 MAX_WRONG_NUMBERS = 3
 #: Pushes one sign-in attempt may send ("Send another request"): no push bombing.
 MAX_PUSHES_PER_ATTEMPT = 5
+#: Seconds a helpdesk check waits for its answer: the agent reads the number out on the phone
+#: and the person has to find and open the app first.
+HELPDESK_CHECK_TTL = 180
+#: Helpdesk checks one person may get within HELPDESK_CHECK_WINDOW seconds: a caller (or an
+#: agent talked into it) cannot wear the real person down with request after request.
+MAX_HELPDESK_CHECKS = 3
+HELPDESK_CHECK_WINDOW = 15 * 60
 
 
 def as_uuid(value: object, error: Exception) -> uuid.UUID:
@@ -80,9 +89,14 @@ def new_challenge(
     context: Mapping[str, Any],
     attempt: uuid.UUID | None = None,
     enrolment: uuid.UUID | None = None,
+    ttl: int | None = None,
 ) -> PushChallenge:
-    key = {"attempt": attempt} if attempt else {"enrolment": enrolment}
-    serial = PushChallenge.objects.filter(**key).count()
+    """A challenge for an attempt, an enrolment, or neither (a helpdesk check, whose caller
+    limits it), sent to ``devices`` once the transaction commits."""
+    serial = 0
+    if attempt or enrolment:
+        key = {"attempt": attempt} if attempt else {"enrolment": enrolment}
+        serial = PushChallenge.objects.filter(**key).count()
     if serial >= MAX_PUSHES_PER_ATTEMPT:
         # Push bombing: a password thief cannot send an endless stream of requests.
         raise RateLimited(
@@ -99,7 +113,7 @@ def new_challenge(
             nonce=protocol.new_nonce(),
             number=protocol.new_number(),
             created_at=now,
-            expires_at=now + dt.timedelta(seconds=settings.PUSH_TTL),
+            expires_at=now + dt.timedelta(seconds=ttl or settings.PUSH_TTL),
             context=dict(context),
         )
         targets = list(devices)
@@ -170,6 +184,96 @@ def reports_of(user: Any, *, since: dt.datetime) -> list[PushChallenge]:
         .select_related("answered_by")
         .order_by("-answered_at")
     )
+
+
+# --- the helpdesk's caller check ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HelpdeskCheck:
+    """Where a helpdesk check is, for the agent's page: "pending", "approved", "denied",
+    "reported" ("I'm not the caller") or "expired"; the number to read out while pending."""
+
+    id: uuid.UUID
+    state: str
+    number: int
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    #: The name of the device that answered ("" while nobody has).
+    device: str = ""
+    answered_at: dt.datetime | None = None
+    #: The helpdesk ticket it was sent for.
+    ticket: str = ""
+
+    @property
+    def pending(self) -> bool:
+        return self.state == State.PENDING
+
+
+def _check_of(challenge: PushChallenge, *, now: dt.datetime) -> HelpdeskCheck:
+    state = protocol.effective_state(challenge.state, expires_at=challenge.expires_at, now=now)
+    # An approval counts only with the number the agent read out (checked again here).
+    if state == State.APPROVED and challenge.answered_number != challenge.number:
+        state = State.DENIED
+    device = challenge.answered_by
+    return HelpdeskCheck(
+        id=challenge.pk,
+        state=str(state),
+        number=challenge.number,
+        created_at=challenge.created_at,
+        expires_at=challenge.expires_at,
+        device=device.name if device is not None else "",
+        answered_at=challenge.answered_at,
+        ticket=str((challenge.context or {}).get("ticket") or ""),
+    )
+
+
+def push_for_helpdesk(
+    user: Any, *, now: dt.datetime, ticket: str, agent: Any = None
+) -> HelpdeskCheck:
+    """Send "The helpdesk is checking it's you" to every active device of ``user`` (or give
+    back the check still waiting); NoDevice when there is none, RateLimited after
+    MAX_HELPDESK_CHECKS checks within HELPDESK_CHECK_WINDOW seconds."""
+    mine = PushChallenge.objects.filter(user=user, purpose=PushChallenge.Purpose.HELPDESK)
+    waiting = latest(mine.filter(state=State.PENDING, expires_at__gt=now))
+    if waiting is not None:
+        # A double click sends one request: the number on the agent's page stays the same.
+        return _check_of(waiting, now=now)
+    devices = list(Device.objects.filter(user=user, status=Device.Status.ACTIVE))
+    if not devices:
+        raise NoDevice(_("This person has no vahva app that could receive the request."))
+    since = now - dt.timedelta(seconds=HELPDESK_CHECK_WINDOW)
+    recent = list(mine.filter(created_at__gt=since).order_by("created_at"))
+    if len(recent) >= MAX_HELPDESK_CHECKS:
+        # Push fatigue: no endless stream of checks for a tired thumb to approve at last.
+        retry = (recent[0].created_at - since).total_seconds()
+        raise RateLimited(
+            retry,
+            _("Too many checks were sent to this person. Try again later, or check another way."),
+        )
+    challenge = new_challenge(
+        user.pk,
+        purpose=PushChallenge.Purpose.HELPDESK,
+        devices=devices,
+        now=now,
+        context={"ticket": str(ticket)[:64], "agent": getattr(agent, "pk", None)},
+        ttl=max(HELPDESK_CHECK_TTL, settings.PUSH_TTL),
+    )
+    return _check_of(challenge, now=now)
+
+
+def helpdesk_check_of(user: Any, check: object, *, now: dt.datetime) -> HelpdeskCheck:
+    """The helpdesk check ``check`` of ``user``; UnknownChallenge for anything else (another
+    person's check, a sign-in push, a mangled id)."""
+    pk = as_uuid(check, UnknownChallenge())
+    found = (
+        PushChallenge.objects.filter(pk=pk, user=user, purpose=PushChallenge.Purpose.HELPDESK)
+        .select_related("answered_by")
+        .first()
+    )
+    if found is None:
+        raise UnknownChallenge()
+    return _check_of(found, now=now)
 
 
 def state_for_device(device: Device, challenge: object, *, now: dt.datetime) -> tuple[str, bool]:
@@ -296,7 +400,9 @@ def answer(
         if not moved:
             raise AlreadyAnswered()
         Device.objects.filter(pk=device.pk).update(last_used_at=now)
-        if target != State.APPROVED:
+        if found.purpose == PushChallenge.Purpose.HELPDESK:
+            _record_helpdesk_answer(found, device, target, request=request)
+        elif target != State.APPROVED:
             # An approval is audited by the sign-in it completes; a refusal only here.
             reported = target == State.REPORTED
             record(
@@ -324,9 +430,37 @@ def answer(
             publish(delivery.device_key(other), "answered")
         if target == State.REPORTED:
             _withdraw_others(found, now=now)
-            transaction.on_commit(partial(_alert_helpdesk, found.pk))
+            if found.purpose == PushChallenge.Purpose.SIGNIN:
+                # (The agent of a helpdesk check sees the report on their own page.)
+                transaction.on_commit(partial(_alert_helpdesk, found.pk))
+            # In the same transaction: the report and what others do about it (forget the
+            # remembered browsers) happen together or not at all.
+            fraud_reported.send(sender=PushChallenge, user=device.user, purpose=str(found.purpose))
     found.refresh_from_db()
     return found
+
+
+def _record_helpdesk_answer(
+    check: PushChallenge, device: Device, target: str, *, request: Any, reason: str = ""
+) -> None:
+    reasons: dict[str, str] = {
+        State.APPROVED: "the person approved the helpdesk's check with the number read out",
+        State.DENIED: "the person denied the helpdesk's check",
+        State.REPORTED: "the person said they are not the one talking to the helpdesk",
+    }
+    record(
+        "helpdesk.caller_check",
+        subject=device.user,
+        actor=device.user,
+        request=request,
+        outcome="ok" if target == State.APPROVED else "failure",
+        reason=reason or reasons[str(target)],
+        state=str(target),
+        ticket=str((check.context or {}).get("ticket") or ""),
+        device=str(device.pk),
+        device_name=device.name,
+        challenge=str(check.pk),
+    )
 
 
 def _withdraw_others(reported: PushChallenge, *, now: dt.datetime) -> None:
@@ -381,9 +515,25 @@ def _wrong_number(challenge: PushChallenge, device: Device, *, now: dt.datetime)
     denied = PushChallenge.objects.filter(
         pk=challenge.pk, state=State.PENDING, wrong_numbers__gte=MAX_WRONG_NUMBERS
     ).update(state=State.DENIED, answered_by=device, answered_at=now)
+    helpdesk = challenge.purpose == PushChallenge.Purpose.HELPDESK
     if denied:
         publish(challenge.attempt or challenge.enrolment, State.DENIED)
+        if helpdesk:
+            _record_helpdesk_answer(
+                challenge,
+                device,
+                State.DENIED,
+                request=None,
+                reason=f"{MAX_WRONG_NUMBERS} wrong numbers typed for the helpdesk's check",
+            )
+            raise WrongNumber(
+                _("That is not the number the helpdesk read to you. The request was denied.")
+            )
         raise WrongNumber(
             _("That is not the number shown on the sign-in page. The request was denied.")
+        )
+    if helpdesk:
+        raise WrongNumber(
+            _("That is not the number the helpdesk read to you. Check it and try again.")
         )
     raise WrongNumber()

@@ -80,6 +80,9 @@ class PushChallenge(models.Model):
         SIGNIN = "signin"
         #: The test notification ("Let's try it out") that proves a new device works.
         TEST = "test"
+        #: The helpdesk checking that a caller is the person: the agent reads the number out,
+        #: the person types it into the app. It signs nobody in.
+        HELPDESK = "helpdesk"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")

@@ -41,7 +41,7 @@ from vahva.conf import settings
 
 from . import protocol
 from .errors import EndpointNotAllowed
-from .models import Device, VapidKey
+from .models import Device, PushChallenge, VapidKey
 
 log = logging.getLogger(__name__)
 
@@ -152,10 +152,15 @@ def vapid_authorization(endpoint: str, *, now: dt.datetime) -> str:
 
 
 def payload(challenge_id: uuid.UUID) -> bytes:
-    """The push's plaintext: which challenge waits; no number and nothing secret."""
+    """The push's plaintext: which challenge waits and what for (a sign-in, the helpdesk's
+    check); no number and nothing secret."""
+    purpose = (
+        PushChallenge.objects.filter(pk=challenge_id).values_list("purpose", flat=True).first()
+    )
     body = {
         "type": "challenge",
         "challenge": str(challenge_id),
+        "purpose": purpose or PushChallenge.Purpose.SIGNIN,
         "organisation": settings.ORGANISATION_NAME,
     }
     return json.dumps(body, separators=(",", ":")).encode()

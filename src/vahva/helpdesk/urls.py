@@ -1,4 +1,36 @@
-from django.urls import URLPattern
+from django.urls import path
+
+from . import views
 
 app_name = "helpdesk"
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("people/<int:person_id>/", views.person, name="person"),
+    path("people/<int:person_id>/check/", views.check, name="check"),
+    path("people/<int:person_id>/check/<uuid:check_id>/", views.check_page, name="check_page"),
+    path(
+        "people/<int:person_id>/check/<uuid:check_id>/status/",
+        views.check_status,
+        name="check_status",
+    ),
+    path("people/<int:person_id>/pass/", views.issue_pass, name="issue_pass"),
+    path("people/<int:person_id>/pass/revoke/", views.revoke_pass, name="revoke_pass"),
+    path(
+        "people/<int:person_id>/methods/<int:method_id>/remove/",
+        views.remove_method,
+        name="remove_method",
+    ),
+    path(
+        "people/<int:person_id>/devices/<uuid:device_id>/remove/",
+        views.remove_device,
+        name="remove_device",
+    ),
+    path("people/<int:person_id>/exemptions/", views.grant_exemption, name="grant_exemption"),
+    path(
+        "people/<int:person_id>/exemptions/<int:exemption_id>/revoke/",
+        views.revoke_exemption,
+        name="revoke_exemption",
+    ),
+    path("people/<int:person_id>/sign-out/", views.sign_out, name="sign_out"),
+    path("people/<int:person_id>/unlock/", views.unlock, name="unlock"),
+]

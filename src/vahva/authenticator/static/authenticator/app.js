@@ -16,6 +16,9 @@ const POLL_STREAMING_MS = 30000;
 const STREAM_MIN_MS = 5000;
 const STEP = 30;
 const CODE = /^[A-Za-z0-9_-]{16,128}$/;
+// What a request is for: a sign-in, the test when adding the account, or the helpdesk
+// checking that a caller is the person. Elements say in data-purpose which ones show them.
+const PURPOSES = ["signin", "test", "helpdesk"];
 
 const state = {
   accounts: [],
@@ -310,9 +313,9 @@ function updateNoRequests() {
 function addRequest(account, challenge) {
   const card = instantiate("request-template");
   card.dataset.challenge = challenge.id;
-  const purpose = challenge.purpose === "test" ? "test" : "signin";
+  const purpose = PURPOSES.includes(challenge.purpose) ? challenge.purpose : "signin";
   for (const element of card.querySelectorAll("[data-purpose]")) {
-    element.hidden = element.dataset.purpose !== purpose;
+    element.hidden = !element.dataset.purpose.split(" ").includes(purpose);
   }
   field(card, "account").textContent = account.account;
   field(card, "organisation").textContent = challenge.organisation || account.organisation;
@@ -372,7 +375,8 @@ async function answer(entry, decision) {
   if (decision === "approve") {
     const typed = input.value.trim();
     if (!/^[0-9]{2}$/.test(typed)) {
-      showAnswerError(entry, text("number-missing"));
+      const helpdesk = entry.challenge.purpose === "helpdesk";
+      showAnswerError(entry, text(helpdesk ? "number-missing-helpdesk" : "number-missing"));
       input.setAttribute("aria-invalid", "true");
       input.focus();
       return;

@@ -8,11 +8,13 @@ const CACHE = `vahva-app-${VERSION}`;
 const SCOPE = "{{ scope }}";
 const SHELL = {{ shell|safe }};
 const ICON = "{{ icon }}";
-{% translate "Sign-in request" as title %}{% blocktranslate asvar body with organisation="{organisation}" %}{{ organisation }} asks you to approve a sign-in. Open the app to answer.{% endblocktranslate %}{% translate "Open the app to approve or deny a sign-in." as plain %}
+{% translate "Sign-in request" as title %}{% blocktranslate asvar body with organisation="{organisation}" %}{{ organisation }} asks you to approve a sign-in. Open the app to answer.{% endblocktranslate %}{% translate "Open the app to approve or deny a sign-in." as plain %}{% translate "The helpdesk is checking it's you" as helpdesk_title %}{% translate "Open the app and type the number the helpdesk reads to you." as helpdesk_body %}
 const TEXT = {
   title: "{{ title|escapejs }}",
   body: "{{ body|escapejs }}",
   plain: "{{ plain|escapejs }}",
+  helpdeskTitle: "{{ helpdesk_title|escapejs }}",
+  helpdeskBody: "{{ helpdesk_body|escapejs }}",
 };
 
 self.addEventListener("install", (event) => {
@@ -78,9 +80,11 @@ async function notify(data) {
   // An open app polls at once instead of waiting for its next round.
   await tellWindows({ type: "vahva-challenge", challenge: data.challenge || null });
   const organisation = typeof data.organisation === "string" ? data.organisation : "";
-  const body = organisation ? TEXT.body.replace("{organisation}", () => organisation) : TEXT.plain;
+  const helpdesk = data.purpose === "helpdesk";
+  let body = organisation ? TEXT.body.replace("{organisation}", () => organisation) : TEXT.plain;
+  if (helpdesk) body = TEXT.helpdeskBody;
   // userVisibleOnly: every push shows a notification, even when the app is open.
-  await self.registration.showNotification(TEXT.title, {
+  await self.registration.showNotification(helpdesk ? TEXT.helpdeskTitle : TEXT.title, {
     body,
     icon: ICON,
     badge: ICON,
