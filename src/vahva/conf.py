@@ -51,6 +51,9 @@ DEFAULTS: dict[str, Any] = {
     "EXEMPTION_MAX_DAYS": 365,
     # Feedback messages one client address may send per hour (spam).
     "FEEDBACK_PER_HOUR": 5,
+    # Offer "Sign in with a passkey" on the password page (a discoverable credential with user
+    # verification; no password).
+    "PASSKEY_SIGNIN": False,
     # Seconds a QR enrolment stays valid.
     "ENROLMENT_TTL": 600,
     # Seconds a sign-in attempt may take from password to second factor.
@@ -251,6 +254,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "TAP_MAX_LIFETIME": _at_least_one,
     "EXEMPTION_MAX_DAYS": _at_least_one,
     "FEEDBACK_PER_HOUR": _at_least_one,
+    "PASSKEY_SIGNIN": _boolean,
     "ENROLMENT_TTL": _positive_int,
     "SIGNIN_ATTEMPT_TTL": _positive_int,
     "REAUTH_TTL": _positive_int,

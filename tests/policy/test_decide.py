@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from vahva.policy import Context, decide
+from vahva.policy.decide import SERVICE_RULES
 
 NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
@@ -55,6 +56,20 @@ def test_decide(
         ("never", 3 * HOUR, True, True, "MFA required: service Mail asked for a second factor"),
         ("outside_trusted", HOUR, False, False, "after the activation delay"),
         ("outside_trusted", 3 * HOUR, False, True, "has registered methods"),
+        (
+            "phishing_resistant",
+            HOUR,
+            False,
+            True,
+            "MFA required: service Mail requires phishing-resistant MFA",
+        ),
+        (
+            "phishing_resistant",
+            3 * HOUR,
+            True,
+            True,
+            "MFA required: service Mail requires phishing-resistant MFA",
+        ),
     ],
 )
 def test_service_rules(
@@ -75,6 +90,7 @@ def test_service_rules(
     )
     assert decision.require_mfa is require
     assert decision.reason == reason or reason in decision.reason
+    assert decision.phishing_resistant is (rule == "phishing_resistant")
 
 
 @pytest.mark.parametrize(
@@ -98,6 +114,14 @@ def test_service_rules(
             "MFA required: service Mail asked for a second factor",
         ),
         ("never", None, False, False, "MFA skipped: service Mail never requires it"),
+        # Phishing-resistant MFA is not waived on campus either.
+        (
+            "phishing_resistant",
+            "Campus",
+            False,
+            True,
+            "MFA required: service Mail requires phishing-resistant MFA",
+        ),
     ],
 )
 def test_trusted_networks(
@@ -167,6 +191,22 @@ EXEMPT = {"exempt_until": LATER, "exemption_ticket": "HD-1234"}
         ({"remembered_until": EARLIER}, True, False, "MFA required: the person has registered"),
         ({"remembered_until": LATER, "service_rule": "always"}, True, False, "requires it always"),
         ({"remembered_until": LATER, "force_mfa": True}, True, False, "asked for a second factor"),
+        # A phishing-resistant service: no exemption or remembered browser waives it.
+        ({**EXEMPT, "service_rule": "phishing_resistant"}, True, False, "phishing-resistant MFA"),
+        (
+            {"remembered_until": LATER, "service_rule": "phishing_resistant"},
+            True,
+            False,
+            "requires phishing-resistant MFA",
+        ),
+        # Without methods there is nothing to ask for: sent to register (a protocol then
+        # refuses the service, see tests/oidc/test_phishing_resistant.py).
+        (
+            {"has_methods": False, "registered_at": None, "service_rule": "phishing_resistant"},
+            False,
+            True,
+            "no sign-in method registered yet",
+        ),
         # Campus before the remembered browser, the delay before both.
         ({"remembered_until": LATER, "trusted_network": "VPN"}, False, False, "network VPN"),
         (
@@ -193,7 +233,11 @@ def test_exemptions_and_remembered_browsers(
     assert reason in decision.reason
 
 
-RULES = ("always", "outside_trusted", "never")
+RULES = ("always", "outside_trusted", "never", "phishing_resistant")
+
+
+def test_the_invariants_cover_every_service_rule() -> None:
+    assert set(RULES) == set(SERVICE_RULES)
 
 
 @pytest.mark.parametrize("rule", RULES)
@@ -205,7 +249,7 @@ RULES = ("always", "outside_trusted", "never")
 def test_every_combination_keeps_the_invariants(
     rule: str, force: bool, exempt: bool, network: str | None, delayed: bool, remembered: bool
 ) -> None:
-    """All 96 combinations for a person with methods: what may never be waived is not."""
+    """All 128 combinations for a person with methods: what may never be waived is not."""
     decision = decide(
         _ctx(
             service_rule=rule,
@@ -217,8 +261,10 @@ def test_every_combination_keeps_the_invariants(
         )
     )
     # A service that always asks, and a step-up, are never waived by anything.
-    if rule == "always" or force:
+    if rule in ("always", "phishing_resistant") or force:
         assert decision.require_mfa
+    # Only a phishing-resistant service limits the methods, and nothing lifts that limit.
+    assert decision.phishing_resistant is (rule == "phishing_resistant")
     # "never" is never overridden except by a step-up.
     if rule == "never" and not force:
         assert not decision.require_mfa
@@ -230,3 +276,15 @@ def test_every_combination_keeps_the_invariants(
     # The log's reason says which way it went.
     assert decision.reason.startswith("MFA required:" if decision.require_mfa else "MFA skipped:")
     assert not decision.needs_registration
+
+
+def test_a_pass_is_the_second_factor_of_a_person_without_methods() -> None:
+    # The helpdesk removed the lost phone before the pass was used: the password alone must
+    # not let its holder register a phone of their own.
+    decision = decide(_ctx(has_methods=False, registered_at=None, has_pass=True))
+    assert decision.require_mfa
+    assert decision.needs_registration
+    assert decision.reason == "MFA required: the helpdesk issued a temporary access pass"
+    # An exemption still lets the person in without one.
+    exempt = decide(_ctx(has_methods=False, registered_at=None, has_pass=True, **EXEMPT))
+    assert not exempt.require_mfa

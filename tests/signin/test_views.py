@@ -367,3 +367,21 @@ def test_admin_for_a_signed_in_non_staff_person_is_403_not_a_loop(
     login = client.get("/admin/", follow=True)
     assert login.status_code == 403
     assert "does not have access to the admin site" in text(login)
+
+
+def test_with_only_a_pass_left_the_pass_is_asked_then_registration(
+    alice_totp: tuple[Any, str], alice: Any, client: Client, clock: Any
+) -> None:
+    from vahva.methods import service, tap
+
+    method, _secret = alice_totp
+    _registered, code = tap.issue(alice, now=clock(), ticket="HD-9")
+    # The helpdesk removed the lost phone before Alice used her pass.
+    service.remove(alice, method.pk)
+    assert sign_in_password(client)["Location"] == "/signin/verify/"
+    event = AuditEvent.objects.get(action="signin.password", outcome="ok")
+    assert event.reason == "MFA required: the helpdesk issued a temporary access pass"
+    done = client.post("/signin/verify/", {"code": code})
+    # Signed in with the pass, and on to register a new method.
+    assert done["Location"] == "/security-info/setup/start/"
+    assert client.get(done["Location"])["Location"] == "/security-info/setup/"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 
 from vahva.errors import MalformedInput
 
@@ -55,11 +56,31 @@ class Method(ABC):
     sends: ClassVar[bool] = False
     #: Said on the wizard's next page once the method is saved ("SMS verified successfully").
     verified_message: ClassVar[str | Promise] = ""
+    #: The answer is the browser's own prompt (a security key or passkey: WebAuthn JSON made
+    #: by the page's script), not typed: the forms take a long hidden field instead of a code.
+    ceremony: ClassVar[bool] = False
+    #: Cannot be phished: the answer is bound to this site's address by the browser, so a
+    #: look-alike site cannot relay it (WebAuthn). A service may accept only such methods.
+    phishing_resistant: ClassVar[bool] = False
+    #: A way back in when the usual methods cannot be used (recovery codes): never the
+    #: default, offered under "Sign in another way", never picked to confirm a change.
+    fallback: ClassVar[bool] = False
+    #: The typed answer has letters: its field must not offer a number pad.
+    letters: ClassVar[bool] = False
 
     def amr_for(self, response: str) -> tuple[str, ...]:
         """The RFC 8176 values this ``response`` proves (a method may take more than one
         kind of answer: the vahva app takes an approval or its offline code)."""
         return self.amr
+
+    def added_message(self, registered: RegisteredMethod) -> str:
+        """Said on Security info once ``registered`` is saved."""
+        return gettext("%(method)s was added.") % {"method": self.describe(registered)}
+
+    def used_message(self, registered: RegisteredMethod) -> str:
+        """Said to the person after signing in with ``registered`` ("9 recovery codes
+        left"); "" for nothing."""
+        return ""
 
     def describe(self, registered: RegisteredMethod) -> str:
         """One line for Security info, e.g. "Authenticator app (Phone)"."""

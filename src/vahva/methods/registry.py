@@ -12,6 +12,8 @@ BUILTIN = (
     "vahva.methods.totp.TotpMethod",
     "vahva.methods.sms.SmsMethod",
     "vahva.methods.voice.VoiceMethod",
+    "vahva.methods.webauthn.WebAuthnMethod",
+    "vahva.methods.recovery_codes.RecoveryCodesMethod",
     "vahva.methods.tap.TemporaryPassMethod",
 )
 

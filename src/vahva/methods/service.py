@@ -38,10 +38,14 @@ def _listed_kinds() -> list[str]:
     return [m.kind for m in registry.all_methods() if m.listed]
 
 
+def _fallback_kinds() -> list[str]:
+    return [m.kind for m in registry.all_methods() if m.fallback]
+
+
 def registered_for(user: Any) -> list[RegisteredMethod]:
     """The person's working methods of kinds this deployment knows: an active temporary
     access pass first (the helpdesk gave it because the default, a lost phone, cannot be
-    used), then the default, then the rest."""
+    used), then the default, then the rest, and the fallbacks (recovery codes) last."""
     known = {m.kind: m for m in registry.all_methods()}
     methods = [
         m
@@ -49,7 +53,14 @@ def registered_for(user: Any) -> list[RegisteredMethod]:
         if m.kind in known
     ]
     return sorted(
-        methods, key=lambda m: (known[m.kind].listed, not m.is_default, m.created_at, m.pk)
+        methods,
+        key=lambda m: (
+            known[m.kind].listed,
+            known[m.kind].fallback,
+            not m.is_default,
+            m.created_at,
+            m.pk,
+        ),
     )
 
 
@@ -63,6 +74,15 @@ def has_methods(user: Any) -> bool:
     the policy still sends them to register, and does not start the activation delay)."""
     return RegisteredMethod.objects.filter(
         _working(clock.now()), user=user, kind__in=_listed_kinds()
+    ).exists()
+
+
+def has_phishing_resistant(user: Any) -> bool:
+    """Whether the person has a method a look-alike site cannot relay (a security key or
+    passkey), for services that accept nothing else."""
+    kinds = [m.kind for m in registry.all_methods() if m.phishing_resistant]
+    return RegisteredMethod.objects.filter(
+        _working(clock.now()), user=user, kind__in=kinds
     ).exists()
 
 
@@ -103,9 +123,13 @@ def save_new(
     name: str = "",
     data: dict[str, Any] | None = None,
 ) -> RegisteredMethod:
-    """Save a freshly verified method; the first one becomes the default."""
+    """Save a freshly verified method; the first one becomes the default (a fallback such
+    as recovery codes never does: the sign-in would lead with it)."""
     with transaction.atomic():
-        first = not RegisteredMethod.objects.filter(user=user, is_default=True).exists()
+        first = (
+            kind not in _fallback_kinds()
+            and not RegisteredMethod.objects.filter(user=user, is_default=True).exists()
+        )
         return RegisteredMethod.objects.create(
             user=user,
             kind=kind,
@@ -120,8 +144,9 @@ def save_new(
 
 def set_default(user: Any, method_id: object) -> RegisteredMethod:
     method = get_for(user, method_id)
-    if method.kind not in _listed_kinds():
-        # A temporary access pass stops working by itself: it is never the default.
+    if method.kind not in _listed_kinds() or method.kind in _fallback_kinds():
+        # A temporary access pass stops working by itself, and recovery codes are for when
+        # the usual method cannot be used: neither is ever the default.
         raise MalformedInput(_("That sign-in method was not found. Choose one of your own."))
     with transaction.atomic():
         RegisteredMethod.objects.filter(user=user, is_default=True).update(is_default=False)
@@ -137,9 +162,11 @@ def remove(user: Any, method_id: object) -> RegisteredMethod:
         method.delete()
         # A removed app's device must stop answering too (a lost phone keeps its key).
         registry.get(method.kind).removed(method, now=clock.now())
-        # The oldest real method takes over, never a temporary access pass.
-        rest = RegisteredMethod.objects.filter(user=user, kind__in=_listed_kinds()).order_by(
-            "created_at", "pk"
+        # The oldest real method takes over, never a temporary access pass or recovery codes.
+        rest = (
+            RegisteredMethod.objects.filter(user=user, kind__in=_listed_kinds())
+            .exclude(kind__in=_fallback_kinds())
+            .order_by("created_at", "pk")
         )
         if method.is_default and rest.exists():
             rest.filter(pk=rest[0].pk).update(is_default=True)

@@ -14,6 +14,7 @@ MFA_RULE_CHOICES = [
     ("always", _("Always ask for a second factor")),
     ("outside_trusted", _("Ask outside the organisation's trusted networks")),
     ("never", _("Never ask for a second factor")),
+    ("phishing_resistant", _("Always, and only a security key or passkey (phishing-resistant)")),
 ]
 assert {value for value, _label in MFA_RULE_CHOICES} == set(SERVICE_RULES)
 
@@ -27,7 +28,7 @@ class Service(models.Model):
         related_name="vahva_service",
     )
     mfa_rule = models.CharField(
-        _("second factor"), max_length=16, choices=MFA_RULE_CHOICES, default="outside_trusted"
+        _("second factor"), max_length=32, choices=MFA_RULE_CHOICES, default="outside_trusted"
     )
 
     def __str__(self) -> str:

@@ -72,11 +72,16 @@ class AuthorizeView(AuthorizationView):  # type: ignore[misc]
             return self._to_client(redirect_uri, application, "invalid_request", str(exc), state)
         service = service_of(application)
         user = request.user if request.user.is_authenticated else None
+        acr_values = request.GET.get("acr_values", "")
+        # The service's rule, or its acr_values=phr: only a security key or passkey will do.
+        phishing_resistant = service.mfa_rule == "phishing_resistant" or (
+            claims.wants_phishing_resistant(acr_values)
+        )
         requirement = engine.Requirement(
             next_url=request.get_full_path(),
             service=str(application.name),
-            service_rule=service.mfa_rule,
-            force_mfa=claims.wants_mfa(request.GET.get("acr_values", "")),
+            service_rule="phishing_resistant" if phishing_resistant else service.mfa_rule,
+            force_mfa=claims.wants_mfa(acr_values),
             return_to=redirect_uri,
         )
         earlier = engine.pending(request, requirement.next_url)
@@ -91,9 +96,15 @@ class AuthorizeView(AuthorizationView):  # type: ignore[misc]
             has_methods=user is not None and methods.has_methods(user),
             requested_at=earlier.at if earlier else None,
             rounds=earlier.round if earlier else 0,
+            phishing_resistant=phishing_resistant,
+            has_phishing_resistant=user is not None and methods.has_phishing_resistant(user),
         )
         session = (
-            claims.Session(at=signed_in.at, multi_factor=signed_in.multi_factor)
+            claims.Session(
+                at=signed_in.at,
+                multi_factor=signed_in.multi_factor,
+                phishing_resistant=signed_in.phishing_resistant,
+            )
             if signed_in
             else None
         )
@@ -105,7 +116,17 @@ class AuthorizeView(AuthorizationView):  # type: ignore[misc]
             return self._to_client(
                 redirect_uri, application, "login_required", "The person must sign in.", state
             )
-        if step in (Step.NEED_METHOD, Step.REFUSE):
+        if step in (Step.NEED_METHOD, Step.NEED_PASSKEY, Step.REFUSE):
+            if step == Step.REFUSE and phishing_resistant:
+                record(
+                    "oidc.refused",
+                    subject=user,
+                    actor=user,
+                    request=request,
+                    outcome="failure",
+                    reason="the sign-in was not phishing-resistant (no security key or passkey)",
+                    service=str(application.name),
+                )
             return self._cannot_continue(request, application, step)
         # Satisfied: let the toolkit issue the code; it must not redirect to sign in again.
         # The consent form (third-party services) posts here and is redirected to the service.
@@ -128,10 +149,19 @@ class AuthorizeView(AuthorizationView):  # type: ignore[misc]
         if signed_in is None:
             # Consent posted from a session that has since signed out.
             raise OAuthToolkitError(error=_access_denied(credentials))
+        application = Application.objects.filter(client_id=credentials.get("client_id")).first()
+        requested = request.GET.get("acr_values", "")
+        if application is not None and service_of(application).mfa_rule == "phishing_resistant":
+            # The service accepts only a phishing-resistant sign-in: the token says it was one.
+            requested = requested or claims.ACR_PHR
         credentials["vahva_auth"] = {
             "auth_time": signed_in.at,
             "amr": list(signed_in.amr),
-            "acr": claims.acr_for(signed_in.amr),
+            "acr": claims.acr_for(
+                signed_in.amr,
+                phishing_resistant=signed_in.phishing_resistant,
+                requested=requested,
+            ),
         }
         if allow:
             record(
@@ -160,6 +190,13 @@ class AuthorizeView(AuthorizationView):  # type: ignore[misc]
                 "%(service)s asks for a second sign-in step, and you have no sign-in method "
                 "yet. Set one up, then you can continue."
             ) % {"service": application.name}
+        elif step == Step.NEED_PASSKEY:
+            message = _(
+                "%(service)s accepts only a security key or passkey, and you have not added "
+                "one. Add one, then you can continue."
+            ) % {"service": application.name}
+            add = reverse("registration:enrol", kwargs={"kind": "webauthn"})
+            setup = f"{add}?{urlencode({'next': request.get_full_path()})}"
         else:
             message = _(
                 "%(service)s asks for a second sign-in step that your sign-in did not include. "
@@ -183,7 +220,7 @@ class DiscoveryView(ConnectDiscoveryInfoView):  # type: ignore[misc]
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = super().get(request, *args, **kwargs)
         data = json.loads(response.content)
-        data["acr_values_supported"] = [claims.ACR_MFA, claims.ACR_SFA]
+        data["acr_values_supported"] = [claims.ACR_MFA, claims.ACR_SFA, claims.ACR_PHR]
         data["claims_supported"] = sorted(
             {
                 *data.get("claims_supported", []),

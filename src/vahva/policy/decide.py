@@ -34,10 +34,13 @@ class Context:
     exemption_ticket: str = ""
     #: Until when this browser is remembered for the person ("Don't ask again"), or None.
     remembered_until: dt.datetime | None = None
+    #: The helpdesk has issued the person a temporary access pass that still works.
+    has_pass: bool = False
 
 
-#: Per-service MFA rules: always, only outside the organisation's trusted networks, never.
-SERVICE_RULES = ("always", "outside_trusted", "never")
+#: Per-service MFA rules: always, only outside the organisation's trusted networks, never,
+#: and always with a phishing-resistant method (a security key or passkey: NIST AAL3).
+SERVICE_RULES = ("always", "outside_trusted", "never", "phishing_resistant")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,9 @@ class Decision:
     reason: str
     #: The person has no method yet and should be sent to the setup wizard.
     needs_registration: bool = False
+    #: Only a phishing-resistant method may give the second factor (a security key or
+    #: passkey): a code or a push could be relayed by a look-alike site.
+    phishing_resistant: bool = False
 
 
 def enforced_from(registered_at: dt.datetime, activation_delay: int) -> dt.datetime:
@@ -75,10 +81,27 @@ def decide(ctx: Context) -> Decision:
         if _exempt(ctx):
             # An opt-out is not asked to register either.
             return _exemption(ctx)
+        if ctx.has_pass:
+            # The lost phone was removed before the pass was used: the pass is the second
+            # factor now, else the password alone would let anyone who has it register a
+            # phone of their own.
+            return Decision(
+                True,
+                "MFA required: the helpdesk issued a temporary access pass",
+                needs_registration=True,
+            )
         return Decision(
             require_mfa=False,
             reason="MFA skipped: no sign-in method registered yet",
             needs_registration=True,
+        )
+    if ctx.service_rule == "phishing_resistant":
+        # Before everything that could waive it: an exemption, a trusted network or a
+        # remembered browser does not make a code phishing-resistant.
+        return Decision(
+            True,
+            f"MFA required: service {ctx.service} requires phishing-resistant MFA",
+            phishing_resistant=True,
         )
     if ctx.force_mfa:
         return Decision(True, f"MFA required: {_service(ctx)} asked for a second factor")

@@ -17,7 +17,7 @@ from vahva.audit.log import recent_for, record
 from vahva.audit.models import AuditEvent
 from vahva.conf import settings
 from vahva.errors import MalformedInput
-from vahva.methods import app_push, phone, registry
+from vahva.methods import app_push, phone, recovery_codes, registry
 from vahva.methods import service as methods
 from vahva.policy.decide import enforced_from
 from vahva.signin import engine, remembered
@@ -44,6 +44,9 @@ def security_info(request: HttpRequest) -> HttpResponse:
         {
             "registered": m,
             "label": registry.get(m.kind).describe(m),
+            # Recovery codes are never the default: the sign-in would lead with them.
+            "defaultable": not registry.get(m.kind).fallback,
+            "recovery": m.kind == recovery_codes.KIND,
             "phone": m.kind in phone.DELIVERIES,
             # Text <-> call, when this deployment offers the other one.
             "switch_to": next((k for k in phone.DELIVERIES if k != m.kind and k in kinds), None)
@@ -59,7 +62,7 @@ def security_info(request: HttpRequest) -> HttpResponse:
         "registration/security_info.html",
         {
             "rows": rows,
-            "default": rows[0] if rows else None,
+            "default": next((row for row in rows if row["defaultable"]), None),
             "enforced_from": enforced if enforced and enforced > now else None,
             "signins": [
                 {"event": event, "method": _method_label(event.data.get("method", ""))}
@@ -73,8 +76,30 @@ def security_info(request: HttpRequest) -> HttpResponse:
             # "It wasn't me" answers: the person sees them here, the helpdesk got an e-mail.
             "reports": recent_for(request.user, actions=("push.reported",), limit=5),
             "held_until": app_push.pushes_held_until(request.user),
+            "recovery": _recovery(request.user, kinds),
         },
     )
+
+
+def _recovery(user: object, kinds: set[str]) -> dict[str, object] | None:
+    """How many recovery codes are left, and when (and from where) they were used."""
+    if recovery_codes.KIND not in kinds:
+        return None
+    codes = recovery_codes.recovery_of(user)
+    if codes is None:
+        return {"method": None}
+    uses = AuditEvent.objects.filter(
+        subject_id=getattr(user, "pk", None),
+        action__in=("signin.success", "signin.confirm"),
+        data__method=recovery_codes.KIND,
+        at__gte=codes.created_at,
+    ).order_by("-at", "-id")[:10]
+    return {
+        "method": codes,
+        "left": recovery_codes.remaining(codes),
+        "total": recovery_codes.COUNT,
+        "uses": list(uses),
+    }
 
 
 def _recent_signins(user: object) -> list[AuditEvent]:
@@ -83,7 +108,7 @@ def _recent_signins(user: object) -> list[AuditEvent]:
         AuditEvent.objects.filter(subject_id=getattr(user, "pk", None))
         .filter(
             Q(action__in=("signin.success", "signin.mfa"))
-            | Q(action="signin.password", outcome="failure")
+            | Q(action__in=("signin.password", "signin.passkey"), outcome="failure")
         )
         .order_by("-at", "-id")[:10]
     )

@@ -28,6 +28,7 @@ from vahva.methods import service as methods
 from vahva.methods.totp import qr_data_uri
 from vahva.policy import exemptions
 from vahva.signin import engine
+from vahva.signin.forms import EnrolCredentialForm
 from vahva.signin.views import safe_next
 
 from . import campaign, wizard
@@ -76,6 +77,11 @@ def not_yours(request: HttpRequest, status: int = 404) -> HttpResponse:
         {"title": _("Unknown method"), "message": _("Choose one of your own methods.")},
         status=status,
     )
+
+
+def _enrol_form(method: Any, data: Any = None) -> EnrolCodeForm | EnrolCredentialForm:
+    """A security key's answer is the browser's WebAuthn JSON, not a 6-digit code."""
+    return EnrolCredentialForm(data) if method.ceremony else EnrolCodeForm(data)
 
 
 def _enrol_url(kind: str, pending: Any, *, in_wizard: bool) -> str:
@@ -249,10 +255,10 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
             except MalformedInput:
                 return not_yours(request)
         pending = _pending_for(request, kind, replacing)
-        context.update(method.enrolment_context(pending), form=EnrolCodeForm(), pending=pending)
+        context.update(method.enrolment_context(pending), form=_enrol_form(method), pending=pending)
         return render(request, f"methods/{kind}/enrol.html", context)
 
-    form = EnrolCodeForm(request.POST)
+    form = _enrol_form(method, request.POST)
     try:
         pending = methods.get_pending(request.user, request.session.get(SESSION_PENDING))
         if pending.kind != kind:
@@ -293,7 +299,7 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
             actor=request.user,
             request=request,
             outcome="failure",
-            reason=type(exc).__name__,
+            reason=engine.failure_reason(exc),
             method=kind,
         )
         return render(
@@ -334,7 +340,7 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
         if method.verified_message:
             messages.success(request, str(method.verified_message))
         return redirect("registration:setup")
-    messages.success(request, _("%(method)s was added.") % {"method": method.describe(registered)})
+    messages.success(request, method.added_message(registered))
     return redirect("registration:security_info")
 
 

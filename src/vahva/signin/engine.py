@@ -30,7 +30,7 @@ from vahva.errors import (
     ReplayedCode,
     VahvaError,
 )
-from vahva.methods import registry
+from vahva.methods import registry, tap, webauthn
 from vahva.methods import service as methods
 from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
@@ -44,12 +44,29 @@ SESSION_ATTEMPT = "vahva_attempt"
 SESSION_BINDING = "vahva_binding"
 SESSION_AUTH = "vahva_auth"
 SESSION_REQUIREMENT = "vahva_requirement"
+#: The attempt (by id) whose service accepts only phishing-resistant methods (WebAuthn).
+SESSION_PHISHING_RESISTANT = "vahva_phishing_resistant"
 
 
 class InvalidCredentials(VahvaError):
     status = 400
     # One message for unknown address and wrong password: no account enumeration.
     default_message = _("The e-mail address or the password is not right.")
+
+
+class NotPhishingResistant(VahvaError):
+    """The service accepts only a security key or passkey, and this is not one."""
+
+    status = 403
+    reason = "not phishing-resistant: the service accepts only a security key or passkey"
+    default_message = _(
+        "This service accepts only a security key or passkey. Use one of yours to continue."
+    )
+
+
+class PasskeyRefused(VahvaError):
+    status = 403
+    default_message = _("This account cannot sign in. Contact the helpdesk.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +103,14 @@ class Authentication:
     @property
     def multi_factor(self) -> bool:
         return "mfa" in self.amr
+
+    @property
+    def phishing_resistant(self) -> bool:
+        """Signed in with a method a look-alike site cannot relay (a security key, a passkey)."""
+        try:
+            return registry.get(self.method).phishing_resistant
+        except KeyError:
+            return False
 
 
 @dataclass(frozen=True)
@@ -153,10 +178,12 @@ def policy_context(
     request: HttpRequest | None = None,
 ) -> Context:
     exemption = exemptions.active_for(user, now=now)
+    has = methods.has_methods(user)
     return Context(
         now=now,
         client_ip=ip,
-        has_methods=methods.has_methods(user),
+        has_methods=has,
+        has_pass=not has and tap.active_pass(user, now=now) is not None,
         registered_at=methods.first_registered_at(user),
         activation_delay=settings.ACTIVATION_DELAY,
         force_mfa=force_mfa or (requirement is not None and requirement.force_mfa),
@@ -305,6 +332,12 @@ def begin(
     if decision.require_mfa:
         _move(attempt, Event.REQUIRE_MFA, reason=decision.reason)
         request.session[SESSION_ATTEMPT] = str(attempt.pk)
+        if decision.phishing_resistant:
+            # Kept beside the attempt in the session, set in the same request: the attempt
+            # is finished only with a phishing-resistant method (see verify()).
+            request.session[SESSION_PHISHING_RESISTANT] = str(attempt.pk)
+        else:
+            request.session.pop(SESSION_PHISHING_RESISTANT, None)
     else:
         _move(attempt, Event.SKIP_MFA, reason=decision.reason, completed_at=now)
         _signed_in(request, attempt, method="")
@@ -341,12 +374,58 @@ def current(request: HttpRequest) -> SignInAttempt:
     return attempt
 
 
-def choose_method(attempt: SignInAttempt, method_id: object | None) -> RegisteredMethod:
-    """The method to ask for: the one the person picked, else their default."""
+def phishing_resistant_only(request: HttpRequest, attempt: SignInAttempt) -> bool:
+    """Whether the service of this attempt accepts only phishing-resistant methods."""
+    return request.session.get(SESSION_PHISHING_RESISTANT) == str(attempt.pk)
+
+
+def methods_for(request: HttpRequest, attempt: SignInAttempt) -> list[RegisteredMethod]:
+    """The methods this attempt may be finished with, the one to ask first first."""
+    found = methods.registered_for(attempt.user)
+    if phishing_resistant_only(request, attempt):
+        found = [m for m in found if registry.get(m.kind).phishing_resistant]
+    return found
+
+
+def _not_phishing_resistant(request: HttpRequest, attempt: SignInAttempt) -> NotPhishingResistant:
+    requirement = pending(request, attempt.next_url)
+    service = requirement.service if requirement else ""
+    if methods_for(request, attempt):
+        if not service:
+            return NotPhishingResistant()
+        return NotPhishingResistant(
+            _("%(service)s accepts only a security key or passkey. Use one of yours to continue.")
+            % {"service": service}
+        )
+    return NotPhishingResistant(
+        _(
+            "%(service)s accepts only a security key or passkey, and you have not added one. "
+            "Sign in to Security info without %(service)s, add one there, then try again."
+        )
+        % {"service": service or _("This service")}
+    )
+
+
+def choose_method(
+    request: HttpRequest, attempt: SignInAttempt, method_id: object | None, *, answer: bool = False
+) -> RegisteredMethod:
+    """The method to ask for: the one the person picked, else their default (among the
+    phishing-resistant ones, when the service accepts nothing else). For an ``answer``
+    (a posted code), the person's own method is returned as picked: :func:`verify` refuses
+    and logs one that the service does not accept."""
     if method_id:
-        return methods.get_for(attempt.user, method_id)
-    registered = methods.registered_for(attempt.user)
+        chosen = methods.get_for(attempt.user, method_id)
+        if (
+            not answer
+            and phishing_resistant_only(request, attempt)
+            and not registry.get(chosen.kind).phishing_resistant
+        ):
+            raise _not_phishing_resistant(request, attempt)
+        return chosen
+    registered = methods_for(request, attempt)
     if not registered:
+        if phishing_resistant_only(request, attempt):
+            raise _not_phishing_resistant(request, attempt)
         raise ExpiredChallenge()
     return registered[0]
 
@@ -356,6 +435,22 @@ def verify(
 ) -> None:
     """Check the second factor; on success the browser is signed in."""
     now = clock.now()
+    if (
+        phishing_resistant_only(request, attempt)
+        and not registry.get(registered.kind).phishing_resistant
+    ):
+        # A code (which a look-alike site can relay) offered where the service demands a
+        # security key: refused before the code is even checked.
+        refused = _not_phishing_resistant(request, attempt)
+        record(
+            "signin.mfa",
+            subject=attempt.user,
+            request=request,
+            outcome="failure",
+            reason=refused.reason,
+            method=registered.kind,
+        )
+        raise refused
     ref = AttemptRef(id=str(attempt.pk), ip=attempt.ip)
     method = check_second_factor(
         request, attempt.user, registered, response, action="signin.mfa", attempt=ref
@@ -373,14 +468,16 @@ def check_second_factor(
     *,
     action: str,
     attempt: AttemptRef | None = None,
+    keys: list[tuple[str, throttle.Rule]] | None = None,
 ) -> Method:
     """Verify ``response`` for ``registered`` under the MFA throttle; audit failures.
 
     Malformed input (letters, wrong length) is refused before it reaches the method and does
-    not count as a guess.
+    not count as a guess. ``keys``: the throttle keys, the account's last (default: the
+    client address's and the account's, :func:`mfa_keys`).
     """
     now = clock.now()
-    keys = mfa_keys(request, user.pk)
+    keys = keys if keys is not None else mfa_keys(request, user.pk)
     throttle.check(keys, now=now)
     method = registry.get(registered.kind)
     try:
@@ -395,7 +492,7 @@ def check_second_factor(
             subject=user,
             request=request,
             outcome="failure",
-            reason=type(exc).__name__,
+            reason=failure_reason(exc),
             method=registered.kind,
         )
         account_key, rule = keys[-1]
@@ -412,6 +509,86 @@ def check_second_factor(
         raise
     throttle.clear([keys[-1][0]])
     return method
+
+
+def failure_reason(exc: VahvaError) -> str:
+    """What the sign-in log says of a refused answer: the attack a check stopped ("sign count
+    did not increase: possibly a cloned authenticator"), else the error's name."""
+    return str(getattr(exc, "reason", "") or type(exc).__name__)
+
+
+def passkey_options(request: HttpRequest) -> dict[str, Any]:
+    """Options for "Sign in with a passkey", bound to this browser's session."""
+    return webauthn.passkey_options(scope=_binding(request), now=clock.now())
+
+
+def passkey_sign_in(
+    request: HttpRequest,
+    response: str,
+    *,
+    next_url: str = "",
+    requirement: Requirement | None = None,
+) -> SignInAttempt:
+    """Sign in with a passkey and no password: the passkey names the person, and having it
+    and unlocking it (user verification, required) are two factors (NIST SP 800-63B
+    §5.1.9: a multi-factor cryptographic authenticator). Throttled and audited like codes."""
+    now = clock.now()
+    keys = [(f"mfa:ip:{client_ip(request)}", _rule("THROTTLE_MFA_IP"))]
+    throttle.check(keys, now=now)
+    try:
+        used = webauthn.verify_passkey(response, scope=_binding(request), now=now)
+    except (InvalidCode, ReplayedCode) as exc:
+        throttle.fail(keys, now=now)
+        owner = getattr(exc, "subject", None)
+        record(
+            "signin.passkey",
+            subject=owner,
+            request=request,
+            outcome="failure",
+            reason=failure_reason(exc),
+            method=webauthn.KIND,
+        )
+        raise
+    user = used.registered.user
+    if not user.is_active:
+        record(
+            "signin.passkey",
+            subject=user,
+            request=request,
+            outcome="failure",
+            reason="account disabled",
+            method=webauthn.KIND,
+        )
+        raise PasskeyRefused()
+    if request.user.is_authenticated and request.user.pk != user.pk:
+        # As with a password: the other person's session ends first (a shared computer).
+        logout(request)
+    reason = "passkey sign-in: possession and user verification, multi-factor on its own"
+    attempt = SignInAttempt.objects.create(
+        user=user,
+        state=State.MFA_REQUIRED,
+        binding=_binding(request),
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=settings.SIGNIN_ATTEMPT_TTL),
+        ip=client_ip(request),
+        next_url=next_url,
+        amr=[],
+        reason=reason,
+    )
+    record(
+        "signin.passkey",
+        subject=user,
+        actor=user,
+        request=request,
+        reason=reason,
+        service=requirement.service if requirement else "",
+        attempt=str(attempt.pk),
+    )
+    # No "pwd": no password was typed. "mfa" because the passkey verified the person.
+    amr = sorted({*used.amr, "mfa"} if "user" in used.amr else set(used.amr))
+    _move(attempt, Event.PASS_MFA, completed_at=now, method=webauthn.KIND, amr=amr)
+    _signed_in(request, attempt, method=webauthn.KIND)
+    return attempt
 
 
 def _signed_in(request: HttpRequest, attempt: SignInAttempt, *, method: str) -> None:

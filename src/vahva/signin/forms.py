@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from vahva.methods.webauthn_checks import MAX_RESPONSE, NOT_UNDERSTOOD
+
 
 class PasswordForm(forms.Form):
     email = forms.CharField(
@@ -60,4 +62,30 @@ class ConfirmPasswordForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
         error_messages={"required": _("Enter your password.")},
+    )
+
+
+class CredentialForm(forms.Form):
+    """The browser's answer to a security key or passkey prompt: WebAuthn JSON that the
+    page's script puts here, never typed."""
+
+    code = forms.CharField(
+        max_length=MAX_RESPONSE,
+        strip=False,
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": _("Use your security key or passkey first: choose the button above."),
+            "max_length": NOT_UNDERSTOOD,
+        },
+    )
+
+
+class EnrolCredentialForm(CredentialForm):
+    """Adding a security key or passkey: the browser's answer and the name the person gives."""
+
+    name = forms.CharField(
+        label=_("Name (optional)"),
+        help_text=_('For example "YubiKey" or "Laptop fingerprint", so you can tell them apart.'),
+        max_length=100,
+        required=False,
     )

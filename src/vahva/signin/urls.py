@@ -9,6 +9,8 @@ urlpatterns = [
     path("signin/verify/status/", views.verify_status, name="verify_status"),
     path("signin/verify/events/", views.verify_events, name="verify_events"),
     path("signin/other/", views.other, name="other"),
+    path("signin/passkey/", views.passkey, name="passkey"),
+    path("signin/passkey/options/", views.passkey_options, name="passkey_options"),
     path("signin/confirm/", views.confirm, name="confirm"),
     path("signout/", views.signout, name="signout"),
 ]

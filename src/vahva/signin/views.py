@@ -6,24 +6,26 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
 from vahva import clock, waits
 from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.errors import AlreadyCompleted, MalformedInput, RateLimited, VahvaError
-from vahva.methods import registry
+from vahva.methods import registry, webauthn
 from vahva.methods import service as methods
-from vahva.methods.base import AttemptRef
+from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
 
 from . import engine, known_browser, remembered
-from .forms import CodeForm, ConfirmPasswordForm, PasswordForm
+from .forms import CodeForm, ConfirmPasswordForm, CredentialForm, PasswordForm
 from .models import SignInAttempt
 
 
@@ -76,10 +78,18 @@ def password(request: HttpRequest) -> HttpResponse:
         return render(
             request,
             "signin/password.html",
-            {"form": PasswordForm(initial=initial), "service": service},
+            {
+                "form": PasswordForm(initial=initial),
+                "service": service,
+                "passkeys": webauthn.passkey_signin_enabled(),
+            },
         )
     form = PasswordForm(request.POST)
-    context: dict[str, Any] = {"form": form, "service": service}
+    context: dict[str, Any] = {
+        "form": form,
+        "service": service,
+        "passkeys": webauthn.passkey_signin_enabled(),
+    }
     if not form.is_valid():
         return render(request, "signin/password.html", context, status=400)
     try:
@@ -101,6 +111,17 @@ def _finished_elsewhere(request: HttpRequest, exc: VahvaError) -> HttpResponse:
     return _error_response(request, "signin/expired.html", {}, exc)
 
 
+def answer_form(method: Method, data: Any = None) -> CodeForm | CredentialForm:
+    """The form a method's answer comes in: the browser's WebAuthn JSON, or a typed code."""
+    if method.ceremony:
+        return CredentialForm(data)
+    form = CodeForm(data)
+    if method.letters or not method.listed:
+        # A temporary access pass or a recovery code has letters: no number pad.
+        form.letters()
+    return form
+
+
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest) -> HttpResponse:
     try:
@@ -108,21 +129,25 @@ def verify(request: HttpRequest) -> HttpResponse:
     except VahvaError as exc:
         return _finished_elsewhere(request, exc)
     try:
-        registered = engine.choose_method(attempt, request.GET.get("method"))
-    except MalformedInput as exc:
-        # A method id that is not one of this person's: offer their own methods instead.
-        return _error_response(request, "signin/other.html", {"choices": _choices(attempt)}, exc)
+        registered = engine.choose_method(
+            request, attempt, request.GET.get("method"), answer=request.method == "POST"
+        )
+    except (MalformedInput, engine.NotPhishingResistant) as exc:
+        # A method id that is not one of this person's, or a code where the service accepts
+        # only a security key: offer the methods that can be used instead.
+        return _error_response(request, "signin/other.html", _other_context(request, attempt), exc)
     method = registry.get(registered.kind)
-    others = [m for m in methods.registered_for(attempt.user) if m.pk != registered.pk]
+    others = [m for m in engine.methods_for(request, attempt) if m.pk != registered.pk]
     context: dict[str, Any] = {
         "attempt": attempt,
         "registered": registered,
         "method": method,
         "has_others": bool(others),
-        "form": CodeForm(),
-        # "Don't ask again on this device": after a real second factor, not a helpdesk pass.
+        "form": answer_form(method),
+        # "Don't ask again on this device": after a real second factor, not a helpdesk pass
+        # or a recovery code.
         "remember_days": settings.REMEMBER_DEVICE_DAYS
-        if remembered.offered() and method.listed
+        if remembered.offered() and method.listed and not method.fallback
         else 0,
     }
     if request.method == "GET":
@@ -142,7 +167,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         # so an approval completes only the attempt it was given for.
         response = str(attempt.pk)
     else:
-        form = CodeForm(request.POST)
+        form = answer_form(method, request.POST)
         context["form"] = form
         if not form.is_valid():
             return render(request, f"methods/{method.kind}/verify.html", context, status=400)
@@ -151,9 +176,17 @@ def verify(request: HttpRequest) -> HttpResponse:
         engine.verify(request, attempt, registered, response)
     except AlreadyCompleted:
         return redirect("registration:security_info")
+    except engine.NotPhishingResistant as exc:
+        return _error_response(request, "signin/other.html", _other_context(request, attempt), exc)
     except VahvaError as exc:
         return _error_response(request, f"methods/{method.kind}/verify.html", context, exc)
-    done = _after_sign_in(request, attempt.next_url, attempt.user_id)
+    said = method.used_message(registered)
+    if said:
+        messages.warning(request, said)
+    # Signed in with the helpdesk's pass and no method left: on to register a new one.
+    done = _after_sign_in(
+        request, attempt.next_url, attempt.user_id, not methods.has_methods(attempt.user)
+    )
     if context["remember_days"] and request.POST.get("remember") == "on":
         remembered.remember(request, done, attempt.user, now=clock.now())
     return done
@@ -205,7 +238,7 @@ def _waiting(request: HttpRequest) -> _Waiting:
             return _Waiting({"state": "done"})
         return _Waiting({"state": "gone", "message": str(exc.message)}, exc.status)
     try:
-        registered = engine.choose_method(attempt, request.GET.get("method"))
+        registered = engine.choose_method(request, attempt, request.GET.get("method"))
     except VahvaError as exc:
         return _Waiting({"state": "gone", "message": str(exc.message)}, exc.status)
     method = registry.get(registered.kind)
@@ -257,18 +290,66 @@ def other(request: HttpRequest) -> HttpResponse:
         attempt = engine.current(request)
     except VahvaError as exc:
         return _finished_elsewhere(request, exc)
-    return render(request, "signin/other.html", {"choices": _choices(attempt)})
+    return render(request, "signin/other.html", _other_context(request, attempt))
 
 
-def _choices(attempt: SignInAttempt) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": m.pk,
-            "label": registry.get(m.kind).describe(m),
-            "prompt": registry.get(m.kind).prompt,
-        }
-        for m in methods.registered_for(attempt.user)
-    ]
+def _other_context(request: HttpRequest, attempt: SignInAttempt) -> dict[str, Any]:
+    return {
+        "choices": [
+            {
+                "id": m.pk,
+                "label": registry.get(m.kind).describe(m),
+                "prompt": registry.get(m.kind).prompt,
+            }
+            for m in engine.methods_for(request, attempt)
+        ],
+        "phishing_resistant": engine.phishing_resistant_only(request, attempt),
+    }
+
+
+def _passkey_page(request: HttpRequest, next_url: str) -> dict[str, Any]:
+    requirement = engine.pending(request, next_url)
+    return {
+        "form": PasswordForm(initial={"next": next_url}),
+        "service": requirement.service if requirement else "",
+        "passkeys": True,
+    }
+
+
+@require_POST
+def passkey_options(request: HttpRequest) -> JsonResponse:
+    """The options for "Sign in with a passkey" (a fresh challenge for this session)."""
+    if not webauthn.passkey_signin_enabled():
+        return JsonResponse({"error": "passkey sign-in is not enabled"}, status=404)
+    return JsonResponse(engine.passkey_options(request))
+
+
+@require_POST
+def passkey(request: HttpRequest) -> HttpResponse:
+    """Sign in with a passkey instead of the password (when the deployment allows it)."""
+    if not webauthn.passkey_signin_enabled():
+        return render(
+            request,
+            "web/error.html",
+            {"title": _("Not available"), "message": _("Sign in with your password.")},
+            status=404,
+        )
+    next_url = safe_next(request, request.POST.get("next"))
+    context = _passkey_page(request, next_url)
+    form = CredentialForm(request.POST)
+    if not form.is_valid():
+        message = next(iter(form.errors.get("code", [])), "")
+        return render(request, "signin/password.html", {**context, "error": message}, status=400)
+    try:
+        attempt = engine.passkey_sign_in(
+            request,
+            form.cleaned_data["code"],
+            next_url=next_url,
+            requirement=engine.pending(request, next_url),
+        )
+    except VahvaError as exc:
+        return _error_response(request, "signin/password.html", context, exc)
+    return _after_sign_in(request, next_url, attempt.user_id)
 
 
 @require_http_methods(["GET", "POST"])
@@ -288,29 +369,31 @@ def confirm(request: HttpRequest) -> HttpResponse:
         here = quote(request.get_full_path(), safe="/")
         return redirect(f"{reverse('signin:password')}?next={here}")
     next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
-    # A typed code, else the password: confirming with a push (no sign-in attempt here) is
-    # not built yet.
+    # A typed code or a security key, else the password: confirming with a push (no sign-in
+    # attempt here) is not built yet, and a recovery code is not spent on confirming.
     registered = next(
         (
             m
             for m in methods.registered_for(request.user)
-            if not registry.get(m.kind).waits and not registry.get(m.kind).sends
+            if not registry.get(m.kind).waits
+            and not registry.get(m.kind).sends
+            and not registry.get(m.kind).fallback
         ),
         None,
     )
     method = registry.get(registered.kind) if registered else None
     context: dict[str, Any] = {"next": next_url, "method": method, "registered": registered}
     data = request.POST if request.method == "POST" else None
-    form: CodeForm | ConfirmPasswordForm
-    if registered is None:
+    form: CodeForm | CredentialForm | ConfirmPasswordForm
+    if registered is None or method is None:
         form = ConfirmPasswordForm(data)
     else:
-        form = CodeForm(data)
-        if method is not None and not method.listed:
-            # A temporary access pass has letters: the field must not offer a number pad.
-            form.letters()
+        form = answer_form(method, data)
     context["form"] = form
     if request.method == "GET":
+        if method is not None and registered is not None and method.ceremony:
+            # The security key's challenge for confirming (no sign-in attempt: its own scope).
+            context.update(method.begin(registered, now=clock.now()))
         return render(request, "signin/confirm.html", context)
     if not form.is_valid():
         return render(request, "signin/confirm.html", context, status=400)
