@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial, wraps
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from vahva import clock
 from vahva.accounts.models import User
@@ -69,6 +69,17 @@ def for_person(view: Handler) -> Handler:
         return view(request, user, *args, **kwargs)
 
     return wrapper
+
+
+def person_view(*methods: str) -> Callable[[Handler], Handler]:
+    """A page about one person: these HTTP methods only, never cached, for helpdesk staff,
+    the person looked up from the URL."""
+
+    def decorate(view: Handler) -> Handler:
+        checked = helpdesk_required(for_person(view))
+        return cast(Handler, require_http_methods(list(methods))(never_cache(checked)))
+
+    return decorate
 
 
 def _local(moment: Any) -> str:
@@ -152,10 +163,7 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "helpdesk/index.html", context)
 
 
-@require_GET
-@never_cache
-@helpdesk_required
-@for_person
+@person_view("GET")
 def person(request: HttpRequest, user: User) -> HttpResponse:
     service.viewed(user, actor=request.user, request=request)
     return _page(request, user)
@@ -164,10 +172,7 @@ def person(request: HttpRequest, user: User) -> HttpResponse:
 # --- verifying the caller ------------------------------------------------------------------
 
 
-@require_POST
-@never_cache
-@helpdesk_required
-@for_person
+@person_view("POST")
 def check(request: HttpRequest, user: User) -> HttpResponse:
     form = TicketForm(request.POST, prefix="check")
     if not form.is_valid():
@@ -194,10 +199,7 @@ def _check_of(user: User, check_id: object) -> authenticator.HelpdeskCheck:
         raise UnknownItem() from None
 
 
-@require_GET
-@never_cache
-@helpdesk_required
-@for_person
+@person_view("GET")
 def check_page(request: HttpRequest, user: User, check_id: Any) -> HttpResponse:
     try:
         found = _check_of(user, check_id)
@@ -215,10 +217,7 @@ def check_page(request: HttpRequest, user: User, check_id: Any) -> HttpResponse:
     )
 
 
-@require_GET
-@never_cache
-@helpdesk_required
-@for_person
+@person_view("GET")
 def check_status(request: HttpRequest, user: User, check_id: Any) -> JsonResponse:
     """For the check page to poll: "pending", or "done" (the page then reloads and says how)."""
     try:
@@ -231,10 +230,7 @@ def check_status(request: HttpRequest, user: User, check_id: Any) -> JsonRespons
 # --- temporary access pass -----------------------------------------------------------------
 
 
-@require_POST
-@never_cache
-@helpdesk_required
-@for_person
+@person_view("POST")
 def issue_pass(request: HttpRequest, user: User) -> HttpResponse:
     form = PassForm(request.POST, prefix="pass")
     if not form.is_valid():
@@ -323,10 +319,7 @@ def _last_method_warning(user: User, method_ids: list[int]) -> str:
     )
 
 
-@require_http_methods(["GET", "POST"])
-@never_cache
-@helpdesk_required
-@for_person
+@person_view("GET", "POST")
 def revoke_pass(request: HttpRequest, user: User) -> HttpResponse:
     def act(ticket: str) -> str:
         if service.revoke_pass(user, ticket=ticket, actor=request.user, request=request):
@@ -346,10 +339,7 @@ def revoke_pass(request: HttpRequest, user: User) -> HttpResponse:
 # --- methods and devices -------------------------------------------------------------------
 
 
-@require_http_methods(["GET", "POST"])
-@never_cache
-@helpdesk_required
-@for_person
+@person_view("GET", "POST")
 def remove_method(request: HttpRequest, user: User, method_id: int) -> HttpResponse:
     try:
         row = service.method_of(user, method_id)
@@ -373,10 +363,7 @@ def remove_method(request: HttpRequest, user: User, method_id: int) -> HttpRespo
     )
 
 
-@require_http_methods(["GET", "POST"])
-@never_cache
-@helpdesk_required
-@for_person
+@person_view("GET", "POST")
 def remove_device(request: HttpRequest, user: User, device_id: Any) -> HttpResponse:
     try:
         device = service.device_of(user, device_id)
@@ -407,10 +394,7 @@ def remove_device(request: HttpRequest, user: User, device_id: Any) -> HttpRespo
 # --- exemptions ----------------------------------------------------------------------------
 
 
-@require_POST
-@never_cache
-@helpdesk_required
-@for_person
+@person_view("POST")
 def grant_exemption(request: HttpRequest, user: User) -> HttpResponse:
     form = ExemptionForm(request.POST, prefix="exemption")
     if not form.is_valid():
@@ -434,10 +418,7 @@ def grant_exemption(request: HttpRequest, user: User) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
-@never_cache
-@helpdesk_required
-@for_person
+@person_view("GET", "POST")
 def revoke_exemption(request: HttpRequest, user: User, exemption_id: int) -> HttpResponse:
     try:
         exemption = service.exemption_of(user, exemption_id)
@@ -464,10 +445,7 @@ def revoke_exemption(request: HttpRequest, user: User, exemption_id: int) -> Htt
 # --- sessions and lockouts -----------------------------------------------------------------
 
 
-@require_POST
-@never_cache
-@helpdesk_required
-@for_person
+@person_view("POST")
 def sign_out(request: HttpRequest, user: User) -> HttpResponse:
     form = TicketForm(request.POST, prefix="signout")
     if not form.is_valid():
@@ -481,10 +459,7 @@ def sign_out(request: HttpRequest, user: User) -> HttpResponse:
     return _done(request, user, _("The person was signed out everywhere."))
 
 
-@require_POST
-@never_cache
-@helpdesk_required
-@for_person
+@person_view("POST")
 def unlock(request: HttpRequest, user: User) -> HttpResponse:
     form = TicketForm(request.POST, prefix="unlock")
     if not form.is_valid():
