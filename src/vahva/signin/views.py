@@ -24,7 +24,7 @@ from vahva.methods import service as methods
 from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
 
-from . import engine, known_browser, remembered
+from . import engine, known_browser, passkeys, remembered
 from .forms import CodeForm, ConfirmPasswordForm, CredentialForm, PasswordForm
 from .models import SignInAttempt
 
@@ -321,7 +321,7 @@ def passkey_options(request: HttpRequest) -> JsonResponse:
     """The options for "Sign in with a passkey" (a fresh challenge for this session)."""
     if not webauthn.passkey_signin_enabled():
         return JsonResponse({"error": "passkey sign-in is not enabled"}, status=404)
-    return JsonResponse(engine.passkey_options(request))
+    return JsonResponse(passkeys.passkey_options(request))
 
 
 @require_POST
@@ -341,7 +341,7 @@ def passkey(request: HttpRequest) -> HttpResponse:
         message = next(iter(form.errors.get("code", [])), "")
         return render(request, "signin/password.html", {**context, "error": message}, status=400)
     try:
-        attempt = engine.passkey_sign_in(
+        attempt = passkeys.passkey_sign_in(
             request,
             form.cleaned_data["code"],
             next_url=next_url,
