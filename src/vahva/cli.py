@@ -98,12 +98,49 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
         return False
 
 
+#: Seconds `vahva serve` lets open requests finish when stopped; then it closes them. Waiting
+#: pages' event streams last minutes: cut, they reconnect (to another node behind the proxy).
+GRACEFUL_SHUTDOWN = 5
+
+
+def _workers(value: str) -> int:
+    count = int(value)
+    if count < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return count
+
+
 def serve(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="vahva serve", description="Serve vahva over ASGI.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        help="worker processes (default: `workers` in the configuration file, else 1)",
+    )
     args = parser.parse_args(argv)
+    if args.workers is not None:
+        # Read by the settings of every worker, and by the checks below.
+        os.environ["VAHVA_WORKERS"] = str(args.workers)
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    django.setup()
+    try:
+        # As runserver does: a configuration that cannot work stops the start (several
+        # workers without Redis, a typo in [vahva]...); warnings are printed.
+        call_command("check")
+    except SystemCheckError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    workers = int(settings.SERVE_WORKERS)
+    if workers > 1 and "MALLOC_ARENA_MAX" not in os.environ:
+        # Workers are new processes (spawned): they read the cap from their environment.
+        os.environ["MALLOC_ARENA_MAX"] = "2"
     limit_malloc_arenas()
     import uvicorn
 
@@ -111,10 +148,11 @@ def serve(argv: list[str]) -> int:
         "vahva.asgi:application",
         host=args.host,
         port=args.port,
-        workers=args.workers,
+        workers=workers,
         lifespan="off",
         log_level="info",
         proxy_headers=False,  # X-Forwarded-For is decided by vahva's trusted-proxy setting
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
     )
     return 0
 

@@ -15,10 +15,18 @@ The database stays the source of truth, so Redis is allowed to fail:
 - :meth:`RedisBus.publish` wakes the waiters of its own node directly, then publishes with
   short timeouts; a Redis error is logged, never raised into the sign-in that published.
   Waiters elsewhere look at the database again at their own deadline, and the page polls.
-- The listener reconnects with exponential backoff. While it is away, waits just time out.
+- The listener reconnects with exponential backoff. While it is away the node degrades to
+  polling: every :data:`POLL_INTERVAL` seconds each waiter of the process is woken with
+  :data:`RESYNC` and looks at the database again (as the waiting page itself polls when its
+  stream fails), so people keep signing in, a second or two slower.
+- An outage is noticed at once when Redis closes the connection; a Redis that stops answering
+  (frozen, or a network that drops packets) is noticed by a ping after
+  :data:`HEALTH_INTERVAL` seconds of silence that gets no answer within
+  :data:`PING_TIMEOUT`.
 - Publications made while the listener was not subscribed (before its first connection, or
   during an outage) are lost, so when the pattern subscription is (re)confirmed every waiter
-  of the process is woken with :data:`RESYNC`: "look at the database again".
+  of the process is woken with :data:`RESYNC`: "look at the database again", and the polling
+  stops.
 
 The listener starts lazily, on the event loop of the first subscriber (the ASGI server's
 loop), so management commands that only publish never open it; the publishing connection
@@ -50,10 +58,14 @@ RESYNC = "resync"
 PREFIX = "vahva:bus:"
 #: Seconds a publication may take; a sign-in must not hang on an unreachable Redis.
 PUBLISH_TIMEOUT = 0.5
-#: The listener's silence, in seconds, after which it pings; with no answer to the ping
-#: within as long again, the connection is taken for dead (a peer that vanished without a
-#: FIN never makes a read fail).
-HEALTH_INTERVAL = 15.0
+#: The listener's silence, in seconds, after which it pings; with no answer to the ping (or
+#: to a new subscription) within PING_TIMEOUT the connection is taken for dead: a peer that
+#: vanished without a FIN, or a frozen Redis, never makes a read fail.
+HEALTH_INTERVAL = 5.0
+PING_TIMEOUT = 3.0
+#: While the listener is away, every waiter of the process looks at the database this often
+#: (the waiting page's own polling interval).
+POLL_INTERVAL = 2.0
 #: Seconds closing a connection may take (a half-closed socket must not hang a shutdown).
 CLOSE_TIMEOUT = 2.0
 #: Reconnection delays: doubled after each failure, from the first to the last.
@@ -76,11 +88,15 @@ class RedisBus:
         prefix: str = PREFIX,
         publish_timeout: float = PUBLISH_TIMEOUT,
         health_interval: float = HEALTH_INTERVAL,
+        ping_timeout: float = PING_TIMEOUT,
+        poll_interval: float = POLL_INTERVAL,
         backoff: tuple[float, float] = BACKOFF,
     ) -> None:
         self.url = url
         self.prefix = prefix
         self.health_interval = health_interval
+        self.ping_timeout = ping_timeout
+        self.poll_interval = poll_interval
         self.backoff = backoff
         #: Our own publications come back from Redis; they were delivered here already.
         self.node = uuid.uuid4().hex
@@ -183,27 +199,49 @@ class RedisBus:
 
     async def _listen(self, subscribed: asyncio.Event) -> None:
         delay, failing = self.backoff[0], False
-        while True:
-            try:
-                await self._session(subscribed)
-                problem = "the subscription ended"
-            except (redis.RedisError, OSError) as exc:
-                problem = str(exc) or type(exc).__name__
-            if subscribed.is_set():
-                # It worked until now: a new outage, and the backoff starts again.
-                delay, failing = self.backoff[0], False
-            subscribed.clear()
-            # One warning per outage, not one per retry.
-            log.log(
-                logging.INFO if failing else logging.WARNING,
-                "event bus: %s: %s; waits fall back to their deadlines; retrying in %.2fs",
-                describe(self.url),
-                problem,
-                delay,
-            )
-            failing = True
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.backoff[1])
+        # Until the first subscription is confirmed the node is not listening either.
+        poller = asyncio.ensure_future(self._poll(subscribed))
+        try:
+            while True:
+                try:
+                    await self._session(subscribed)
+                    problem = "the subscription ended"
+                except (redis.RedisError, OSError) as exc:
+                    problem = str(exc) or type(exc).__name__
+                if subscribed.is_set():
+                    # It worked until now: a new outage, and the backoff starts again.
+                    delay, failing = self.backoff[0], False
+                subscribed.clear()
+                if poller.done():
+                    poller = asyncio.ensure_future(self._poll(subscribed))
+                # One warning per outage, not one per retry.
+                log.log(
+                    logging.INFO if failing else logging.WARNING,
+                    "event bus: %s: %s; waits poll the database every %.1fs until it is "
+                    "back; retrying in %.2fs",
+                    describe(self.url),
+                    problem,
+                    self.poll_interval,
+                    delay,
+                )
+                failing = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff[1])
+        finally:
+            poller.cancel()
+
+    async def _poll(self, subscribed: asyncio.Event) -> None:
+        """Degrade to polling while the listener is away: wake every waiter of the process
+        every ``poll_interval`` seconds, until the subscription is back."""
+        while not subscribed.is_set():
+            # The first look a whole interval after the outage began: an outage of a moment
+            # (a restart) costs nothing but the RESYNC when the listener is back.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(subscribed.wait(), self.poll_interval)
+            if not subscribed.is_set():
+                # Other nodes' publications are not reaching us: the database says what they
+                # were (a push approved via another node while Redis is down still signs in).
+                self._local.publish_all(RESYNC)
 
     async def _session(self, subscribed: asyncio.Event) -> None:
         """One connection, until it fails."""
@@ -220,17 +258,24 @@ class RedisBus:
         loop = asyncio.get_running_loop()
         try:
             await pubsub.psubscribe(self.prefix + "*")
-            heard = loop.time()
-            pinged = False
+            # The subscription's confirmation is awaited like a ping's answer: a Redis that
+            # accepts the connection but does not answer (frozen) is not a subscription.
+            asked: float | None = loop.time()
             while True:
-                message = await pubsub.get_message(timeout=self.health_interval)
+                if asked is None:
+                    timeout = self.health_interval
+                else:
+                    timeout = asked + self.ping_timeout - loop.time()
+                    if timeout <= 0:
+                        raise redis.ConnectionError("no answer from Redis")
+                message = await pubsub.get_message(timeout=timeout)
                 if message is None:
-                    if pinged and loop.time() - heard >= self.health_interval:
-                        raise redis.ConnectionError("no answer to a ping")
-                    await pubsub.ping()
-                    pinged = True
+                    if asked is None:
+                        # Silence: is anyone there?
+                        await pubsub.ping()
+                        asked = loop.time()
                     continue
-                heard, pinged = loop.time(), False
+                asked = None
                 self._handle(message, subscribed)
         finally:
             # Bounded, as in aclose(): closing must not hang the listener (or shutdown).
@@ -249,7 +294,7 @@ class RedisBus:
         elif kind == "psubscribe":
             if subscribed.is_set():
                 return
-            subscribed.set()
+            subscribed.set()  # which also ends the polling (_poll)
             log.info("event bus: listening on %s", describe(self.url))
             # Whoever subscribed before this moment may have missed a publication.
             self._local.publish_all(RESYNC)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -25,6 +26,7 @@ FILE_KEYS = frozenset(
         "allowed_hosts",
         "database_url",
         "redis_url",
+        "workers",
         "time_zone",
         "language_code",
         "secure_cookies",
@@ -47,6 +49,8 @@ class Config:
     secure_cookies: bool
     #: Redis for the event bus between nodes (DESIGN.md §4); empty: one node, in-process.
     redis_url: str = ""
+    #: Worker processes `vahva serve` runs (its --workers wins); the checks read it too.
+    workers: int = 1
     vahva: dict[str, Any] = field(default_factory=dict)
 
 
@@ -72,6 +76,24 @@ def _redis_url(value: str, origin: str) -> str:
             f"{origin} must start with {', '.join(REDIS_SCHEMES)} (or be empty for one node)"
         )
     return value
+
+
+def public_origin(url: str) -> str | None:
+    """The origin (scheme://host[:port]) of an http(s) URL, or None."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2].lower()}"
+
+
+def _workers(value: object, origin: str) -> int:
+    try:
+        count = int(str(value))
+    except ValueError:
+        count = 0
+    if isinstance(value, bool) or count < 1:
+        raise ImproperlyConfigured(f"{origin} must be a whole number >= 1, not {value!r}")
+    return count
 
 
 def load(environ: Mapping[str, str] | None = None) -> Config:
@@ -103,6 +125,10 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         redis_url = _redis_url(str(raw.get("redis_url", "")), f"{path}: redis_url")
     if not isinstance(vahva, dict):
         raise ImproperlyConfigured(f"{path}: [vahva] must be a table")
+    if env.get("VAHVA_WORKERS"):
+        workers = _workers(env["VAHVA_WORKERS"], "VAHVA_WORKERS")
+    else:
+        workers = _workers(raw.get("workers", 1), f"{path}: workers")
     return Config(
         data_dir=data_dir,
         secret_key=env.get("VAHVA_SECRET_KEY") or str(raw.get("secret_key", "")),
@@ -114,5 +140,6 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         language_code=str(raw.get("language_code", "en")),
         secure_cookies=bool(raw.get("secure_cookies", True)) if secure is None else secure,
         redis_url=redis_url,
+        workers=workers,
         vahva={str(k).upper(): v for k, v in vahva.items()},
     )

@@ -12,7 +12,7 @@ from vahva.conf import validate
 from vahva.oidc import keys as oidc_keys
 from vahva.oidc import schemes as oidc_schemes
 from vahva.oidc import scopes as oidc_scopes
-from vahva.settings.config import load
+from vahva.settings.config import load, public_origin
 
 CONFIG = load()
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -89,8 +89,26 @@ TEMPLATES = [
     },
 ]
 
-_db = dj_database_url.parse(CONFIG.database_url, conn_max_age=0)
-if _db["ENGINE"] == "django.db.backends.sqlite3":
+# No persistent connections: under ASGI each request's thread is a new one, and Django's docs
+# say to turn them off there (a connection pool, `?pool=true` with psycopg-pool installed, or
+# PgBouncer is the way to reuse them). Query parameters of the URL are the driver's options
+# (`?sslmode=verify-full&sslrootcert=...`).
+try:
+    _db = dj_database_url.parse(CONFIG.database_url, conn_max_age=0)
+except ValueError as exc:  # UnknownSchemeError, ParseError
+    # Not echoed: the URL may hold the database password.
+    raise ImproperlyConfigured(
+        "database_url / DATABASE_URL is not a database URL such as "
+        f"postgres://user:password@host:5432/vahva or sqlite:///path ({type(exc).__name__})"
+    ) from None
+if _db["ENGINE"] == "django.db.backends.postgresql":
+    _options = _db.setdefault("OPTIONS", {})
+    # A database that does not answer fails a request in seconds instead of hanging it.
+    _options.setdefault("connect_timeout", 5)
+    _options.setdefault("application_name", "vahva")
+    # PgBouncer in transaction mode cannot keep a server-side cursor across statements.
+    _db["DISABLE_SERVER_SIDE_CURSORS"] = bool(_options.pop("disable_server_side_cursors", False))
+elif _db["ENGINE"] == "django.db.backends.sqlite3":
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     _db["OPTIONS"] = {
         # WAL lets readers and one writer work at once; IMMEDIATE takes the write lock at
@@ -105,6 +123,8 @@ DATABASES = {"default": _db}
 # Redis for the event bus between nodes; empty: one node with an in-process bus (see
 # vahva.authenticator.apps).
 REDIS_URL = CONFIG.redis_url
+#: The worker processes `vahva serve` starts (checked against the database and the bus).
+SERVE_WORKERS = CONFIG.workers
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -136,6 +156,26 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Behind a TLS-terminating reverse proxy Django sees plain http; the browser's Origin is the
+# public https one. The public URL is our own origin, so trusting it trusts no one else.
+CSRF_TRUSTED_ORIGINS = [_origin] if (_origin := public_origin(VAHVA["PUBLIC_URL"])) else []
+if VAHVA["TRUSTED_PROXIES"]:
+    # The proxy says whether the browser used https (it must set the header, overwriting any
+    # the client sent; docs/deploy.md), so that Django's is_secure() and HSTS are right.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if str(VAHVA["PUBLIC_URL"]).startswith("https://"):
+    # Browsers that have seen the site over https never use plain http for it again
+    # (SSL stripping). Sent only on requests Django sees as https.
+    SECURE_HSTS_SECONDS = 365 * 86400
+SILENCED_SYSTEM_CHECKS = [
+    # HSTS for subdomains and the preload list would commit every other service of the
+    # organisation's domain to https: the organisation's call, made at its proxy.
+    "security.W005",
+    "security.W021",
+    # The reverse proxy redirects http to https (docs/deploy.md); vahva itself answers
+    # health checks and the proxy over plain http on a private address.
+    "security.W008",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
 LANGUAGE_CODE = CONFIG.language_code
