@@ -84,3 +84,44 @@ def test_help_page_names_this_deployments_policy(client: Any, settings: Any) -> 
     body = client.get("/help/").content.decode()
     assert "Every time you sign in" in body
     assert "after you register your first method" not in body
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data", "content_type", "says"),
+    [
+        ("get", "/o/authorize/?client_id=%00x", None, None, "The request was not understood."),
+        ("post", "/signin/", {"email": "a\x00@example.org"}, None, "The request was not"),
+        ("post", "/o/token/", {"code": "\x00"}, None, '"error": "invalid_request"'),
+        ("post", "/api/device/v1/answer", '{"c": "\\u0000"}', "application/json", '"malformed"'),
+    ],
+)
+def test_a_nul_byte_is_a_400_never_a_500(
+    client: Client, method: str, path: str, data: Any, content_type: str | None, says: str
+) -> None:
+    # PostgreSQL cannot store NUL: refused before any view or query sees it.
+    extra = {"content_type": content_type} if content_type else {}
+    response = getattr(client, method)(path, data, **extra)
+    assert response.status_code == 400
+    assert says in response.content.decode()
+
+
+def test_forwarded_proto_counts_only_from_a_trusted_proxy(settings: Any) -> None:
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from vahva.web.middleware import RequestHygieneMiddleware
+
+    seen: list[bool] = []
+
+    def view(request: Any) -> HttpResponse:
+        seen.append(request.is_secure())
+        return HttpResponse()
+
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.VAHVA = {**settings.VAHVA, "TRUSTED_PROXIES": ["192.0.2.10"]}
+    middleware = RequestHygieneMiddleware(view)
+    for peer in ("198.51.100.7", "192.0.2.10"):
+        request = RequestFactory().get("/", HTTP_X_FORWARDED_PROTO="https", REMOTE_ADDR=peer)
+        middleware(request)
+    # A stranger claiming https is not believed; the proxy is.
+    assert seen == [False, True]

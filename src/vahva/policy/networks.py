@@ -82,6 +82,11 @@ def _trusted(address: Address, proxies: Sequence[Net]) -> bool:
     return any(address in block for block in proxies)
 
 
+def is_trusted(peer: str | None, proxies: Sequence[Net]) -> bool:
+    address = _address(peer or "")
+    return address is not None and _trusted(address, proxies)
+
+
 def client_address(peer: str | None, forwarded_for: str, proxies: Sequence[Net]) -> str | None:
     """The address of the client, as far as it can be believed.
 

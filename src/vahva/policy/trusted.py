@@ -62,3 +62,8 @@ def network_of(ip: str | None) -> str | None:
 
 def client_address(peer: str | None, forwarded_for: str) -> str | None:
     return networks.client_address(peer, forwarded_for, trusted_proxies())
+
+
+def is_trusted_proxy(peer: str | None) -> bool:
+    """Whether the socket's peer is one of VAHVA["TRUSTED_PROXIES"]."""
+    return networks.is_trusted(peer, trusted_proxies())

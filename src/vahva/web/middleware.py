@@ -6,7 +6,8 @@ import re
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from vahva.policy import trusted
 from vahva.signin import engine
@@ -85,6 +86,48 @@ class SecurityHeadersMiddleware:
             # Pages with personal data or forms must not be kept by shared caches or history.
             response.setdefault("Cache-Control", "no-store")
         return response
+
+
+class RequestHygieneMiddleware:
+    """First of all middleware: what no view should ever see.
+
+    - ``X-Forwarded-Proto`` from a peer that is not a trusted proxy is dropped: anyone can send
+      it, and ``request.is_secure()`` (Secure cookies, https redirects) believes it.
+    - A NUL byte anywhere in the query or a form or JSON body is refused with a 400: no field
+      needs one, and PostgreSQL cannot store one (a 500, and a way to probe for the database).
+    """
+
+    _NUL = re.compile(rb"%00|\x00|\\u0000", re.IGNORECASE)
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not trusted.is_trusted_proxy(request.META.get("REMOTE_ADDR")):
+            request.META.pop("HTTP_X_FORWARDED_PROTO", None)
+        query = request.META.get("QUERY_STRING", "").encode("latin-1", "replace")
+        try:
+            body = request.body if request.method in ("POST", "PUT", "PATCH") else b""
+        except RequestDataTooBig:
+            body = b""  # the view answers it (413) as it always has
+        if self._NUL.search(query) or self._NUL.search(body):
+            return self._refused(request)
+        return self.get_response(request)
+
+    @staticmethod
+    def _refused(request: HttpRequest) -> HttpResponse:
+        message = "The request contains a NUL byte."
+        if request.path.startswith("/api/"):
+            # The APIs' own error shape: {"error": code, "message": text}.
+            return JsonResponse({"error": "malformed", "message": message}, status=400)
+        if request.path.startswith("/o/") and not request.path.startswith("/o/authorize"):
+            # OAuth 2.0's (RFC 6749 §5.2) for the token, revocation and userinfo endpoints.
+            return JsonResponse(
+                {"error": "invalid_request", "error_description": message}, status=400
+            )
+        from vahva.web.views import bad_request
+
+        return bad_request(request)
 
 
 class ClientAddressMiddleware:
