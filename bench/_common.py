@@ -45,12 +45,14 @@ class BenchError(Exception):
 
 
 @contextlib.contextmanager
-def throwaway_vahva() -> Iterator[dict[str, str]]:
+def throwaway_vahva(*, database_url: str = "") -> Iterator[dict[str, str]]:
     """Configure, set up and migrate a vahva in a temporary data dir; yield the environment.
 
     Production settings (``vahva.settings.main``, DEBUG off) with a configuration written by
     ``vahva init``, so hashing and encryption cost what they cost in a deployment. Plain http
     on loopback only, so cookies are not ``Secure``. The directory is removed afterwards.
+    ``database_url`` names the benchmark's own database (a throwaway PostgreSQL); by default
+    it is a fresh SQLite file in the data dir.
     """
     data_dir = Path(tempfile.mkdtemp(prefix="vahva-bench-"))
     env = {
@@ -65,6 +67,8 @@ def throwaway_vahva() -> Iterator[dict[str, str]]:
     # The deployment's own configuration file or database must not leak into the benchmark.
     os.environ.pop("VAHVA_CONFIG", None)
     os.environ.pop("DATABASE_URL", None)
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
     try:
         from vahva import cli
 
@@ -546,3 +550,12 @@ def password_step(browser: Any, email: str) -> Any:
     page = browser.get("/signin/verify/")
     expect(page, 200)
     return page
+
+
+def child_pids(pid: int) -> list[int]:
+    """The pids of a process's children (Linux /proc): a pre-forking server's workers."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found

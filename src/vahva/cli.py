@@ -110,6 +110,19 @@ def _workers(value: str) -> int:
     return count
 
 
+def prepare_metrics_dir(data_dir: Path) -> Path:
+    """PROMETHEUS_MULTIPROC_DIR for several workers (default ``<data dir>/prometheus``),
+    emptied of the previous run's files: /metrics adds up every worker's counts from there."""
+    directory = Path(
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(data_dir / "prometheus"))
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        # Only prometheus_client's own files: the directory may be the operator's.
+        stale.unlink()
+    return directory
+
+
 def serve(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="vahva serve", description="Serve vahva over ASGI.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -141,8 +154,12 @@ def serve(argv: list[str]) -> int:
     if workers > 1 and "MALLOC_ARENA_MAX" not in os.environ:
         # Workers are new processes (spawned): they read the cap from their environment.
         os.environ["MALLOC_ARENA_MAX"] = "2"
+    if workers > 1:
+        prepare_metrics_dir(Path(settings.DATA_DIR))
     limit_malloc_arenas()
     import uvicorn
+
+    from vahva.logs import uvicorn_log_config
 
     uvicorn.run(
         "vahva.asgi:application",
@@ -151,13 +168,18 @@ def serve(argv: list[str]) -> int:
         workers=workers,
         lifespan="off",
         log_level="info",
+        log_config=uvicorn_log_config(),  # JSON lines, as vahva's own (vahva.logs)
         proxy_headers=False,  # X-Forwarded-For is decided by vahva's trusted-proxy setting
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
     )
     return 0
 
 
-_ALIASES = {"rotate-keys": "rotate_keys", "rotate-signing-key": "rotate_signing_key"}
+_ALIASES = {
+    "rotate-keys": "rotate_keys",
+    "rotate-signing-key": "rotate_signing_key",
+    "validate-client": "validate_client",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -128,6 +128,10 @@ DEFAULTS: dict[str, Any] = {
         "webhook_base": "",
         "api_base": "",
     },
+    # /metrics for Prometheus: off unless turned on, and then only with this bearer token (at
+    # least 32 characters: python -c 'import secrets; print(secrets.token_urlsafe(32))').
+    "METRICS_ENABLED": False,
+    "METRICS_TOKEN": "",
 }
 
 _PHONE_LIMIT_KEYS = {"number", "person", "ip", "country"}
@@ -281,6 +285,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "PHONE_LIMITS": _phone_limits,
     "PHONE_DAILY_CAP": _at_least_one,
     "TWILIO": _twilio,
+    "METRICS_ENABLED": _boolean,
+    "METRICS_TOKEN": _string,
 }
 assert set(_VALIDATORS) == set(DEFAULTS), "every setting needs a validator"
 
@@ -316,6 +322,11 @@ def validate(overrides: Mapping[str, Any]) -> dict[str, Any]:
         )
     if merged["TAP_LIFETIME"] > merged["TAP_MAX_LIFETIME"]:
         raise ImproperlyConfigured("VAHVA['TAP_LIFETIME'] is longer than VAHVA['TAP_MAX_LIFETIME']")
+    if merged["METRICS_ENABLED"] and len(merged["METRICS_TOKEN"]) < 32:
+        # A guessable token would open the metrics (who signs in how often) to anyone.
+        raise ImproperlyConfigured(
+            "VAHVA['METRICS_ENABLED'] needs VAHVA['METRICS_TOKEN']: at least 32 random characters"
+        )
     if merged["PHONE_DEFAULT_COUNTRY"] not in merged["PHONE_COUNTRIES"]:
         raise ImproperlyConfigured(
             f"VAHVA['PHONE_DEFAULT_COUNTRY'] {merged['PHONE_DEFAULT_COUNTRY']!r} is not in "

@@ -35,6 +35,10 @@ urlpatterns = [
     # Django (vahva.waits), which django-ninja's operations are not.
     path("api/device/v1/events", device_events.device_events, name="device_events"),
     path("", include("vahva.authenticator.urls")),
+    # The validation API for RADIUS/VPN gateways and scripts (/api/validate/v1/).
+    path("", include("vahva.validate.urls")),
+    # Prometheus (/metrics): 404 unless VAHVA["METRICS_ENABLED"], then only with the token.
+    path("", include("vahva.metrics.urls")),
     # The dev phone (only with the dev gateway in development) and the gateways' webhooks.
     path("", include("vahva.gateways.urls")),
 ]

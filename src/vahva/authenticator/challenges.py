@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
+from vahva import metrics
 from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.errors import MalformedInput, RateLimited
@@ -308,6 +309,7 @@ def attempt_state_until(
         return "denied", None
     if state == State.APPROVED and current.consumed_at is not None:
         return "expired", None
+    metrics.observe_push_told(current.answered_at, now=now)
     return str(state), None
 
 

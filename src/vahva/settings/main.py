@@ -49,12 +49,16 @@ INSTALLED_APPS = [
     "vahva.helpdesk",
     "vahva.feedback",
     "vahva.insights",
+    "vahva.metrics",
+    "vahva.validate",
     # Before oauth2_provider, so that vahva's templates for its pages win.
     "vahva.oidc",
     "oauth2_provider",
 ]
 
 MIDDLEWARE = [
+    # First: every line logged for a request, and its answer, carry the request's id.
+    "vahva.logs.RequestIdMiddleware",
     "vahva.web.middleware.RequestHygieneMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -231,7 +235,8 @@ EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "vahva.logs.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

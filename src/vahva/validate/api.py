@@ -1,0 +1,190 @@
+"""The validation API, ``/api/validate/v1`` (django-ninja; OpenAPI at ``openapi.json``).
+
+Thin: authenticate the client's key, parse, call :func:`.service.check`, shape the answer.
+Every refusal is a JSON body ``{"error": <code>, "message": <text>}`` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
+from ninja import Field, NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
+from ninja.security.base import AuthBase
+
+from vahva import clock
+from vahva.errors import (
+    InvalidCode,
+    Locked,
+    MalformedInput,
+    RateLimited,
+    ReplayedCode,
+    VahvaError,
+)
+
+from . import clients, service
+from .models import ApiClient
+
+#: A check is a few dozen bytes; anything bigger is refused before it is parsed.
+MAX_BODY = 4 * 1024
+
+DESCRIPTION = """\
+Checks a person's one-time code for a RADIUS server, a VPN gateway or a script.
+
+`POST /check` with `{"user": "<e-mail address>", "code": "123456"}` and the header
+`Authorization: Bearer <API key>` (an administrator makes one with
+`vahva validate-client add NAME`). The code is the person's authenticator app code or the
+vahva app's offline code. A code is accepted once: the same code is refused afterwards,
+here and at a sign-in. Wrong codes are throttled per person like a sign-in's.
+
+**Accept only a 200 answer with `"accepted": true`.** Anything else is a refusal:
+`{"error": code, "message": text}` with a 4xx status (400 `invalid`, `replayed` or
+`malformed`; 401 `unauthorized`; 413 `too_large`; 423 `locked`; 429 `rate_limited`, with
+`Retry-After`).
+"""
+
+
+class Unauthorized(VahvaError):
+    status = 401
+    code: ClassVar[str] = "unauthorized"
+    default_message = _("The API key is missing or not valid.")
+
+
+class BodyTooLarge(VahvaError):
+    status = 413
+    code: ClassVar[str] = "too_large"
+    default_message = _("The request is too large.")
+
+
+#: A machine-readable code per error: a lookup table, the most specific class first.
+_CODES: tuple[tuple[type[VahvaError], str], ...] = (
+    (ReplayedCode, "replayed"),
+    (InvalidCode, "invalid"),
+    (MalformedInput, "malformed"),
+    (Locked, "locked"),
+    (RateLimited, "rate_limited"),
+)
+
+
+def code_of(exc: VahvaError) -> str:
+    own = getattr(type(exc), "code", None)
+    if isinstance(own, str):
+        return own
+    return next((code for cls, code in _CODES if isinstance(exc, cls)), "bad_request")
+
+
+def _body_within_limit(request: HttpRequest) -> None:
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY or len(request.body) > MAX_BODY:
+        raise BodyTooLarge()
+
+
+class _LimitedParser(Parser):
+    def parse_body(self, request: HttpRequest) -> Any:
+        _body_within_limit(request)
+        return super().parse_body(request)
+
+
+class ApiKey(AuthBase):
+    """``Authorization: Bearer <key>``; ``request.auth`` is then the :class:`ApiClient`.
+
+    (Not ninja's HttpBearer: under DEBUG it logs a header with another scheme, which may be
+    the key sent the wrong way.)
+    """
+
+    openapi_type = "http"
+    openapi_scheme = "bearer"
+
+    def __call__(self, request: HttpRequest) -> ApiClient | None:
+        scheme, _space, key = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return clients.authenticate(key, now=clock.now())
+
+
+api = NinjaAPI(
+    title="vahva validation API",
+    version="1",
+    description=DESCRIPTION,
+    urls_namespace="validate-api",
+    docs_url=None,  # the interactive docs load scripts from a CDN, which the CSP forbids
+    parser=_LimitedParser(),
+)
+
+
+def _error(request: HttpRequest, exc: VahvaError) -> HttpResponse:
+    response = api.create_response(
+        request, {"error": code_of(exc), "message": str(exc.message)}, status=exc.status
+    )
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, Unauthorized):
+        response["WWW-Authenticate"] = 'Bearer realm="vahva validation API"'
+    return response
+
+
+@api.exception_handler(VahvaError)
+def _vahva_error(request: HttpRequest, exc: VahvaError) -> HttpResponse:
+    return _error(request, exc)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _error(request, Unauthorized())
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    # Where and what, without echoing the input (a code) back.
+    fields = [
+        {"field": ".".join(str(part) for part in error.get("loc", ())), "problem": error.get("msg")}
+        for error in exc.errors[:10]
+    ]
+    body = {"error": "malformed", "message": str(MalformedInput.default_message), "fields": fields}
+    return api.create_response(request, body, status=400)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    cause = exc.__cause__
+    if isinstance(cause, VahvaError):
+        return _error(request, cause)
+    # Not JSON, not UTF-8, ...: the same answer as a malformed field.
+    error = MalformedInput() if exc.status_code == 400 else VahvaError(str(exc))
+    error.status = exc.status_code
+    return _error(request, error)
+
+
+class CheckBody(Schema):
+    user: str = Field(max_length=254, description="The person's e-mail address.")
+    code: str = Field(max_length=64, description="The 6-digit code the person typed.")
+
+
+class CheckOut(Schema):
+    accepted: bool
+    user: str = Field(description="The person's e-mail address, as vahva keeps it.")
+    method: str = Field(description='Where the code came from: "totp" or "app_push".')
+
+
+class ErrorOut(Schema):
+    error: str
+    message: str
+
+
+@api.post(
+    "/check",
+    auth=ApiKey(),
+    response={200: CheckOut, 400: ErrorOut, 401: ErrorOut, 413: ErrorOut, 423: ErrorOut},
+    summary="Check a person's code",
+)
+def check(request: HttpRequest, payload: CheckBody) -> dict[str, Any]:
+    """Accept the code once, or refuse it with a 4xx and an error code."""
+    client: ApiClient = request.auth  # type: ignore[attr-defined]
+    accepted = service.check(request, client, email=payload.user, code=payload.code)
+    return {"accepted": True, "user": accepted.user.email, "method": accepted.method}

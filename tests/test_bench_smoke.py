@@ -1,0 +1,49 @@
+"""The new benchmarks run start to end in their tiny mode (``--quick``): they are not timed
+tests (a shared machine is too noisy to assert a rate), but they must keep working."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(script: str, *args: str, timeout: float = 600) -> str:
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / script), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def test_totp_api_quick() -> None:
+    out = run("totp_api.py", "--quick", "--no-privacyidea")
+    assert "vahva, 1 client" in out
+    assert "vahva, 4 clients" in out
+    assert "checks/s" in out
+
+
+def _postgres_installed() -> bool:
+    return any(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+
+
+@pytest.mark.skipif(not _postgres_installed(), reason="PostgreSQL is not installed")
+def test_scale_quick() -> None:
+    out = run("scale.py", "--quick")
+    assert "20,000 people" in out
+    assert "40,000 methods" in out
+    assert "goal: within 10 % of 200 people:" in out
+    assert "Index Scan using accounts_user" in out
+    assert "sequential scans of large tables" not in out
