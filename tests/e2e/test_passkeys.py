@@ -21,7 +21,6 @@ from tests.e2e.conftest import ALICE, BrowserProblems, oathtool, sign_in
 from tests.oidc.helpers import authorize_url, exchange, id_token_claims
 from vahva.audit.models import AuditEvent
 from vahva.clock import FakeClock
-from vahva.methods import webauthn
 from vahva.methods.models import RegisteredMethod
 from vahva.oidc import clients
 from vahva.oidc.claims import ACR_PHR

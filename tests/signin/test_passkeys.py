@@ -14,7 +14,7 @@ from tests.helpers import sign_in_password, text
 from tests.methods.soft_authenticator import SoftAuthenticator
 from vahva.audit.models import AuditEvent
 from vahva.clock import FakeClock
-from vahva.methods import registry, webauthn
+from vahva.methods import registry
 from vahva.methods.models import RegisteredMethod
 from vahva.signin.engine import SESSION_AUTH
 from vahva.signin.models import SignInAttempt
