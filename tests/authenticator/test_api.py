@@ -3,6 +3,7 @@ subscriptions, and every kind of bad input (a clear 4xx JSON error, nothing chan
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
@@ -315,6 +316,26 @@ def test_deny_and_report(alice: Any, phone: TestDevice, push: Callable[..., Push
     assert event.outcome == "failure"
     assert event.data["challenge"] == str(reported.pk)
     assert event.data["attempt"] == str(reported.attempt)
+
+
+def test_a_report_forgets_the_persons_remembered_browsers(
+    alice: Any, phone: TestDevice, push: Callable[..., PushChallenge], clock: Any
+) -> None:
+    from vahva.signin.models import RememberedDevice
+
+    RememberedDevice.objects.create(
+        user=alice, digest="c" * 64, created_at=clock(), expires_at=clock() + dt.timedelta(days=9)
+    )
+    push(alice, phone)
+    assert phone.answer(phone.challenges()[0], "deny").json()["state"] == "denied"
+    # A plain "deny" is not a report: the browsers stay remembered.
+    assert RememberedDevice.objects.filter(user=alice).exists()
+    push(alice, phone)
+    assert phone.answer(phone.challenges()[0], "report").json()["state"] == "reported"
+    # The password thief's "don't ask again" (if any) no longer skips the second factor.
+    assert not RememberedDevice.objects.filter(user=alice).exists()
+    event = AuditEvent.objects.get(action="remembered.forgotten")
+    assert event.reason == "sign-in request reported"
 
 
 def test_two_devices_first_answer_wins(
