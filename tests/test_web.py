@@ -89,8 +89,8 @@ def test_help_page_names_this_deployments_policy(client: Any, settings: Any) -> 
 @pytest.mark.parametrize(
     ("method", "path", "data", "content_type", "says"),
     [
-        ("get", "/o/authorize/?client_id=%00x", None, None, "The request was not understood."),
-        ("post", "/signin/", {"email": "a\x00@example.org"}, None, "The request was not"),
+        ("get", "/o/authorize/?client_id=%00x", None, None, "contains a NUL character"),
+        ("post", "/signin/", {"email": "a\x00@example.org"}, None, "contains a NUL character"),
         ("post", "/o/token/", {"code": "\x00"}, None, '"error": "invalid_request"'),
         ("post", "/api/device/v1/answer", '{"c": "\\u0000"}', "application/json", '"malformed"'),
     ],

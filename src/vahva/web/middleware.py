@@ -125,9 +125,18 @@ class RequestHygieneMiddleware:
             return JsonResponse(
                 {"error": "invalid_request", "error_description": message}, status=400
             )
-        from vahva.web.views import bad_request
+        from django.shortcuts import render
+        from django.utils.translation import gettext as _
 
-        return bad_request(request)
+        return render(
+            request,
+            "web/error.html",
+            {
+                "title": _("Bad request"),
+                "message": _("The request contains a NUL character, which is never allowed."),
+            },
+            status=400,
+        )
 
 
 class ClientAddressMiddleware:
