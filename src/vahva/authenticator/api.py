@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from ninja import Field, NinjaAPI, Schema
-from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.parser import Parser
 from ninja.security.base import AuthBase
 
-from vahva import clock
+from vahva import clock, jsonapi
 from vahva.conf import settings
-from vahva.errors import MalformedInput, RateLimited, VahvaError
+from vahva.errors import MalformedInput
 
 from . import protocol, service, webpush
 from .errors import BodyTooLarge, UnknownDevice, code_of
@@ -44,22 +41,7 @@ Errors are `{"error": code, "message": text}` with a 4xx status.
 
 
 def _body(request: HttpRequest) -> bytes:
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > MAX_BODY:
-        raise BodyTooLarge()
-    body = request.body
-    if len(body) > MAX_BODY:
-        raise BodyTooLarge()
-    return body
-
-
-class _LimitedParser(Parser):
-    def parse_body(self, request: HttpRequest) -> Any:
-        _body(request)
-        return super().parse_body(request)
+    return jsonapi.limited_body(request, MAX_BODY, BodyTooLarge)
 
 
 class DeviceSignature(AuthBase):
@@ -96,7 +78,7 @@ api = NinjaAPI(
     description=DESCRIPTION,
     urls_namespace="device-api",
     docs_url=None,  # the interactive docs load scripts from a CDN, which the CSP forbids
-    parser=_LimitedParser(),
+    parser=jsonapi.limited_parser(MAX_BODY, BodyTooLarge),
 )
 signed = DeviceSignature()
 
@@ -104,48 +86,9 @@ signed = DeviceSignature()
 # --- errors --------------------------------------------------------------------------------
 
 
-def _error(request: HttpRequest, exc: VahvaError) -> HttpResponse:
-    response = api.create_response(
-        request, {"error": code_of(exc), "message": str(exc.message)}, status=exc.status
-    )
-    if isinstance(exc, RateLimited):
-        response["Retry-After"] = str(exc.retry_after)
-    return response
-
-
-@api.exception_handler(VahvaError)
-def _vahva_error(request: HttpRequest, exc: VahvaError) -> HttpResponse:
-    return _error(request, exc)
-
-
-@api.exception_handler(ValidationError)
-def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    # Where and what, without echoing the input back.
-    fields = [
-        {"field": ".".join(str(part) for part in error.get("loc", ())), "problem": error.get("msg")}
-        for error in exc.errors[:10]
-    ]
-    body = {"error": "malformed", "message": str(MalformedInput.default_message), "fields": fields}
-    return api.create_response(request, body, status=400)
-
-
-@api.exception_handler(HttpError)
-def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    cause = exc.__cause__
-    if isinstance(cause, VahvaError):
-        return _error(request, cause)
-    if isinstance(cause, RequestDataTooBig):
-        return _error(request, BodyTooLarge())
-    if isinstance(exc, AuthenticationError):
-        return _error(request, UnknownDevice())
-    error = MalformedInput(str(exc)) if exc.status_code == 400 else VahvaError(str(exc))
-    error.status = exc.status_code
-    return _error(request, error)
-
-
-@api.exception_handler(RequestDataTooBig)
-def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-    return _error(request, BodyTooLarge())
+_error = jsonapi.install_errors(
+    api, code_of=code_of, too_large=BodyTooLarge, unauthenticated=UnknownDevice
+)
 
 
 # --- schemas -------------------------------------------------------------------------------

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from ninja import Field, NinjaAPI, Schema
-from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.parser import Parser
 from ninja.security.base import AuthBase
 
-from vahva import clock
+from vahva import clock, jsonapi
 from vahva.errors import (
     InvalidCode,
     Locked,
@@ -76,21 +74,6 @@ def code_of(exc: VahvaError) -> str:
     return next((code for cls, code in _CODES if isinstance(exc, cls)), "bad_request")
 
 
-def _body_within_limit(request: HttpRequest) -> None:
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > MAX_BODY or len(request.body) > MAX_BODY:
-        raise BodyTooLarge()
-
-
-class _LimitedParser(Parser):
-    def parse_body(self, request: HttpRequest) -> Any:
-        _body_within_limit(request)
-        return super().parse_body(request)
-
-
 class ApiKey(AuthBase):
     """``Authorization: Bearer <key>``; ``request.auth`` is then the :class:`ApiClient`.
 
@@ -114,51 +97,24 @@ api = NinjaAPI(
     description=DESCRIPTION,
     urls_namespace="validate-api",
     docs_url=None,  # the interactive docs load scripts from a CDN, which the CSP forbids
-    parser=_LimitedParser(),
+    parser=jsonapi.limited_parser(MAX_BODY, BodyTooLarge),
 )
 
 
-def _error(request: HttpRequest, exc: VahvaError) -> HttpResponse:
-    response = api.create_response(
-        request, {"error": code_of(exc), "message": str(exc.message)}, status=exc.status
-    )
-    if isinstance(exc, RateLimited):
-        response["Retry-After"] = str(exc.retry_after)
+def _www_authenticate(exc: VahvaError) -> dict[str, str]:
+    # RFC 6750 §3: a 401 names the scheme the client should use.
     if isinstance(exc, Unauthorized):
-        response["WWW-Authenticate"] = 'Bearer realm="vahva validation API"'
-    return response
+        return {"WWW-Authenticate": 'Bearer realm="vahva validation API"'}
+    return {}
 
 
-@api.exception_handler(VahvaError)
-def _vahva_error(request: HttpRequest, exc: VahvaError) -> HttpResponse:
-    return _error(request, exc)
-
-
-@api.exception_handler(AuthenticationError)
-def _unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return _error(request, Unauthorized())
-
-
-@api.exception_handler(ValidationError)
-def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    # Where and what, without echoing the input (a code) back.
-    fields = [
-        {"field": ".".join(str(part) for part in error.get("loc", ())), "problem": error.get("msg")}
-        for error in exc.errors[:10]
-    ]
-    body = {"error": "malformed", "message": str(MalformedInput.default_message), "fields": fields}
-    return api.create_response(request, body, status=400)
-
-
-@api.exception_handler(HttpError)
-def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    cause = exc.__cause__
-    if isinstance(cause, VahvaError):
-        return _error(request, cause)
-    # Not JSON, not UTF-8, ...: the same answer as a malformed field.
-    error = MalformedInput() if exc.status_code == 400 else VahvaError(str(exc))
-    error.status = exc.status_code
-    return _error(request, error)
+_error = jsonapi.install_errors(
+    api,
+    code_of=code_of,
+    too_large=BodyTooLarge,
+    unauthenticated=Unauthorized,
+    headers=_www_authenticate,
+)
 
 
 class CheckBody(Schema):
