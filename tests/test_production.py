@@ -21,7 +21,6 @@ import datetime as dt
 import json
 import os
 import queue
-import re
 import secrets
 import shutil
 import signal
@@ -54,6 +53,7 @@ from tests.test_two_nodes import (
     _stop,
     _wait_until_serving,
     ask_at_once,
+    open_push_sign_in,
 )
 from vahva import cli
 from vahva.authenticator.client import DeviceClient
@@ -287,28 +287,8 @@ class Browser:
 
 
 def sign_in(node: Node) -> Browser:
-    client = httpx.Client(base_url=node.url, timeout=WAIT)
-    form = client.get("/signin/")
-    step = client.post(
-        "/signin/",
-        data={
-            "csrfmiddlewaretoken": _field(form.text, "csrfmiddlewaretoken"),
-            "email": EMAIL,
-            "password": PASSWORD,
-        },
-    )
-    assert step.status_code == 302, step.text
-    assert step.headers["location"] == "/signin/verify/"
-    page = client.get("/signin/verify/")  # sends the push to the device
-    assert page.status_code == 200
-    number = re.search(r'id="push-number">(\d+)<', page.text)
-    events = re.search(r'data-events="([^"]+)"', page.text)
-    assert number, "the page shows the number to type on the phone"
-    assert events, "the page names its event stream"
-    path = events.group(1).replace("&amp;", "&")
-    browser = Browser(
-        client, int(number.group(1)), page.text, path, Stream(node.url, client.cookies, path)
-    )
+    client, number, page, path = open_push_sign_in(node.url)
+    browser = Browser(client, number, page, path, Stream(node.url, client.cookies, path))
     assert browser.stream.next() == {"state": "pending"}
     return browser
 

@@ -258,8 +258,10 @@ class Waiting:
     reader: threading.Thread
 
 
-def _sign_in_and_wait(node: Node) -> Waiting:
-    browser = httpx.Client(base_url=node.url, timeout=WAIT)
+def open_push_sign_in(url: str) -> tuple[httpx.Client, int, str, str]:
+    """Sign in on ``url`` with the password up to the waiting page (which sends the push):
+    the browser's client, the number the page shows, the page, and its event stream's path."""
+    browser = httpx.Client(base_url=url, timeout=WAIT)
     form = browser.get("/signin/")
     step = browser.post(
         "/signin/",
@@ -277,13 +279,16 @@ def _sign_in_and_wait(node: Node) -> Waiting:
     events_url = re.search(r'data-events="([^"]+)"', page.text)
     assert number, "the page shows the number to type on the phone"
     assert events_url, "the page names its event stream"
+    return browser, int(number.group(1)), page.text, events_url.group(1).replace("&amp;", "&")
 
+
+def _sign_in_and_wait(node: Node) -> Waiting:
+    browser, number, page, path = open_push_sign_in(node.url)
     events: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
     # The stream in a client of its own (same cookies), read by a thread of its own.
     stream = httpx.Client(
         base_url=node.url, cookies=browser.cookies, timeout=httpx.Timeout(WAIT, read=WAIT)
     )
-    path = events_url.group(1).replace("&amp;", "&")
 
     def read() -> None:
         with stream, stream.stream("GET", path) as response:
@@ -294,7 +299,7 @@ def _sign_in_and_wait(node: Node) -> Waiting:
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    return Waiting(browser, int(number.group(1)), page.text, events, reader)
+    return Waiting(browser, number, page, events, reader)
 
 
 def _next_event(waiting: Waiting) -> tuple[float, dict[str, Any]]:
