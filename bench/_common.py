@@ -559,3 +559,113 @@ def child_pids(pid: int) -> list[int]:
         for task in Path(f"/proc/{pid}/task").iterdir():
             found += [int(child) for child in (task / "children").read_text().split()]
     return found
+
+
+# -- several nodes: a Redis and one database for them all (push.py --nodes 2) ----------------
+
+
+@dataclass(frozen=True)
+class Service:
+    """A server a benchmark started for itself: what it is (for the output), its URL, pid."""
+
+    description: str
+    url: str
+    pid: int
+
+
+def _pong(port: int) -> bool:
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=0.1) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def throwaway_redis(timeout: float = 20.0) -> Iterator[Service]:
+    """``redis-server`` as our child, as tests/redis_server.py runs it: on 127.0.0.1 only (it
+    listens on every interface without ``--bind``), persistence off, in a temporary
+    directory. Stopped by its pid (SIGTERM, then SIGKILL) and the directory removed."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise BenchError("redis-server is not installed: apt-get install -y redis-server")
+    version = subprocess.run(
+        [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+    ).stdout
+    found = re.search(r"v=(\S+)", version)
+    directory = Path(tempfile.mkdtemp(prefix="vahva-bench-redis-"))
+    log = directory / "redis.log"
+    port = free_port()
+    command = [binary, "--port", str(port), "--bind", LOOPBACK, "--save", "", "--appendonly"]
+    command += ["no", "--dir", str(directory), "--logfile", ""]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=directory, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _pong(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise BenchError(
+                    f"redis-server did not answer on port {port} (exit {process.poll()}):\n"
+                    + log.read_text(errors="replace")[-2000:]
+                )
+            time.sleep(0.05)
+        yield Service(
+            f"Redis {found.group(1) if found else '?'} on {LOOPBACK}:{port}",
+            f"redis://{LOOPBACK}:{port}/0",
+            process.pid,
+        )
+    finally:
+        stop_server(process)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def postgres_installed() -> bool:
+    """Whether tests/postgres_server.py finds a PostgreSQL to start."""
+    return any(Path("/usr/lib/postgresql").glob("*/bin/postgres")) or bool(shutil.which("postgres"))
+
+
+@contextlib.contextmanager
+def shared_database(choice: str) -> Iterator[tuple[str, str]]:
+    """The database every node uses: (database URL, what it is, for the output).
+
+    ``"postgresql"``: a throwaway cluster started with tests/postgres_server.py's
+    ``PostgresServer`` (loopback only, durability off, ``max_connections=200``), removed
+    afterwards. ``"sqlite"``: the URL is empty, so ``throwaway_vahva`` makes its SQLite file,
+    which the nodes share in WAL mode. ``"auto"``: PostgreSQL when it is installed.
+    """
+    if choice == "auto":
+        choice = "postgresql" if postgres_installed() else "sqlite"
+    if choice == "sqlite":
+        yield "", "SQLite in WAL mode, one file in the data dir (PostgreSQL not used)"
+        return
+    repo = str(Path(__file__).resolve().parents[1])
+    if repo not in sys.path:
+        sys.path.append(repo)  # for tests.postgres_server
+    from tests.postgres_server import PostgresServer
+
+    try:
+        server = PostgresServer()
+    except FileNotFoundError as exc:
+        raise BenchError(str(exc)) from None
+    try:
+        server.start()
+        url = server.create_database()
+        assert server.process is not None
+        version = re.search(
+            r"\(PostgreSQL\) (\S+)",
+            subprocess.run(
+                [str(server.bin_dir / "postgres"), "--version"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            ).stdout,
+        )
+        yield (
+            url,
+            f"PostgreSQL {version.group(1) if version else '?'} on {LOOPBACK}:{server.port}, pid "
+            f"{server.process.pid} (tests/postgres_server.py: fsync and synchronous_commit off)",
+        )
+    finally:
+        server.remove()

@@ -20,8 +20,16 @@ Phases, each with a timeout of its own:
    device API, with the challenge's id and nonce fetched from /pending beforehand. Timed: the
    send of the approval -> the browser's ``approved`` event, and the approval's round trip.
 
+With ``--nodes 2``, two ``vahva serve`` processes share one database and one Redis, all
+started here on loopback and stopped by their pids: a throwaway PostgreSQL
+(tests/postgres_server.py) when one is installed, else the SQLite file in WAL mode
+(``--database`` chooses), and a ``redis-server`` (``REDIS_URL``, the event bus). The browsers
+sign in and wait on node A; the phones read /pending from and answer to node B, so every
+notification crosses from B to A through Redis. Both nodes' RSS is shown.
+
     .venv/bin/python bench/push.py [--waits N] [--memory-waits N] [--concurrency K]
                                    [--connecting N] [--clients N] [--quick]
+                                   [--nodes 2 [--database auto|postgresql|sqlite]]
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import json
 import math
 import re
 import secrets
+import subprocess
 import sys
 import threading
 import time
@@ -44,10 +53,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import redis
 from _common import (
     LOOPBACK,
     PASSWORD,
     BenchError,
+    Service,
     begin_run,
     expect,
     fd_limit,
@@ -59,9 +70,12 @@ from _common import (
     proc_status,
     process_cpu_seconds,
     raise_nofile,
+    shared_database,
     start_server,
     stop_server,
+    throwaway_redis,
     throwaway_vahva,
+    usable_cpus,
     wait_until_up,
 )
 from cryptography.hazmat.primitives import hashes
@@ -382,6 +396,67 @@ def show(label: str, status: dict[str, int]) -> str:
     )
 
 
+# -- the servers --------------------------------------------------------------------------------
+
+
+@dataclass
+class Node:
+    """One ``vahva serve`` process: "server" with one node, "node A" / "node B" with two."""
+
+    name: str
+    port: int
+    cpu: int | None
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise BenchError(f"{self.name} is not running")
+        return self.process.pid
+
+
+@dataclass
+class Nodes:
+    """Where the browsers sign in and wait (node A) and where the phones answer (node B),
+    or the one server for both; with two nodes, the Redis between them."""
+
+    browsers: Node
+    phones: Node
+    redis: Service | None = None
+
+    @property
+    def two(self) -> bool:
+        return self.phones is not self.browsers
+
+    @property
+    def all(self) -> list[Node]:
+        return [self.browsers, self.phones] if self.two else [self.browsers]
+
+    def label(self, node: Node, text: str) -> str:
+        """A line's label: as it always was with one node; the node's name first with two."""
+        return f"{node.name}: {text}" if self.two else text
+
+    def cpu_seconds(self) -> dict[str, float]:
+        return {node.name: process_cpu_seconds(node.pid) for node in self.all}
+
+    def publications(self) -> int:
+        """How many PUBLISH commands Redis has run so far (0 without Redis)."""
+        if self.redis is None:
+            return 0
+        with redis.Redis.from_url(self.redis.url, socket_timeout=5) as client:
+            stats = client.info("commandstats")
+        return int(stats.get("cmdstat_publish", {}).get("calls", 0))
+
+    def redis_rss(self) -> int:
+        """Redis's VmRSS in KiB (0 without Redis)."""
+        return proc_status(self.redis.pid)["VmRSS"] if self.redis else 0
+
+
 # -- phase 1: memory ----------------------------------------------------------------------------
 
 
@@ -398,11 +473,15 @@ class MemoryFigures:
     peak_threads: int = 0
     server_cpu: float = 0.0
     still_open: int = 0
+    #: Two nodes: node B's status while A's waits are open, and Redis's VmRSS (KiB) before
+    #: they opened and while they wait.
+    phones: dict[str, int] = field(default_factory=dict)
+    redis_before: int = 0
+    redis_waiting: int = 0
 
 
 async def memory_phase(
-    port: int,
-    pid: int,
+    nodes: Nodes,
     browsers: list[Browser],
     *,
     waits: int,
@@ -410,11 +489,13 @@ async def memory_phase(
     settle: float,
     timeout: float,
 ) -> MemoryFigures:
+    port, pid = nodes.browsers.port, nodes.browsers.pid
     figures = MemoryFigures(
         waits=waits, per_browser=math.ceil(waits / len(browsers)), connecting=connecting
     )
     targets = [browsers[i % len(browsers)] for i in range(waits)]
     figures.before = snapshot(pid)
+    figures.redis_before = nodes.redis_rss()
     cpu = process_cpu_seconds(pid)
     with Sampler(pid) as sampler:
         streams, figures.open_seconds = await open_streams(
@@ -427,6 +508,9 @@ async def memory_phase(
         # Waiting a while longer: nothing should move (a heartbeat is due every 15 s).
         await asyncio.sleep(settle)
         figures.later = snapshot(pid)
+        if nodes.two:
+            figures.phones = snapshot(nodes.phones.pid)
+            figures.redis_waiting = nodes.redis_rss()
         figures.still_open = sum(1 for s in streams if not s.ended and s.states == ["pending"])
     finally:
         await close_streams(streams)
@@ -439,7 +523,8 @@ async def memory_phase(
     return figures
 
 
-def report_memory(figures: MemoryFigures, browsers: int) -> None:
+def report_memory(figures: MemoryFigures, browsers: int, nodes: Nodes) -> None:
+    node = nodes.browsers
     print(
         f"\nmemory: {figures.waits} pending waits = {figures.per_browser} event streams per "
         f"signed-in browser over {browsers} sign-ins; each stream is a wait of its own (a "
@@ -447,13 +532,16 @@ def report_memory(figures: MemoryFigures, browsers: int) -> None:
     )
     print(
         f"  opened in {figures.open_seconds:.1f} s ({figures.waits / figures.open_seconds:.0f}"
-        f"/s, at most {figures.connecting} connecting at once), server CPU "
+        f"/s, at most {figures.connecting} connecting at once), {node.name} CPU "
         f"{1000 * figures.server_cpu / figures.waits:.2f} ms per stream opened"
     )
-    print(show("before opening", figures.before))
-    print(show(f"{figures.waits} waiting", figures.waiting))
-    print(show(f"{figures.waits} waiting, 10 s later", figures.later))
-    print(show("after closing them", figures.after))
+    print(show(nodes.label(node, "before opening"), figures.before))
+    print(show(nodes.label(node, f"{figures.waits} waiting"), figures.waiting))
+    print(show(nodes.label(node, f"{figures.waits} waiting, 10 s later"), figures.later))
+    print(show(nodes.label(node, "after closing them"), figures.after))
+    if nodes.two:
+        label = nodes.label(nodes.phones, f"while A has {figures.waits} waiting")
+        print(show(label, figures.phones))
     grown = figures.later["VmRSS"] - figures.before["VmRSS"]
     per_wait = grown / figures.waits
     total = figures.later["VmRSS"] * 1024
@@ -464,7 +552,7 @@ def report_memory(figures: MemoryFigures, browsers: int) -> None:
     )
     scaled = figures.before["VmRSS"] * 1024 + per_wait * 1024 * 10_000
     print(
-        f"  budget: 10,000 waits in < 500 MB: server RSS {total / 1e6:.0f} MB with "
+        f"  budget: 10,000 waits in < 500 MB: {node.name} RSS {total / 1e6:.0f} MB with "
         f"{figures.waits} waits = {total / MEMORY_GOAL:.2f} of the budget"
         + (
             f"; scaled to 10,000 waits {scaled / 1e6:.0f} MB = {scaled / MEMORY_GOAL:.2f}"
@@ -472,6 +560,14 @@ def report_memory(figures: MemoryFigures, browsers: int) -> None:
             else ""
         )
     )
+    if nodes.two:
+        phones = figures.phones["VmRSS"] * 1024
+        print(
+            f"  {nodes.phones.name} (no waits, the phones' node) RSS {phones / 1e6:.0f} MB = "
+            f"{phones / MEMORY_GOAL:.2f} of the budget; Redis VmRSS "
+            f"{figures.redis_before / 1024:.1f} MiB before A's waits opened, "
+            f"{figures.redis_waiting / 1024:.1f} MiB with them"
+        )
 
 
 # -- phase 2: latency ---------------------------------------------------------------------------
@@ -505,6 +601,8 @@ async def fetch_challenges(base_url: str, browsers: list[Browser], *, clients: i
 class LatencyFigures:
     waits: int = 0
     concurrency: int = 1
+    #: Streams connecting at once: all of them with one node, --connecting with two.
+    opening: int = 0
     open_seconds: float = 0.0
     notified: list[float] = field(default_factory=list)
     round_trips: list[float] = field(default_factory=list)
@@ -514,9 +612,14 @@ class LatencyFigures:
     pending_cpu: float = 0.0
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    server_cpu: float = 0.0
+    #: CPU seconds of each node (by name) over the timed approvals.
+    server_cpu: dict[str, float] = field(default_factory=dict)
     own_cpu: float = 0.0
+    #: Redis PUBLISH commands over the timed approvals (two nodes).
+    published: int = 0
     waiting: dict[str, int] = field(default_factory=dict)
+    #: Two nodes: node B's status after the approvals.
+    phones: dict[str, int] = field(default_factory=dict)
 
 
 async def approve(client: httpx.AsyncClient, stream: Stream) -> tuple[float, float]:
@@ -548,25 +651,27 @@ async def approve(client: httpx.AsyncClient, stream: Stream) -> tuple[float, flo
 
 
 async def latency_phase(
-    base_url: str,
-    port: int,
-    pid: int,
+    nodes: Nodes,
     browsers: list[Browser],
     *,
     concurrency: int,
+    opening: int,
     timeout: float,
 ) -> LatencyFigures:
-    figures = LatencyFigures(waits=len(browsers), concurrency=concurrency)
-    cpu = process_cpu_seconds(pid)
-    figures.pending = await fetch_challenges(base_url, browsers, clients=1)
-    figures.pending_cpu = process_cpu_seconds(pid) - cpu
+    """The phones read /pending from and answer to ``nodes.phones``; the streams wait on
+    ``nodes.browsers`` (the same server with one node)."""
+    phones = nodes.phones
+    figures = LatencyFigures(waits=len(browsers), concurrency=concurrency, opening=opening)
+    cpu = process_cpu_seconds(phones.pid)
+    figures.pending = await fetch_challenges(phones.url, browsers, clients=1)
+    figures.pending_cpu = process_cpu_seconds(phones.pid) - cpu
     streams, figures.open_seconds = await open_streams(
-        port, browsers, at_once=len(browsers), timeout=timeout
+        nodes.browsers.port, browsers, at_once=opening, timeout=timeout
     )
-    figures.waiting = snapshot(pid)
+    figures.waiting = snapshot(nodes.browsers.pid)
     try:
         async with httpx.AsyncClient(
-            base_url=base_url,
+            base_url=phones.url,
             timeout=30,
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
         ) as client:
@@ -589,30 +694,50 @@ async def latency_phase(
                     figures.round_trips.append(round_trip)
                     figures.notified.append(notified)
 
-            cpu, own = process_cpu_seconds(pid), time.process_time()
+            cpu_by_node, own = nodes.cpu_seconds(), time.process_time()
+            published = nodes.publications()
             start = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(concurrency)))
             figures.seconds = time.perf_counter() - start
-            figures.server_cpu = process_cpu_seconds(pid) - cpu
+            figures.server_cpu = {
+                name: seconds - cpu_by_node[name] for name, seconds in nodes.cpu_seconds().items()
+            }
             figures.own_cpu = time.process_time() - own
+            figures.published = nodes.publications() - published
     finally:
         await close_streams(streams)
+    if nodes.two:
+        figures.phones = snapshot(phones.pid)
     return figures
 
 
-def report_latency(figures: LatencyFigures) -> None:
+def report_latency(figures: LatencyFigures, nodes: Nodes) -> None:
     count = len(figures.notified)
-    print(
-        f"\nlatency: {figures.waits} waiting sign-ins, one stream each, opened at once in "
-        f"{figures.open_seconds:.2f} s; approvals {figures.concurrency} at a time"
-        f" ({len(figures.warm_up)} warm-up approvals not counted)"
-    )
-    print(show(f"{figures.waits} waiting", figures.waiting))
+    if nodes.two:
+        print(
+            f"\nlatency: {figures.waits} waiting sign-ins on node A, one stream each, opened "
+            f"{figures.opening} at a time in {figures.open_seconds:.2f} s; approvals to node B "
+            f"{figures.concurrency} at a time ({len(figures.warm_up)} warm-up approvals not "
+            "counted)"
+        )
+    else:
+        print(
+            f"\nlatency: {figures.waits} waiting sign-ins, one stream each, opened at once in "
+            f"{figures.open_seconds:.2f} s; approvals {figures.concurrency} at a time"
+            f" ({len(figures.warm_up)} warm-up approvals not counted)"
+        )
+    print(show(nodes.label(nodes.browsers, f"{figures.waits} waiting"), figures.waiting))
+    if nodes.two:
+        print(show(nodes.label(nodes.phones, "after the approvals"), figures.phones))
     header = f"  {'':<34} {'n':>6} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}"
     print(header)
+    notified = "approve sent -> browser notified"
+    round_trip = "approval round trip (device API)"
+    if nodes.two:
+        notified, round_trip = "approve sent to B -> notified on A", "approval round trip (B's API)"
     for label, values in (
-        ("approve sent -> browser notified", figures.notified),
-        ("approval round trip (device API)", figures.round_trips),
+        (notified, figures.notified),
+        (round_trip, figures.round_trips),
         (
             "answer received -> notified",
             [n - r for n, r in zip(figures.notified, figures.round_trips, strict=True)],
@@ -624,15 +749,30 @@ def report_latency(figures: LatencyFigures) -> None:
             + "".join(f" {1000 * percentile(values, p):8.1f}" for p in (50, 90, 99, 100))
         )
     if count and figures.seconds:
-        print(
-            f"  {count / figures.seconds:.0f} approvals/s; server CPU "
-            f"{1000 * figures.server_cpu / count:.2f} ms per approval (answer + the stream's "
-            f"look and event); load generator {1000 * figures.own_cpu / count:.2f} ms"
-        )
+        load = f"load generator {1000 * figures.own_cpu / count:.2f} ms"
+        if nodes.two:
+            answers = 1000 * figures.server_cpu[nodes.phones.name] / count
+            streams = 1000 * figures.server_cpu[nodes.browsers.name] / count
+            print(
+                f"  {count / figures.seconds:.0f} approvals/s; server CPU per approval: node B "
+                f"{answers:.2f} ms (the answer), node A {streams:.2f} ms (the stream's look and "
+                f"event); {load}"
+            )
+            print(
+                f"  Redis: {figures.published} PUBLISH during the {count} timed approvals "
+                f"({figures.published / count:.2f} each), heard by node A's one PSUBSCRIBE"
+            )
+        else:
+            print(
+                f"  {count / figures.seconds:.0f} approvals/s; server CPU "
+                f"{1000 * figures.server_cpu[nodes.browsers.name] / count:.2f} ms per approval "
+                f"(answer + the stream's look and event); {load}"
+            )
     if figures.pending:
         print(
             f"  server CPU {1000 * figures.pending_cpu / len(figures.pending):.2f} ms per signed "
-            "GET /pending (one at a time, before the streams opened)"
+            f"GET /pending{' on node B' if nodes.two else ''} (one at a time, before the streams "
+            "opened)"
         )
     if figures.errors:
         print(f"  {len(figures.errors)} errors; first: {figures.errors[0]}")
@@ -646,33 +786,64 @@ def report_latency(figures: LatencyFigures) -> None:
 
 
 async def phases(
-    base_url: str, port: int, pid: int, browsers: list[Browser], args: argparse.Namespace
+    nodes: Nodes, browsers: list[Browser], args: argparse.Namespace
 ) -> tuple[MemoryFigures | None, LatencyFigures | None]:
     memory = latency = None
     if args.memory_waits:
-        # The sign-ins are still waiting afterwards: the latency phase approves them.
-        timeout = 60 + 0.02 * args.memory_waits
+        # The sign-ins are still waiting afterwards: the latency phase approves them. One node
+        # opened 47 streams/s with the machine's load average at 7 (21 ms each), and two nodes
+        # on PostgreSQL open no faster: 50 ms each leaves room.
+        timeout = 60 + 0.05 * args.memory_waits
         memory = await memory_phase(
-            port,
-            pid,
+            nodes,
             browsers,
             waits=args.memory_waits,
             connecting=args.connecting,
             settle=10.0,
             timeout=timeout,
         )
-        report_memory(memory, len(browsers))
+        report_memory(memory, len(browsers), nodes)
     if args.waits:
         latency = await latency_phase(
-            base_url,
-            port,
-            pid,
+            nodes,
             browsers,
             concurrency=args.concurrency,
+            # One request in flight is one database connection (CONN_MAX_AGE=0): the
+            # throwaway PostgreSQL takes 200, so with two nodes they connect in batches.
+            opening=min(args.connecting, len(browsers)) if nodes.two else len(browsers),
             timeout=60 + 0.05 * len(browsers),
         )
-        report_latency(latency)
+        report_latency(latency, nodes)
     return memory, latency
+
+
+def plan_nodes(data_dir: Path, bus: Service | None) -> Nodes:
+    """The one server, or node A and node B with the Redis ``bus`` (not started yet).
+
+    Node A (and the one server) gets the last usable CPU, node B the one before it (with two
+    CPUs, the load generator's); Redis and PostgreSQL are not pinned.
+    """
+    cpus = usable_cpus()
+    last = cpus[-1] if cpus else None
+    if bus is None:
+        server = Node("server", free_port(), last, data_dir / "serve.log")
+        return Nodes(server, server)
+    return Nodes(
+        Node("node A", free_port(), last, data_dir / "serve-a.log"),
+        Node("node B", free_port(), cpus[-2] if len(cpus) > 1 else None, data_dir / "serve-b.log"),
+        bus,
+    )
+
+
+def start_nodes(nodes: Nodes, env: dict[str, str]) -> None:
+    """Start every node (with REDIS_URL when there are two) and wait until each answers."""
+    if nodes.redis is not None:
+        env = {**env, "REDIS_URL": nodes.redis.url}
+    for node in nodes.all:
+        node.process = start_server(env, node.port, node.cpu, node.log)
+    for node in nodes.all:
+        assert node.process is not None
+        wait_until_up(node.process, f"{node.url}/signin/")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -688,10 +859,24 @@ def main(argv: list[str] | None = None) -> int:
         "--connecting",
         type=int,
         default=CONNECTING,
-        help=f"memory phase: streams connecting at once (default {CONNECTING})",
+        help=f"streams connecting at once: memory phase; with --nodes 2 also the latency "
+        f"phase (default {CONNECTING})",
     )
     parser.add_argument("--clients", type=int, default=4, help="clients signing in (default 4)")
     parser.add_argument("--quick", action="store_true", help="100 waits, 1000 memory waits")
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="vahva serve processes: 1, or 2 sharing one database and one Redis (default 1)",
+    )
+    parser.add_argument(
+        "--database",
+        choices=("auto", "postgresql", "sqlite"),
+        help="with --nodes 2, the database the nodes share (default auto: PostgreSQL when "
+        "installed, else SQLite in WAL mode)",
+    )
     args = parser.parse_args(argv)
     args.waits = args.waits if args.waits is not None else (100 if args.quick else 1000)
     if args.memory_waits is None:
@@ -700,6 +885,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--waits, --concurrency, --clients and --connecting must be positive")
     if args.memory_waits < 0:
         parser.error("--memory-waits must be 0 or more")
+    if args.database and args.nodes == 1:
+        parser.error("--database goes with --nodes 2 (one node uses its own SQLite file)")
 
     soft, hard = raise_nofile()
     server_cpu, client_cpu = begin_run()
@@ -707,7 +894,12 @@ def main(argv: list[str] | None = None) -> int:
     if soft < needed:
         print(f"warning: open-file limit {soft} < {needed}: streams will fail", file=sys.stderr)
 
-    with throwaway_vahva() as env:
+    with contextlib.ExitStack() as stack:
+        bus, database_url, database = None, "", ""
+        if args.nodes == 2:
+            bus = stack.enter_context(throwaway_redis())
+            database_url, database = stack.enter_context(shared_database(args.database or "auto"))
+        env = stack.enter_context(throwaway_vahva(database_url=database_url))
         from django.db import connections
 
         from vahva import clock
@@ -721,37 +913,56 @@ def main(argv: list[str] | None = None) -> int:
         enrolled = time.perf_counter() - began
         connections.close_all()  # the server gets the SQLite file to itself
 
-        log = Path(env["VAHVA_DATA_DIR"]) / "serve.log"
-        port = free_port()
-        base_url = f"http://{LOOPBACK}:{port}"
-        server = start_server(env, port, server_cpu, log)
+        nodes = plan_nodes(Path(env["VAHVA_DATA_DIR"]), bus)
         try:
-            wait_until_up(server, f"{base_url}/signin/")
+            start_nodes(nodes, env)
             pin(client_cpu)
-            print(
-                f"vahva serve (uvicorn) pid {server.pid} on CPU {server_cpu}, load generator on "
-                f"CPU {client_cpu}; open files: server {fd_limit(server.pid)}, "
-                f"this process {soft}/{hard}; push_ttl {PUSH_TTL} s"
-            )
-            started = snapshot(server.pid)
+            if nodes.two:
+                a, b = nodes.all
+                print(
+                    f"two nodes, vahva serve (uvicorn) each: node A pid {a.pid} on CPU {a.cpu} "
+                    f"(browsers sign in and wait), node B pid {b.pid} on CPU {b.cpu} (phones "
+                    f"answer); load generator on CPU {client_cpu}; open files: nodes "
+                    f"{fd_limit(a.pid)}, this process {soft}/{hard}; push_ttl {PUSH_TTL} s"
+                )
+                assert bus is not None
+                print(f"shared by both: {database}; {bus.description}, pid {bus.pid} (REDIS_URL)")
+            else:
+                print(
+                    f"vahva serve (uvicorn) pid {nodes.browsers.pid} on CPU {server_cpu}, load "
+                    f"generator on CPU {client_cpu}; open files: server "
+                    f"{fd_limit(nodes.browsers.pid)}, this process {soft}/{hard}; push_ttl "
+                    f"{PUSH_TTL} s"
+                )
+            started = {node.name: snapshot(node.pid) for node in nodes.all}
             seconds = sign_in_all(
-                base_url, browsers, clients=args.clients, timeout=60 + 0.2 * len(browsers)
+                nodes.browsers.url, browsers, clients=args.clients, timeout=60 + 0.2 * len(browsers)
             )
             print(
                 f"set-up: {len(browsers)} people with an active app device enrolled in "
                 f"{enrolled:.1f} s (ORM, this process); signed in over HTTP with "
                 f"{args.clients} clients in {seconds:.1f} s ({len(browsers) / seconds:.0f}/s)"
+                + (" on node A" if nodes.two else "")
             )
             # argon2id takes 19 MiB per hash, in the request's thread: what the allocator
             # keeps of it shows here, before any stream is opened.
-            print(show("server at start", started))
-            print(show(f"after {len(browsers)} sign-ins", snapshot(server.pid)))
-            asyncio.run(phases(base_url, port, server.pid, browsers, args))
+            for node in nodes.all:
+                label = nodes.label(node, "at start") if nodes.two else "server at start"
+                print(show(label, started[node.name]))
+            for node in nodes.all:
+                label = nodes.label(node, f"after {len(browsers)} sign-ins")
+                print(show(label, snapshot(node.pid)))
+            asyncio.run(phases(nodes, browsers, args))
         except BaseException:
-            print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+            for node in nodes.all:
+                if node.log.exists():
+                    tail = node.log.read_text(errors="replace")[-3000:]
+                    print(f"--- {node.name}'s log:\n{tail}", file=sys.stderr)
             raise
         finally:
-            stop_server(server)
+            for node in nodes.all:
+                if node.process is not None:
+                    stop_server(node.process)
             pin(None)
     return 0
 

@@ -47,3 +47,15 @@ def test_scale_quick() -> None:
     assert "goal: within 10 % of 200 people:" in out
     assert "Index Scan using accounts_user" in out
     assert "sequential scans of large tables" not in out
+
+
+def test_push_two_nodes_quick() -> None:
+    # Tiny: 10 people, 20 waits; the memory phase still waits its 10 s. The notification
+    # must cross from node B to node A through Redis, each approval's outcome published once.
+    out = run("push.py", "--nodes", "2", "--quick", "--waits", "10", "--memory-waits", "20")
+    database = "PostgreSQL" if _postgres_installed() else "SQLite in WAL mode"
+    assert f"shared by both: {database}" in out
+    assert "node B: while A has 20 waiting" in out
+    assert "approve sent to B -> notified on A" in out
+    assert "Redis: 9 PUBLISH during the 9 timed approvals (1.00 each)" in out
+    assert "errors; first" not in out
