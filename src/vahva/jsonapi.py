@@ -4,7 +4,7 @@ status, for every failure django-ninja or vahva can raise."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -16,6 +16,18 @@ from ninja.parser import Parser
 from vahva.errors import MalformedInput, RateLimited, VahvaError
 
 Refusal = Callable[[], VahvaError]
+
+
+def error_code(exc: VahvaError, general: Mapping[type[VahvaError], str]) -> str:
+    """The machine-readable code of ``exc``: its own ``code``, else that of its nearest
+    ancestor in ``general`` (an API's names for vahva's general errors)."""
+    own = getattr(type(exc), "code", None)
+    if isinstance(own, str):
+        return own
+    for cls in type(exc).__mro__:
+        if cls in general:
+            return general[cls]
+    return "rate_limited" if exc.status == 429 else "bad_request"
 
 
 def limited_body(request: HttpRequest, limit: int, too_large: Refusal) -> bytes:

@@ -8,6 +8,7 @@ from typing import ClassVar
 from django.utils.translation import gettext_lazy as _
 
 from vahva.errors import AlreadyCompleted, ExpiredChallenge, InvalidCode, MalformedInput, VahvaError
+from vahva.jsonapi import error_code
 
 #: Codes for vahva's general errors, when the device API meets them.
 GENERAL_CODES: dict[type[VahvaError], str] = {
@@ -20,13 +21,7 @@ GENERAL_CODES: dict[type[VahvaError], str] = {
 
 def code_of(exc: VahvaError) -> str:
     """The machine-readable code of ``exc``: its own, else its nearest general ancestor's."""
-    own = getattr(type(exc), "code", None)
-    if isinstance(own, str):
-        return own
-    for cls in type(exc).__mro__:
-        if cls in GENERAL_CODES:
-            return GENERAL_CODES[cls]
-    return "rate_limited" if exc.status == 429 else "bad_request"
+    return error_code(exc, GENERAL_CODES)
 
 
 class BadSignature(VahvaError):

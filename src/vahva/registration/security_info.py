@@ -148,15 +148,7 @@ def set_default(request: HttpRequest) -> HttpResponse:
     try:
         method = methods.set_default(request.user, request.POST.get("method"))
     except MalformedInput:
-        return render(
-            request,
-            "web/error.html",
-            {
-                "title": _("Unknown method"),
-                "message": _("Choose one of your own methods."),
-            },
-            status=400,
-        )
+        return not_yours(request, 400)
     record(
         "method.default",
         subject=request.user,
@@ -175,15 +167,7 @@ def remove(request: HttpRequest, method_id: int) -> HttpResponse:
     try:
         registered = methods.get_for(request.user, method_id)
     except MalformedInput:
-        return render(
-            request,
-            "web/error.html",
-            {
-                "title": _("Unknown method"),
-                "message": _("Choose one of your own methods."),
-            },
-            status=404,
-        )
+        return not_yours(request, 404)
     label = registry.get(registered.kind).describe(registered)
     if request.method == "GET":
         return render(

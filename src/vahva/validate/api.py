@@ -57,21 +57,18 @@ class BodyTooLarge(VahvaError):
     default_message = _("The request is too large.")
 
 
-#: A machine-readable code per error: a lookup table, the most specific class first.
-_CODES: tuple[tuple[type[VahvaError], str], ...] = (
-    (ReplayedCode, "replayed"),
-    (InvalidCode, "invalid"),
-    (MalformedInput, "malformed"),
-    (Locked, "locked"),
-    (RateLimited, "rate_limited"),
-)
+#: The API's names for vahva's general errors (by an error's nearest ancestor here).
+GENERAL_CODES: dict[type[VahvaError], str] = {
+    ReplayedCode: "replayed",
+    InvalidCode: "invalid",
+    MalformedInput: "malformed",
+    Locked: "locked",
+    RateLimited: "rate_limited",
+}
 
 
 def code_of(exc: VahvaError) -> str:
-    own = getattr(type(exc), "code", None)
-    if isinstance(own, str):
-        return own
-    return next((code for cls, code in _CODES if isinstance(exc, cls)), "bad_request")
+    return jsonapi.error_code(exc, GENERAL_CODES)
 
 
 class ApiKey(AuthBase):
