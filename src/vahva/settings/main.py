@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "vahva.registration.campaign.CampaignMiddleware",
+    # Staff pages (admin, helpdesk) only after the door's second factor.
+    "vahva.signin.staff.StaffAreaMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "vahva.web.middleware.ClientAddressMiddleware",
 ]

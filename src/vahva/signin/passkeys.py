@@ -18,7 +18,8 @@ from vahva.errors import InvalidCode, ReplayedCode, VahvaError
 from vahva.methods import webauthn
 
 from . import throttle
-from .engine import Requirement, _binding, _move, _rule, _signed_in, client_ip, failure_reason
+from .engine import _binding, _move, _rule, _signed_in, failure_reason
+from .requirements import Requirement, client_ip
 from .models import SignInAttempt
 from .states import Event, State
 
