@@ -19,8 +19,8 @@ from vahva.methods import webauthn
 
 from . import throttle
 from .engine import _binding, _move, _rule, _signed_in, failure_reason
-from .requirements import Requirement, client_ip
 from .models import SignInAttempt
+from .requirements import Requirement, client_ip
 from .states import Event, State
 
 
