@@ -48,7 +48,7 @@ def test_redirect_uri_must_match_exactly(mail: Any, client: Client, redirect: st
 
 def test_public_client_without_pkce_is_refused(mobile: Any, client: Client) -> None:
     response = client.get(
-        authorize_url(mobile.client_id, redirect_uri="http://127.0.0.1:5000/callback")
+        authorize_url(mobile.client_id, challenge="", redirect_uri="http://127.0.0.1:5000/callback")
     )
     assert response.status_code == 302
     query = query_of(response["Location"])
