@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from tests.signin.parallel import at_once, needs_shared_database
 from vahva.errors import Locked, RateLimited
 from vahva.signin import throttle
-from tests.signin.parallel import at_once, needs_shared_database
 from vahva.signin.throttle import Rule, Throttle, is_locked, wait_seconds
 
 RULE = Rule(free=3, base=1.0, cap=60.0, limit=10, forget=3600)
