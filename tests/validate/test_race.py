@@ -61,7 +61,13 @@ def test_fifty_parallel_wrong_codes_stop_at_exactly_the_lock(
     needs_shared_database()
     settings.VAHVA = {
         **settings.VAHVA,
-        "THROTTLE_MFA_ACCOUNT": {"free": 1000, "base": 1.0, "cap": 1.0, "limit": 20, "forget": None},
+        "THROTTLE_MFA_ACCOUNT": {
+            "free": 1000,
+            "base": 1.0,
+            "cap": 1.0,
+            "limit": 20,
+            "forget": None,
+        },
     }
     method, secret = alice_totp
     right = totp_code(secret, clock())
