@@ -198,6 +198,9 @@ class RecoveryCode(models.Model):
     registered = models.ForeignKey(
         RegisteredMethod, on_delete=models.CASCADE, related_name="recovery_codes"
     )
+    #: The code's first characters, public: they pick this row at a check. "" for a code made
+    #: before codes had an index (compared with every row of the set without one).
+    index = models.CharField(max_length=2, blank=True, default="")
     salt = models.CharField(max_length=32)
     digest = models.CharField(max_length=64)
     used_at = models.DateTimeField(null=True, blank=True)
