@@ -25,9 +25,7 @@ from vahva.methods.models import PendingEnrolment, PhoneCall, RegisteredMethod
 
 def call_me(pending: PendingEnrolment, now: dt.datetime) -> PendingEnrolment:
     form = {"number": "044 1234521", "country": "FI", "delivery": "voice"}
-    pending = registry.get(pending.kind).enrolment_action(
-        pending, "send", form, now=now, ip=None
-    )
+    pending = registry.get(pending.kind).enrolment_action(pending, "send", form, now=now, ip=None)
     delivered()
     return pending
 
