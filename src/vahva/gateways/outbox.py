@@ -207,13 +207,13 @@ def _tell_undelivered(message: OutboxMessage) -> None:
             log.exception("undelivered handler %r failed for outbox %s", handler, message.pk)
 
 
-def deliver(message_id: int) -> str:
+def deliver(message_id: int, *, now: dt.datetime | None = None) -> str:
     """Send one outbox message, once; returns its state afterwards.
 
     Called after the commit (``transaction.on_commit``) or by :func:`sweep`; the gateway is
     never called with a transaction open by this module.
     """
-    now = clock.now()
+    now = now or clock.now()
     # Claim first (conditional UPDATE): of two processes delivering the same row, one sends.
     claimed = OutboxMessage.objects.filter(
         pk=message_id, state=State.PENDING, expires_at__gt=now
