@@ -85,11 +85,16 @@ def test_a_call_is_placed_after_its_row_is_committed(
 def test_a_rolled_back_transaction_sends_nothing(
     gateway: type[RecordingGateway], alice: Any, clock: FakeClock
 ) -> None:
-    with pytest.raises(Boom), transaction.atomic():
-        sms.send_code(alice, NUMBER, now=clock(), attempt="a")
-        voice.place_call(alice, NUMBER, now=clock(), attempt=AttemptRef(id="b"))
-        outbox.send_mail_after_commit("Subject", "Body", ["helpdesk@demo.example"])
-        raise Boom()
+    def write_all_then_fail() -> None:
+        with transaction.atomic():
+            sms.send_code(alice, NUMBER, now=clock(), attempt="a")
+            voice.place_call(alice, NUMBER, now=clock(), attempt=AttemptRef(id="b"))
+            outbox.send_mail_after_commit("Subject", "Body", ["helpdesk@demo.example"])
+            assert OutboxMessage.objects.count() == 3
+            raise Boom()
+
+    with pytest.raises(Boom):
+        write_all_then_fail()
     assert RecordingGateway.seen == []
     assert RecordingMail.seen == []
     assert not OutboxMessage.objects.exists()

@@ -156,7 +156,7 @@ def send_mail_after_commit(
 def mail_admins_after_commit(subject: str, body: str) -> OutboxMessage | None:
     """``django.core.mail.mail_admins`` (ADMINS, SERVER_EMAIL, EMAIL_SUBJECT_PREFIX), after
     the commit."""
-    admins = [address for _name, address in django_settings.ADMINS]
+    admins = [a if isinstance(a, str) else a[1] for a in django_settings.ADMINS]
     return send_mail_after_commit(
         f"{django_settings.EMAIL_SUBJECT_PREFIX}{subject}",
         body,
