@@ -287,7 +287,7 @@ def sweep(*, now: dt.datetime, min_age: dt.timedelta = SWEEP_MIN_AGE) -> Swept:
         for pk in waiting.filter(expires_at__lte=now).values_list("pk", flat=True)
     )
     outcomes = [
-        deliver(pk)
+        deliver(pk, now=now)
         for pk in waiting.filter(expires_at__gt=now)
         .order_by("created_at")
         .values_list("pk", flat=True)

@@ -154,6 +154,20 @@ def replaced_by(pending: PendingEnrolment) -> RegisteredMethod | None:
 # --- the enrolment page ----------------------------------------------------------------------
 
 
+def _sent_already(
+    target: PhoneMethod, pending: PendingEnrolment, number: str, action: str, *, now: dt.datetime
+) -> bool:
+    """True when this text or call went out moments ago: a double click on "Text me a code"
+    (the first one sent it; nothing goes twice). A resend that comes too early: too_soon."""
+    same = number == pending.data.get("number") and target.kind == pending.kind
+    wait = resend_wait(target.last_delivery(pending), now=now) if same else 0
+    if wait and action == "send":
+        return True
+    if wait:
+        raise too_soon(wait)
+    return False
+
+
 class PhoneMethod:
     """The shared part of the SMS and voice methods: the enrolment page's steps.
 
@@ -217,13 +231,8 @@ class PhoneMethod:
         else:
             raise MalformedInput()
         assert isinstance(target, PhoneMethod)
-        same = number == pending.data.get("number") and target.kind == pending.kind
-        wait = resend_wait(target.last_delivery(pending), now=now) if same else 0
-        if wait and action == "send":
-            # A double click on "Text me a code": the first one sent it; nothing goes twice.
+        if _sent_already(target, pending, number, action, now=now):
             return pending
-        if wait:
-            raise too_soon(wait)
         with refusals_audited(now=now), transaction.atomic():
             locked = PendingEnrolment.objects.select_for_update().get(pk=pending.pk)
             if locked.consumed:
@@ -231,12 +240,8 @@ class PhoneMethod:
             # Under the send lock, read again: of racing clicks the first sends, the others
             # see its text or call (BEGIN IMMEDIATE on SQLite, row locks on PostgreSQL).
             lock_sends()
-            same = number == locked.data.get("number") and target.kind == locked.kind
-            wait = resend_wait(target.last_delivery(locked), now=now) if same else 0
-            if wait and action == "send":
+            if _sent_already(target, locked, number, action, now=now):
                 return locked
-            if wait:
-                raise too_soon(wait)
             before = {"kind": locked.kind, "data": dict(locked.data)}
             locked.kind = target.kind
             locked.data = {**locked.data, "number": number}
