@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('gateways', '0002_phone_outbox'),
-        ('methods', '0004_webauthn_recovery_codes'),
+        ('methods', '0005_limits_recovery_index'),
     ]
 
     operations = [
