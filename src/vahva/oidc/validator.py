@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlsplit
 
 from oauth2_provider.models import (
     get_application_model,
@@ -163,6 +164,18 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
             claims["acr"] = authorization.acr
         return claims, expires
 
+    def validate_redirect_uri(
+        self, client_id: str, redirect_uri: str, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        # A malformed URI (a port out of range, a bad IPv6 literal) is simply not one of the
+        # service's: refused as a mismatch (400) instead of reaching the toolkit's comparison,
+        # which raises on it (a 500).
+        if not well_formed_uri(redirect_uri):
+            return False
+        return bool(
+            super().validate_redirect_uri(client_id, redirect_uri, request, *args, **kwargs)
+        )
+
     def validate_silent_login(self, request: Any) -> bool:
         # prompt=none: whether the browser's sign-in is enough is decided by the authorize
         # view, which knows the session (login_required goes back to the service from there).
@@ -178,6 +191,16 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
         if not id_token_hint:
             return True
         return signed_by_us(id_token_hint)
+
+
+def well_formed_uri(uri: str) -> bool:
+    """Whether ``uri`` parses with a valid port (urllib raises on reading a bad one)."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018  (reading it is the check)
+    except ValueError:
+        return False
+    return bool(parts.scheme)
 
 
 def signed_by_us(token: str) -> bool:

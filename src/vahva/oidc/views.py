@@ -15,7 +15,7 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.exceptions import InvalidOIDCRedirectURIError, OAuthToolkitError
 from oauth2_provider.forms import AllowForm
 from oauth2_provider.models import get_application_model
 from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView, RPInitiatedLogoutView
@@ -30,6 +30,7 @@ from vahva.web.middleware import allow_form_target
 
 from . import claims, consent
 from .models import Service
+from .validator import well_formed_uri
 
 Application = get_application_model()
 
@@ -256,6 +257,15 @@ class LogoutView(RPInitiatedLogoutView):  # type: ignore[misc]
     """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): signs out of vahva too."""
 
     template_name = "oauth2_provider/logout_confirm.html"
+
+    def validate_post_logout_redirect_uri(
+        self, application: Any, post_logout_redirect_uri: str | None
+    ) -> None:
+        # A malformed URI (a port out of range) is not one of the service's: refused like any
+        # other unregistered one (400), instead of a 500 from the toolkit's comparison.
+        if post_logout_redirect_uri and not well_formed_uri(post_logout_redirect_uri):
+            raise InvalidOIDCRedirectURIError("The redirect URI is malformed.")
+        super().validate_post_logout_redirect_uri(application, post_logout_redirect_uri)
 
     def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
         target = self.oidc_data.get("post_logout_redirect_uri")
