@@ -44,9 +44,10 @@ class ApplicationAdmin(get_application_admin_class()):  # type: ignore[misc]
             audit_service(request, service)
 
     def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
-        if not obj.algorithm:
-            # ID tokens must be signed: an application without an algorithm could not get one.
-            obj.algorithm = Application.RS256_ALGORITHM
+        # ID tokens are signed with vahva's RSA key, whatever the form says: an HS256 token is
+        # signed with the client's own secret (anyone holding it could forge one), and
+        # discovery advertises RS256 only.
+        obj.algorithm = Application.RS256_ALGORITHM
         super().save_model(request, obj, form, change)
 
 

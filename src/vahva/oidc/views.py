@@ -246,6 +246,11 @@ class DiscoveryView(ConnectDiscoveryInfoView):  # type: ignore[misc]
         )
         data["grant_types_supported"] = ["authorization_code", "refresh_token"]
         data["response_modes_supported"] = ["query"]
+        # Only what is used: every service's ID tokens are signed with the RSA key (clients.py
+        # and the admin set RS256); advertising HS256 would invite a client to verify with
+        # its own secret, a key the client holds too.
+        data["id_token_signing_alg_values_supported"] = ["RS256"]
+        data["code_challenge_methods_supported"] = ["S256"]
         data["claims_parameter_supported"] = False
         data["request_parameter_supported"] = False
         result = JsonResponse(data)
