@@ -221,6 +221,45 @@ def begin(
     return PasswordResult(attempt, decision)
 
 
+#: The reason of an attempt that re-authenticates a signed-in person (the sign-in log's line).
+CONFIRM_REASON = "re-authentication with a second factor before a change"
+
+
+def begin_confirmation(request: HttpRequest, *, next_url: str) -> SignInAttempt:
+    """Ask the signed-in person for a second factor again (before changing their methods).
+
+    The same attempt as a sign-in's second step, so every method works (a push with number
+    matching, a text, a call, a code, a key) with the same throttle, single use and audit; on
+    success :func:`verify` renews the session's proof and the person goes to ``next_url``.
+    """
+    user = request.user
+    now = clock.now()
+    auth = request.session.get(SESSION_AUTH) or {}
+    earlier = [str(value) for value in auth.get("amr") or ["pwd"]]
+    attempt = SignInAttempt.objects.create(
+        user=user,
+        state=State.PASSWORD_OK,
+        binding=_binding(request),
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=settings.SIGNIN_ATTEMPT_TTL),
+        ip=client_ip(request),
+        next_url=next_url,
+        amr=sorted(set(earlier) - {"mfa"}),
+    )
+    _move(attempt, Event.REQUIRE_MFA, reason=CONFIRM_REASON)
+    request.session[SESSION_ATTEMPT] = str(attempt.pk)
+    request.session.pop(SESSION_PHISHING_RESISTANT, None)
+    record(
+        "signin.confirm",
+        subject=user,
+        actor=user,
+        request=request,
+        reason=CONFIRM_REASON,
+        attempt=str(attempt.pk),
+    )
+    return attempt
+
+
 def current(request: HttpRequest) -> SignInAttempt:
     """The attempt this browser is in the middle of; ExpiredChallenge when there is none."""
     attempt_id = request.session.get(SESSION_ATTEMPT)
@@ -332,7 +371,9 @@ def verify(
     method = check_second_factor(
         request, attempt.user, registered, response, action="signin.mfa", attempt=ref
     )
-    amr = sorted({"pwd", *method.amr_for(response), "mfa"})
+    # The attempt's own amr: "pwd" after a password, the session's earlier proof when the
+    # attempt re-authenticates a signed-in person (begin_confirmation).
+    amr = sorted({*attempt.amr, *method.amr_for(response), "mfa"})
     _move(attempt, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=amr)
     _signed_in(request, attempt, method=registered.kind)
 
