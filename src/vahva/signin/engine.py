@@ -233,6 +233,8 @@ def begin_confirmation(request: HttpRequest, *, next_url: str) -> SignInAttempt:
     success :func:`verify` renews the session's proof and the person goes to ``next_url``.
     """
     user = request.user
+    if not user.is_authenticated:
+        raise ExpiredChallenge()
     now = clock.now()
     auth = request.session.get(SESSION_AUTH) or {}
     earlier = [str(value) for value in auth.get("amr") or ["pwd"]]
