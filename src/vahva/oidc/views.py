@@ -25,6 +25,7 @@ from oauthlib.oauth2 import AccessDeniedError
 from vahva import clock
 from vahva.audit.log import record
 from vahva.methods import service as methods
+from vahva.sessions import service as browser_sessions
 from vahva.signin import engine
 from vahva.web.middleware import allow_form_target
 
@@ -162,6 +163,8 @@ class AuthorizeView(AuthorizationView):  # type: ignore[misc]
                 phishing_resistant=signed_in.phishing_resistant,
                 requested=requested,
             ),
+            # Which browser session the tokens come from (signing it out revokes them).
+            "session": browser_sessions.digest_of(request),
         }
         if allow:
             record(
