@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from tests.helpers import sign_in_password
+from tests.oidc.conftest import mail  # noqa: F401 (the "Mail" service fixture)
 
 CHROME_LINUX = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
