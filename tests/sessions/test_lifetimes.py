@@ -79,7 +79,9 @@ def test_a_waiting_page_s_polls_are_not_activity(
     assert AuditEvent.objects.get(action="session.expired").reason == "session expired: idle"
 
 
-def test_a_poll_after_the_timeout_signs_out_too(new_browser: Callable[..., Client], clock: Any) -> None:
+def test_a_poll_after_the_timeout_signs_out_too(
+    new_browser: Callable[..., Client], clock: Any
+) -> None:
     client = new_browser()
     clock.advance(31 * MINUTE)
     client.get("/signin/verify/status/")
