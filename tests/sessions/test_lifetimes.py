@@ -142,3 +142,19 @@ def _vahva() -> dict[str, Any]:
     from django.conf import settings
 
     return dict(settings.VAHVA)
+
+
+def test_rows_of_long_gone_browsers_are_forgotten_at_the_next_sign_in(
+    new_browser: Callable[..., Client], clock: Any
+) -> None:
+    abandoned = new_browser()
+    gone = BrowserSession.objects.get().pk
+    clock.advance(13 * 3600)
+    new_browser()
+    # Kept a while: if the abandoned browser comes back, it is told why it was signed out.
+    assert BrowserSession.objects.filter(pk=gone).exists()
+    clock.advance(12 * 3600)
+    new_browser()
+    assert not BrowserSession.objects.filter(pk=gone).exists()
+    assert BrowserSession.objects.count() == 2
+    assert signed_in(abandoned) is False

@@ -90,6 +90,13 @@ def started(request: HttpRequest, user: Any, *, now: dt.datetime) -> BrowserSess
     previous = request.session.get(SESSION_ID)
     if isinstance(previous, str):
         BrowserSession.objects.filter(digest=_digest(previous)).delete()
+    # Browsers closed without signing out leave rows behind. One that signed in twice the
+    # absolute lifetime ago has been signed out by any request since, or its session expired
+    # with its cookie: forgetting the row changes nothing for it.
+    BrowserSession.objects.filter(
+        user_id=user.pk,
+        signed_in_at__lt=now - 2 * dt.timedelta(seconds=settings.SESSION_MAX_AGE),
+    ).delete()
     session_id = secrets.token_urlsafe(32)
     request.session[SESSION_ID] = session_id
     return BrowserSession.objects.create(
