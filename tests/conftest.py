@@ -56,3 +56,15 @@ def alice_totp(alice: Any, clock: FakeClock) -> tuple[Any, str]:
     secret = generate_secret()
     method = service.save_new(alice, "totp", now=clock() - dt.timedelta(hours=1), secret=secret)
     return method, secret
+
+
+@pytest.fixture
+def admin_client(db: Any, admin_user: Any) -> Any:
+    """pytest-django's admin browser, signed in with a second factor as staff must be."""
+    from django.test import Client
+
+    from tests.helpers import force_mfa_login
+
+    client = Client()
+    force_mfa_login(client, admin_user)
+    return client

@@ -60,6 +60,10 @@ DEFAULTS: dict[str, Any] = {
     "SIGNIN_ATTEMPT_TTL": 600,
     # Seconds after which removing a method asks for the password or a code again.
     "REAUTH_TTL": 300,
+    # --- the door (signin.requirements) ---
+    # Staff (helpdesk, admin) always use a second factor; true: only a security key or
+    # passkey (phishing-resistant, NIST AAL3) will do for them.
+    "STAFF_PHISHING_RESISTANT": False,
     # Throttling of failures: `free` tries, then a delay of `base` seconds that doubles up to
     # `cap`; `limit` consecutive failures lock the key until a success or the helpdesk
     # (None = never); failures older than `forget` seconds no longer count (None = never).
@@ -268,6 +272,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "ENROLMENT_TTL": _positive_int,
     "SIGNIN_ATTEMPT_TTL": _positive_int,
     "REAUTH_TTL": _positive_int,
+    "STAFF_PHISHING_RESISTANT": _boolean,
     "THROTTLE_PASSWORD_IP": _throttle,
     "THROTTLE_PASSWORD_ACCOUNT": _throttle,
     "THROTTLE_MFA_IP": _throttle,

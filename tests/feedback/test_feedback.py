@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from tests.helpers import sign_in_password, text
+from tests.helpers import sign_in_password, sign_in_with_code, text
 from vahva.audit.models import AuditEvent
 from vahva.feedback.models import Feedback
 from vahva.feedback.service import client_key
@@ -158,8 +158,8 @@ def test_the_post_needs_a_csrf_token(clock: Any) -> None:
 
 @pytest.fixture
 def admin_client(client: Client, make_user: Any, clock: Any) -> Client:
-    make_user("admin@example.org", is_staff=True, is_superuser=True)
-    sign_in_password(client, "admin@example.org")
+    admin = make_user("admin@example.org", is_staff=True, is_superuser=True)
+    sign_in_with_code(client, admin, clock)
     return client
 
 

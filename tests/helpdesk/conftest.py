@@ -11,6 +11,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from tests.authenticator.device import TestDevice
+from tests.helpers import force_mfa_login
 from vahva.accounts.models import User
 from vahva.authenticator.models import PushChallenge
 from vahva.methods import registry
@@ -34,13 +35,13 @@ def agent(make_user: Callable[..., Any]) -> User:
 def desk(agent: User) -> Client:
     """The agent's browser, signed in."""
     client = Client()
-    client.force_login(agent)
+    force_mfa_login(client, agent)
     return client
 
 
 def signed_in(user: User) -> Client:
     client = Client()
-    client.force_login(user)
+    force_mfa_login(client, user)
     return client
 
 

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from tests.helpdesk.conftest import grant_helpdesk, signed_in
+from tests.helpers import force_mfa_login
 from vahva.accounts.models import User
 from vahva.audit.models import AuditEvent
 from vahva.methods import tap
@@ -131,7 +132,7 @@ def test_actions_take_only_post(url: str, desk: Client, alice: User) -> None:
 
 def test_actions_need_the_csrf_token(agent: User, alice: User, clock: Any) -> None:
     client = Client(enforce_csrf_checks=True)
-    client.force_login(agent)
+    force_mfa_login(client, agent)
     response = client.post(
         f"/helpdesk/people/{alice.pk}/pass/",
         {"pass-ticket": "T-1", "pass-lifetime": "3600", "pass-use": "one_time"},

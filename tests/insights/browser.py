@@ -12,10 +12,12 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import Page
 
+from tests.helpers import force_mfa_login
+
 
 def signed_in_as(page: Page, base_url: str, user: Any) -> None:
     client = Client()
-    client.force_login(user)
+    force_mfa_login(client, user)
     page.context.add_cookies(
         [
             {

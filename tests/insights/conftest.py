@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
+from tests.helpers import force_mfa_login
 from vahva.audit.models import AuditEvent
 
 
@@ -24,7 +25,7 @@ def helpdesk_user(make_user: Any) -> Any:
 
 @pytest.fixture
 def helpdesk_client(client: Client, helpdesk_user: Any) -> Client:
-    client.force_login(helpdesk_user)
+    force_mfa_login(client, helpdesk_user)
     return client
 
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from tests.helpers import text
+from tests.helpers import force_mfa_login, text
 from vahva.audit.models import AuditEvent
 from vahva.insights.export import safe_cell
 
@@ -84,7 +84,7 @@ def test_signed_out_goes_to_sign_in_and_back(client: Client) -> None:
 
 @pytest.mark.parametrize("path", [LOG, EXPORT, "/helpdesk/adoption/"])
 def test_people_without_the_permission_get_403(client: Client, make_user: Any, path: str) -> None:
-    client.force_login(make_user("bob@example.org", is_staff=True))
+    force_mfa_login(client, make_user("bob@example.org", is_staff=True))
     response = client.get(path)
     assert response.status_code == 403
     assert "The helpdesk tools are for helpdesk staff only." in text(response)
@@ -92,7 +92,7 @@ def test_people_without_the_permission_get_403(client: Client, make_user: Any, p
 
 
 def test_superusers_may_read_it(client: Client, make_user: Any) -> None:
-    client.force_login(make_user("root@example.org", is_staff=True, is_superuser=True))
+    force_mfa_login(client, make_user("root@example.org", is_staff=True, is_superuser=True))
     assert client.get(LOG).status_code == 200
 
 

@@ -9,15 +9,15 @@ import pytest
 from django.test import Client
 from oauth2_provider.models import Application
 
-from tests.helpers import sign_in_password, text
+from tests.helpers import sign_in_with_code, text
 from vahva.oidc.models import Service
 
 pytestmark = pytest.mark.django_db
 
 
 def test_admin_adds_a_service_with_its_mfa_rule(make_user: Any, client: Client, clock: Any) -> None:
-    make_user("admin@example.org", is_staff=True, is_superuser=True)
-    sign_in_password(client, "admin@example.org")
+    admin = make_user("admin@example.org", is_staff=True, is_superuser=True)
+    sign_in_with_code(client, admin, clock)
     form = client.get("/admin/oauth2_provider/application/add/")
     assert form.status_code == 200
     page = text(form)

@@ -11,6 +11,7 @@ from django.test import Client
 from tests.helpers import code_for, sign_in_password, text
 from vahva.audit.models import AuditEvent
 from vahva.oidc.claims import ACR_MFA, ACR_SFA
+from vahva.policy import campaign
 
 from .helpers import authorize_url, code_from, exchange, id_token_claims, query_of
 
@@ -97,7 +98,9 @@ def test_refresh_rotates_and_keeps_auth_time_and_amr(
 
 
 def test_password_only_sign_in_says_sfa(alice: Any, mail: Any, client: Client, clock: Any) -> None:
-    # Alice has no method yet: the policy lets her in with the password, and the token says so.
+    # Alice has no method yet and put registering off: the policy lets her in with the
+    # password, and the token says so.
+    campaign.snooze(alice, now=clock())
     response = client.get(authorize_url(mail.client_id))
     next_url = query_of(response["Location"])["next"]
     response = sign_in_password(client, next=next_url)
@@ -215,6 +218,7 @@ def test_prompt_none_when_signed_out_tells_the_service(mail: Any, client: Client
 def test_person_without_method_and_service_demanding_mfa_is_told_what_to_do(
     alice: Any, mail: Any, client: Client, clock: Any
 ) -> None:
+    campaign.snooze(alice, now=clock())  # "Not now": else the door sends her to the wizard
     url = authorize_url(mail.client_id, acr_values="mfa")
     response = client.get(url)
     response = sign_in_password(client, next=query_of(response["Location"])["next"])
@@ -272,6 +276,10 @@ def test_third_party_service_asks_for_consent(
     }
     denied = client.post("/o/authorize/", form)
     assert query_of(denied["Location"])["error"] == "access_denied"
+    # Each consent page is answered once: the same answer again is refused...
+    assert client.post("/o/authorize/", {**form, "allow": "Authorize"}).status_code == 400
+    # ...and the page shown again can be allowed.
+    client.get(response["Location"])
     allowed = client.post("/o/authorize/", {**form, "allow": "Authorize"})
     assert code_from(allowed)
 

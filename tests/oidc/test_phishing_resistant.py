@@ -15,8 +15,9 @@ from tests.signin.test_passkeys import enrol, options_on
 from vahva.audit.models import AuditEvent
 from vahva.clock import FakeClock
 from vahva.oidc import claims
-from vahva.oidc.claims import ACR_MFA, ACR_PHR, Ask, Session, Step, next_step
+from vahva.oidc.claims import ACR_MFA, ACR_PHR
 from vahva.oidc.models import Service
+from vahva.policy import campaign
 from vahva.policy.decide import SERVICE_RULES
 
 from .conftest import REDIRECT
@@ -52,32 +53,6 @@ def test_acr_is_the_first_requested_value_achieved(
 def test_acr_values_phr_asks_for_a_key(acr_values: str, mfa: bool, phr: bool) -> None:
     assert claims.wants_mfa(acr_values) is mfa
     assert claims.wants_phishing_resistant(acr_values) is phr
-
-
-@pytest.mark.parametrize(
-    ("session", "has_key", "step"),
-    [
-        (Session(at=NOW, multi_factor=True, phishing_resistant=True), True, Step.CONTINUE),
-        # A code was the second factor: sign in again, with the key.
-        (Session(at=NOW, multi_factor=True), True, Step.SIGN_IN),
-        (Session(at=NOW, multi_factor=False), True, Step.SIGN_IN),
-        # No key to sign in with: say so instead of a loop.
-        (Session(at=NOW, multi_factor=True), False, Step.NEED_PASSKEY),
-        (None, False, Step.SIGN_IN),
-    ],
-)
-def test_next_step_for_a_phishing_resistant_service(
-    session: Session | None, has_key: bool, step: Step
-) -> None:
-    ask = Ask(
-        prompt=frozenset(),
-        max_age=None,
-        mfa=True,
-        has_methods=True,
-        phishing_resistant=True,
-        has_phishing_resistant=has_key,
-    )
-    assert next_step(session, ask, now=NOW) == step
 
 
 def test_the_rule_is_one_of_the_services_choices() -> None:
@@ -177,6 +152,11 @@ def test_a_password_alone_never_reaches_a_strict_service(
     response = client.get(authorize_url(strict_mail.client_id))
     next_url = query_of(response["Location"])["next"]
     sign_in_password(client, next=next_url)
+    refused = client.get(next_url)
+    # Sent to register first (she has no method), and in no case to the service with a code.
+    assert refused.status_code == 302
+    assert refused["Location"].startswith("/security-info/setup/")
+    campaign.snooze(alice, now=clock())
     refused = client.get(next_url)
     assert refused.status_code == 403
     assert "code=" not in refused.get("Location", "")

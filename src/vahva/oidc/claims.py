@@ -7,10 +7,6 @@ REFEDS assurance profiles that research and education services already read, and
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-from enum import StrEnum
-
 #: REFEDS MFA Profile: the person used two independent factors.
 ACR_MFA = "https://refeds.org/profile/mfa"
 #: REFEDS SFA Profile: one factor (the password).
@@ -86,64 +82,3 @@ def parse_prompt(raw: str | None) -> frozenset[str]:
         # OIDC Core §3.1.2.1: none with any other value is an error.
         raise BadRequest("prompt=none cannot be combined with other values")
     return values
-
-
-class Step(StrEnum):
-    CONTINUE = "continue"  # the session satisfies the request: issue the code
-    SIGN_IN = "sign_in"  # send the person to sign in (again)
-    LOGIN_REQUIRED = "login_required"  # prompt=none, but a sign-in is needed
-    NEED_METHOD = "need_method"  # MFA required and the person has no method to do it with
-    NEED_PASSKEY = "need_passkey"  # phishing-resistant required and the person has no such method
-    REFUSE = "refuse"  # signed in for this request and it is still not enough: no loop
-
-
-@dataclass(frozen=True, kw_only=True)
-class Session:
-    """The sign-in this browser already has (None fields: not signed in)."""
-
-    at: dt.datetime
-    multi_factor: bool
-    #: Signed in with a security key or passkey (WebAuthn).
-    phishing_resistant: bool = False
-
-
-@dataclass(frozen=True, kw_only=True)
-class Ask:
-    prompt: frozenset[str]
-    max_age: int | None
-    mfa: bool  # acr_values or the service's policy ask for a second factor
-    has_methods: bool
-    #: acr_values or the service's rule accept only a phishing-resistant sign-in, and whether
-    #: the person has a method that is one.
-    phishing_resistant: bool = False
-    has_phishing_resistant: bool = False
-    #: When vahva last sent the person to sign in for this very request (epoch s), and how
-    #: many times in a row; None when it has not.
-    requested_at: float | None = None
-    rounds: int = 0
-
-
-def next_step(session: Session | None, ask: Ask, *, now: dt.datetime) -> Step:
-    """Decide whether the session satisfies the request or the person must sign in."""
-    if session is None:
-        return Step.LOGIN_REQUIRED if "none" in ask.prompt else Step.SIGN_IN
-    signed_in_for_this = ask.requested_at is not None and session.at.timestamp() >= ask.requested_at
-    too_old = ask.max_age is not None and (now - session.at).total_seconds() > ask.max_age
-    stale = ("login" in ask.prompt or too_old) and not signed_in_for_this
-    missing_mfa = ask.mfa and not session.multi_factor
-    # A second factor that a look-alike site could have relayed (a code, a push) is not
-    # enough where the service demands a phishing-resistant one; nor is a password alone.
-    missing_phr = ask.phishing_resistant and not (
-        session.multi_factor and session.phishing_resistant
-    )
-    if not stale and not missing_mfa and not missing_phr:
-        return Step.CONTINUE
-    if "none" in ask.prompt:
-        return Step.LOGIN_REQUIRED
-    if missing_mfa and not ask.has_methods:
-        return Step.NEED_METHOD
-    if missing_phr and not ask.has_phishing_resistant:
-        return Step.NEED_PASSKEY
-    if signed_in_for_this and ask.rounds >= 2:
-        return Step.REFUSE
-    return Step.SIGN_IN

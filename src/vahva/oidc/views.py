@@ -9,28 +9,27 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.forms import AllowForm
 from oauth2_provider.models import get_application_model
 from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView, RPInitiatedLogoutView
 from oauthlib.common import add_params_to_uri
 from oauthlib.oauth2 import AccessDeniedError
 
-from vahva import clock
 from vahva.audit.log import record
-from vahva.methods import service as methods
 from vahva.sessions import service as browser_sessions
-from vahva.signin import engine
+from vahva.signin import requirements
+from vahva.signin.requirements import Outcome
+from vahva.signin.responses import cannot_continue
 from vahva.web.middleware import allow_form_target
 
-from . import claims
-from .claims import Step
+from . import claims, consent
 from .models import Service
 
 Application = get_application_model()
@@ -42,13 +41,19 @@ def service_of(application: Any) -> Service:
 
 
 class AuthorizeView(AuthorizationView):  # type: ignore[misc]
-    """The authorization endpoint (OIDC Core §3.1.2)."""
+    """The authorization endpoint (OIDC Core §3.1.2).
+
+    Both ways a code can be issued pass the door (:func:`vahva.signin.requirements.step_for`):
+    the GET, and the POST of the consent form, which must answer a consent page this session
+    was shown (:mod:`.consent`). :meth:`create_authorization_response` refuses to issue a code
+    in a request the door has not let through.
+    """
 
     template_name = "oauth2_provider/authorize.html"
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # Skip the toolkit's LoginRequiredMixin: the request is validated first (an unknown
-        # client gets an error page, not a sign-in form), then vahva decides about sign-in.
+        # client gets an error page, not a sign-in form), then the door decides about sign-in.
         self.oauth2_data: dict[str, Any] = {}
         if request.method == "GET":
             return self.get(request, *args, **kwargs)
@@ -64,94 +69,109 @@ class AuthorizeView(AuthorizationView):  # type: ignore[misc]
             failed: HttpResponse = self.error_response(error, application=None)
             return failed
         application = Application.objects.get(client_id=credentials["client_id"])
-        redirect_uri = credentials["redirect_uri"]
-        state = credentials.get("state")
-        try:
-            prompt = claims.parse_prompt(request.GET.get("prompt"))
-            max_age = claims.parse_max_age(request.GET.get("max_age"))
-        except claims.BadRequest as exc:
-            return self._to_client(redirect_uri, application, "invalid_request", str(exc), state)
-        service = service_of(application)
-        user = request.user if request.user.is_authenticated else None
-        acr_values = request.GET.get("acr_values", "")
-        # The service's rule, or its acr_values=phr: only a security key or passkey will do.
-        phishing_resistant = service.mfa_rule == "phishing_resistant" or (
-            claims.wants_phishing_resistant(acr_values)
-        )
-        requirement = engine.Requirement(
-            next_url=request.get_full_path(),
-            service=str(application.name),
-            service_rule="phishing_resistant" if phishing_resistant else service.mfa_rule,
-            force_mfa=claims.wants_mfa(acr_values),
-            return_to=redirect_uri,
-        )
-        earlier = engine.pending(request, requirement.next_url)
-        signed_in = engine.authentication(request)
-        ask = claims.Ask(
-            prompt=prompt,
-            max_age=max_age,
-            mfa=user is not None
-            and (
-                requirement.force_mfa or engine.decision_for(request, user, requirement).require_mfa
-            ),
-            has_methods=user is not None and methods.has_methods(user),
-            requested_at=earlier.at if earlier else None,
-            rounds=earlier.round if earlier else 0,
-            phishing_resistant=phishing_resistant,
-            has_phishing_resistant=user is not None and methods.has_phishing_resistant(user),
-        )
-        session = (
-            claims.Session(
-                at=signed_in.at,
-                multi_factor=signed_in.multi_factor,
-                phishing_resistant=signed_in.phishing_resistant,
-            )
-            if signed_in
-            else None
-        )
-        step = claims.next_step(session, ask, now=clock.now())
-        if step == Step.SIGN_IN:
-            fresh = engine.Requirement(**{**requirement.__dict__, "fresh": session is not None})
-            return redirect(engine.request_sign_in(request, fresh))
-        if step == Step.LOGIN_REQUIRED:
-            return self._to_client(
-                redirect_uri, application, "login_required", "The person must sign in.", state
-            )
-        if step in (Step.NEED_METHOD, Step.NEED_PASSKEY, Step.REFUSE):
-            if step == Step.REFUSE and phishing_resistant:
-                record(
-                    "oidc.refused",
-                    subject=user,
-                    actor=user,
-                    request=request,
-                    outcome="failure",
-                    reason="the sign-in was not phishing-resistant (no security key or passkey)",
-                    service=str(application.name),
-                )
-            return self._cannot_continue(request, application, step)
-        # Satisfied: let the toolkit issue the code; it must not redirect to sign in again.
-        # The consent form (third-party services) posts here and is redirected to the service.
-        allow_form_target(request, redirect_uri)
+        refused = self._through_the_door(request, application, request.get_full_path(), credentials)
+        if refused is not None:
+            return refused
+        # Let the toolkit issue the code, or show the consent page (third-party services),
+        # which posts back here.
+        allow_form_target(request, credentials["redirect_uri"])
         query = request.GET.copy()
         query.pop("prompt", None)
         request.GET = query  # type: ignore[assignment]
         return super().get(request, *args, **kwargs)  # type: ignore[no-any-return]
 
+    def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        form = context.get("form")
+        if form is not None and not context.get("error"):
+            # The consent page is shown: only this very form may be answered (see .consent).
+            consent.issue(self.request, form.initial)
+        return super().render_to_response(context, **kwargs)  # type: ignore[no-any-return]
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        # The consent form of a third-party service; only a signed-in person can answer it.
-        if not request.user.is_authenticated:
-            return redirect("signin:password")
+        """The answer to a consent page; nothing else may post here."""
+        form = AllowForm(request.POST)
+        ticket = consent.take(request, form.data) if form.is_valid() else None
+        if ticket is None:
+            # MFA bypass: a consent form this session was not shown (a service that shows
+            # none, changed fields, a replayed answer) would let the toolkit issue a code
+            # without the checks of the GET.
+            user = request.user if request.user.is_authenticated else None
+            record(
+                "oidc.refused",
+                subject=user,
+                actor=user,
+                request=request,
+                outcome="failure",
+                reason="a consent form was posted that this browser was not shown",
+                service=str(request.POST.get("client_id", ""))[:100],
+            )
+            return render(
+                request,
+                "web/error.html",
+                {
+                    "title": _("This form has expired"),
+                    "message": _("Go back to the service and sign in again."),
+                },
+                status=400,
+            )
+        application = Application.objects.filter(client_id=form.cleaned_data["client_id"]).first()
+        if application is None:
+            return render(
+                request,
+                "web/error.html",
+                {"title": _("Unknown service"), "message": _("Go back to the service.")},
+                status=400,
+            )
+        credentials = {
+            "redirect_uri": form.cleaned_data["redirect_uri"],
+            "state": form.cleaned_data.get("state"),
+        }
+        refused = self._through_the_door(request, application, ticket.next_url, credentials)
+        if refused is not None:
+            return refused
         return super().post(request, *args, **kwargs)  # type: ignore[no-any-return]
+
+    def _through_the_door(
+        self, request: HttpRequest, application: Any, next_url: str, credentials: dict[str, Any]
+    ) -> HttpResponse | None:
+        """Ask the door about this authorization request; None when a code may be issued."""
+        redirect_uri = str(credentials["redirect_uri"])
+        state = credentials.get("state")
+        query = QueryDict(urlsplit(next_url).query)
+        try:
+            requirement = requirement_of(application, query, next_url, redirect_uri)
+        except claims.BadRequest as exc:
+            return self._to_client(redirect_uri, application, "invalid_request", str(exc), state)
+        step = requirements.step_for(request, requirement)
+        # Read by create_authorization_response: a code only in a request the door let through.
+        request.vahva_step = step  # type: ignore[attr-defined]
+        request.vahva_acr_values = query.get("acr_values", "")  # type: ignore[attr-defined]
+        if step.issue:
+            return None
+        if step.outcome in (Outcome.SIGN_IN, Outcome.REGISTER):
+            return redirect(step.url)
+        if step.outcome in (Outcome.LOGIN_REQUIRED, Outcome.INTERACTION_REQUIRED):
+            return self._to_client(
+                redirect_uri,
+                application,
+                str(step.outcome),
+                "The person must sign in."
+                if step.outcome == Outcome.LOGIN_REQUIRED
+                else "The person must register a sign-in method first.",
+                state,
+            )
+        return cannot_continue(request, step, requirement, action="oidc.refused")
 
     def create_authorization_response(
         self, request: HttpRequest, scopes: str, credentials: dict[str, Any], allow: bool
     ) -> Any:
-        signed_in = engine.authentication(request)
-        if signed_in is None:
-            # Consent posted from a session that has since signed out.
+        step: requirements.Step | None = getattr(request, "vahva_step", None)
+        if step is None or not step.issue or step.authentication is None:
+            # Defence in depth: whatever path reached the toolkit, no code without the door.
             raise OAuthToolkitError(error=_access_denied(credentials))
+        signed_in = step.authentication
         application = Application.objects.filter(client_id=credentials.get("client_id")).first()
-        requested = request.GET.get("acr_values", "")
+        requested = str(getattr(request, "vahva_acr_values", ""))
         if application is not None and service_of(application).mfa_rule == "phishing_resistant":
             # The service accepts only a phishing-resistant sign-in: the token says it was one.
             requested = requested or claims.ACR_PHR
@@ -186,31 +206,26 @@ class AuthorizeView(AuthorizationView):  # type: ignore[misc]
             params.append(("state", str(state)))
         return self.redirect(add_params_to_uri(redirect_uri, params), application)  # type: ignore[no-any-return]
 
-    def _cannot_continue(self, request: HttpRequest, application: Any, step: Step) -> HttpResponse:
-        setup = f"{reverse('registration:setup')}?{urlencode({'next': request.get_full_path()})}"
-        if step == Step.NEED_METHOD:
-            message = _(
-                "%(service)s asks for a second sign-in step, and you have no sign-in method "
-                "yet. Set one up, then you can continue."
-            ) % {"service": application.name}
-        elif step == Step.NEED_PASSKEY:
-            message = _(
-                "%(service)s accepts only a security key or passkey, and you have not added "
-                "one. Add one, then you can continue."
-            ) % {"service": application.name}
-            add = reverse("registration:enrol", kwargs={"kind": "webauthn"})
-            setup = f"{add}?{urlencode({'next': request.get_full_path()})}"
-        else:
-            message = _(
-                "%(service)s asks for a second sign-in step that your sign-in did not include. "
-                "Sign in again with one of your methods, or contact the helpdesk."
-            ) % {"service": application.name}
-        return render(
-            request,
-            "oidc/cannot_continue.html",
-            {"message": message, "setup_url": setup, "service": application.name},
-            status=403,
-        )
+
+def requirement_of(
+    application: Any, query: QueryDict, next_url: str, redirect_uri: str
+) -> requirements.Requirement:
+    """What an authorization request asks of the sign-in: its prompt, max_age and acr_values,
+    and the service's own MFA rule."""
+    prompt = claims.parse_prompt(query.get("prompt"))
+    max_age = claims.parse_max_age(query.get("max_age"))
+    acr_values = query.get("acr_values", "")
+    return requirements.Requirement(
+        service=str(application.name),
+        rule=requirements.ServiceRule(service_of(application).mfa_rule),
+        next_url=next_url,
+        return_to=redirect_uri,
+        mfa=claims.wants_mfa(acr_values),
+        phishing_resistant=claims.wants_phishing_resistant(acr_values),
+        max_age=max_age,
+        fresh="login" in prompt,
+        passive="none" in prompt,
+    )
 
 
 def _access_denied(credentials: dict[str, Any]) -> Any:

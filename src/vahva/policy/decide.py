@@ -10,6 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ServiceRule(StrEnum):
+    """Per-service MFA rules: always, only outside the organisation's trusted networks, never,
+    and always with a phishing-resistant method (a security key or passkey: NIST AAL3)."""
+
+    ALWAYS = "always"
+    OUTSIDE_TRUSTED = "outside_trusted"
+    NEVER = "never"
+    PHISHING_RESISTANT = "phishing_resistant"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,8 +36,8 @@ class Context:
     force_mfa: bool = False
     #: The service the person is signing in to ("" when signing in to vahva itself).
     service: str = ""
-    #: The service's MFA rule: one of :data:`SERVICE_RULES`.
-    service_rule: str = "outside_trusted"
+    #: The service's MFA rule.
+    service_rule: str = ServiceRule.OUTSIDE_TRUSTED
     #: The name of the trusted network ``client_ip`` is in ("Campus"), or None.
     trusted_network: str | None = None
     #: The end of the helpdesk's exemption in force, and its ticket (None: not exempted).
@@ -36,11 +47,15 @@ class Context:
     remembered_until: dt.datetime | None = None
     #: The helpdesk has issued the person a temporary access pass that still works.
     has_pass: bool = False
+    #: The person is staff (helpdesk, admin): a second factor always, nothing waives it.
+    staff: bool = False
+    #: Staff must use a phishing-resistant method (VAHVA["STAFF_PHISHING_RESISTANT"]).
+    staff_phishing_resistant: bool = False
+    #: Until when the person without methods put registering off ("Not now"), or None.
+    snoozed_until: dt.datetime | None = None
 
 
-#: Per-service MFA rules: always, only outside the organisation's trusted networks, never,
-#: and always with a phishing-resistant method (a security key or passkey: NIST AAL3).
-SERVICE_RULES = ("always", "outside_trusted", "never", "phishing_resistant")
+SERVICE_RULES = tuple(rule.value for rule in ServiceRule)
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,8 @@ class Decision:
     reason: str
     #: The person has no method yet and should be sent to the setup wizard.
     needs_registration: bool = False
+    #: ...and no assertion may be issued until they register (no "Not now" holds, or staff).
+    must_register: bool = False
     #: Only a phishing-resistant method may give the second factor (a security key or
     #: passkey): a code or a push could be relayed by a look-alike site.
     phishing_resistant: bool = False
@@ -76,11 +93,19 @@ def _minute(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _snoozed(ctx: Context) -> bool:
+    return ctx.snoozed_until is not None and ctx.now < ctx.snoozed_until
+
+
 def decide(ctx: Context) -> Decision:
     if not ctx.has_methods or ctx.registered_at is None:
-        if _exempt(ctx):
-            # An opt-out is not asked to register either.
+        if _exempt(ctx) and not ctx.staff:
+            # An opt-out is not asked to register either (staff cannot opt out).
             return _exemption(ctx)
+        # Mandatory registration is a property of the person, decided here for every door:
+        # only a "Not now" that still holds lets a person without methods through, never
+        # staff (an attacker with a staff password alone must not reach the staff tools).
+        must = ctx.staff or not _snoozed(ctx)
         if ctx.has_pass:
             # The lost phone was removed before the pass was used: the pass is the second
             # factor now, else the password alone would let anyone who has it register a
@@ -89,25 +114,39 @@ def decide(ctx: Context) -> Decision:
                 True,
                 "MFA required: the helpdesk issued a temporary access pass",
                 needs_registration=True,
+                must_register=must,
             )
         return Decision(
             require_mfa=False,
-            reason="MFA skipped: no sign-in method registered yet",
+            reason=(
+                "MFA skipped: no sign-in method registered yet (staff must register one)"
+                if ctx.staff
+                else "MFA skipped: no sign-in method registered yet"
+            ),
             needs_registration=True,
+            must_register=must,
         )
-    if ctx.service_rule == "phishing_resistant":
+    if ctx.service_rule == ServiceRule.PHISHING_RESISTANT or (
+        ctx.staff and ctx.staff_phishing_resistant
+    ):
         # Before everything that could waive it: an exemption, a trusted network or a
         # remembered browser does not make a code phishing-resistant.
         return Decision(
             True,
-            f"MFA required: service {ctx.service} requires phishing-resistant MFA",
+            f"MFA required: service {ctx.service} requires phishing-resistant MFA"
+            if ctx.service_rule == ServiceRule.PHISHING_RESISTANT
+            else "MFA required: staff always use a security key or passkey",
             phishing_resistant=True,
         )
+    if ctx.staff:
+        # Helpdesk and admin accounts can reach everyone's methods: no service rule, trusted
+        # network, exemption, activation delay or remembered browser waives their second factor.
+        return Decision(True, "MFA required: staff always use a second factor")
     if ctx.force_mfa:
         return Decision(True, f"MFA required: {_service(ctx)} asked for a second factor")
-    if ctx.service_rule == "always":
+    if ctx.service_rule == ServiceRule.ALWAYS:
         return Decision(True, f"MFA required: service {ctx.service} requires it always")
-    if ctx.service_rule == "never":
+    if ctx.service_rule == ServiceRule.NEVER:
         return Decision(False, f"MFA skipped: service {ctx.service} never requires it")
     if _exempt(ctx):
         return _exemption(ctx)

@@ -89,3 +89,25 @@ class Exemption(models.Model):
 
     def __str__(self) -> str:
         return f"exemption for user {self.user_id} until {self.expires_at:%Y-%m-%d} ({self.ticket})"
+
+
+class Snooze(models.Model):
+    """ "Not now" answers of a person without methods: how many, and until when the last one
+    holds (VAHVA["REGISTRATION_SNOOZE_DAYS"], at most VAHVA["REGISTRATION_MAX_SNOOZES"]).
+
+    The policy's, not the wizard's: whether a person must register before any service gets an
+    assertion is decided at the door (:mod:`vahva.signin.requirements`), on every request.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", primary_key=True
+    )
+    count = models.PositiveSmallIntegerField(default=0)
+    until = models.DateTimeField()
+
+    class Meta:
+        # Moved from the registration app with its table (no data copied).
+        db_table = "registration_snooze"
+
+    def __str__(self) -> str:
+        return f"{self.count} snoozes of user {self.user_id}, until {self.until:%Y-%m-%d}"

@@ -29,6 +29,7 @@ from vahva.methods.totp import qr_data_uri
 from vahva.policy import exemptions
 from vahva.signin import engine
 from vahva.signin.forms import EnrolCredentialForm
+from vahva.signin.requirements import is_staff
 from vahva.signin.views import safe_next
 
 from . import campaign, wizard
@@ -41,7 +42,12 @@ SESSION_NEXT = "vahva_setup_next"
 def _wizard_context(request: HttpRequest, current: int, step: wizard.Step | None) -> dict[str, Any]:
     all_steps = wizard.steps()
     has = methods.has_methods(request.user)
-    left = 0 if has else campaign.standing(request.user, now=clock.now()).snoozes_left
+    # Staff get no "Not now": their accounts reach everyone else's.
+    left = (
+        0
+        if has or is_staff(request.user)
+        else campaign.standing(request.user, now=clock.now()).snoozes_left
+    )
     return {
         "wizard": True,
         "steps": all_steps,
@@ -137,10 +143,10 @@ def start(request: HttpRequest) -> HttpResponse:
     if methods.has_methods(user) or exemptions.active_for(user, now=now) is not None:
         return redirect(next_url or reverse("registration:security_info"))
     found = campaign.standing(user, now=now)
-    if found.snoozed_until is not None:
+    if found.snoozed_until is not None and not is_staff(user):
         # "Not now" holds: not asked again until it ends.
         return redirect(next_url or reverse("registration:security_info"))
-    if found.snoozes_left == 0:
+    if found.snoozes_left == 0 or is_staff(user):
         request.session[campaign.SESSION_MUST_REGISTER] = True
     target = reverse("registration:setup")
     return redirect(f"{target}?next={quote(next_url, safe='/')}" if next_url else target)
@@ -155,7 +161,8 @@ def skip(request: HttpRequest) -> HttpResponse:
         record("setup.skipped", subject=request.user, actor=request.user, request=request)
         # Skipping a later step (the phone): the wizard still ends with what was set up.
         return redirect("registration:done")
-    snoozed = campaign.snooze(request.user, now=clock.now())
+    # A posted "Not now" the page did not offer (staff, or none left) is refused here too.
+    snoozed = None if is_staff(request.user) else campaign.snooze(request.user, now=clock.now())
     if snoozed is None:
         request.session[campaign.SESSION_MUST_REGISTER] = True
         return render(
@@ -167,6 +174,9 @@ def skip(request: HttpRequest) -> HttpResponse:
             },
             status=403,
         )
+    # "Not now" holds: the session may leave the wizard until the snooze ends (the door
+    # re-decides from the snooze itself on every assertion).
+    request.session.pop(campaign.SESSION_MUST_REGISTER, None)
     record(
         "setup.snoozed",
         subject=request.user,

@@ -73,6 +73,8 @@ MIDDLEWARE = [
     # Idle timeout, absolute lifetime, sessions ended elsewhere: before anything acts on them.
     "vahva.sessions.middleware.SessionLifetimeMiddleware",
     "vahva.registration.campaign.CampaignMiddleware",
+    # Staff pages (admin, helpdesk) only after the door's second factor.
+    "vahva.signin.staff.StaffAreaMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "vahva.web.middleware.ClientAddressMiddleware",
 ]

@@ -15,8 +15,6 @@ from typing import Any
 
 from django.contrib.auth import authenticate, get_user_model, login, logout
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from vahva import clock
@@ -30,20 +28,26 @@ from vahva.errors import (
     ReplayedCode,
     VahvaError,
 )
-from vahva.methods import registry, tap
+from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
-from vahva.policy import Context, Decision, decide, exemptions, trusted
+from vahva.policy import Decision, decide
 
 from . import known_browser, remembered, throttle
 from .models import SignInAttempt
+from .requirements import (
+    SESSION_AUTH,
+    SESSION_MUST_REGISTER,
+    Requirement,
+    client_ip,
+    pending,
+    policy_context,
+)
 from .states import Event, State, next_state
 
 SESSION_ATTEMPT = "vahva_attempt"
 SESSION_BINDING = "vahva_binding"
-SESSION_AUTH = "vahva_auth"
-SESSION_REQUIREMENT = "vahva_requirement"
 #: The attempt (by id) whose service accepts only phishing-resistant methods (WebAuthn).
 SESSION_PHISHING_RESISTANT = "vahva_phishing_resistant"
 
@@ -64,59 +68,10 @@ class NotPhishingResistant(VahvaError):
     )
 
 
-@dataclass(frozen=True, kw_only=True)
-class Requirement:
-    """What a service asks of a sign-in; a protocol (OIDC...) sets it before sending a person here.
-
-    It lives in the session, tied to the URL the person returns to, so the password page knows
-    which service it signs in to and whether to ask again although the person is signed in.
-    """
-
-    #: Where the person goes afterwards (the protocol's own endpoint, with its parameters).
-    next_url: str
-    service: str = ""
-    service_rule: str = "outside_trusted"
-    #: The service asked for a second factor (acr_values).
-    force_mfa: bool = False
-    #: Sign in again even when signed in (prompt=login, max_age, step-up to MFA).
-    fresh: bool = False
-    #: When the requirement was set (epoch seconds) and how many times in a row.
-    at: float = 0.0
-    round: int = 1
-    #: The service's own address the sign-in ends at (an OIDC redirect URI), "" if none.
-    return_to: str = ""
-
-
-@dataclass(frozen=True)
-class Authentication:
-    """How the person in this session proved who they are, and when."""
-
-    at: dt.datetime
-    amr: tuple[str, ...]
-    method: str
-
-    @property
-    def multi_factor(self) -> bool:
-        return "mfa" in self.amr
-
-    @property
-    def phishing_resistant(self) -> bool:
-        """Signed in with a method a look-alike site cannot relay (a security key, a passkey)."""
-        try:
-            return registry.get(self.method).phishing_resistant
-        except KeyError:
-            return False
-
-
 @dataclass(frozen=True)
 class PasswordResult:
     attempt: SignInAttempt
     decision: Decision
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    ip = getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR")
-    return str(ip) if ip else None
 
 
 def _rule(name: str) -> throttle.Rule:
@@ -163,98 +118,6 @@ def _move(attempt: SignInAttempt, event: Event, **fields: Any) -> None:
         setattr(attempt, name, value)
 
 
-def policy_context(
-    user: Any,
-    *,
-    now: dt.datetime,
-    ip: str | None,
-    force_mfa: bool,
-    requirement: Requirement | None = None,
-    request: HttpRequest | None = None,
-) -> Context:
-    exemption = exemptions.active_for(user, now=now)
-    has = methods.has_methods(user)
-    return Context(
-        now=now,
-        client_ip=ip,
-        has_methods=has,
-        has_pass=not has and tap.active_pass(user, now=now) is not None,
-        registered_at=methods.first_registered_at(user),
-        activation_delay=settings.ACTIVATION_DELAY,
-        force_mfa=force_mfa or (requirement is not None and requirement.force_mfa),
-        service=requirement.service if requirement else "",
-        service_rule=requirement.service_rule if requirement else "outside_trusted",
-        trusted_network=trusted.network_of(ip),
-        exempt_until=exemption.expires_at if exemption else None,
-        exemption_ticket=exemption.ticket if exemption else "",
-        remembered_until=(
-            remembered.remembered_until(request, user, now=now) if request is not None else None
-        ),
-    )
-
-
-def decision_for(request: HttpRequest, user: Any, requirement: Requirement) -> Decision:
-    """The policy's answer for ``user`` signing in to ``requirement.service`` right now."""
-    return decide(
-        policy_context(
-            user,
-            now=clock.now(),
-            ip=client_ip(request),
-            force_mfa=False,
-            requirement=requirement,
-            request=request,
-        )
-    )
-
-
-def request_sign_in(request: HttpRequest, requirement: Requirement) -> str:
-    """Remember what a service asks of the next sign-in; return the sign-in page's URL."""
-    previous = pending(request, requirement.next_url)
-    rounds = previous.round + 1 if previous is not None else 1
-    request.session[SESSION_REQUIREMENT] = {
-        **requirement.__dict__,
-        "at": clock.now().timestamp(),
-        "round": rounds,
-    }
-    return f"{reverse('signin:password')}?{urlencode({'next': requirement.next_url})}"
-
-
-def pending(request: HttpRequest, next_url: str) -> Requirement | None:
-    """The requirement a service set for a sign-in that returns to ``next_url``, if any."""
-    raw = request.session.get(SESSION_REQUIREMENT)
-    if not isinstance(raw, dict) or not next_url or raw.get("next_url") != next_url:
-        return None
-    try:
-        requirement = Requirement(**raw)
-    except TypeError:
-        return None
-    if clock.now().timestamp() - requirement.at > settings.SIGNIN_ATTEMPT_TTL:
-        return None
-    return requirement
-
-
-def return_to(request: HttpRequest) -> str:
-    """The service address the pending sign-in ends at ("" when none is pending)."""
-    raw = request.session.get(SESSION_REQUIREMENT)
-    requirement = pending(request, raw.get("next_url", "")) if isinstance(raw, dict) else None
-    return requirement.return_to if requirement is not None else ""
-
-
-def authentication(request: HttpRequest) -> Authentication | None:
-    """How and when the signed-in person in this session proved who they are."""
-    if not request.user.is_authenticated:
-        return None
-    auth = request.session.get(SESSION_AUTH) or {}
-    at = auth.get("at")
-    if not isinstance(at, int | float):
-        return None
-    return Authentication(
-        at=dt.datetime.fromtimestamp(at, tz=dt.UTC),
-        amr=tuple(str(value) for value in auth.get("amr") or ()),
-        method=str(auth.get("method") or ""),
-    )
-
-
 def check_password(request: HttpRequest, email: str, password: str) -> Any:
     """The person for ``email`` if ``password`` is right; throttled and audited."""
     now = clock.now()
@@ -288,7 +151,6 @@ def begin(
     user: Any,
     *,
     next_url: str = "",
-    force_mfa: bool = False,
     requirement: Requirement | None = None,
 ) -> PasswordResult:
     """Start an attempt for a person whose password was right, and apply the policy."""
@@ -310,7 +172,11 @@ def begin(
     )
     decision = decide(
         policy_context(
-            user, now=now, ip=ip, force_mfa=force_mfa, requirement=requirement, request=request
+            user,
+            now=now,
+            ip=ip,
+            requirement=requirement,
+            remembered_until=remembered.remembered_until(request, user, now=now),
         )
     )
     # The sign-in log: every accepted password with the policy's reason, whichever way it went.
@@ -324,6 +190,9 @@ def begin(
         require_mfa=decision.require_mfa,
         attempt=str(attempt.pk),
     )
+    if decision.must_register:
+        # Kept in the session for every page (CampaignMiddleware) and re-decided at the door.
+        request.session[SESSION_MUST_REGISTER] = True
     if decision.require_mfa:
         _move(attempt, Event.REQUIRE_MFA, reason=decision.reason)
         request.session[SESSION_ATTEMPT] = str(attempt.pk)
@@ -383,8 +252,8 @@ def methods_for(request: HttpRequest, attempt: SignInAttempt) -> list[Registered
 
 
 def _not_phishing_resistant(request: HttpRequest, attempt: SignInAttempt) -> NotPhishingResistant:
-    requirement = pending(request, attempt.next_url)
-    service = requirement.service if requirement else ""
+    waiting = pending(request, attempt.next_url)
+    service = waiting.requirement.service if waiting else ""
     if methods_for(request, attempt):
         if not service:
             return NotPhishingResistant()
@@ -535,8 +404,8 @@ def _signed_in(request: HttpRequest, attempt: SignInAttempt, *, method: str) -> 
 
 
 def _service_of(request: HttpRequest, attempt: SignInAttempt) -> str:
-    requirement = pending(request, attempt.next_url)
-    return requirement.service if requirement else ""
+    waiting = pending(request, attempt.next_url)
+    return waiting.requirement.service if waiting else ""
 
 
 def recently_authenticated(request: HttpRequest) -> bool:

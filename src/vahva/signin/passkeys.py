@@ -18,8 +18,9 @@ from vahva.errors import InvalidCode, ReplayedCode, VahvaError
 from vahva.methods import webauthn
 
 from . import throttle
-from .engine import Requirement, _binding, _move, _rule, _signed_in, client_ip, failure_reason
+from .engine import _binding, _move, _rule, _signed_in, failure_reason
 from .models import SignInAttempt
+from .requirements import Requirement, client_ip
 from .states import Event, State
 
 

@@ -24,7 +24,7 @@ from vahva.methods import service as methods
 from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
 
-from . import engine, known_browser, passkeys, remembered
+from . import engine, known_browser, passkeys, remembered, requirements
 from .forms import CodeForm, ConfirmPasswordForm, CredentialForm, PasswordForm
 from .models import SignInAttempt
 
@@ -66,7 +66,8 @@ def _after_sign_in(
 @require_http_methods(["GET", "POST"])
 def password(request: HttpRequest) -> HttpResponse:
     next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
-    requirement = engine.pending(request, next_url)
+    waiting = requirements.pending(request, next_url)
+    requirement = waiting.requirement if waiting else None
     fresh = requirement is not None and requirement.fresh
     service = requirement.service if requirement else ""
     if request.method == "GET":
@@ -195,11 +196,11 @@ def verify(request: HttpRequest) -> HttpResponse:
 def _attempt_ref(
     request: HttpRequest, attempt: SignInAttempt, *, resend: bool = False
 ) -> AttemptRef:
-    requirement = engine.pending(request, attempt.next_url)
+    waiting = requirements.pending(request, attempt.next_url)
     return AttemptRef(
         id=str(attempt.pk),
         ip=attempt.ip,
-        service=requirement.service if requirement else "",
+        service=waiting.requirement.service if waiting else "",
         resend=resend,
     )
 
@@ -307,11 +308,16 @@ def _other_context(request: HttpRequest, attempt: SignInAttempt) -> dict[str, An
     }
 
 
+def _requirement(request: HttpRequest, next_url: str) -> requirements.Requirement | None:
+    waiting = requirements.pending(request, next_url)
+    return waiting.requirement if waiting else None
+
+
 def _passkey_page(request: HttpRequest, next_url: str) -> dict[str, Any]:
-    requirement = engine.pending(request, next_url)
+    waiting = requirements.pending(request, next_url)
     return {
         "form": PasswordForm(initial={"next": next_url}),
-        "service": requirement.service if requirement else "",
+        "service": waiting.requirement.service if waiting else "",
         "passkeys": True,
     }
 
@@ -345,7 +351,7 @@ def passkey(request: HttpRequest) -> HttpResponse:
             request,
             form.cleaned_data["code"],
             next_url=next_url,
-            requirement=engine.pending(request, next_url),
+            requirement=_requirement(request, next_url),
         )
     except VahvaError as exc:
         return _error_response(request, "signin/password.html", context, exc)

@@ -10,7 +10,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from vahva.policy import trusted
-from vahva.signin import engine
+from vahva.signin import requirements
 
 
 def content_security_policy(form_targets: Iterable[str] = ()) -> str:
@@ -75,7 +75,7 @@ class SecurityHeadersMiddleware:
         targets = list(getattr(request, _FORM_TARGETS, []))
         if hasattr(request, "session") and response.get("Content-Type", "").startswith("text/html"):
             # While a service waits for this sign-in, every page of it may end there.
-            target = csp_source(engine.return_to(request))
+            target = csp_source(requirements.return_to(request))
             if target:
                 targets.append(target)
         response.setdefault("Content-Security-Policy", content_security_policy(targets))

@@ -1,0 +1,453 @@
+"""THE DOOR: whether a request may get an assertion, decided in one place.
+
+An assertion is anything that tells a service who the person is: an OIDC authorization code
+or token, a SAML response, a RADIUS Access-Accept, a validation answer, and vahva's own staff
+pages. Every path that issues one (GET and POST alike) calls :func:`step_for` with what the
+service asks (a :class:`Requirement`) and maps the :class:`Step` it gets back to its protocol:
+issue, send the person to sign in (again), to register, or refuse with a message. Protocol
+rooms never decide for themselves and never import :mod:`vahva.methods` or
+:mod:`vahva.policy`: the policy (service rule, trusted networks, staff, the registration
+campaign, exemptions...) is asked here, and nowhere else.
+
+:func:`next_step` is the pure core (no request, no ORM), tested as a table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+
+from vahva import clock
+from vahva.conf import settings
+from vahva.methods import registry, tap
+from vahva.methods import service as methods
+from vahva.policy import Context, Decision, campaign, decide, exemptions, trusted
+from vahva.policy.decide import ServiceRule
+
+from . import remembered
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
+
+__all__ = [
+    "Authentication",
+    "Outcome",
+    "Presence",
+    "Requirement",
+    "ServiceRule",
+    "Step",
+    "authentication",
+    "is_staff",
+    "pending",
+    "presence_of",
+    "request_sign_in",
+    "step_for",
+]
+
+SESSION_AUTH = "vahva_auth"
+SESSION_REQUIREMENT = "vahva_requirement"
+#: Set in the session of a person who must register before going anywhere else (the
+#: campaign has run out, or staff without a method); cleared once they have a method.
+SESSION_MUST_REGISTER = "vahva_must_register"
+#: The permission of the helpdesk tools; with ``is_staff`` and ``is_superuser``, what makes a
+#: person staff (a second factor always).
+HELPDESK_PERMISSION = "helpdesk.access"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Requirement:
+    """What a service asks of the person's sign-in; the protocol fills it from its request.
+
+    It also lives in the session while the person signs in (with ``at`` and ``round``), tied
+    to the URL they return to, so the password page knows which service it signs in to.
+    """
+
+    #: The service's name, for pages and the sign-in log ("" for vahva itself).
+    service: str = ""
+    #: The service's own MFA rule.
+    rule: ServiceRule = ServiceRule.OUTSIDE_TRUSTED
+    #: Where the person comes back to after signing in (the protocol endpoint, with its query).
+    next_url: str = ""
+    #: The service's own address the assertion goes to (an OIDC redirect URI, a SAML ACS).
+    return_to: str = ""
+    #: The service asked for a second factor (acr_values, RequestedAuthnContext).
+    mfa: bool = False
+    #: The service accepts only a security key or passkey (acr_values=phr, its rule).
+    phishing_resistant: bool = False
+    #: The sign-in may be at most this many seconds old (OIDC max_age).
+    max_age: int | None = None
+    #: Sign in again even when signed in (prompt=login, ForceAuthn).
+    fresh: bool = False
+    #: Never show a page: answer at once (prompt=none, IsPassive).
+    passive: bool = False
+
+    @property
+    def demands_phishing_resistant(self) -> bool:
+        return self.phishing_resistant or self.rule == ServiceRule.PHISHING_RESISTANT
+
+
+@dataclass(frozen=True)
+class Authentication:
+    """How the person in this session (or RADIUS exchange, or grant) proved who they are."""
+
+    at: dt.datetime
+    amr: tuple[str, ...]
+    method: str = ""
+
+    @property
+    def multi_factor(self) -> bool:
+        return "mfa" in self.amr
+
+    @property
+    def phishing_resistant(self) -> bool:
+        """Signed in with a method a look-alike site cannot relay (a security key, a passkey)."""
+        try:
+            return bool(self.method) and registry.get(self.method).phishing_resistant
+        except KeyError:
+            return False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Presence:
+    """Who asks and how they proved it: built from a browser session (:func:`presence_of`),
+    or by a protocol without one (RADIUS, the token endpoint)."""
+
+    user: User | None
+    authentication: Authentication | None
+    ip: str | None
+    #: This browser is remembered for the person until then ("Don't ask again"), or None.
+    remembered_until: dt.datetime | None = None
+    #: When vahva last sent the person to sign in for this very request (epoch s), and how
+    #: many times in a row; None when it has not.
+    requested_at: float | None = None
+    rounds: int = 0
+
+
+class Outcome(StrEnum):
+    ISSUE = "issue"  # the sign-in satisfies the request: issue the assertion
+    SIGN_IN = "sign_in"  # send the person to sign in (again, or with a second factor)
+    REGISTER = "register"  # the person must register a method before anything else
+    LOGIN_REQUIRED = "login_required"  # passive, but the person must sign in
+    INTERACTION_REQUIRED = "interaction_required"  # passive, but a page must be shown
+    NEED_METHOD = "need_method"  # a second factor is required and the person has none
+    NEED_PASSKEY = "need_passkey"  # phishing-resistant required and the person has no key
+    REFUSE = "refuse"  # signed in for this request and it is still not enough: no loop
+
+
+@dataclass(frozen=True)
+class Step:
+    """The door's answer. ``url``: where to send the browser (SIGN_IN, REGISTER, NEED_*);
+    ``message``: what to tell the person when the request cannot continue; for ISSUE, how the
+    person proved who they are."""
+
+    outcome: Outcome
+    url: str = ""
+    message: str = ""
+    authentication: Authentication | None = None
+    #: The policy's reason, for the sign-in log.
+    reason: str = ""
+
+    @property
+    def issue(self) -> bool:
+        return self.outcome == Outcome.ISSUE
+
+
+# --- the pure core ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ask:
+    """What the request and the policy ask, in plain values (for :func:`next_step`)."""
+
+    fresh: bool = False
+    passive: bool = False
+    max_age: int | None = None
+    mfa: bool = False
+    has_methods: bool = False
+    phishing_resistant: bool = False
+    has_phishing_resistant: bool = False
+    must_register: bool = False
+    requested_at: float | None = None
+    rounds: int = 0
+
+
+def next_step(signed_in: Authentication | None, ask: Ask, *, now: dt.datetime) -> Outcome:
+    """Decide whether the sign-in satisfies the request, or what the person must do first."""
+    if signed_in is None:
+        return Outcome.LOGIN_REQUIRED if ask.passive else Outcome.SIGN_IN
+    if ask.must_register:
+        # Before anything else: not following the wizard's redirect does not skip it.
+        return Outcome.INTERACTION_REQUIRED if ask.passive else Outcome.REGISTER
+    signed_in_for_this = ask.requested_at is not None and signed_in.at.timestamp() >= (
+        ask.requested_at
+    )
+    too_old = ask.max_age is not None and (now - signed_in.at).total_seconds() > ask.max_age
+    stale = (ask.fresh or too_old) and not signed_in_for_this
+    missing_mfa = ask.mfa and not signed_in.multi_factor
+    # A second factor that a look-alike site could have relayed (a code, a push) is not
+    # enough where the service demands a phishing-resistant one; nor is a password alone.
+    missing_phr = ask.phishing_resistant and not (
+        signed_in.multi_factor and signed_in.phishing_resistant
+    )
+    if not stale and not missing_mfa and not missing_phr:
+        return Outcome.ISSUE
+    if ask.passive:
+        return Outcome.LOGIN_REQUIRED
+    if missing_mfa and not ask.has_methods:
+        return Outcome.NEED_METHOD
+    if missing_phr and not ask.has_phishing_resistant:
+        return Outcome.NEED_PASSKEY
+    if signed_in_for_this and ask.rounds >= 2:
+        return Outcome.REFUSE
+    return Outcome.SIGN_IN
+
+
+# --- the edges: the person, the session, the policy -------------------------------------------
+
+
+def is_staff(user: Any) -> bool:
+    """Staff: the admin site or the helpdesk tools can reach other people's accounts."""
+    return bool(
+        getattr(user, "is_staff", False)
+        or getattr(user, "is_superuser", False)
+        or (getattr(user, "pk", None) is not None and user.has_perm(HELPDESK_PERMISSION))
+    )
+
+
+def policy_context(
+    user: Any,
+    *,
+    now: dt.datetime,
+    ip: str | None,
+    requirement: Requirement | None = None,
+    remembered_until: dt.datetime | None = None,
+) -> Context:
+    """Everything :func:`vahva.policy.decide` needs to know of ``user`` signing in now."""
+    exemption = exemptions.active_for(user, now=now)
+    has = methods.has_methods(user)
+    rule = ServiceRule.OUTSIDE_TRUSTED if requirement is None else requirement.rule
+    if requirement is not None and requirement.phishing_resistant:
+        rule = ServiceRule.PHISHING_RESISTANT
+    return Context(
+        now=now,
+        client_ip=ip,
+        has_methods=has,
+        has_pass=not has and tap.active_pass(user, now=now) is not None,
+        registered_at=methods.first_registered_at(user),
+        activation_delay=settings.ACTIVATION_DELAY,
+        force_mfa=requirement is not None and requirement.mfa,
+        service=requirement.service if requirement else "",
+        service_rule=rule,
+        trusted_network=trusted.network_of(ip),
+        exempt_until=exemption.expires_at if exemption else None,
+        exemption_ticket=exemption.ticket if exemption else "",
+        remembered_until=remembered_until,
+        staff=is_staff(user),
+        staff_phishing_resistant=bool(settings.STAFF_PHISHING_RESISTANT),
+        snoozed_until=None if has else campaign.standing(user, now=now).snoozed_until,
+    )
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    ip = getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR")
+    return str(ip) if ip else None
+
+
+def authentication(request: HttpRequest) -> Authentication | None:
+    """How and when the signed-in person in this session proved who they are."""
+    if not request.user.is_authenticated:
+        return None
+    auth = request.session.get(SESSION_AUTH) or {}
+    at = auth.get("at")
+    if not isinstance(at, int | float):
+        # Signed in some other way than vahva's sign-in (there is none): not signed in.
+        return None
+    return Authentication(
+        at=dt.datetime.fromtimestamp(at, tz=dt.UTC),
+        amr=tuple(str(value) for value in auth.get("amr") or ()),
+        method=str(auth.get("method") or ""),
+    )
+
+
+def presence_of(request: HttpRequest, next_url: str = "") -> Presence:
+    """The browser session's person, their sign-in, address and remembered browser."""
+    signed_in = authentication(request)
+    user = request.user if signed_in is not None else None
+    earlier = pending(request, next_url) if next_url else None
+    return Presence(
+        user=user,  # type: ignore[arg-type]
+        authentication=signed_in,
+        ip=client_ip(request),
+        remembered_until=(
+            remembered.remembered_until(request, user, now=clock.now()) if user else None
+        ),
+        requested_at=earlier.at if earlier else None,
+        rounds=earlier.round if earlier else 0,
+    )
+
+
+def decision_for(presence: Presence, requirement: Requirement, *, now: dt.datetime) -> Decision:
+    """The policy's answer for the present person signing in to ``requirement.service``."""
+    return decide(
+        policy_context(
+            presence.user,
+            now=now,
+            ip=presence.ip,
+            requirement=requirement,
+            remembered_until=presence.remembered_until,
+        )
+    )
+
+
+def decide_step(presence: Presence, requirement: Requirement, *, now: dt.datetime) -> Step:
+    """The door for a protocol without a browser session (RADIUS, the token endpoint): the
+    outcome and, for ISSUE, the authentication to assert. No URL is filled in."""
+    user = presence.user
+    if user is None or not user.is_active or presence.authentication is None:
+        return Step(Outcome.LOGIN_REQUIRED if requirement.passive else Outcome.SIGN_IN)
+    decision = decision_for(presence, requirement, now=now)
+    ask = Ask(
+        fresh=requirement.fresh,
+        passive=requirement.passive,
+        max_age=requirement.max_age,
+        mfa=requirement.mfa or decision.require_mfa,
+        has_methods=methods.has_methods(user),
+        phishing_resistant=requirement.demands_phishing_resistant or decision.phishing_resistant,
+        has_phishing_resistant=methods.has_phishing_resistant(user),
+        must_register=decision.must_register,
+        requested_at=presence.requested_at,
+        rounds=presence.rounds,
+    )
+    outcome = next_step(presence.authentication, ask, now=now)
+    return Step(
+        outcome,
+        authentication=presence.authentication if outcome == Outcome.ISSUE else None,
+        reason=decision.reason,
+    )
+
+
+def step_for(request: HttpRequest, requirement: Requirement) -> Step:
+    """THE DOOR for a browser: may this request get an assertion for ``requirement``?
+
+    Call it on every path that issues one, GET and POST alike, and act on the answer:
+    ISSUE (with the authentication to assert), or send the browser to ``step.url``, or show
+    ``step.message``. Sending the person to sign in remembers the requirement in the session.
+    """
+    now = clock.now()
+    presence = presence_of(request, requirement.next_url)
+    step = decide_step(presence, requirement, now=now)
+    if step.outcome == Outcome.SIGN_IN:
+        fresh = replace(requirement, fresh=presence.authentication is not None)
+        return replace(step, url=request_sign_in(request, fresh))
+    if step.outcome == Outcome.REGISTER:
+        request.session[SESSION_MUST_REGISTER] = True
+        return replace(step, url=_with_next(reverse("registration:start"), requirement.next_url))
+    if step.outcome == Outcome.NEED_METHOD:
+        return replace(
+            step,
+            url=_with_next(reverse("registration:setup"), requirement.next_url),
+            message=_(
+                "%(service)s asks for a second sign-in step, and you have no sign-in method "
+                "yet. Set one up, then you can continue."
+            )
+            % {"service": _service_name(requirement)},
+        )
+    if step.outcome == Outcome.NEED_PASSKEY:
+        add = reverse("registration:enrol", kwargs={"kind": "webauthn"})
+        return replace(
+            step,
+            url=_with_next(add, requirement.next_url),
+            message=_(
+                "%(service)s accepts only a security key or passkey, and you have not added "
+                "one. Add one, then you can continue."
+            )
+            % {"service": _service_name(requirement)},
+        )
+    if step.outcome == Outcome.REFUSE:
+        return replace(
+            step,
+            message=_(
+                "%(service)s asks for a second sign-in step that your sign-in did not include. "
+                "Sign in again with one of your methods, or contact the helpdesk."
+            )
+            % {"service": _service_name(requirement)},
+        )
+    return step
+
+
+def _service_name(requirement: Requirement) -> str:
+    return requirement.service or _("This service")
+
+
+def _with_next(url: str, next_url: str) -> str:
+    # Encoded: a service's return address has a query of its own (&client_id=...).
+    return f"{url}?next={quote(next_url, safe='/')}" if next_url else url
+
+
+# --- the requirement while the person signs in ------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pending:
+    """A requirement kept in the session while the person signs in for it."""
+
+    requirement: Requirement
+    #: When the requirement was set (epoch seconds) and how many times in a row.
+    at: float = 0.0
+    round: int = 1
+
+
+def request_sign_in(request: HttpRequest, requirement: Requirement) -> str:
+    """Remember what a service asks of the next sign-in; return the sign-in page's URL."""
+    previous = pending(request, requirement.next_url)
+    rounds = previous.round + 1 if previous is not None else 1
+    request.session[SESSION_REQUIREMENT] = {
+        **asdict(requirement),
+        "at": clock.now().timestamp(),
+        "round": rounds,
+    }
+    return f"{reverse('signin:password')}?{urlencode({'next': requirement.next_url})}"
+
+
+_FIELDS = {name for name in Requirement.__dataclass_fields__}
+
+
+def _stored(request: HttpRequest) -> tuple[Requirement, float, int] | None:
+    raw = request.session.get(SESSION_REQUIREMENT)
+    if not isinstance(raw, dict):
+        return None
+    try:
+        values = {key: value for key, value in raw.items() if key in _FIELDS}
+        values["rule"] = ServiceRule(values.get("rule", ServiceRule.OUTSIDE_TRUSTED))
+        requirement = Requirement(**values)
+        return requirement, float(raw["at"]), int(raw["round"])
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
+def pending(request: HttpRequest, next_url: str) -> Pending | None:
+    """The requirement a service set for a sign-in that returns to ``next_url``, if any."""
+    found = _stored(request)
+    if found is None or not next_url or found[0].next_url != next_url:
+        return None
+    requirement, at, rounds = found
+    if clock.now().timestamp() - at > settings.SIGNIN_ATTEMPT_TTL:
+        return None
+    return Pending(requirement=requirement, at=at, round=rounds)
+
+
+def return_to(request: HttpRequest) -> str:
+    """The service address the pending sign-in ends at ("" when none is pending)."""
+    found = _stored(request)
+    if found is None:
+        return ""
+    waiting = pending(request, found[0].next_url)
+    return waiting.requirement.return_to if waiting is not None else ""
