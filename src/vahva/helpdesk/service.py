@@ -29,6 +29,7 @@ from vahva.methods.app_push import AppPushMethod
 from vahva.methods.models import RegisteredMethod
 from vahva.policy import exemptions
 from vahva.policy.models import Exemption
+from vahva.sessions import service as browser_sessions
 from vahva.signin import throttle
 
 from .errors import NotAllowed, UnknownItem, UnknownPerson
@@ -389,7 +390,10 @@ def sign_out_everywhere(user: Any, *, ticket: str, actor: Any, request: Any) -> 
     """End every session of the person (other rooms forget remembered browsers and tokens)."""
     check_may_act(actor, user)
     ticket = tap.clean_ticket(ticket)
-    user.sign_out_everywhere()
+    # The same function as Security info's sign-outs: each session audited, its tokens revoked.
+    browser_sessions.end_everywhere(
+        user, actor=actor, request=request, reason=f"signed out by the helpdesk ({ticket})"
+    )
     record("helpdesk.signed_out", subject=user, actor=actor, request=request, ticket=ticket)
 
 

@@ -82,6 +82,9 @@ class Authorization(models.Model):
     redeemed_at = models.DateTimeField(null=True, blank=True)
     #: The refresh-token family issued from the code (django-oauth-toolkit's token_family).
     token_family = models.UUIDField(null=True, blank=True, db_index=True)
+    #: The browser session the code was issued from (vahva.sessions' digest): signing that
+    #: session out revokes the tokens issued from it.
+    session = models.CharField(max_length=64, blank=True, default="", db_index=True)
 
     def __str__(self) -> str:
         return f"authorization for {self.application} ({self.acr})"

@@ -77,6 +77,7 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
             amr=list(signed_in["amr"]),
             acr=signed_in["acr"],
             created_at=clock.now(),
+            session=signed_in.get("session", ""),
         )
         return grant
 

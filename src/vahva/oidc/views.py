@@ -23,6 +23,7 @@ from oauthlib.common import add_params_to_uri
 from oauthlib.oauth2 import AccessDeniedError
 
 from vahva.audit.log import record
+from vahva.sessions import service as browser_sessions
 from vahva.signin import requirements
 from vahva.signin.requirements import Outcome
 from vahva.signin.responses import cannot_continue
@@ -183,6 +184,8 @@ class AuthorizeView(AuthorizationView):  # type: ignore[misc]
                 phishing_resistant=signed_in.phishing_resistant,
                 requested=requested,
             ),
+            # Which browser session the tokens come from (signing it out revokes them).
+            "session": browser_sessions.digest_of(request),
         }
         if allow:
             record(
