@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oidc', '0002_phishing_resistant_rule'),
+        ('oidc', '0003_service_allow_without_pkce'),
     ]
 
     operations = [
