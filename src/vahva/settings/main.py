@@ -61,6 +61,8 @@ MIDDLEWARE = [
     # First: every line logged for a request, and its answer, carry the request's id.
     "vahva.logs.RequestIdMiddleware",
     "vahva.web.middleware.RequestHygieneMiddleware",
+    # Early: the session list, the door's policy and every audit row see the same address.
+    "vahva.web.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "vahva.web.middleware.SecurityHeadersMiddleware",
@@ -76,7 +78,6 @@ MIDDLEWARE = [
     # Staff pages (admin, helpdesk) only after the door's second factor.
     "vahva.signin.staff.StaffAreaMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "vahva.web.middleware.ClientAddressMiddleware",
 ]
 
 ROOT_URLCONF = "vahva.urls"
