@@ -186,7 +186,7 @@ def _keys(name: str, value: Any) -> None:
 
 def _trusted_networks(name: str, value: Any) -> None:
     # Lazily: the parser is the policy room's (a pure function); settings import nothing else.
-    from vahva.policy.networks import parse_networks
+    from vahva.networks import parse_networks
 
     if not isinstance(value, Mapping):
         raise ImproperlyConfigured(f"VAHVA[{name!r}] must map names to lists of CIDR blocks")
@@ -197,7 +197,7 @@ def _trusted_networks(name: str, value: Any) -> None:
 
 
 def _trusted_proxies(name: str, value: Any) -> None:
-    from vahva.policy.networks import parse_proxies
+    from vahva.networks import parse_proxies
 
     try:
         parse_proxies(value)

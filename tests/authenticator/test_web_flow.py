@@ -373,3 +373,21 @@ def test_security_info_shows_a_report_and_the_hold(
     assert "You reported a sign-in request" in info
     assert "was answered “it wasn't me” on Alice's phone" in info
     assert "Sign-in requests to your app are paused until" in info
+
+
+@pytest.mark.parametrize(
+    ("networks", "outside"),
+    [({"VPN": ["10.8.0.0/16"]}, True), ({"Campus": ["127.0.0.0/8"]}, False)],
+)
+def test_the_phone_hears_whether_the_sign_in_comes_from_a_trusted_network(
+    client: Client, with_app: TestDevice, settings: Any, networks: Any, outside: bool
+) -> None:
+    # The engine finds the network; the method only passes it to the phone. On campus the
+    # push is asked anyway here: Alice is staff, whose second factor nothing waives.
+    settings.VAHVA = {**settings.VAHVA, "TRUSTED_NETWORKS": networks}
+    alice = RegisteredMethod.objects.get(kind="app_push").user
+    alice.is_staff = True
+    alice.save()
+    start(client)
+    signin = PushChallenge.objects.filter(purpose="signin").get()
+    assert signin.context["outside"] is outside

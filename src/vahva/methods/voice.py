@@ -23,8 +23,8 @@ from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from vahva import bus
 from vahva.audit.log import record
-from vahva.authenticator import bus
 from vahva.conf import settings
 from vahva.errors import ExpiredChallenge, MalformedInput, VahvaError
 from vahva.gateways import base as gateways

@@ -23,6 +23,7 @@ from vahva.methods import registry, webauthn
 from vahva.methods import service as methods
 from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
+from vahva.policy import trusted
 
 from . import engine, known_browser, passkeys, remembered, requirements
 from .forms import CodeForm, CredentialForm, PasswordForm
@@ -202,6 +203,7 @@ def _attempt_ref(
         ip=attempt.ip,
         service=waiting.requirement.service if waiting else "",
         resend=resend,
+        trusted_network=trusted.network_of(attempt.ip),
     )
 
 
