@@ -274,3 +274,28 @@ def test_staff_may_be_held_to_a_security_key(
     assert code.status_code == 403
     assert "security key or passkey" in text(code)
     assert client.get("/helpdesk/")["Location"].startswith("/signin/")
+
+
+@pytest.mark.parametrize("exempt", [False, True])
+def test_a_person_without_a_method_gets_nothing_from_a_service_that_always_asks(
+    alice: Any, mail: Any, client: Client, clock: Any, exempt: bool
+) -> None:
+    # Putting registration off (or an opt-out) is not a way around a service's "always".
+    from vahva.policy import exemptions
+
+    Service.objects.filter(application=mail.application).update(mfa_rule="always")
+    campaign.snooze(alice, now=clock())
+    if exempt:
+        exemptions.grant(
+            alice,
+            ticket="T-2",
+            reason="opt-out",
+            expires_at=clock() + dt.timedelta(days=9),
+            now=clock(),
+        )
+    start = client.get(authorize_url(mail.client_id))
+    sign_in_password(client, next=query_of(start["Location"])["next"])
+    refused = client.get(authorize_url(mail.client_id))
+    assert refused.status_code == 403
+    assert "Set up a sign-in method" in text(refused)
+    no_code(refused)

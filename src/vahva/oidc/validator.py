@@ -25,7 +25,9 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from vahva import clock
 from vahva.audit.log import record
+from vahva.signin import requirements
 
+from .claims import ACR_PHR
 from .models import Authorization, Service, code_hash
 
 Application = get_application_model()
@@ -151,7 +153,38 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
             request.vahva_authorization = Authorization.objects.filter(
                 token_family=instance.token_family
             ).first()
+            if request.vahva_authorization is not None and not self._still_enough(
+                request.vahva_authorization, client
+            ):
+                return False
         return valid
+
+    def _still_enough(self, authorization: Authorization, client: Any) -> bool:
+        """The door, for new tokens from an old sign-in: refused (invalid_grant: the service
+        sends the person to sign in again) when it no longer satisfies the service."""
+        service = Service.objects.filter(application=client).first()
+        requirement = requirements.Requirement(
+            service=str(client.name),
+            rule=requirements.ServiceRule(service.mfa_rule if service else "outside_trusted"),
+        )
+        signed_in = requirements.Authentication(
+            at=authorization.auth_time,
+            amr=tuple(authorization.amr),
+            known_phishing_resistant=authorization.acr == ACR_PHR,
+        )
+        step = requirements.renewal_step(
+            authorization.user, signed_in, requirement, now=clock.now()
+        )
+        if step.issue:
+            return True
+        record(
+            "oidc.refresh_refused",
+            subject=authorization.user,
+            outcome="failure",
+            reason=f"the sign-in behind the token no longer satisfies the service ({step.outcome})",
+            service=str(client.name),
+        )
+        return False
 
     def get_id_token_dictionary(
         self, token: Any, token_handler: Any, request: Any

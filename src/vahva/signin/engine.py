@@ -73,6 +73,12 @@ class PasswordResult:
     attempt: SignInAttempt
     decision: Decision
 
+    @property
+    def second_step(self) -> bool:
+        """Whether the person is asked for a second factor now (a service may demand one of a
+        person without methods: then they are signed in, and the door says what to do)."""
+        return self.attempt.state == State.MFA_REQUIRED
+
 
 def _rule(name: str) -> throttle.Rule:
     return throttle.Rule.from_setting(getattr(settings, name))
@@ -183,15 +189,14 @@ def begin(
         next_url=next_url,
         amr=["pwd"],
     )
-    decision = decide(
-        policy_context(
-            user,
-            now=now,
-            ip=ip,
-            requirement=requirement,
-            remembered_until=remembered.remembered_until(request, user, now=now),
-        )
+    context = policy_context(
+        user,
+        now=now,
+        ip=ip,
+        requirement=requirement,
+        remembered_until=remembered.remembered_until(request, user, now=now),
     )
+    decision = decide(context)
     # The sign-in log: every accepted password with the policy's reason, whichever way it went.
     record(
         "signin.password",
@@ -206,7 +211,7 @@ def begin(
     if decision.must_register:
         # Kept in the session for every page (CampaignMiddleware) and re-decided at the door.
         request.session[SESSION_MUST_REGISTER] = True
-    if decision.require_mfa:
+    if decision.require_mfa and (context.has_methods or context.has_pass):
         _move(attempt, Event.REQUIRE_MFA, reason=decision.reason)
         request.session[SESSION_ATTEMPT] = str(attempt.pk)
         if decision.phishing_resistant:

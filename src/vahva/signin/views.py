@@ -101,7 +101,7 @@ def password(request: HttpRequest) -> HttpResponse:
     except VahvaError as exc:
         return _error_response(request, "signin/password.html", context, exc)
     result = engine.begin(request, user, next_url=next_url, requirement=requirement)
-    if result.decision.require_mfa:
+    if result.second_step:
         return redirect("signin:verify")
     return _after_sign_in(request, next_url, user.pk, result.decision.needs_registration)
 
