@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import partial
 from typing import Any
 
@@ -110,16 +112,37 @@ def release(user_id: Any, challenges: list[uuid.UUID], *, now: dt.datetime) -> N
         ).update(free_at=now)
 
 
-def refused(
-    user: Any, exc: Exception, *, attempt: uuid.UUID, context: dict[str, Any], limit: str
-) -> None:
-    """Audit a sign-in whose request was not sent (``limit``: "open", "window", "paused")."""
+class Limit(StrEnum):
+    """Why a sign-in's request was not sent (the audit row's ``limit``)."""
+
+    #: Another sign-in's request was waiting on the phone.
+    OPEN = "open"
+    #: The window's requests were sent.
+    WINDOW = "window"
+    #: Requests are paused after suspicious attempts.
+    PAUSED = "paused"
+
+
+def _reason(limit: Limit) -> str:
+    # The audit log speaks English, whatever the language of the refused page.
+    if limit == Limit.OPEN:
+        return "a sign-in request was already waiting on the phone"
+    if limit == Limit.WINDOW:
+        return (
+            f"{settings.PUSH_MAX_PER_WINDOW} sign-in requests were sent within "
+            f"{settings.PUSH_WINDOW} seconds"
+        )
+    return "sign-in requests are paused after suspicious attempts"
+
+
+def refused(user: Any, *, limit: Limit, attempt: uuid.UUID, context: Mapping[str, Any]) -> None:
+    """Audit a sign-in whose request was not sent, and why."""
     record(
         "push.limited",
         subject=user,
         outcome="failure",
-        reason=str(getattr(exc, "message", exc)),
-        limit=limit,
+        reason=_reason(limit),
+        limit=str(limit),
         attempt=str(attempt),
         signin_ip=str(context.get("ip") or ""),
         service=str(context.get("service") or ""),

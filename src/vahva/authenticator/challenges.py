@@ -105,9 +105,8 @@ def push_for_attempt(
     if pause is not None:
         # Push bombing: after a few refused or ignored requests, the thief's next sign-ins
         # reach no phone; the person types the app's offline code (the phone in hand) instead.
-        refusal = PushPaused(pause.until)
-        allowance.refused(user, refusal, attempt=attempt_id, context=dict(context), limit="paused")
-        raise refusal
+        allowance.refused(user, limit=allowance.Limit.PAUSED, attempt=attempt_id, context=context)
+        raise PushPaused(pause.until)
     challenge_id = uuid.uuid4()
     try:
         with transaction.atomic():
@@ -132,8 +131,8 @@ def push_for_attempt(
         if mine is not None and mine.state == State.PENDING and mine.expires_at > now:
             # The same sign-in twice at once (a double click): its own request is the one waiting.
             return mine
-        limit = "open" if isinstance(exc, PushBusy) else "window"
-        allowance.refused(user, exc, attempt=attempt_id, context=dict(context), limit=limit)
+        limit = allowance.Limit.OPEN if isinstance(exc, PushBusy) else allowance.Limit.WINDOW
+        allowance.refused(user, limit=limit, attempt=attempt_id, context=context)
         raise
 
 

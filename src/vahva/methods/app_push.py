@@ -96,7 +96,7 @@ class AppPushMethod(Method):
         except PushPaused as paused:
             # Push bombing: no request is sent; the page asks for the app's offline code (the
             # phone in hand, which the thief does not have) or another method, and says why.
-            return {"paused_until": paused.until, "paused": paused.message}
+            return {"paused_until": paused.until}
         return {"number": push.number, "expires_at": push.expires_at}
 
     def status(self, registered: RegisteredMethod, *, attempt: AttemptRef, now: dt.datetime) -> str:
