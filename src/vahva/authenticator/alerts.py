@@ -16,6 +16,7 @@ from typing import Any
 from django.core import mail
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from vahva.conf import settings
 
@@ -80,9 +81,12 @@ def pause_started(user_id: Any) -> None:
     person = [
         _("Hello,"),
         "",
-        _(
-            "Someone signed in to your %(organisation)s account with your password %(count)d "
-            "times, and the requests to your vahva app were denied, reported or not answered."
+        ngettext(
+            "%(count)d recent sign-in to your %(organisation)s account used your password, "
+            "and the request to your vahva app was denied, reported or not answered.",
+            "%(count)d recent sign-ins to your %(organisation)s account used your password, "
+            "and each time the request to your vahva app was denied, reported or not answered.",
+            pause.attempts,
         )
         % {"organisation": organisation, "count": pause.attempts},
         _(
