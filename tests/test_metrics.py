@@ -236,8 +236,10 @@ def test_texts_calls_and_the_daily_cap(
 
 
 def test_pending_pushes_from_the_database(
-    scrape: Callable[[], Samples], alice: Any, app_phone: TestDevice, clock: Any
+    scrape: Callable[[], Samples], alice: Any, app_phone: TestDevice, clock: Any, settings: Any
 ) -> None:
+    # Two of Alice's requests waiting at once (one at a time by default: push bombing).
+    settings.VAHVA = {**settings.VAHVA, "PUSH_MAX_OPEN": 2}
     waiting_before = value(scrape(), "vahva_push_pending", purpose="signin")
     send_push(alice, app_phone, clock)
     send_push(alice, app_phone, clock)

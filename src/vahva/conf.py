@@ -91,6 +91,20 @@ DEFAULTS: dict[str, Any] = {
     # Seconds after a "Deny and report" during which no sign-in push is sent to that person
     # (a password thief hoping for an accidental approval has to wait it out).
     "PUSH_REPORT_HOLD": 3600,
+    # --- push bombing (issue 14, item 5) ---
+    # Sign-in requests a person's app receives, whatever addresses the sign-ins come from: at
+    # most PUSH_MAX_OPEN waiting at once (a newer sign-in is told one is already waiting) and
+    # PUSH_MAX_PER_WINDOW within any PUSH_WINDOW seconds.
+    "PUSH_MAX_OPEN": 1,
+    "PUSH_MAX_PER_WINDOW": 3,
+    "PUSH_WINDOW": 600,
+    # PUSH_SUSPICIOUS_LIMIT sign-ins with the right password whose request was denied,
+    # reported or not answered within PUSH_SUSPICIOUS_WINDOW seconds switch the person to a
+    # typed code (the app's offline code, another method) for PUSH_PAUSE seconds; the person
+    # and the helpdesk get a mail.
+    "PUSH_SUSPICIOUS_LIMIT": 3,
+    "PUSH_SUSPICIOUS_WINDOW": 86400,
+    "PUSH_PAUSE": 86400,
     # The organisation's networks, by name: {"Campus": ["130.233.0.0/16", "2001:708::/32"],
     # "VPN": [...]}. A service whose rule is "outside_trusted" asks no second factor there.
     "TRUSTED_NETWORKS": {},
@@ -282,6 +296,13 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "DEVICE_REQUEST_WINDOW": _at_least_one,
     "PUSH_ALLOW_PRIVATE_ENDPOINTS": _boolean,
     "PUSH_REPORT_HOLD": _positive_int,
+    # --- push bombing (issue 14, item 5) ---
+    "PUSH_MAX_OPEN": _at_least_one,
+    "PUSH_MAX_PER_WINDOW": _at_least_one,
+    "PUSH_WINDOW": _at_least_one,
+    "PUSH_SUSPICIOUS_LIMIT": _at_least_one,
+    "PUSH_SUSPICIOUS_WINDOW": _at_least_one,
+    "PUSH_PAUSE": _at_least_one,
     "TRUSTED_NETWORKS": _trusted_networks,
     "TRUSTED_PROXIES": _trusted_proxies,
     "VAPID_SUBJECT": _string,

@@ -246,17 +246,22 @@ def test_no_answer_in_time(client: Client, with_app: TestDevice, clock: Any) -> 
 def test_approval_completes_only_its_own_attempt(
     client: Client, with_app: TestDevice, clock: Any
 ) -> None:
-    """Two browsers, the same password: the approval of the first signs in only the first."""
+    """Two browsers, the same password: the second gets no request of its own and never the
+    first one's number; the approval signs in only the first."""
     _page, number = start(client)
     thief = Client()
-    _other_page, _other_number = start(thief)
+    assert sign_in_password(thief)["Location"] == "/signin/verify/"
+    busy = thief.get("/signin/verify/")
+    assert busy.status_code == 429
+    assert "A sign-in request is already waiting on your phone" in text(busy)
+    assert 'id="push-number"' not in text(busy)
     first = PushChallenge.objects.get(attempt=client.session["vahva_attempt"])
     assert number == first.number
-    pending = {c["id"]: c for c in with_app.challenges()}
-    assert with_app.answer(pending[str(first.pk)], "approve", number).status_code == 200
-    assert status(thief, STATUS) == {"state": "pending"}
+    (pending,) = with_app.challenges()
+    assert with_app.answer(pending, "approve", number).status_code == 200
+    assert status(thief, STATUS) == {"state": "expired"}
     refused = thief.post("/signin/verify/")
-    assert refused.status_code == 409
+    assert refused.status_code == 410
     assert thief.get("/security-info/").status_code == 302
     assert client.post("/signin/verify/")["Location"] == "/security-info/"
     # The approval is used up: replaying the post signs in nothing more.

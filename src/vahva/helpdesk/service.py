@@ -21,6 +21,7 @@ from vahva.audit.log import recent_for, record
 from vahva.audit.models import AuditEvent
 from vahva.authenticator import service as devices
 from vahva.authenticator.models import Device
+from vahva.authenticator.service import Pause as PushPause
 from vahva.conf import settings
 from vahva.errors import MalformedInput
 from vahva.methods import registry, tap
@@ -167,6 +168,8 @@ class Overview:
     active_exemption: Exemption | None
     reports: list[Any]
     held_until: dt.datetime | None
+    #: Sign-in requests to the app paused after suspicious attempts (push bombing).
+    push_pause: PushPause | None
     lockout: Lockout
     signins: list[SignInRow]
 
@@ -205,6 +208,7 @@ def overview(user: User, *, now: dt.datetime) -> Overview:
         active_exemption=exemptions.active_for(user, now=now),
         reports=devices.reports_of(user, since=now - dt.timedelta(days=REPORT_DAYS)),
         held_until=devices.held_until(user, now=now),
+        push_pause=devices.pause_of(user, now=now),
         lockout=lockout_of(user, now=now),
         signins=[
             _signin_row(event)

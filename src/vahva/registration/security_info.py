@@ -77,6 +77,8 @@ def security_info(request: HttpRequest) -> HttpResponse:
             # "It wasn't me" answers: the person sees them here, the helpdesk got an e-mail.
             "reports": recent_for(request.user, actions=("push.reported",), limit=5),
             "held_until": app_push.pushes_held_until(request.user),
+            # Push bombing: requests to the app paused, a typed code asked instead (until when).
+            "push_pause": app_push.push_pause_of(request.user),
             "recovery": _recovery(request.user, kinds),
             # Where the person is signed in (sessions/security_info_sessions.html).
             "sessions": browser_sessions.listed_for(request, now=now),
