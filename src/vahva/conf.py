@@ -136,6 +136,10 @@ DEFAULTS: dict[str, Any] = {
     # least 32 characters: python -c 'import secrets; print(secrets.token_urlsafe(32))').
     "METRICS_ENABLED": False,
     "METRICS_TOKEN": "",
+    # --- the organisation's directory (vahva.directory; [vahva.directory] in the TOML file) ---
+    # LDAP / Active Directory: sign-in by bind, `vahva directory sync`, password changes.
+    # Off by default; the table's keys and defaults are vahva.directory.config.DEFAULTS.
+    "DIRECTORY": {"enabled": False},
 }
 
 _PHONE_LIMIT_KEYS = {"number", "person", "ip", "country"}
@@ -243,6 +247,13 @@ def _twilio(name: str, value: Any) -> None:
         _string(f"{name}.{part}", item)
 
 
+def _directory(name: str, value: Any) -> None:
+    # Lazily: the table's schema is the directory room's; settings import nothing else.
+    from vahva.directory.config import parse
+
+    parse(value)
+
+
 _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "ORGANISATION_NAME": _string,
     "HELPDESK_EMAIL": _string,
@@ -292,6 +303,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "TWILIO": _twilio,
     "METRICS_ENABLED": _boolean,
     "METRICS_TOKEN": _string,
+    "DIRECTORY": _directory,
 }
 assert set(_VALIDATORS) == set(DEFAULTS), "every setting needs a validator"
 

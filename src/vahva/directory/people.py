@@ -1,0 +1,186 @@
+"""Apply what the directory says of a person to vahva: create, link, update, disable.
+
+Used by sign-in (one person, as they sign in) and by ``vahva directory sync`` (everyone).
+A person is found by the entry's immutable id; an e-mail address only links an existing
+local account the first time, and never a superuser's (a directory entry given the
+break-glass admin's address must not become that admin).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from django.contrib.auth.models import Permission
+from django.db import IntegrityError, transaction
+
+from vahva.accounts.models import User
+from vahva.audit.log import record
+
+from .config import DirectoryConfig
+from .entries import Person, Role
+from .models import DirectoryLink
+
+HELPDESK_PERMISSION = ("helpdesk", "access")
+
+
+class Change(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    DISABLED = "disabled"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True)
+class Applied:
+    change: Change
+    user: User | None
+    detail: str = ""
+
+
+def _helpdesk_permission() -> Permission | None:
+    app_label, codename = HELPDESK_PERMISSION
+    return Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+
+
+def _wanted(config: DirectoryConfig, person: Person, user: User) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "email": person.email,
+        "full_name": person.full_name,
+        "is_active": not person.disabled,
+    }
+    # Only the roles the directory is configured to decide; the rest stay as set in vahva.
+    if config.admin_groups:
+        fields["is_superuser"] = Role.ADMIN in person.roles
+    if config.helpdesk_groups or config.admin_groups:
+        fields["is_staff"] = bool(person.roles)
+    return fields
+
+
+def _link_fields(person: Person) -> dict[str, Any]:
+    return {
+        "dn": person.dn,
+        "username": person.username,
+        "given_name": person.given_name,
+        "surname": person.surname,
+        "affiliation": person.affiliation,
+        "mobile": person.mobile,
+        "present": not person.disabled,
+    }
+
+
+def apply(
+    config: DirectoryConfig, person: Person, *, now: dt.datetime, dry_run: bool = False
+) -> Applied:
+    """Bring vahva's copy of ``person`` up to date (nothing saved when ``dry_run``)."""
+    try:
+        with transaction.atomic():
+            applied = _apply(config, person, now=now)
+            if dry_run:
+                transaction.set_rollback(True)
+            return applied
+    except IntegrityError:
+        # Two people in the directory with one e-mail address, or a parallel sign-in that
+        # linked the same entry first: nothing half-saved, the next sync tries again.
+        return Applied(Change.CONFLICT, None, f"{person.dn}: {person.email} is taken")
+
+
+def _apply(config: DirectoryConfig, person: Person, *, now: dt.datetime) -> Applied:
+    link = (
+        DirectoryLink.objects.select_for_update()
+        .select_related("user")
+        .filter(immutable_id=person.immutable_id)
+        .first()
+    )
+    created = False
+    if link is not None:
+        user = link.user
+    else:
+        found = User.objects.filter(email=person.email).first()
+        if found is not None and (
+            found.is_superuser or DirectoryLink.objects.filter(user=found).exists()
+        ):
+            # Account takeover: a directory entry that names a break-glass admin's address,
+            # or someone else's linked account, does not get that account.
+            record(
+                "directory.conflict",
+                subject=found,
+                outcome="failure",
+                reason="the address belongs to a local admin or another directory entry",
+                dn=person.dn[:300],
+            )
+            return Applied(Change.CONFLICT, None, f"{person.dn}: {person.email} is taken")
+        if found is None:
+            user = User(email=person.email)
+            created = True
+        else:
+            user = found
+        link = DirectoryLink(user=user, immutable_id=person.immutable_id, synced_at=now)
+    was_active = user.is_active and not created
+    changed = []
+    for name, value in _wanted(config, person, user).items():
+        if getattr(user, name) != value:
+            setattr(user, name, value)
+            changed.append(name)
+    if user.has_usable_password():
+        # vahva keeps no copy of a directory person's password: the directory checks it.
+        user.set_unusable_password()
+        changed.append("password")
+    if changed or created:
+        user.save()
+    link.user = user
+    link_changed = [n for n, v in _link_fields(person).items() if getattr(link, n) != v]
+    for name in link_changed:
+        setattr(link, name, _link_fields(person)[name])
+    link.synced_at = now
+    link.save()
+    _apply_helpdesk(config, person, user)
+    if created:
+        record("directory.created", subject=user, dn=person.dn[:300])
+        return Applied(Change.CREATED, user)
+    if was_active and person.disabled:
+        # Disabled in the directory: every session and token ends now, not at expiry.
+        user.sign_out_everywhere()
+        record("directory.disabled", subject=user, reason="disabled in the directory")
+        return Applied(Change.DISABLED, user)
+    if changed or link_changed:
+        record("directory.updated", subject=user, fields=sorted(changed + link_changed))
+        return Applied(Change.UPDATED, user, ", ".join(sorted(changed + link_changed)))
+    return Applied(Change.UNCHANGED, user)
+
+
+def _apply_helpdesk(config: DirectoryConfig, person: Person, user: User) -> None:
+    if not config.helpdesk_groups:
+        return
+    permission = _helpdesk_permission()
+    if permission is None:
+        return
+    if Role.HELPDESK in person.roles:
+        user.user_permissions.add(permission)
+    else:
+        user.user_permissions.remove(permission)
+
+
+def disable_missing(seen: set[str], *, now: dt.datetime, dry_run: bool = False) -> list[User]:
+    """Disable everyone linked to an entry that the directory no longer has."""
+    # Streamed and compared in Python: 100,000 ids would not fit in one SQL IN (...).
+    gone = [
+        link
+        for link in DirectoryLink.objects.filter(present=True).select_related("user").iterator()
+        if link.immutable_id not in seen
+    ]
+    users = []
+    for link in gone:
+        users.append(link.user)
+        if dry_run:
+            continue
+        with transaction.atomic():
+            DirectoryLink.objects.filter(pk=link.pk).update(present=False, synced_at=now)
+            User.objects.filter(pk=link.user_id).update(is_active=False)
+            link.user.is_active = False
+            link.user.sign_out_everywhere()
+            record("directory.disabled", subject=link.user, reason="gone from the directory")
+    return users
