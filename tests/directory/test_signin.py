@@ -256,3 +256,29 @@ def test_a_certificate_from_another_ca_is_refused(
     # A man in the middle with his own certificate learns no password: 503, no bind.
     response = sign_in_password(client, "alice@example.com", pw("alice"))
     assert response.status_code == 503
+
+
+def test_an_unreachable_directory_is_counted_in_metrics(
+    settings: Any,
+    configure: Any,
+    slapd: SlapdServer,
+    client: Client,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from tests.directory.conftest import openldap_table
+    from tests.test_metrics import TOKEN, parse
+
+    settings.VAHVA = {**settings.VAHVA, "METRICS_ENABLED": True, "METRICS_TOKEN": TOKEN}
+    configure(openldap_table(slapd))
+    key = ("vahva_signins_total", (("method", "password"), ("outcome", "directory_unavailable")))
+
+    def count() -> float:
+        page = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        return parse(page.content.decode()).get(key, 0.0)
+
+    before = count()
+    slapd.stop()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = sign_in_password(client, "alice@example.com", pw("alice"))
+    assert response.status_code == 503
+    assert count() == before + 1
