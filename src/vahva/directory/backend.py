@@ -117,8 +117,8 @@ class DirectoryBackend(LDAPBackend):  # type: ignore[misc]
         return applied.user, False
 
     def get_user(self, user_id: Any) -> User | None:
-        # Sessions are ModelBackend's (signin.engine logs people in with it).
-        return None
+        # As ModelBackend (sign-in logs people in with it); no directory search per request.
+        return User.objects.filter(pk=user_id, is_active=True).first()
 
 
 def _break_glass(username: str) -> bool:

@@ -46,7 +46,7 @@ def _helpdesk_permission() -> Permission | None:
     return Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
 
 
-def _wanted(config: DirectoryConfig, person: Person, user: User) -> dict[str, Any]:
+def wanted(config: DirectoryConfig, person: Person) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "email": person.email,
         "full_name": person.full_name,
@@ -60,7 +60,7 @@ def _wanted(config: DirectoryConfig, person: Person, user: User) -> dict[str, An
     return fields
 
 
-def _link_fields(person: Person) -> dict[str, Any]:
+def link_fields(person: Person) -> dict[str, Any]:
     return {
         "dn": person.dn,
         "username": person.username,
@@ -121,7 +121,7 @@ def _apply(config: DirectoryConfig, person: Person, *, now: dt.datetime) -> Appl
         link = DirectoryLink(user=user, immutable_id=person.immutable_id, synced_at=now)
     was_active = user.is_active and not created
     changed = []
-    for name, value in _wanted(config, person, user).items():
+    for name, value in wanted(config, person).items():
         if getattr(user, name) != value:
             setattr(user, name, value)
             changed.append(name)
@@ -132,9 +132,9 @@ def _apply(config: DirectoryConfig, person: Person, *, now: dt.datetime) -> Appl
     if changed or created:
         user.save()
     link.user = user
-    link_changed = [n for n, v in _link_fields(person).items() if getattr(link, n) != v]
+    link_changed = [n for n, v in link_fields(person).items() if getattr(link, n) != v]
     for name in link_changed:
-        setattr(link, name, _link_fields(person)[name])
+        setattr(link, name, link_fields(person)[name])
     link.synced_at = now
     link.save()
     _apply_helpdesk(config, person, user)
