@@ -140,6 +140,11 @@ DEFAULTS: dict[str, Any] = {
     # LDAP / Active Directory: sign-in by bind, `vahva directory sync`, password changes.
     # Off by default; the table's keys and defaults are vahva.directory.config.DEFAULTS.
     "DIRECTORY": {"enabled": False},
+    # "Forgot your password?": seconds a link by e-mail works, and requests per hour for one
+    # address and for one client address (counted before anything is sent).
+    "PASSWORD_RESET_TTL": 900,
+    "PASSWORD_RESET_PER_ADDRESS": 3,
+    "PASSWORD_RESET_PER_CLIENT": 20,
 }
 
 _PHONE_LIMIT_KEYS = {"number", "person", "ip", "country"}
@@ -304,6 +309,9 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "METRICS_ENABLED": _boolean,
     "METRICS_TOKEN": _string,
     "DIRECTORY": _directory,
+    "PASSWORD_RESET_TTL": _at_least_one,
+    "PASSWORD_RESET_PER_ADDRESS": _at_least_one,
+    "PASSWORD_RESET_PER_CLIENT": _at_least_one,
 }
 assert set(_VALIDATORS) == set(DEFAULTS), "every setting needs a validator"
 
