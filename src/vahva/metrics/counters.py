@@ -25,8 +25,8 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 SIGNINS = Counter(
     "vahva_signins",
     "Sign-in steps by method and outcome (success, wrong_password, wrong_code, replayed, "
-    "locked, expired, denied, reported, directory_unavailable). method is the second factor; none: no second "
-    "factor was asked; password: the password step.",
+    "locked, expired, denied, reported, directory_unavailable). method is the second "
+    "factor; none: no second factor was asked; password: the password step.",
     ["method", "outcome"],
     registry=REGISTRY,
 )
