@@ -177,3 +177,39 @@ def test_reset_requests_are_limited_per_address_and_per_client(
     assert codes == [200, 429, 429]
     clock.advance(3601)
     assert client.post("/password/forgot/", {"email": "alice@example.org"}).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_parallel_burst_gets_no_more_links_than_the_limit(make_user: Any, clock: Any) -> None:
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith(":memory"):
+        pytest.skip("needs a database shared between threads")
+    alice = make_user()
+    statuses: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def ask() -> None:
+        try:
+            client = Client()
+            barrier.wait()
+            statuses.append(
+                client.post("/password/forgot/", {"email": "alice@example.org"}).status_code
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    passwords.wait_for_mail()
+    assert len(statuses) == 8
+    assert set(statuses) <= {200, 429}
+    links = PasswordReset.objects.filter(user=alice).exclude(token_hash="").count()
+    assert links <= 3
+    assert statuses.count(200) == links
+    assert len(mail.outbox) == links
