@@ -62,6 +62,25 @@ def test_people_gone_from_the_directory_are_disabled_at_once(
     assert AuditEvent.objects.filter(action="directory.disabled", subject_id=bob.pk).exists()
 
 
+def test_disabling_revokes_the_persons_oidc_tokens(directory: SlapdServer) -> None:
+    import datetime as dt
+
+    from oauth2_provider.models import AccessToken
+
+    from vahva import clock
+
+    run("sync")
+    bob = User.objects.get(email="bob@example.com")
+    AccessToken.objects.create(
+        user=bob, token="bob-token", expires=clock.now() + dt.timedelta(hours=1), scope="openid"
+    )
+    directory.delete(directory.user_dn("bob"))
+    run("sync")
+    # A service holding bob's token can no longer use it.
+    assert not AccessToken.objects.filter(user=bob).exists()
+    assert AuditEvent.objects.filter(action="oidc.tokens_revoked", subject_id=bob.pk).exists()
+
+
 def test_disabled_in_an_ad_shaped_directory(configure: Any, slapd: SlapdServer) -> None:
     configure(ad_table(slapd))
     run("sync")
