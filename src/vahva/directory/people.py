@@ -184,3 +184,62 @@ def disable_missing(seen: set[str], *, now: dt.datetime, dry_run: bool = False) 
             link.user.sign_out_everywhere()
             record("directory.disabled", subject=link.user, reason="gone from the directory")
     return users
+
+
+def create_many(
+    config: DirectoryConfig, persons: list[Person], *, now: dt.datetime, dry_run: bool = False
+) -> list[Person]:
+    """Create people no one in vahva has yet (no link, no account with the address) in a
+    few statements; return those that need :func:`apply` one by one instead."""
+    from vahva.audit.models import AuditEvent
+
+    emails = [p.email for p in persons]
+    taken = set(User.objects.filter(email__in=emails).values_list("email", flat=True))
+    counts: dict[str, int] = {}
+    for email in emails:
+        counts[email] = counts.get(email, 0) + 1
+    # An address some account already has, or two entries with one address: one by one.
+    fresh = [p for p in persons if p.email not in taken and counts[p.email] == 1]
+    fresh_ids = {p.immutable_id for p in fresh}
+    rest = [p for p in persons if p.immutable_id not in fresh_ids]
+    if not fresh:
+        return rest
+    try:
+        with transaction.atomic():
+            users = []
+            for person in fresh:
+                user = User(email=person.email)
+                for name, value in wanted(config, person).items():
+                    setattr(user, name, value)
+                user.set_unusable_password()
+                users.append(user)
+            User.objects.bulk_create(users)
+            # bulk_create sets primary keys on PostgreSQL and SQLite >= 3.35 (RETURNING).
+            DirectoryLink.objects.bulk_create(
+                DirectoryLink(
+                    user=user, immutable_id=person.immutable_id, synced_at=now,
+                    **link_fields(person),
+                )
+                for user, person in zip(users, fresh, strict=True)
+            )  # fmt: skip
+            permission = _helpdesk_permission() if config.helpdesk_groups else None
+            if permission is not None:
+                through = User.user_permissions.through
+                through.objects.bulk_create(
+                    through(user_id=user.pk, permission_id=permission.pk)
+                    for user, person in zip(users, fresh, strict=True)
+                    if Role.HELPDESK in person.roles
+                )
+            AuditEvent.objects.bulk_create(
+                AuditEvent(
+                    at=now, action="directory.created", subject_id=user.pk,
+                    subject_email=user.email, data={"dn": person.dn[:300]},
+                )
+                for user, person in zip(users, fresh, strict=True)
+            )  # fmt: skip
+            if dry_run:
+                transaction.set_rollback(True)
+    except IntegrityError:
+        # A parallel sign-in linked one of them first: the page goes one by one.
+        return persons
+    return rest

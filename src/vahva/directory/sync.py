@@ -152,10 +152,18 @@ def sync(
                     immutable_id__in=[p.immutable_id for p in persons]
                 ).select_related("user")
             }
+            report.read += len(persons)
+            seen.update(p.immutable_id for p in persons)
+            new = [p for p in persons if p.immutable_id not in links]
+            one_by_one = {
+                p.immutable_id for p in people.create_many(config, new, now=now, dry_run=dry_run)
+            }
+            report.created += len(new) - len(one_by_one)
             for person in persons:
-                report.read += 1
-                seen.add(person.immutable_id)
-                if _unchanged(config, person, links.get(person.immutable_id), helpdesk):
+                link = links.get(person.immutable_id)
+                if link is None and person.immutable_id not in one_by_one:
+                    continue  # created in bulk just now
+                if _unchanged(config, person, link, helpdesk):
                     report.unchanged += 1
                     continue
                 applied = people.apply(config, person, now=now, dry_run=dry_run)
