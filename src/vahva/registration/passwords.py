@@ -100,7 +100,9 @@ def second_factor(user: Any) -> RegisteredMethod | None:
 def confirmed_with_second_factor(request: HttpRequest) -> bool:
     """Confirmed within REAUTH_TTL, and not with the password alone."""
     auth = request.session.get(SESSION_AUTH) or {}
-    return engine.recently_authenticated(request) and auth.get("method") not in (None, "pwd")
+    # "" is a sign-in without a second factor (a trusted network), "pwd" a password confirm.
+    method = str(auth.get("method") or "")
+    return engine.recently_authenticated(request) and method not in ("", "pwd")
 
 
 # --- writing the password ------------------------------------------------------------------
@@ -236,7 +238,7 @@ def confirm_second_factor(
     request: HttpRequest, row: PasswordReset, registered: RegisteredMethod, code: str
 ) -> None:
     """The engine checks the code (throttled, single use, audited)."""
-    engine.check_second_factor(request, row.user, registered, code, action="password.reset")
+    engine.check_second_factor(request, row.user, registered, code, action="password.reset_code")
     request.session[SESSION_RESET_CONFIRMED] = row.pk
 
 
