@@ -136,6 +136,12 @@ DEFAULTS: dict[str, Any] = {
     # least 32 characters: python -c 'import secrets; print(secrets.token_urlsafe(32))').
     "METRICS_ENABLED": False,
     "METRICS_TOKEN": "",
+    # --- sessions (NIST SP 800-63B AAL2 reauthentication) ---
+    # Seconds without activity after which a browser is signed out (a waiting page's polls
+    # are not activity), and seconds after the sign-in after which it is signed out however
+    # active it is.
+    "SESSION_IDLE_TIMEOUT": 30 * 60,
+    "SESSION_MAX_AGE": 12 * 3600,
     # --- the organisation's directory (vahva.directory; [vahva.directory] in the TOML file) ---
     # LDAP / Active Directory: sign-in by bind, `vahva directory sync`, password changes.
     # Off by default; the table's keys and defaults are vahva.directory.config.DEFAULTS.
@@ -308,6 +314,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "TWILIO": _twilio,
     "METRICS_ENABLED": _boolean,
     "METRICS_TOKEN": _string,
+    "SESSION_IDLE_TIMEOUT": _at_least_one,
+    "SESSION_MAX_AGE": _at_least_one,
     "DIRECTORY": _directory,
     "PASSWORD_RESET_TTL": _at_least_one,
     "PASSWORD_RESET_PER_ADDRESS": _at_least_one,
