@@ -214,3 +214,16 @@ def test_a_parallel_burst_gets_no_more_links_than_the_limit(make_user: Any, cloc
     assert links <= 3
     assert statuses.count(200) == links
     assert len(mail.outbox) == links
+
+
+def test_a_reset_needs_a_method_that_shows_a_code(alice: Any, client: Client, clock: Any) -> None:
+    client.post("/password/forgot/", {"email": "alice@example.org"})
+    client.get(_link())
+    page = client.get("/password/reset/")
+    # Without a second factor, a link from the mailbox alone would be a takeover: no reset.
+    assert page.status_code == 409
+    assert "Contact the helpdesk" in text(page)
+    refused = client.post("/password/reset/", {"new": NEW, "again": NEW})
+    assert refused.status_code == 409
+    alice.refresh_from_db()
+    assert alice.check_password("correct horse battery")
