@@ -57,8 +57,11 @@ attributetype ( 1.2.840.113556.1.4.2 NAME 'objectGUID'
 attributetype ( 1.2.840.113556.1.4.8 NAME 'userAccountControl'
   EQUALITY integerMatch
   SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.90 NAME 'unicodePwd'
+  EQUALITY octetStringMatch
+  SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
 objectclass ( 1.1.2.1.1 NAME 'adLiteObject' SUP top AUXILIARY
-  MAY ( sAMAccountName $ userPrincipalName $ objectGUID $ userAccountControl ) )
+  MAY ( sAMAccountName $ userPrincipalName $ objectGUID $ userAccountControl $ unicodePwd ) )
 """
 
 SLAPD_CONF = """\
@@ -85,7 +88,7 @@ memberof-group-oc groupOfNames
 memberof-member-ad member
 memberof-memberof-ad memberOf
 memberof-refint TRUE
-access to attrs=userPassword by self write by anonymous auth by * none
+access to attrs=userPassword,unicodePwd by self write by anonymous auth by * none
 access to * by * read
 """
 
@@ -95,6 +98,10 @@ def ssha(password: str) -> str:
     salt = os.urandom(8)
     digest = hashlib.sha1(password.encode() + salt).digest()  # noqa: S324 (slapd's format)
     return "{SSHA}" + base64.b64encode(digest + salt).decode()
+
+
+def unicode_pwd(password: str) -> bytes:
+    return f'"{password}"'.encode("utf-16-le")
 
 
 def guid(number: int) -> bytes:
@@ -116,6 +123,8 @@ def person_entry(uid: str, password: str, *, number: int, control: int = 512) ->
         "objectGUID": [guid(number)],
         "userAccountControl": [str(control).encode()],
         "userPassword": [ssha(password).encode()],
+        # AD's password attribute: the password in double quotes, UTF-16-LE.
+        "unicodePwd": [unicode_pwd(password)],
     }
 
 

@@ -90,3 +90,35 @@ def test_without_password_change_the_page_links_to_the_organisations_own(
     )
     assert refused.status_code == 200
     assert binds(slapd, "alice", USERS["alice"][0])
+
+
+def test_active_directory_unicode_pwd_change_and_reset(
+    configure: Any, slapd: SlapdServer, client: Client, clock: Any
+) -> None:
+    """AD's way (MS-ADTS 3.1.1.3.1.5): a change deletes the old value and adds the new one in
+    one modify, as the person (so the old value must be right); a reset replaces it."""
+    from tests.directory.conftest import ad_table
+    from tests.slapd_server import unicode_pwd
+    from vahva.directory.config import PasswordModify, parse
+    from vahva.directory.passwords import DirectoryRefused, set_password
+
+    def stored(uid: str) -> bytes:
+        conn = slapd.admin()
+        ((_dn, attrs),) = conn.search_s(
+            slapd.user_dn(uid), ldap.SCOPE_BASE, attrlist=["unicodePwd"]
+        )
+        conn.unbind_s()
+        return bytes(attrs["unicodePwd"][0])
+
+    config = parse(ad_table(slapd, password_change=True, password_modify="ad"))
+    assert config.password_modify is PasswordModify.AD
+    alice_dn = slapd.user_dn("alice")
+    set_password(config, dn=alice_dn, new=NEW, old=USERS["alice"][0])
+    assert stored("alice") == unicode_pwd(NEW)
+    # The delete names the old value: one that is not the stored one fails the whole modify
+    # (here slapd's bind still takes the first password, userPassword; unicodePwd moved on).
+    with pytest.raises(DirectoryRefused):
+        set_password(config, dn=alice_dn, new="Other Value 123", old=USERS["alice"][0])
+    assert stored("alice") == unicode_pwd(NEW)
+    set_password(config, dn=slapd.user_dn("bob"), new=NEW, old=None)
+    assert stored("bob") == unicode_pwd(NEW)
