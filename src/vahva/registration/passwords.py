@@ -110,11 +110,12 @@ def confirmed_with_second_factor(request: HttpRequest) -> bool:
 
 def _write(user: User, new: str, *, old: str | None) -> None:
     link = directory_link(user)
-    if link is None:
+    config = current_config()
+    if link is None or not config.enabled:
+        # A local account (or the directory was turned off: its people are local again).
         user.set_password(new)
         user.save()
         return
-    config = current_config()
     if not config.password_change:
         raise ManagedElsewhere()
     directory_passwords.set_password(config, dn=link.dn, new=new, old=old)
