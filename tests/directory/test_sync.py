@@ -130,3 +130,16 @@ def test_the_test_command_shows_what_vahva_reads(directory: SlapdServer) -> None
 def test_commands_say_when_the_directory_is_off(db: Any) -> None:
     with pytest.raises(CommandError, match="not enabled"):
         run("sync")
+
+
+def test_a_sync_that_reads_nobody_disables_nobody(configure: Any, slapd: SlapdServer) -> None:
+    configure(openldap_table(slapd))
+    run("sync")
+    # A typo in the filter: the directory "has" nobody.
+    configure(openldap_table(slapd, sync_filter="(objectClass=inetOrgPersn)"))
+    with pytest.raises(CommandError, match="no longer lists 5 of the 5 people"):
+        run("sync")
+    assert User.objects.filter(is_active=True).count() == 5
+    out = run("sync", "--allow-mass-disable")
+    assert "5 disabled" in out
+    assert not User.objects.filter(is_active=True).exists()

@@ -164,26 +164,28 @@ def _apply_helpdesk(config: DirectoryConfig, person: Person, user: User) -> None
         user.user_permissions.remove(permission)
 
 
-def disable_missing(seen: set[str], *, now: dt.datetime, dry_run: bool = False) -> list[User]:
-    """Disable everyone linked to an entry that the directory no longer has."""
+def missing(seen: set[str]) -> list[DirectoryLink]:
+    """Everyone linked to an entry that the directory no longer has."""
     # Streamed and compared in Python: 100,000 ids would not fit in one SQL IN (...).
-    gone = [
+    return [
         link
         for link in DirectoryLink.objects.filter(present=True).select_related("user").iterator()
         if link.immutable_id not in seen
     ]
-    users = []
+
+
+def disable(gone: list[DirectoryLink], *, now: dt.datetime, dry_run: bool = False) -> int:
+    """Disable the people of ``gone`` at once: sessions ended, OIDC tokens revoked."""
+    if dry_run:
+        return len(gone)
     for link in gone:
-        users.append(link.user)
-        if dry_run:
-            continue
         with transaction.atomic():
             DirectoryLink.objects.filter(pk=link.pk).update(present=False, synced_at=now)
             User.objects.filter(pk=link.user_id).update(is_active=False)
             link.user.is_active = False
             link.user.sign_out_everywhere()
             record("directory.disabled", subject=link.user, reason="gone from the directory")
-    return users
+    return len(gone)
 
 
 def create_many(

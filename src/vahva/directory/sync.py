@@ -18,6 +18,7 @@ import ldap
 from ldap.controls import SimplePagedResultsControl
 
 from vahva.accounts.models import User
+from vahva.errors import VahvaError
 
 from . import people
 from .config import DirectoryConfig, Membership
@@ -26,6 +27,20 @@ from .entries import Person, Role, UnusableEntry, person_from
 from .models import DirectoryLink
 
 Progress = Callable[[int], None]
+#: Half of the people linked (and at least this many, or all of them) gone at once stops
+#: the sync.
+MASS_DISABLE_FLOOR = 10
+
+
+class MassDisable(VahvaError):
+    """The directory stopped listing more than half of the people vahva has from it."""
+
+    def __init__(self, *, gone: int, linked: int) -> None:
+        super().__init__(
+            f"The directory no longer lists {gone} of the {linked} people linked to it; "
+            "nobody was disabled. Check sync_filter and user_base, or run the sync with "
+            "--allow-mass-disable if they really left."
+        )
 
 
 @dataclass
@@ -133,6 +148,7 @@ def sync(
     now: dt.datetime,
     dry_run: bool = False,
     progress: Progress | None = None,
+    allow_mass_disable: bool = False,
 ) -> SyncReport:
     """Read everyone and apply the differences (``dry_run``: count them, save nothing)."""
     report = SyncReport()
@@ -175,7 +191,13 @@ def sync(
         raise DirectoryUnavailable() from exc
     finally:
         conn.unbind_s()
-    report.disabled += len(people.disable_missing(seen, now=now, dry_run=dry_run))
+    gone = people.missing(seen)
+    linked = DirectoryLink.objects.filter(present=True).count()
+    mass = len(gone) > linked // 2 and len(gone) >= min(MASS_DISABLE_FLOOR, linked)
+    if mass and not allow_mass_disable:
+        # A typo in sync_filter or user_base reads nobody: that must not disable everyone.
+        raise MassDisable(gone=len(gone), linked=linked)
+    report.disabled += people.disable(gone, now=now, dry_run=dry_run)
     return report
 
 

@@ -14,7 +14,7 @@ from vahva.directory.connection import UNREACHABLE, DirectoryUnavailable, connec
 from vahva.directory.entries import UnusableEntry, person_from
 from vahva.directory.models import DirectoryLink
 from vahva.directory.service import current_config
-from vahva.directory.sync import sync
+from vahva.directory.sync import MassDisable, sync
 
 BAR = 30
 
@@ -28,6 +28,11 @@ class Command(BaseCommand):
         test.add_argument("username", nargs="?", default="")
         run = sub.add_parser("sync", help="create, update and disable people from the directory")
         run.add_argument("--dry-run", action="store_true", help="count the changes, save none")
+        run.add_argument(
+            "--allow-mass-disable",
+            action="store_true",
+            help="disable people even when more than half of them left the directory at once",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = current_config()
@@ -86,7 +91,16 @@ class Command(BaseCommand):
                 sys.stdout.write(f"\r[{'#' * done}{' ' * (BAR - done)}] {read} people")
                 sys.stdout.flush()
 
-        report = sync(config, now=clock.now(), dry_run=dry_run, progress=progress)
+        try:
+            report = sync(
+                config,
+                now=clock.now(),
+                dry_run=dry_run,
+                progress=progress,
+                allow_mass_disable=options["allow_mass_disable"],
+            )
+        except MassDisable as exc:
+            raise CommandError(str(exc.message)) from None
         if tty:
             sys.stdout.write("\n")
         counts = report.counts()
