@@ -32,7 +32,6 @@ from django.utils.translation import gettext_lazy as _
 from vahva.accounts.models import User, normalise_email
 from vahva.audit.log import record
 from vahva.conf import settings
-from vahva.directory import passwords as directory_passwords
 from vahva.directory.models import DirectoryLink
 from vahva.directory.service import current_config
 from vahva.errors import RateLimited, VahvaError
@@ -118,6 +117,9 @@ def _write(user: User, new: str, *, old: str | None) -> None:
         return
     if not config.password_change:
         raise ManagedElsewhere()
+    # Lazily: python-ldap is loaded only where a directory is configured.
+    from vahva.directory import passwords as directory_passwords
+
     directory_passwords.set_password(config, dn=link.dn, new=new, old=old)
 
 
