@@ -156,6 +156,15 @@ DEFAULTS: dict[str, Any] = {
     # active it is.
     "SESSION_IDLE_TIMEOUT": 30 * 60,
     "SESSION_MAX_AGE": 12 * 3600,
+    # --- the organisation's directory (vahva.directory; [vahva.directory] in the TOML file) ---
+    # LDAP / Active Directory: sign-in by bind, `vahva directory sync`, password changes.
+    # Off by default; the table's keys and defaults are vahva.directory.config.DEFAULTS.
+    "DIRECTORY": {"enabled": False},
+    # "Forgot your password?": seconds a link by e-mail works, and requests per hour for one
+    # address and for one client address (counted before anything is sent).
+    "PASSWORD_RESET_TTL": 900,
+    "PASSWORD_RESET_PER_ADDRESS": 3,
+    "PASSWORD_RESET_PER_CLIENT": 20,
 }
 
 _PHONE_LIMIT_KEYS = {"number", "person", "ip", "country"}
@@ -263,6 +272,13 @@ def _twilio(name: str, value: Any) -> None:
         _string(f"{name}.{part}", item)
 
 
+def _directory(name: str, value: Any) -> None:
+    # Lazily: the table's schema is the directory room's; settings import nothing else.
+    from vahva.directory.config import parse
+
+    parse(value)
+
+
 _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "ORGANISATION_NAME": _string,
     "HELPDESK_EMAIL": _string,
@@ -321,6 +337,10 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "METRICS_TOKEN": _string,
     "SESSION_IDLE_TIMEOUT": _at_least_one,
     "SESSION_MAX_AGE": _at_least_one,
+    "DIRECTORY": _directory,
+    "PASSWORD_RESET_TTL": _at_least_one,
+    "PASSWORD_RESET_PER_ADDRESS": _at_least_one,
+    "PASSWORD_RESET_PER_CLIENT": _at_least_one,
 }
 assert set(_VALIDATORS) == set(DEFAULTS), "every setting needs a validator"
 

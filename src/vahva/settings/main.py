@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "vahva.insights",
     "vahva.metrics",
     "vahva.validate",
+    "vahva.directory",
     # Before oauth2_provider, so that vahva's templates for its pages win.
     "vahva.oidc",
     "oauth2_provider",
@@ -139,6 +140,12 @@ SERVE_WORKERS = CONFIG.workers
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# With [vahva.directory]: the password is checked by binding to the directory as the person;
+# local accounts (break-glass admins, people outside the directory) stay with ModelBackend.
+AUTHENTICATION_BACKENDS = [
+    *(["vahva.directory.backend.DirectoryBackend"] if VAHVA["DIRECTORY"].get("enabled") else []),
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "signin:password"
 LOGIN_REDIRECT_URL = "registration:security_info"
 PASSWORD_HASHERS = [
