@@ -136,6 +136,11 @@ DEFAULTS: dict[str, Any] = {
     # least 32 characters: python -c 'import secrets; print(secrets.token_urlsafe(32))').
     "METRICS_ENABLED": False,
     "METRICS_TOKEN": "",
+    # --- RADIUS (vahva radius serve) ---
+    # Seconds an Access-Request waits for the approval in the app (keep it under the VPN's
+    # own RADIUS timeout), and seconds a retransmitted request is answered from the cache.
+    "RADIUS_PUSH_WAIT": 25,
+    "RADIUS_REPLAY_WINDOW": 30,
 }
 
 _PHONE_LIMIT_KEYS = {"number", "person", "ip", "country"}
@@ -292,6 +297,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "TWILIO": _twilio,
     "METRICS_ENABLED": _boolean,
     "METRICS_TOKEN": _string,
+    "RADIUS_PUSH_WAIT": _at_least_one,
+    "RADIUS_REPLAY_WINDOW": _at_least_one,
 }
 assert set(_VALIDATORS) == set(DEFAULTS), "every setting needs a validator"
 
