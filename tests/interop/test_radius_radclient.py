@@ -7,7 +7,6 @@ test database, the clock the test installs and the in-process event bus that the
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Iterator
 from typing import Any

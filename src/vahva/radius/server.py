@@ -101,7 +101,8 @@ class RadiusServer(asyncio.DatagramProtocol):
     # --- asyncio ---------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  (a datagram endpoint's)
+        # A datagram endpoint's transport.
+        self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         try:
