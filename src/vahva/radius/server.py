@@ -58,7 +58,7 @@ class ReplayCache:
     def _expire(self, now: float) -> None:
         while self._entries:
             key, (at, _answer) = next(iter(self._entries.items()))
-            if now - at < self.window and len(self._entries) <= self.size:
+            if now - at < self.window and len(self._entries) < self.size:
                 return
             del self._entries[key]
 
@@ -90,7 +90,9 @@ class RadiusServer(asyncio.DatagramProtocol):
         self.clients = known
         self.loader = loader
         self.monotonic = monotonic
-        self.replays = ReplayCache(float(settings.RADIUS_REPLAY_WINDOW))
+        # A request waiting for the app is still in the cache when the NAS retransmits it.
+        window = max(settings.RADIUS_REPLAY_WINDOW, settings.RADIUS_PUSH_WAIT + 5)
+        self.replays = ReplayCache(float(window))
         self.drops: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()
         self.transport: asyncio.DatagramTransport | None = None
