@@ -41,6 +41,7 @@ system-deps:
 	      chromium zbar-tools oathtool redis-server postgresql >/dev/null; \
 	  else echo "Tests need: apt-get install chromium zbar-tools oathtool redis-server postgresql"; fi; \
 	fi
+	@[ -x /usr/bin/radclient ] && [ -x /usr/sbin/freeradius ] || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends freeradius freeradius-utils >/dev/null || echo "RADIUS tests need: apt-get install freeradius freeradius-utils"; }
 
 ## make test: the whole suite, browser tests included, on SQLite; then the database-backed
 ## tests again on PostgreSQL (make test-postgres) when it is installed
