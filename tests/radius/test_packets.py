@@ -101,6 +101,11 @@ def test_state_round_trip_and_foreign_states() -> None:
         ("secret", ("secret", None)),
         ("123456", ("123456", None)),  # a code alone is not a password and a code
         ("secret12345", ("secret12345", None)),
+        # OpenVPN's static-challenge (SCRV1): base64 of the password, then of the response.
+        ("SCRV1:c2VjcmV0:MTIzNDU2", ("secret", "123456")),
+        ("SCRV1:c2VjcmV0:", ("secret", None)),
+        ("SCRV1:c2VjcmV0:cHVzaA==", ("secret", None)),
+        ("SCRV1:not base64:MTIzNDU2", ("SCRV1:not base64:MTIzNDU2", None)),
     ],
 )
 def test_split_appended(typed: str, expected: tuple[str, str | None]) -> None:

@@ -9,6 +9,7 @@ holds no thread and no database connection while it waits.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,7 +63,19 @@ def requirement_of(client: KnownClient) -> Requirement:
 
 
 def split_appended(password: str) -> tuple[str, str | None]:
-    """``password,123456`` / ``password123456`` → (password, code); no code → (password, None)."""
+    """``password,123456`` / ``password123456`` → (password, code); no code → (password, None).
+
+    OpenVPN's ``static-challenge`` sends ``SCRV1:<base64 password>:<base64 response>``; an
+    empty response (or one that is not a code) leaves the second factor to the challenge.
+    """
+    if password.startswith("SCRV1:") and password.count(":") == 2:
+        _tag, hidden, answer = password.split(":")
+        try:
+            secret = base64.b64decode(hidden, validate=True).decode()
+            response = base64.b64decode(answer, validate=True).decode().strip()
+        except (ValueError, UnicodeDecodeError):
+            return password, None
+        return secret, response if re.fullmatch(r"\d{6,8}", response) else None
     match = _APPENDED.fullmatch(password)
     if match is None or not match.group(1):
         return password, None
