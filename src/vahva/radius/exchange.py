@@ -96,7 +96,7 @@ def _log(
         action,
         subject=user,
         actor=user if outcome == "ok" else None,
-        request=nonbrowser.bare_request(request.person_ip),
+        request=nonbrowser.bare_request(request.counted_as),
         outcome=outcome,
         reason=reason,
         service=client.service,
@@ -163,7 +163,7 @@ def _password_step(client: KnownClient, request: Request) -> _Started:
         password, code = split_appended(password)
     try:
         user = nonbrowser.check_password(
-            email=request.user_name, password=password, ip=request.person_ip
+            email=request.user_name, password=password, source=request.counted_as
         )
     except VahvaError as exc:
         # (The engine has logged the wrong password as signin.password.)
@@ -172,6 +172,7 @@ def _password_step(client: KnownClient, request: Request) -> _Started:
         user,
         requirement=requirement_of(client),
         ip=request.person_ip,
+        source=request.counted_as,
         channel=channel_of(client),
         action="radius.mfa",
     )
@@ -207,6 +208,7 @@ def _code_step(
             code,
             requirement=requirement_of(client),
             ip=request.person_ip,
+            source=request.counted_as,
             action="radius.mfa",
         )
     except VahvaError as exc:

@@ -87,6 +87,13 @@ class Request:
     state: bytes | None = None
     #: The person's address, when the NAS sends one that is an IP address.
     person_ip: str | None = None
+    #: The address the packet came from (the NAS, or a proxy).
+    source: str = ""
+
+    @property
+    def counted_as(self) -> str:
+        """Where throttles and the log count this request: the person, else the NAS."""
+        return self.person_ip or self.source
 
 
 def _first(pkt: packet.Packet, code: int) -> bytes | None:
@@ -113,7 +120,7 @@ def person_ip(pkt: packet.Packet) -> str | None:
     return None
 
 
-def parse(data: bytes, secret: bytes) -> Request | Drop:
+def parse(data: bytes, secret: bytes, *, source: str = "") -> Request | Drop:
     """Decode and authenticate a datagram from the client whose shared secret is ``secret``."""
     if len(data) < 20 or len(data) > MAX_PACKET:
         return Drop(DropReason.MALFORMED)
@@ -130,7 +137,7 @@ def parse(data: bytes, secret: bytes) -> Request | Drop:
         # RFC 2866 §3: the Request Authenticator is an MD5 over the packet and the secret.
         if not pkt.VerifyAcctRequest():
             return Drop(DropReason.BAD_AUTHENTICATOR)
-        return Request(pkt, code, pkt.id, pkt.authenticator)
+        return Request(pkt, code, pkt.id, pkt.authenticator, source=source)
     if code not in (Code.ACCESS_REQUEST, Code.STATUS_SERVER):
         return Drop(DropReason.UNEXPECTED)
     authenticators = dict.get(pkt, MESSAGE_AUTHENTICATOR) or []
@@ -141,7 +148,7 @@ def parse(data: bytes, secret: bytes) -> Request | Drop:
     if len(authenticators) != 1 or not pkt.verify_message_authenticator():
         return Drop(DropReason.BAD_AUTHENTICATOR)
     if code == Code.STATUS_SERVER:
-        return Request(pkt, code, pkt.id, pkt.authenticator)
+        return Request(pkt, code, pkt.id, pkt.authenticator, source=source)
     hidden = _first(pkt, USER_PASSWORD)
     password = None
     if hidden is not None:
@@ -158,6 +165,7 @@ def parse(data: bytes, secret: bytes) -> Request | Drop:
         password=password,
         state=_first(pkt, STATE),
         person_ip=person_ip(pkt),
+        source=source,
     )
 
 

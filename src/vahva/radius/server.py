@@ -127,7 +127,7 @@ class RadiusServer(asyncio.DatagramProtocol):
             # Not a client of ours: no answer, so nothing about vahva is learnt from probing.
             self._drop(DropReason.UNKNOWN_CLIENT, address)
             return
-        parsed = packets.parse(data, client.secret)
+        parsed = packets.parse(data, client.secret, source=address)
         if isinstance(parsed, Drop):
             self._drop(parsed.reason, address, client)
             return

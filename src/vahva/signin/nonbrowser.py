@@ -135,15 +135,26 @@ def usable_methods(user: Any) -> list[RegisteredMethod]:
     return [m for m in methods.registered_for(user) if not registry.get(m.kind).ceremony]
 
 
-def check_password(*, email: str, password: str, ip: str | None) -> Any:
-    """The person for ``email`` if ``password`` is right (the engine's throttle and audit)."""
-    return engine.check_password(bare_request(ip), email, password)
+def check_password(*, email: str, password: str, source: str | None) -> Any:
+    """The person for ``email`` if ``password`` is right (the engine's throttle and audit,
+    counted on ``source``: the person's address, else the one of the server that asks)."""
+    return engine.check_password(bare_request(source), email, password)
 
 
 def start(
-    user: Any, *, requirement: Requirement, ip: str | None, channel: str, action: str
+    user: Any,
+    *,
+    requirement: Requirement,
+    ip: str | None,
+    source: str | None,
+    channel: str,
+    action: str,
 ) -> Result:
-    """After a right password: ask the door; for a second factor, begin the person's method."""
+    """After a right password: ask the door; for a second factor, begin the person's method.
+
+    ``ip``: the person's address, for the policy (trusted networks) and the phone's request,
+    None when unknown; ``source``: where throttles and the log count the request.
+    """
     now = clock.now()
     presence = Presence(user=user, authentication=Authentication(at=now, amr=("pwd",)), ip=ip)
     step = decide_step(presence, requirement, now=now)
@@ -178,7 +189,7 @@ def start(
         record(
             action,
             subject=user,
-            request=bare_request(ip),
+            request=bare_request(source),
             outcome="failure",
             reason=engine.failure_reason(exc),
             method=registered.kind,
@@ -260,6 +271,7 @@ def answer_code(
     *,
     requirement: Requirement,
     ip: str | None,
+    source: str | None,
     action: str,
 ) -> Result:
     """Check a typed code for the attempt's method (throttled, single use, audited)."""
@@ -271,7 +283,7 @@ def answer_code(
         raise ExpiredChallenge()
     ref = AttemptRef(id=str(attempt.pk), ip=attempt.ip, service=requirement.service)
     engine.check_second_factor(
-        bare_request(ip), attempt.user, registered, typed, action=action, attempt=ref
+        bare_request(source), attempt.user, registered, typed, action=action, attempt=ref
     )
     return _finish(attempt, registered, method, typed, requirement=requirement, ip=ip)
 
