@@ -175,6 +175,8 @@ class RadiusServer(asyncio.DatagramProtocol):
 
     def _drop(self, reason: DropReason, address: str, client: KnownClient | None = None) -> None:
         self.drops[reason.name] += 1
+        if reason == DropReason.DUPLICATE:
+            return  # a NAS retransmitting while a request waits for the app: normal, not logged
         now = self.monotonic()
         last = self._dropped_at.get((address, reason.name))
         if last is not None and now - last < DROP_LOG_INTERVAL:
