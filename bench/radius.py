@@ -52,6 +52,7 @@ from _common import (
     stop_server,
     throwaway_vahva,
 )
+
 from signin import raw_argon2
 
 SECRET = "bench-radius-shared-secret"
@@ -102,9 +103,7 @@ def set_up_clients() -> None:
     from vahva.radius import clients
 
     clients.add("Password only", addresses=[PASSWORD_ONLY], secret=SECRET, mfa_rule="never")
-    clients.add(
-        "Codes", addresses=[CODES], secret=SECRET, mfa_rule="always", appended_codes=True
-    )
+    clients.add("Codes", addresses=[CODES], secret=SECRET, mfa_rule="always", appended_codes=True)
     clients.add("Waits", addresses=[WAITING], secret=SECRET, mfa_rule="always", prompt="wait")
 
 
@@ -130,14 +129,14 @@ def people_with_app(count: int, registered_at: dt.datetime) -> list[str]:
             device = Device.objects.create(
                 user=user, name="Phone", public_key=key, status="active", created_at=registered_at
             )
-            service.save_new(
-                user, "app_push", now=registered_at, data={"device": str(device.pk)}
-            )
+            service.save_new(user, "app_push", now=registered_at, data={"device": str(device.pk)})
     return emails
 
 
 @contextlib.contextmanager
-def radius_server(env: dict[str, str], cpu: int | None, push_wait: int) -> Iterator[tuple[Any, int]]:
+def radius_server(
+    env: dict[str, str], cpu: int | None, push_wait: int
+) -> Iterator[tuple[Any, int]]:
     data_dir = Path(env["VAHVA_DATA_DIR"])
     with (data_dir / "vahva.toml").open("a") as config:
         # Nobody answers the benchmark's pushes: they wait for as long as phase 4 needs.
