@@ -73,7 +73,17 @@ def test_password_and_code_through_the_challenge(
         server.port, SECRET, {"User-Name": bob.email, "User-Password": wrong, "State": state}
     )
     assert code == "Access-Reject", reply
-    # The State is used up by the wrong code: a new sign-in starts with the password.
+    assert reply["Reply-Message"] == "That code is not right. Check the code and try again."
+    # The Reject ended the exchange: the same State takes no second guess, not even the right
+    # code.
+    code, reply = radclient(
+        server.port,
+        SECRET,
+        {"User-Name": bob.email, "User-Password": bob.code(clock), "State": state},
+    )
+    assert code == "Access-Reject", reply
+    assert reply["Reply-Message"] == "Your sign-in has expired. Start again."
+    # A new sign-in starts with the password.
     code, reply = radclient(
         server.port, SECRET, {"User-Name": bob.email, "User-Password": bob.password}
     )

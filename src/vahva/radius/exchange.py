@@ -203,6 +203,9 @@ def _code_step(
         attempt = nonbrowser.resume(
             attempt_id=challenge.attempt, token=challenge.token, channel=channel_of(client)
         )
+    except VahvaError as exc:
+        return _reject(client, request, str(exc.message), reason=type(exc).__name__)
+    try:
         result = nonbrowser.answer_code(
             attempt,
             code,
@@ -212,7 +215,11 @@ def _code_step(
             action="radius.mfa",
         )
     except VahvaError as exc:
-        return _reject(client, request, str(exc.message), reason=type(exc).__name__)
+        # An Access-Reject ends the exchange (RFC 2865 §4.3): its State takes no more guesses.
+        nonbrowser.fail(attempt)
+        return _reject(
+            client, request, str(exc.message), reason=type(exc).__name__, user=attempt.user
+        )
     return _after(client, request, result)
 
 
