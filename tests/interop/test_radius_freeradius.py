@@ -55,6 +55,7 @@ def _run(command: list[str], *, env: dict[str, str], cwd: Path, stdin: str = "")
 @dataclass
 class Deployment:
     port: int
+    accounting_port: int
     process: subprocess.Popen[bytes]
     output: bytearray
 
@@ -115,9 +116,19 @@ def vahva_radius(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deploymen
     assert "FreeRADIUS\t127.0.0.1/32\tservice Campus VPN\tMFA always" in _run(
         [VAHVA, "radius", "client", "list"], env=env, cwd=data_dir
     )
-    port = free_udp_port()
+    port, accounting = free_udp_port(), free_udp_port()
     process = subprocess.Popen(
-        [VAHVA, "radius", "serve", "--address", "127.0.0.1", "--port", str(port)],
+        [
+            VAHVA,
+            "radius",
+            "serve",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--accounting-port",
+            str(accounting),
+        ],
         env=env,
         cwd=data_dir,
         stdout=subprocess.PIPE,
@@ -125,8 +136,8 @@ def vahva_radius(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deploymen
     )
     output = bytearray()
     try:
-        _wait_for(process, b"radius: listening on 127.0.0.1:", output)
-        yield Deployment(port, process, output)
+        _wait_for(process, f"accounting on 127.0.0.1:{accounting}".encode(), output)
+        yield Deployment(port, accounting, process, output)
     finally:
         # Only the server this test started, by its pid.
         process.terminate()
@@ -180,3 +191,14 @@ def test_the_server_drops_what_the_vpn_sends_it_directly(vahva_radius: Deploymen
         vahva_radius.port, NAS_SECRET, {"User-Name": EMAIL, "User-Password": PASSWORD}, timeout=1
     )
     assert code == "timeout"
+
+
+def test_accounting_is_acknowledged_on_its_own_port(vahva_radius: Deployment) -> None:
+    code, _reply = radclient(
+        vahva_radius.accounting_port,
+        VAHVA_SECRET,
+        {"User-Name": EMAIL, "Acct-Status-Type": "Start", "Acct-Session-Id": "s1"},
+        authenticator=False,
+        kind="acct",
+    )
+    assert code == "Accounting-Response"

@@ -217,22 +217,37 @@ class RadiusServer(asyncio.DatagramProtocol):
         task.add_done_callback(self._tasks.discard)
 
 
-async def serve(address: str, port: int, *, ready: Callable[[str], None] | None = None) -> None:
-    """Serve until cancelled."""
+async def serve(
+    address: str,
+    port: int,
+    *,
+    accounting_port: int = 0,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until cancelled: authentication on ``port`` and, when not 0, accounting (which
+    is acknowledged and ignored) on ``accounting_port``."""
     loop = asyncio.get_running_loop()
     known = await exchange.in_thread(clients.load_all)
-    transport, _protocol = await loop.create_datagram_endpoint(
-        lambda: RadiusServer(known, loader=clients.load_all), local_addr=(address, port)
-    )
-    bound = transport.get_extra_info("sockname")
-    message = f"radius: listening on {bound[0]}:{bound[1]} for {len(known)} client(s)"
+    transports: list[asyncio.DatagramTransport] = []
+    for listen in (port, accounting_port):
+        if listen == 0 and transports:
+            continue
+        transport, _protocol = await loop.create_datagram_endpoint(
+            lambda: RadiusServer(known, loader=clients.load_all), local_addr=(address, listen)
+        )
+        transports.append(transport)
+    bound = [t.get_extra_info("sockname") for t in transports]
+    message = f"radius: listening on {bound[0][0]}:{bound[0][1]} for {len(known)} client(s)"
+    if len(bound) > 1:
+        message += f", accounting on {bound[1][0]}:{bound[1][1]}"
     log.info(message)
     if ready is not None:
         ready(message)
     try:
         await asyncio.Event().wait()
     finally:
-        transport.close()
+        for transport in transports:
+            transport.close()
 
 
 __all__ = ["RadiusServer", "ReplayCache", "serve"]

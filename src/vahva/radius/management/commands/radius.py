@@ -24,6 +24,12 @@ class Command(BaseCommand):
         serve = sub.add_parser("serve", help="serve RADIUS on UDP")
         serve.add_argument("--address", default="127.0.0.1", help="address to listen on")
         serve.add_argument("--port", type=int, default=1812, help="UDP port (default 1812)")
+        serve.add_argument(
+            "--accounting-port",
+            type=int,
+            default=1813,
+            help="UDP port where accounting is acknowledged and ignored (default 1813; 0: none)",
+        )
         client = sub.add_parser("client", help="the clients (NAS) allowed to ask")
         what = client.add_subparsers(dest="client_action", required=True)
         add = what.add_parser("add", help="add a client")
@@ -69,7 +75,14 @@ class Command(BaseCommand):
             sys.stdout.flush()
 
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(server.serve(options["address"], options["port"], ready=ready))
+            asyncio.run(
+                server.serve(
+                    options["address"],
+                    options["port"],
+                    accounting_port=options["accounting_port"],
+                    ready=ready,
+                )
+            )
 
     def _client_add(self, options: dict[str, Any]) -> None:
         try:
