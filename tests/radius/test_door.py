@@ -89,3 +89,23 @@ def test_one_code_finishes_one_sign_in_even_sent_twice_at_once(
         codes = list(pool.map(answer, range(4)))
     assert codes.count(packet.AccessAccept) == 1, codes
     assert AuditEvent.objects.filter(action="radius.accept").count() == 1
+
+
+def test_a_person_with_only_a_passkey_is_told_what_to_add(
+    server: ServerThread, make_user: Any, clock: Any
+) -> None:
+    import datetime as dt
+
+    from vahva.methods import service
+
+    carol = make_user("carol@demo.example", "carol-pass-word")
+    service.save_new(carol, "webauthn", now=clock() - dt.timedelta(hours=1), data={})
+    nas = vpn(server, "always")
+    request = nas.access(password="carol-pass-word")
+    request["User-Name"] = "carol@demo.example"
+    reply = nas.ask(request)
+    assert reply.code == packet.AccessReject
+    assert reply["Reply-Message"] == [
+        "A security key or passkey cannot be used here. Add the vahva app or an authenticator "
+        "app at http://localhost:8000/security-info, then try again."
+    ]

@@ -163,9 +163,20 @@ def start(
             step=step, user=user, message="" if step.issue else _refusal(step, requirement)
         )
     usable = usable_methods(user)
-    if not usable:
+    if requirement.demands_phishing_resistant:
+        # Nothing that can be typed or approved over this protocol is phishing-resistant.
         refused = Step(Outcome.NEED_PASSKEY, reason=step.reason)
         return Result(step=refused, user=user, message=_refusal(refused, requirement))
+    if not usable:
+        return Result(
+            step=Step(Outcome.NEED_METHOD, reason=step.reason),
+            user=user,
+            message=_(
+                "A security key or passkey cannot be used here. Add the vahva app or an "
+                "authenticator app at %(url)s/security-info, then try again."
+            )
+            % {"url": str(settings.PUBLIC_URL).rstrip("/")},
+        )
     registered = usable[0]
     token = secrets.token_urlsafe(24)
     attempt = SignInAttempt.objects.create(
