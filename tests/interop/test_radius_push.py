@@ -192,3 +192,27 @@ def wait_for_push() -> PushChallenge:
             return found
         time.sleep(0.05)  # polling the database with a deadline
     pytest.fail("no push was sent")
+
+
+def test_one_approval_finishes_one_request_even_asked_four_times_at_once(
+    server: ServerThread, device: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    vpn(server)
+    number, state = challenge(server)
+    assert "Approved" in cli("approve", "--number", str(number), "--state", str(device))
+
+    def again(_n: int) -> str:
+        return radclient(
+            server.port,
+            SECRET,
+            {"User-Name": "alice@example.org", "User-Password": "", "State": state},
+            timeout=WAIT,
+        )[0]
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(again, range(4)))
+    assert codes.count("Access-Accept") == 1, codes
+    assert codes.count("Access-Reject") == 3, codes
+    assert AuditEvent.objects.filter(action="radius.accept").count() == 1

@@ -215,8 +215,7 @@ def _code_step(
             action="radius.mfa",
         )
     except VahvaError as exc:
-        # An Access-Reject ends the exchange (RFC 2865 §4.3): its State takes no more guesses.
-        nonbrowser.fail(attempt)
+        # (A wrong answer has ended the attempt: its State takes no second guess.)
         return _reject(
             client, request, str(exc.message), reason=type(exc).__name__, user=attempt.user
         )

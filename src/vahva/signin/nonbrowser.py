@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import connections
+from django.db import connections, transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
@@ -276,6 +276,21 @@ def _finish(
     return Result(step=step, user=attempt.user)
 
 
+def _locked(attempt: SignInAttempt) -> SignInAttempt:
+    """The attempt, locked until the transaction ends, while it still waits for its factor.
+
+    Two requests finishing the same attempt (a NAS retransmitting with a new identifier, a
+    replayed State) queue here: the first uses the factor and finishes the attempt, the next
+    finds it finished. A loser can never fail the attempt between the winner's check and its
+    move to done.
+    """
+    found = SignInAttempt.objects.select_for_update().filter(pk=attempt.pk).first()
+    if found is None or found.state != State.MFA_REQUIRED:
+        raise AlreadyCompleted()
+    found.user = attempt.user
+    return found
+
+
 def answer_code(
     attempt: SignInAttempt,
     response: str,
@@ -285,7 +300,9 @@ def answer_code(
     source: str | None,
     action: str,
 ) -> Result:
-    """Check a typed code for the attempt's method (throttled, single use, audited)."""
+    """Check a typed code for the attempt's method (throttled, single use, audited). A wrong
+    answer ends the attempt: the client's Access-Reject ends the exchange (RFC 2865 §4.3), so
+    its State takes no second guess."""
     registered = _method_of(attempt)
     method = registry.get(registered.kind)
     typed = response.strip()
@@ -293,10 +310,19 @@ def answer_code(
         # A waiting method's approval is never taken from typed text (see MAX_TYPED_CODE).
         raise ExpiredChallenge()
     ref = AttemptRef(id=str(attempt.pk), ip=attempt.ip, service=requirement.service)
-    engine.check_second_factor(
-        bare_request(source), attempt.user, registered, typed, action=action, attempt=ref
-    )
-    return _finish(attempt, registered, method, typed, requirement=requirement, ip=ip)
+    with transaction.atomic():
+        current = _locked(attempt)
+        try:
+            engine.check_second_factor(
+                bare_request(source), current.user, registered, typed, action=action, attempt=ref
+            )
+        except VahvaError as exc:
+            # Committed with the failure: the throttle's count and the audit row stay.
+            _move(current, Event.FAIL)
+            failure = exc
+        else:
+            return _finish(current, registered, method, typed, requirement=requirement, ip=ip)
+    raise failure
 
 
 def state_of(attempt: SignInAttempt, requirement: Requirement) -> str:
@@ -310,10 +336,12 @@ def finish_wait(attempt: SignInAttempt, *, requirement: Requirement, ip: str | N
     """Use the attempt's approval (the app's, a call's), once, and ask the door again."""
     registered = _method_of(attempt)
     method = registry.get(registered.kind)
-    # The response is the attempt's own id, from the server's records: only an approval
-    # given for this very attempt completes it.
-    method.verify(registered, str(attempt.pk), now=clock.now())
-    return _finish(attempt, registered, method, str(attempt.pk), requirement=requirement, ip=ip)
+    with transaction.atomic():
+        current = _locked(attempt)
+        # The response is the attempt's own id, from the server's records: only an approval
+        # given for this very attempt completes it.
+        method.verify(registered, str(attempt.pk), now=clock.now())
+        return _finish(current, registered, method, str(attempt.pk), requirement=requirement, ip=ip)
 
 
 def fail(attempt: SignInAttempt) -> None:
