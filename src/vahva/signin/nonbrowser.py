@@ -53,8 +53,11 @@ from .states import Event, State, next_state
 #: anything longer is refused, so typed text can never stand for the attempt's own id.
 MAX_TYPED_CODE = 12
 #: Seconds between looks at the database while waiting, for the approvals that no event bus
-#: announces (the web node answering the phone is another process unless Redis joins them).
+#: announces: the web node answering the phone is another process, which the in-process bus
+#: does not reach. With Redis joining the processes the bus wakes the waiter, and the look is
+#: only a safety net (the Redis bus itself wakes everyone after an outage).
 POLL_INTERVAL = 1.0
+POLL_INTERVAL_WITH_REDIS = 10.0
 
 
 def bare_request(ip: str | None) -> HttpRequest:
@@ -368,13 +371,15 @@ async def wait_for_answer(
     # Subscribed before the first look: an answer published in between is queued, not lost.
     listener = bus.get().subscribe(str(attempt.pk))
     check = sync_to_async(_state_now, thread_sensitive=False)
+    # Without Redis a look a second (a query each); with it, the bus says when to look.
+    poll = POLL_INTERVAL if isinstance(bus.get(), bus.InProcessBus) else POLL_INTERVAL_WITH_REDIS
     try:
         while True:
             state = await check(attempt, requirement)
             left = deadline - loop.time()
             if state != "pending" or left <= 0:
                 return state
-            await listener.next(min(left, POLL_INTERVAL))
+            await listener.next(min(left, poll))
     finally:
         listener.close()
 
