@@ -79,3 +79,36 @@ def test_a_call_answered_with_hash(server: ServerThread, alice: Any, clock: Any)
     asked.join(WAIT)
     assert answers == [packet.AccessAccept]
     assert AuditEvent.objects.get(action="radius.accept").data["amr"] == ["mfa", "pwd", "tel"]
+
+
+@pytest.mark.parametrize(
+    ("appended", "message"),
+    [
+        (True, "Add the code to the end of your password (password,123456)."),
+        (False, "Use the vahva app to sign in here: this VPN cannot ask for a code."),
+    ],
+)
+def test_a_client_without_prompts_sends_no_text_it_cannot_ask_for(
+    transactional_db: Any, alice: Any, clock: Any, appended: bool, message: str
+) -> None:
+    running = ServerThread().start()
+    try:
+        clients.add(
+            "VPN",
+            addresses=["127.0.0.1/32"],
+            secret=SECRET,
+            mfa_rule="always",
+            prompt="wait",
+            appended_codes=appended,
+        )
+        running.reload()
+        with_phone(alice, "sms", clock)
+        nas = Nas(running.port)
+        request = nas.access(password="correct horse battery")
+        request["User-Name"] = alice.email
+        reply = nas.ask(request)
+        assert reply.code == packet.AccessReject
+        assert reply["Reply-Message"] == [message]
+        assert not DevText.objects.exists()
+    finally:
+        running.stop()

@@ -10,6 +10,7 @@ holds no thread and no database connection while it waits.
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -175,6 +176,8 @@ def _password_step(client: KnownClient, request: Request) -> _Started:
         source=request.counted_as,
         channel=channel_of(client),
         action="radius.mfa",
+        answered=code is not None,
+        prompts=client.prompt == Prompt.CHALLENGE,
     )
     if result.issue:
         return _Started(_accept(client, request, result))
@@ -282,16 +285,31 @@ async def handle(client: KnownClient, request: Request) -> Answer:
     if client.prompt == Prompt.WAIT:
         if challenge.waits:
             return await _wait_step(client, request, challenge)
-        return await in_thread(
-            _reject,
-            client,
-            request,
-            _("Add the code to the end of your password (password,123456)."),
-            reason="the client cannot ask for a code",
-            user=started.result.user,
-        )
+        return await in_thread(_cannot_ask, client, request, started.result)
     return Answer(
         Code.ACCESS_CHALLENGE, challenge.message, make_state(challenge.attempt, challenge.token)
+    )
+
+
+def _cannot_ask(client: KnownClient, request: Request, result: nonbrowser.Result) -> Answer:
+    """A client that shows no prompt, and a method whose code must be typed: the code goes
+    with the password (when the client accepts that), or this VPN cannot be used."""
+    assert result.challenge is not None
+    with contextlib.suppress(VahvaError):
+        nonbrowser.fail(
+            nonbrowser.resume(
+                attempt_id=result.challenge.attempt,
+                token=result.challenge.token,
+                channel=channel_of(client),
+            )
+        )
+    message = (
+        _("Add the code to the end of your password (password,123456).")
+        if client.appended_codes
+        else _("Use the vahva app to sign in here: this VPN cannot ask for a code.")
+    )
+    return _reject(
+        client, request, message, reason="the client cannot ask for a code", user=result.user
     )
 
 

@@ -152,11 +152,16 @@ def start(
     source: str | None,
     channel: str,
     action: str,
+    answered: bool = False,
+    prompts: bool = True,
 ) -> Result:
     """After a right password: ask the door; for a second factor, begin the person's method.
 
     ``ip``: the person's address, for the policy (trusted networks) and the phone's request,
     None when unknown; ``source``: where throttles and the log count the request.
+    ``answered``: the client already sent the answer (a code appended to the password), so
+    nothing is sent; ``prompts``: the client can show a prompt (else only a method answered
+    elsewhere, the app or a call, is begun: a text nobody can type in would be wasted).
     """
     now = clock.now()
     presence = Presence(user=user, authentication=Authentication(at=now, amr=("pwd",)), ip=ip)
@@ -195,9 +200,10 @@ def start(
     )
     method = registry.get(registered.kind)
     ref = AttemptRef(id=str(attempt.pk), ip=ip, service=requirement.service)
+    send = not answered and (prompts or method.waits)
     try:
         # Outside any transaction: a text or a push goes out once the method has saved it.
-        shown = method.begin(registered, now=now, attempt=ref)
+        shown = method.begin(registered, now=now, attempt=ref) if send else {}
     except VahvaError as exc:
         _move(attempt, Event.FAIL)
         record(
