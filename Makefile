@@ -69,6 +69,9 @@ lint:
 	$(BIN)/ruff check src tests bench demo
 	$(BIN)/ruff format --check src tests bench demo
 	$(BIN)/codespell src tests README.md CHANGELOG.md
+	@# DESIGN §3's import rules (.importlinter): protocols enter through signin's door, the
+	@# shared core and audit import no room, methods know no protocol.
+	PYTHONPATH=src $(BIN)/lint-imports --no-cache
 
 types:
 	$(BIN)/mypy

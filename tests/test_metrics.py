@@ -219,10 +219,9 @@ def test_texts_calls_and_the_daily_cap(
     with commits():
         for channel in ("sms", "voice"):
             send = phones.Send("+358401234567", alice, "198.51.100.7", channel)
-            phones.check_limits(send, now=clock())
-            phones.record_send(send, now=clock())
+            phones.reserve_audited(send, now=clock())
         with pytest.raises(RateLimited):
-            phones.check_limits(phones.Send("+358401234567", alice, None, "sms"), now=clock())
+            phones.reserve_audited(phones.Send("+358401234567", alice, None, "sms"), now=clock())
     after = scrape()
     for channel in ("sms", "voice"):
         sent = value(after, "vahva_phone_sends_total", channel=channel)

@@ -136,6 +136,12 @@ DEFAULTS: dict[str, Any] = {
     # least 32 characters: python -c 'import secrets; print(secrets.token_urlsafe(32))').
     "METRICS_ENABLED": False,
     "METRICS_TOKEN": "",
+    # --- sessions (NIST SP 800-63B AAL2 reauthentication) ---
+    # Seconds without activity after which a browser is signed out (a waiting page's polls
+    # are not activity), and seconds after the sign-in after which it is signed out however
+    # active it is.
+    "SESSION_IDLE_TIMEOUT": 30 * 60,
+    "SESSION_MAX_AGE": 12 * 3600,
     # --- RADIUS (vahva radius serve) ---
     # Seconds an Access-Request waits for the approval in the app (keep it under the VPN's
     # own RADIUS timeout), and seconds a retransmitted request is answered from the cache.
@@ -185,7 +191,7 @@ def _keys(name: str, value: Any) -> None:
 
 def _trusted_networks(name: str, value: Any) -> None:
     # Lazily: the parser is the policy room's (a pure function); settings import nothing else.
-    from vahva.policy.networks import parse_networks
+    from vahva.networks import parse_networks
 
     if not isinstance(value, Mapping):
         raise ImproperlyConfigured(f"VAHVA[{name!r}] must map names to lists of CIDR blocks")
@@ -196,7 +202,7 @@ def _trusted_networks(name: str, value: Any) -> None:
 
 
 def _trusted_proxies(name: str, value: Any) -> None:
-    from vahva.policy.networks import parse_proxies
+    from vahva.networks import parse_proxies
 
     try:
         parse_proxies(value)
@@ -297,6 +303,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "TWILIO": _twilio,
     "METRICS_ENABLED": _boolean,
     "METRICS_TOKEN": _string,
+    "SESSION_IDLE_TIMEOUT": _at_least_one,
+    "SESSION_MAX_AGE": _at_least_one,
     "RADIUS_PUSH_WAIT": _at_least_one,
     "RADIUS_REPLAY_WINDOW": _at_least_one,
 }

@@ -19,8 +19,7 @@ from django.test import Client
 
 from tests.authenticator.device import TestDevice
 from tests.helpers import PASSWORD
-from vahva import waits
-from vahva.authenticator import bus
+from vahva import bus, waits
 from vahva.authenticator.models import PushChallenge
 from vahva.waits import WaitStreams
 

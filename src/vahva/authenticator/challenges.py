@@ -21,12 +21,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
-from vahva import metrics
+from vahva import bus, metrics
 from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.errors import MalformedInput, RateLimited
 
-from . import bus, delivery, protocol
+from . import delivery, protocol
 from .errors import (
     AlreadyAnswered,
     DeviceRemoved,

@@ -29,7 +29,6 @@ from vahva.authenticator import protocol as authenticator_protocol
 from vahva.authenticator import service as authenticator
 from vahva.conf import settings
 from vahva.errors import MalformedInput
-from vahva.policy import trusted
 
 from . import service, totp
 from .base import AttemptRef, Method
@@ -79,7 +78,7 @@ class AppPushMethod(Method):
                 "ip": attempt.ip,
                 "service": attempt.service,
                 "location": authenticator_protocol.coarse_location(attempt.ip),
-                "outside": trusted.network_of(attempt.ip) is None,
+                "outside": attempt.trusted_network is None,
             },
         )
         return {"number": push.number, "expires_at": push.expires_at}
