@@ -34,9 +34,8 @@ from django.db import connections, transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from vahva import clock
+from vahva import bus, clock
 from vahva.audit.log import record
-from vahva.authenticator import bus
 from vahva.conf import settings
 from vahva.errors import AlreadyCompleted, ExpiredChallenge, VahvaError
 from vahva.methods import registry
