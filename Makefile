@@ -37,7 +37,8 @@ run: install
 ## Debian packages the browser, two-node and production tests use; installed only when running
 ## as root. PostgreSQL's binaries live in a versioned folder (/usr/lib/postgresql/15/bin).
 SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/zbarimg /usr/bin/oathtool /usr/bin/redis-server \
-  /usr/sbin/slapd /usr/bin/gcc /usr/include/ldap.h /usr/include/sasl/sasl.h
+  /usr/sbin/slapd /usr/bin/gcc /usr/include/ldap.h /usr/include/sasl/sasl.h \
+  /usr/bin/radclient /usr/sbin/freeradius
 HAVE_POSTGRES = ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1
 system-deps:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do [ -e $$tool ] || missing=yes; done; \
@@ -45,9 +46,10 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      chromium zbar-tools oathtool redis-server postgresql gcc libldap2-dev libsasl2-dev slapd ldap-utils >/dev/null; \
+	      chromium zbar-tools oathtool redis-server postgresql gcc libldap2-dev libsasl2-dev \
+	      slapd ldap-utils freeradius freeradius-utils >/dev/null; \
 	  else echo "Tests need: apt-get install chromium zbar-tools oathtool redis-server postgresql" \
-	    "gcc libldap2-dev libsasl2-dev slapd ldap-utils"; fi; \
+	    "gcc libldap2-dev libsasl2-dev slapd ldap-utils freeradius freeradius-utils"; fi; \
 	fi
 
 ## make test: the whole suite, browser tests included, on SQLite; then the database-backed

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "vahva.metrics",
     "vahva.validate",
     "vahva.directory",
+    "vahva.radius",
     # Before oauth2_provider, so that vahva's templates for its pages win.
     "vahva.oidc",
     "oauth2_provider",
