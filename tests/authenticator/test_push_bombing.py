@@ -437,3 +437,26 @@ def test_web_push_leaves_after_the_commit(
 
 def _subscription_body(subscription: Subscription) -> bytes:
     return json.dumps(subscription.as_json()).encode()
+
+
+@pytest.mark.django_db
+def test_signing_in_another_way_withdraws_the_request_and_is_not_suspicious(
+    with_app: TestDevice, alice: Any, clock: Any
+) -> None:
+    """Alice habitually picks her authenticator app over the push: the push sent first is
+    withdrawn when she is signed in, and three such sign-ins pause nothing."""
+    from vahva.methods import service as methods
+    from vahva.methods.totp import generate_secret
+
+    secret = generate_secret()
+    totp = methods.save_new(alice, "totp", now=clock() - dt.timedelta(days=1), secret=secret)
+    for _ in range(3):
+        browser = thief("127.0.0.1")
+        assert browser.get("/signin/verify/").status_code == 200
+        assert len(with_app.challenges()) == 1
+        done = browser.post(f"/signin/verify/?method={totp.pk}", {"code": code_for(secret, clock)})
+        assert done["Location"] == "/security-info/"
+        assert with_app.challenges() == []
+        clock.advance(vahva_settings.PUSH_WINDOW)
+    assert allowance.pause_of(alice, now=clock()) is None
+    assert not actions("push.paused")

@@ -150,6 +150,12 @@ class AppPushMethod(Method):
             # is withdrawn (nobody is left to approve it, and it would hold the next sign-in).
             authenticator.withdraw_attempt(registered.user, attempt.id, now=now)
 
+    def finished(self, user: Any, *, attempt: AttemptRef, now: dt.datetime) -> None:
+        # Signed in another way (a code, a key, a text): the request still waiting on the
+        # phone is withdrawn. Left there it would expire "ignored" and count as a suspicious
+        # attempt against the person, and hold their next sign-in.
+        authenticator.withdraw_attempt(user, attempt.id, now=now)
+
     def removed(self, registered: RegisteredMethod, *, now: dt.datetime) -> None:
         authenticator.remove_device_of(registered.user_id, registered.data.get("device"), now=now)
 

@@ -132,6 +132,11 @@ class Method(ABC):
         """The person (or the helpdesk) removed ``registered``: revoke what it left behind."""
         return None
 
+    def finished(self, user: Any, *, attempt: AttemptRef, now: dt.datetime) -> None:
+        """The sign-in ``attempt`` of ``user`` was completed (with any method): drop what this
+        method still has waiting for it (a request on the phone)."""
+        return None
+
     def enrolment_context(self, pending: PendingEnrolment) -> dict[str, Any]:
         """Template data for the enrolment page (a QR, the secret as text...)."""
         return {}

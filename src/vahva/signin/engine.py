@@ -397,7 +397,15 @@ def verify(
     # attempt re-authenticates a signed-in person (begin_confirmation).
     amr = sorted({*attempt.amr, *method.amr_for(response), "mfa"})
     _move(attempt, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=amr)
+    finished(attempt, now=now)
     _signed_in(request, attempt, method=registered.kind)
+
+
+def finished(attempt: SignInAttempt, *, now: dt.datetime) -> None:
+    """Tell every method that ``attempt`` is complete (the app withdraws its waiting push)."""
+    ref = AttemptRef(id=str(attempt.pk), ip=attempt.ip)
+    for method in registry.all_methods():
+        method.finished(attempt.user, attempt=ref, now=now)
 
 
 def check_second_factor(

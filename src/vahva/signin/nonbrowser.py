@@ -281,6 +281,7 @@ def _finish(
         _move(attempt, Event.FAIL)
         return Result(step=step, user=attempt.user, message=_refusal(step, requirement))
     _move(attempt, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=list(amr))
+    engine.finished(attempt, now=now)
     return Result(step=step, user=attempt.user)
 
 
