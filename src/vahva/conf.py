@@ -64,6 +64,9 @@ DEFAULTS: dict[str, Any] = {
     # Staff (helpdesk, admin) always use a second factor; true: only a security key or
     # passkey (phishing-resistant, NIST AAL3) will do for them.
     "STAFF_PHISHING_RESISTANT": False,
+    # Seconds a service's refresh tokens may renew a sign-in at most, from the sign-in itself
+    # however often they are used (ASVS 10.4.8: an absolute lifetime); then sign in again.
+    "OIDC_REFRESH_MAX_AGE": 30 * 86400,
     # Throttling of failures: `free` tries, then a delay of `base` seconds that doubles up to
     # `cap`; `limit` consecutive failures lock the key until a success or the helpdesk
     # (None = never); failures older than `forget` seconds no longer count (None = never).
@@ -308,6 +311,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "SIGNIN_ATTEMPT_TTL": _positive_int,
     "REAUTH_TTL": _positive_int,
     "STAFF_PHISHING_RESISTANT": _boolean,
+    "OIDC_REFRESH_MAX_AGE": _at_least_one,
     "THROTTLE_PASSWORD_IP": _throttle,
     "THROTTLE_PASSWORD_ACCOUNT": _throttle,
     "THROTTLE_MFA_IP": _throttle,

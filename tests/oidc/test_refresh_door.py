@@ -73,3 +73,25 @@ def test_a_multi_factor_token_keeps_refreshing_under_a_stricter_rule(
     Service.objects.filter(application=mail.application).update(mfa_rule="phishing_resistant")
     fresh = refresh(client, mail, tokens["refresh_token"])
     assert fresh.status_code == 400
+
+
+def test_refresh_tokens_end_a_fixed_time_after_the_sign_in(
+    alice_totp: tuple[Any, str], mail: Any, client: Client, clock: Any, settings: Any
+) -> None:
+    """Used every day, a refresh family still ends OIDC_REFRESH_MAX_AGE after the sign-in."""
+    settings.VAHVA = {**settings.VAHVA, "OIDC_REFRESH_MAX_AGE": 3 * 86400}
+    _method, secret = alice_totp
+    start = client.get(authorization := authorize_url(mail.client_id))
+    sign_in_password(client, next=query_of(start["Location"])["next"])
+    client.post("/signin/verify/", {"code": code_for(secret, clock)})
+    token = exchange(client, mail, code_from(client.get(authorization))).json()["refresh_token"]
+    for _day in range(3):
+        clock.advance(86400 - 60)
+        renewed = refresh(client, mail, token)
+        assert renewed.status_code == 200
+        token = renewed.json()["refresh_token"]
+    clock.advance(240)  # three days and a minute after the sign-in
+    refused = refresh(client, mail, token)
+    assert refused.status_code == 400
+    event = AuditEvent.objects.get(action="oidc.refresh_refused")
+    assert "older than the refresh tokens' lifetime" in event.reason

@@ -25,6 +25,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from vahva import clock
 from vahva.audit.log import record
+from vahva.conf import settings
 from vahva.signin import requirements
 
 from .claims import ACR_PHR
@@ -172,16 +173,23 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
             amr=tuple(authorization.amr),
             known_phishing_resistant=authorization.acr == ACR_PHR,
         )
-        step = requirements.renewal_step(
-            authorization.user, signed_in, requirement, now=clock.now()
-        )
-        if step.issue:
-            return True
+        now = clock.now()
+        if (now - authorization.auth_time).total_seconds() > settings.OIDC_REFRESH_MAX_AGE:
+            # A stolen refresh token, used often enough, would otherwise renew forever (the
+            # toolkit's expiry counts from the last use): the sign-in's own age bounds it.
+            reason = "the sign-in behind the token is older than the refresh tokens' lifetime"
+        else:
+            step = requirements.renewal_step(authorization.user, signed_in, requirement, now=now)
+            if step.issue:
+                return True
+            reason = (
+                f"the sign-in behind the token no longer satisfies the service ({step.outcome})"
+            )
         record(
             "oidc.refresh_refused",
             subject=authorization.user,
             outcome="failure",
-            reason=f"the sign-in behind the token no longer satisfies the service ({step.outcome})",
+            reason=reason,
             service=str(client.name),
         )
         return False
