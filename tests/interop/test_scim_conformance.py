@@ -12,6 +12,8 @@ import collections
 import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -67,7 +69,8 @@ def test_scim2_tester_with_a_revoked_token_gets_nothing(live_server: Any, token:
 
 def test_scim2_cli_test_command_passes(live_server: Any, token: str) -> None:
     """The ``scim2 test`` command of scim2-cli, as an operator would run it."""
-    scim2 = shutil.which("scim2")
+    beside = Path(sys.executable).with_name("scim2")
+    scim2 = str(beside) if beside.exists() else shutil.which("scim2")
     if scim2 is None:
         pytest.skip("scim2-cli is not installed")
     env = dict(os.environ, SCIM_CLI_HEADERS=f"Authorization: Bearer {token}")

@@ -9,6 +9,7 @@ from typing import Any
 
 from scim2_models import (
     AuthenticationScheme,
+    Context,
     Bulk,
     ChangePassword,
     EnterpriseUser,
@@ -18,12 +19,15 @@ from scim2_models import (
     Group,
     Patch,
     Reference,
+    Resource,
     ResourceType,
+    ResponseParameters,
     ScimProvider,
     ServiceProviderConfig,
     Sort,
     User,
 )
+from scim2_server.responses import ScimResponse
 from scim2_server.service import ScimService
 
 from vahva.conf import settings
@@ -54,6 +58,23 @@ def service_provider_config(*, max_results: int) -> ServiceProviderConfig:
     )
 
 
+class VahvaService(ScimService):
+    """scim2-server's protocol, with one choice of vahva's."""
+
+    def patch_response(
+        self,
+        base_url: str,
+        resource: Resource[Any],
+        response_parameters: ResponseParameters[Any],
+    ) -> ScimResponse:
+        # RFC 7644 §3.5.2 allows 200 with the resource or 204; identity systems (Okta among
+        # them) read the resource back from the answer, so vahva always sends it.
+        published = self.publish(base_url, resource)
+        return self.resource_response(
+            published, Context.RESOURCE_REPLACEMENT_RESPONSE, response_parameters
+        )
+
+
 @lru_cache(maxsize=4)
 def _service(max_results: int) -> ScimService:
     provider = ScimProvider(
@@ -61,7 +82,7 @@ def _service(max_results: int) -> ScimService:
         resource_types=[USER_TYPE, GROUP_TYPE],
         config=service_provider_config(max_results=max_results),
     )
-    return ScimService(provider)
+    return VahvaService(provider)
 
 
 def service() -> ScimService:
