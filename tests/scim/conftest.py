@@ -66,7 +66,9 @@ class Scim:
         return self.call("PUT", path, body, **kw)
 
     def patch(self, path: str, *operations: dict[str, Any], **kw: Any) -> Any:
-        return self.call("PATCH", path, {"schemas": [PATCH_OP], "Operations": list(operations)}, **kw)
+        return self.call(
+            "PATCH", path, {"schemas": [PATCH_OP], "Operations": list(operations)}, **kw
+        )
 
     def delete(self, path: str, **kw: Any) -> Any:
         return self.call("DELETE", path, **kw)
@@ -100,7 +102,11 @@ def bjensen(**extra: Any) -> dict[str, Any]:
         "schemas": [CORE_USER, ENTERPRISE],
         "userName": "bjensen",
         "externalId": "701984",
-        "name": {"givenName": "Barbara", "familyName": "Jensen", "formatted": "Ms. Barbara J Jensen III"},
+        "name": {
+            "givenName": "Barbara",
+            "familyName": "Jensen",
+            "formatted": "Ms. Barbara J Jensen III",
+        },
         "displayName": "Babs Jensen",
         "emails": [
             {"value": "bjensen@example.com", "type": "work", "primary": True},

@@ -19,7 +19,9 @@ def _people() -> int:
     return User.objects.count()
 
 
-@pytest.mark.parametrize("token", ["", "nope", "0123456789abcdef.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"])
+@pytest.mark.parametrize(
+    "token", ["", "nope", "0123456789abcdef.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]
+)
 def test_a_missing_or_wrong_token_is_401_with_the_bearer_scheme(scim: Scim, token: str) -> None:
     for response in (
         scim.get("/Users", token=token),
@@ -78,7 +80,10 @@ def test_malformed_json_is_400(scim: Scim, raw: bytes) -> None:
         ({"schemas": [CORE_USER], "userName": 42}, "invalidValue"),
         ({"schemas": [CORE_USER], "userName": "x", "active": "maybe"}, "invalidValue"),
         ({"schemas": [CORE_USER], "userName": "x", "emails": "x@example.org"}, "invalidValue"),
-        ({"schemas": [CORE_USER], "userName": "x", "emails": [{"value": "not an address"}]}, "invalidValue"),
+        (
+            {"schemas": [CORE_USER], "userName": "x", "emails": [{"value": "not an address"}]},
+            "invalidValue",
+        ),
         ({"schemas": [CORE_USER], "userName": "x" * 300}, "invalidValue"),
         ({"schemas": ["urn:example:not-a-schema"], "userName": "x"}, "invalidSyntax"),
     ],
@@ -152,7 +157,9 @@ def test_plain_json_is_accepted_and_scim_json_returned(scim: Scim) -> None:
 
 
 def test_a_body_that_is_not_json_is_415(scim: Scim) -> None:
-    response = scim.post("/Users", raw=b"userName=x", content_type="application/x-www-form-urlencoded")
+    response = scim.post(
+        "/Users", raw=b"userName=x", content_type="application/x-www-form-urlencoded"
+    )
 
     assert response.status_code == 415
     assert _people() == 0
@@ -165,7 +172,13 @@ def test_unknown_things_are_404_and_wrong_methods_405(scim: Scim) -> None:
     not_allowed = scim.post("/ServiceProviderConfig", {})
     scim_error(not_allowed, 405)
     assert "GET" in not_allowed["Allow"]
-    scim_error(scim.post("/Bulk", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": []}), 501)
+    scim_error(
+        scim.post(
+            "/Bulk",
+            {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": []},
+        ),
+        501,
+    )
 
 
 def test_a_nul_byte_is_refused_as_scim(scim: Scim) -> None:

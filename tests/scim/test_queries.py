@@ -61,7 +61,10 @@ def _names(scim: Scim, **query: Any) -> list[str]:
         ('emails[value sw "cecilia"]', ["cecilia.carlsson"]),
         (f'{ENTERPRISE}:department eq "Physics" and userName sw "b"', ["bertta.berg"]),
         ('userName sw "a" or userName sw "d"', ["anna.aalto", "antti.aho", "david.dahl"]),
-        ('not (userName sw "a") and active eq true', ["bertta.berg", "cecilia.carlsson", "david.dahl"]),
+        (
+            'not (userName sw "a") and active eq true',
+            ["bertta.berg", "cecilia.carlsson", "david.dahl"],
+        ),
     ],
 )
 def test_filters(scim: Scim, people: dict[str, str], scim_filter: str, expected: list[str]) -> None:
@@ -101,7 +104,9 @@ def test_count_zero_gives_only_the_total(scim: Scim, people: dict[str, str]) -> 
     assert not body.get("Resources")
 
 
-def test_a_page_is_never_longer_than_max_results(scim: Scim, people: dict[str, str], settings: Any) -> None:
+def test_a_page_is_never_longer_than_max_results(
+    scim: Scim, people: dict[str, str], settings: Any
+) -> None:
     settings.VAHVA = {**getattr(settings, "VAHVA", {}), "SCIM_MAX_RESULTS": 2}
 
     body = scim.get("/Users", query={"count": 100}).json()
@@ -112,11 +117,11 @@ def test_a_page_is_never_longer_than_max_results(scim: Scim, people: dict[str, s
 @pytest.mark.parametrize(
     "bad",
     [
-        'userName eq',
+        "userName eq",
         'userName zz "x"',
         '(userName eq "x"',
         'userName eq "x" and',
-        'shoeSize gt 40',
+        "shoeSize gt 40",
     ],
 )
 def test_a_bad_filter_is_invalid_filter(scim: Scim, people: dict[str, str], bad: str) -> None:

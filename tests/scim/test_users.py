@@ -88,11 +88,17 @@ def test_an_address_as_username_is_the_persons_address(scim: Scim) -> None:
 def test_username_is_unique_whatever_the_case(scim: Scim) -> None:
     scim.create_user("bjensen")
 
-    scim_error(scim.post("/Users", {"schemas": [CORE_USER], "userName": "BJensen"}), 409, "uniqueness")
+    scim_error(
+        scim.post("/Users", {"schemas": [CORE_USER], "userName": "BJensen"}), 409, "uniqueness"
+    )
 
 
 def test_an_address_already_someones_is_refused(scim: Scim, alice: Any) -> None:
-    body = {"schemas": [CORE_USER], "userName": "alice2", "emails": [{"value": "alice@example.org"}]}
+    body = {
+        "schemas": [CORE_USER],
+        "userName": "alice2",
+        "emails": [{"value": "alice@example.org"}],
+    }
 
     scim_error(scim.post("/Users", body), 409, "uniqueness")
     assert _person("alice@example.org").full_name == "Alice"
@@ -107,7 +113,8 @@ def test_people_vahva_already_has_are_found_and_taken_over(scim: Scim, alice: An
     assert resource["emails"] == [{"value": "alice@example.org", "primary": True, "type": "work"}]
 
     response = scim.patch(
-        f"/Users/{alice.public_id}", {"op": "replace", "path": "displayName", "value": "Alice Aalto"}
+        f"/Users/{alice.public_id}",
+        {"op": "replace", "path": "displayName", "value": "Alice Aalto"},
     )
     assert response.status_code == 200, response.content
     alice.refresh_from_db()
@@ -119,9 +126,12 @@ def test_people_vahva_already_has_are_found_and_taken_over(scim: Scim, alice: An
 def test_a_local_superuser_is_out_of_provisionings_reach(scim: Scim, make_user: Any) -> None:
     root = make_user("root@example.org", is_superuser=True, is_staff=True)
 
-    assert scim.get("/Users", query={"filter": 'userName eq "root@example.org"'}).json()[
-        "totalResults"
-    ] == 0
+    assert (
+        scim.get("/Users", query={"filter": 'userName eq "root@example.org"'}).json()[
+            "totalResults"
+        ]
+        == 0
+    )
     scim_error(scim.get(f"/Users/{root.public_id}"), 404)
     # Taking the break-glass account over by deactivating or renaming it: refused.
     scim_error(scim.delete(f"/Users/{root.public_id}"), 404)
@@ -230,8 +240,10 @@ def test_an_etag_that_no_longer_matches_refuses_the_write(scim: Scim) -> None:
     stale = scim.call(
         "PATCH",
         path,
-        {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-         "Operations": [{"op": "replace", "path": "title", "value": "Boss"}]},
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "title", "value": "Boss"}],
+        },
         **{"If-Match": created["meta"]["version"]},
     )
 

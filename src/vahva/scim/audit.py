@@ -6,8 +6,8 @@ from enum import StrEnum
 
 
 class Action(StrEnum):
-    TOKEN_ADDED = "scim.token_added"
-    TOKEN_REVOKED = "scim.token_revoked"
+    TOKEN_ADDED = "scim.token_added"  # noqa: S105 (an action name)
+    TOKEN_REVOKED = "scim.token_revoked"  # noqa: S105
     USER_CREATED = "scim.user_created"
     USER_UPDATED = "scim.user_updated"
     USER_DEACTIVATED = "scim.user_deactivated"

@@ -133,7 +133,9 @@ def create(resource: Resource[Any], writer: Writer) -> Resource[Any]:
     return get(str(group.public_id))
 
 
-def update(resource: Resource[Any], writer: Writer, *, expected_version: str | None) -> Resource[Any]:
+def update(
+    resource: Resource[Any], writer: Writer, *, expected_version: str | None
+) -> Resource[Any]:
     group = _find(resource.id, lock=True)
     if expected_version is not None and resource_of(group).meta.version != expected_version:  # type: ignore[union-attr]
         raise PreconditionFailedException(detail="The Group has changed since it was read")

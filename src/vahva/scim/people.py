@@ -97,8 +97,12 @@ def resource_of(user: User) -> Resource[Any]:
     if "active" in data or not user.is_active:
         data["active"] = user.is_active
     groups = [
-        {"value": str(group.public_id), "display": group.display_name,
-         "$ref": f"Groups/{group.public_id}", "type": "direct"}
+        {
+            "value": str(group.public_id),
+            "display": group.display_name,
+            "$ref": f"Groups/{group.public_id}",
+            "type": "direct",
+        }
         for group in user.scim_groups.order_by("pk")
     ]
     data.pop("groups", None)
@@ -148,11 +152,17 @@ def _check_unique(fields: PersonFields, *, other_than: User | None) -> None:
     if not fields.email:
         return
     # A deleted (deactivated) person's address is not free: creating them again revives them.
-    if others.filter(email__iexact=fields.email).exclude(scim_profile__deleted_at__isnull=False).exists():
+    if (
+        others.filter(email__iexact=fields.email)
+        .exclude(scim_profile__deleted_at__isnull=False)
+        .exists()
+    ):
         raise UniquenessException(detail="the e-mail address is already someone else's")
 
 
-def _save_profile(user: User, resource: Resource[Any], fields: PersonFields, writer: Writer) -> None:
+def _save_profile(
+    user: User, resource: Resource[Any], fields: PersonFields, writer: Writer
+) -> None:
     now = clock.now()
     values = {
         "user_name": fields.user_name,
@@ -216,7 +226,9 @@ def _check_version(user: User, expected: str | None) -> None:
         raise PreconditionFailedException(detail="The User has changed since it was read")
 
 
-def update(resource: Resource[Any], writer: Writer, *, expected_version: str | None) -> Resource[Any]:
+def update(
+    resource: Resource[Any], writer: Writer, *, expected_version: str | None
+) -> Resource[Any]:
     user = _locked(resource.id)
     _check_version(user, expected_version)
     fields = person_fields(resource)
@@ -261,8 +273,12 @@ def delete(resource_id: str, writer: Writer, *, expected_version: str | None) ->
     now = clock.now()
     if _profile(user) is None:
         ScimProfile.objects.create(
-            user=user, client=writer.client, user_name=user.email, created_at=now,
-            modified_at=now, resource=stored_form(resource_of(user)),
+            user=user,
+            client=writer.client,
+            user_name=user.email,
+            created_at=now,
+            modified_at=now,
+            resource=stored_form(resource_of(user)),
         )
     ScimProfile.objects.filter(user=user).update(deleted_at=now, modified_at=now)
     User.objects.filter(pk=user.pk).update(is_active=False)
@@ -272,4 +288,3 @@ def delete(resource_id: str, writer: Writer, *, expected_version: str | None) ->
     if groups:
         roles.apply([user], client=writer.client.name, request=writer.request)
     _deactivated(user, writer, Action.USER_DELETED)
-

@@ -9,9 +9,9 @@ from typing import Any
 
 from scim2_models import (
     AuthenticationScheme,
-    Context,
     Bulk,
     ChangePassword,
+    Context,
     EnterpriseUser,
     ETag,
     External,

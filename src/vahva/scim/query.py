@@ -81,7 +81,11 @@ def _comparison(node: Comparison, columns: dict[str, Column]) -> Q | None:
 
 def _compare(column: Column, op: CompareOperator, value: Any) -> Q | None:
     if column.kind == "bool":
-        return Q(**{column.field: value}) if op == CompareOperator.eq and isinstance(value, bool) else None
+        return (
+            Q(**{column.field: value})
+            if op == CompareOperator.eq and isinstance(value, bool)
+            else None
+        )
     if not isinstance(value, str) or op not in _TEXT_LOOKUPS:
         return None
     if column.kind == "uuid":
@@ -113,7 +117,8 @@ def exact(node: FilterNode, columns: dict[str, Column]) -> Q | None:
             return None
         combined = parts[0]
         for part in parts[1:]:
-            assert combined is not None and part is not None
+            assert combined is not None
+            assert part is not None
             combined = combined & part if node.op == LogicalOperator.and_ else combined | part
         return combined
     if isinstance(node, Not):
@@ -145,4 +150,3 @@ def prefilter(node: FilterNode, columns: dict[str, Column]) -> Q:
             found &= prefilter(term, columns)
         return found
     return Q()
-

@@ -65,5 +65,11 @@ def _change(granted: bool) -> Action:
 
 
 def _audit(action: Action, user: User, role: str, client: str, request: Any) -> None:
-    record(action, subject=user, request=request, reason=f"{role} by client {client}",
-           client=client, role=role)
+    record(
+        action,
+        subject=user,
+        request=request,
+        reason=f"{role} by client {client}",
+        client=client,
+        role=role,
+    )

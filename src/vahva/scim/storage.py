@@ -109,7 +109,7 @@ class VahvaStorage(ScimStorage):
         start = search_request.start_index_0 or 0
         count = search_request.count
         # At the root (/.search) the types are one list: Users, then Groups.
-        total, found = 0, []
+        total, found = 0, list[Resource[Any]]()
         for resource_type in resource_types:
             matches = _Matches(_kind(resource_type), search_request)
             size = matches.count()
@@ -141,4 +141,6 @@ class VahvaStorage(ScimStorage):
         *,
         expected_version: str | None = None,
     ) -> None:
-        _kind(resource_type).module.delete(resource_id, self.writer, expected_version=expected_version)
+        _kind(resource_type).module.delete(
+            resource_id, self.writer, expected_version=expected_version
+        )

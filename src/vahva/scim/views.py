@@ -67,7 +67,7 @@ def _serve(request: HttpRequest, path: str) -> ScimResponse:
         method=request.method or "GET",
         base_url=request.build_absolute_uri(PREFIX),
         path="/" + path.removesuffix(".scim"),
-        query=dict(request.GET.items()),
+        query={name: str(value) for name, value in request.GET.items()},
         headers=dict(request.headers.items()),
         body=_body(request),
         subject=client,
