@@ -249,7 +249,8 @@ _SCIM_ROLES = {"helpdesk", "admin"}
 
 def _scim_group_roles(name: str, value: Any) -> None:
     if not isinstance(value, Mapping) or not all(
-        isinstance(group, str) and group and role in _SCIM_ROLES for group, role in value.items()
+        isinstance(group, str) and group and isinstance(role, str) and role in _SCIM_ROLES
+        for group, role in value.items()
     ):
         raise ImproperlyConfigured(
             f"VAHVA[{name!r}] maps group names to one of {sorted(_SCIM_ROLES)}"

@@ -27,7 +27,7 @@ from .provider import GROUP_TYPE, model_of
 
 
 def visible() -> QuerySet[ScimGroup]:
-    return ScimGroup.objects.all()
+    return ScimGroup.objects.prefetch_related("members")
 
 
 def resource_of(group: ScimGroup) -> Resource[Any]:
@@ -47,7 +47,7 @@ def resource_of(group: ScimGroup) -> Resource[Any]:
             "$ref": f"Users/{user.public_id}",
             "type": "User",
         }
-        for user in group.members.order_by("pk")
+        for user in sorted(group.members.all(), key=lambda user: user.pk)
     ]
     if members:
         data["members"] = members

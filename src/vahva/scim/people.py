@@ -56,6 +56,7 @@ def visible() -> QuerySet[User]:
         User.objects.exclude(is_superuser=True, scim_profile__isnull=True)
         .exclude(scim_profile__deleted_at__isnull=False)
         .select_related("scim_profile")
+        .prefetch_related("scim_groups")
         .annotate(
             scim_user_name=Coalesce(
                 F("scim_profile__user_name"), F("email"), output_field=CharField()
@@ -103,7 +104,7 @@ def resource_of(user: User) -> Resource[Any]:
             "$ref": f"Groups/{group.public_id}",
             "type": "direct",
         }
-        for group in user.scim_groups.order_by("pk")
+        for group in sorted(user.scim_groups.all(), key=lambda group: group.pk)
     ]
     data.pop("groups", None)
     if groups:
@@ -288,3 +289,10 @@ def delete(resource_id: str, writer: Writer, *, expected_version: str | None) ->
     if groups:
         roles.apply([user], client=writer.client.name, request=writer.request)
     _deactivated(user, writer, Action.USER_DELETED)
+
+
+def mobile_number(user: User) -> str:
+    """The mobile number the identity system provisioned for ``user`` ("" if none): the
+    number "in the system" the setup wizard may offer, still to be proved by a text or call."""
+    profile = _profile(user)
+    return profile.mobile if profile is not None and profile.deleted_at is None else ""
