@@ -265,3 +265,28 @@ def test_helpdesk_deactivation_shows_over_scim(scim: Scim) -> None:
 
     assert shown["active"] is False
     assert shown["meta"]["version"] != created["meta"]["version"]
+
+
+def test_a_new_person_with_a_deleted_persons_username_does_not_inherit_their_account(
+    scim: Scim,
+) -> None:
+    old = scim.post("/Users", bjensen()).json()
+    scim.delete(f"/Users/{old['id']}")
+
+    new = scim.post(
+        "/Users",
+        bjensen(externalId="990001", emails=[{"value": "b.jensen2@example.com", "primary": True}]),
+    )
+
+    assert new.status_code == 201, new.content
+    assert new.json()["id"] != old["id"]
+    assert not _person("bjensen@example.com").is_active
+    assert _person("b.jensen2@example.com").is_active
+
+
+def test_a_reused_address_with_another_external_id_is_refused(scim: Scim) -> None:
+    old = scim.post("/Users", bjensen()).json()
+    scim.delete(f"/Users/{old['id']}")
+
+    scim_error(scim.post("/Users", bjensen(externalId="990001")), 409, "uniqueness")
+    assert not _person("bjensen@example.com").is_active

@@ -180,13 +180,33 @@ def _save_profile(
 
 
 def _revivable(fields: PersonFields) -> User | None:
-    """A person DELETEd earlier whom the identity system creates again (rehired, restored)."""
-    return (
+    """A person DELETEd earlier whom the identity system creates again (rehired, restored):
+    the same address, and the same externalId when both have one."""
+    if not fields.email:
+        return None
+    for user in (
         User.objects.select_for_update(of=("self",))
-        .filter(scim_profile__deleted_at__isnull=False)
-        .filter(Q(scim_profile__user_name__iexact=fields.user_name) | Q(email__iexact=fields.email))
-        .first()
-    )
+        .select_related("scim_profile")
+        .filter(scim_profile__deleted_at__isnull=False, email__iexact=fields.email)
+    ):
+        kept = user.scim_profile.external_id
+        # A reused address or username is not the same human: a new person must not inherit
+        # the old one's registered phones and apps (their second factors).
+        if not kept or not fields.external_id or kept == fields.external_id:
+            return user
+        raise UniquenessException(
+            detail="the e-mail address belongs to a deleted person with another externalId"
+        )
+    return None
+
+
+def _release_user_name(fields: PersonFields) -> None:
+    """A deleted person's userName given to someone new: the old record lets go of it."""
+    for profile in ScimProfile.objects.filter(
+        deleted_at__isnull=False, user_name__iexact=fields.user_name
+    ):
+        profile.user_name = f"{profile.user_name[:200]}#deleted-{profile.pk}"
+        profile.save(update_fields=["user_name"])
 
 
 def create(resource: Resource[Any], writer: Writer) -> Resource[Any]:
@@ -196,6 +216,7 @@ def create(resource: Resource[Any], writer: Writer) -> Resource[Any]:
     try:
         with transaction.atomic():
             if user is None:
+                _release_user_name(fields)
                 public_id = uuid.uuid4()
                 user = User(
                     public_id=public_id,
