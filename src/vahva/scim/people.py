@@ -22,7 +22,7 @@ from scim2_models import (
 )
 
 from vahva import clock
-from vahva.accounts.models import User
+from vahva.accounts.models import User, normalise_email
 from vahva.audit.log import record
 
 from . import roles
@@ -146,18 +146,16 @@ def _check_unique(fields: PersonFields, *, other_than: User | None) -> None:
     others = User.objects.all() if other_than is None else User.objects.exclude(pk=other_than.pk)
     live = others.exclude(scim_profile__deleted_at__isnull=False)
     names = Q(scim_profile__user_name__iexact=fields.user_name) | Q(
-        scim_profile__isnull=True, email__iexact=fields.user_name
+        # Addresses are kept lower-case (accounts.normalise_email): an indexed equality.
+        scim_profile__isnull=True,
+        email=normalise_email(fields.user_name),
     )
     if live.filter(names).exists():
         raise UniquenessException(detail="userName is already taken")
     if not fields.email:
         return
     # A deleted (deactivated) person's address is not free: creating them again revives them.
-    if (
-        others.filter(email__iexact=fields.email)
-        .exclude(scim_profile__deleted_at__isnull=False)
-        .exists()
-    ):
+    if others.filter(email=fields.email).exclude(scim_profile__deleted_at__isnull=False).exists():
         raise UniquenessException(detail="the e-mail address is already someone else's")
 
 
@@ -187,7 +185,7 @@ def _revivable(fields: PersonFields) -> User | None:
     for user in (
         User.objects.select_for_update(of=("self",))
         .select_related("scim_profile")
-        .filter(scim_profile__deleted_at__isnull=False, email__iexact=fields.email)
+        .filter(scim_profile__deleted_at__isnull=False, email=fields.email)
     ):
         kept = user.scim_profile.external_id
         # A reused address or username is not the same human: a new person must not inherit
