@@ -10,10 +10,12 @@ before every create) are always one indexed query.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q
+from django.db.models.functions import Lower
 from scim2_models.path import (
     AttrPath,
     CompareOperator,
@@ -24,6 +26,10 @@ from scim2_models.path import (
     Not,
     Present,
 )
+
+from vahva.accounts.models import User
+
+from .models import ScimProfile
 
 _CORE = {
     "urn:ietf:params:scim:schemas:core:2.0:user",
@@ -39,10 +45,25 @@ class Column:
     kind: str = "text"  # "text", "uuid" or "bool"
     #: Whether the column is never NULL (``ne`` and ``not`` are then plain SQL negations).
     not_null: bool = True
+    #: ``eq`` as an indexed lookup, where the plain column would scan every row.
+    equal: Callable[[str], Q] | None = None
+
+
+def _user_name_equal(value: str) -> Q:
+    """userName eq, as two index lookups: a provisioned person's userName (the unique index on
+    its lower-case form), or the address of a person vahva had before provisioning (kept
+    lower-case, unique). One OR over the join would read every person."""
+    lowered = value.lower()
+    named = ScimProfile.objects.alias(lowered=Lower("user_name")).filter(lowered=lowered)
+    ids = list(named.values_list("user_id", flat=True))
+    ids += User.objects.filter(email=lowered, scim_profile__isnull=True).values_list(
+        "pk", flat=True
+    )
+    return Q(pk__in=ids)
 
 
 USER_COLUMNS = {
-    "username": Column("scim_user_name", case_exact=False),
+    "username": Column("scim_user_name", case_exact=False, equal=_user_name_equal),
     "displayname": Column("scim_display_name", case_exact=False),
     "externalid": Column("scim_profile__external_id", case_exact=True, not_null=False),
     "id": Column("public_id", case_exact=True, kind="uuid"),
@@ -95,6 +116,8 @@ def _compare(column: Column, op: CompareOperator, value: Any) -> Q | None:
             return Q(**{column.field: uuid.UUID(value)})
         except ValueError:
             return _NOTHING  # not an id vahva ever gives out: matches nobody
+    if op == CompareOperator.eq and column.equal is not None:
+        return column.equal(value)
     lookup = _TEXT_LOOKUPS[op]
     if not column.case_exact:
         lookup = f"i{lookup}"
