@@ -30,6 +30,9 @@ class AttemptRef:
     service: str = ""
     #: The person asked for the challenge again ("Resend code", "Call again").
     resend: bool = False
+    #: The organisation's trusted network the address is in ("Campus"), found by the caller
+    #: (methods decide nothing about networks); None: outside them, or unknown.
+    trusted_network: str | None = None
 
 
 class Method(ABC):
