@@ -173,6 +173,11 @@ DEFAULTS: dict[str, Any] = {
     "PASSWORD_RESET_TTL": 900,
     "PASSWORD_RESET_PER_ADDRESS": 3,
     "PASSWORD_RESET_PER_CLIENT": 20,
+    # --- RADIUS (vahva radius serve) ---
+    # Seconds an Access-Request waits for the approval in the app (keep it under the VPN's
+    # own RADIUS timeout), and seconds a retransmitted request is answered from the cache.
+    "RADIUS_PUSH_WAIT": 25,
+    "RADIUS_REPLAY_WINDOW": 30,
 }
 
 _PHONE_LIMIT_KEYS = {"number", "person", "ip", "country"}
@@ -366,6 +371,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "PASSWORD_RESET_TTL": _at_least_one,
     "PASSWORD_RESET_PER_ADDRESS": _at_least_one,
     "PASSWORD_RESET_PER_CLIENT": _at_least_one,
+    "RADIUS_PUSH_WAIT": _at_least_one,
+    "RADIUS_REPLAY_WINDOW": _at_least_one,
 }
 assert set(_VALIDATORS) == set(DEFAULTS), "every setting needs a validator"
 

@@ -282,3 +282,15 @@ def test_an_unreachable_directory_is_counted_in_metrics(
         response = sign_in_password(client, "alice@example.com", pw("alice"))
     assert response.status_code == 503
     assert count() == before + 1
+
+
+def test_every_name_of_a_person_counts_on_one_password_allowance(
+    directory: SlapdServer, client: Client, clock: Any
+) -> None:
+    """Five wrong passwords, spread over the uid and the e-mail address, are five tries for
+    the one person: the sixth is slowed down whichever name it uses."""
+    sign_in_password(client, "alice", pw("alice"))  # links alice: her names are known
+    other = Client()  # a browser that never signed in to her account (no device cookie)
+    names = ("alice", "alice@example.com") * 3
+    statuses = [sign_in_password(other, name, "wrong password").status_code for name in names]
+    assert statuses == [400, 400, 400, 400, 400, 429]

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "vahva.validate",
     "vahva.scim",
     "vahva.directory",
+    "vahva.radius",
     # Before oauth2_provider, so that vahva's templates for its pages win.
     "vahva.oidc",
     "oauth2_provider",

@@ -21,6 +21,7 @@ from vahva import clock
 from vahva.accounts.models import normalise_email
 from vahva.audit.log import record
 from vahva.conf import settings
+from vahva.directory.models import DirectoryLink
 from vahva.errors import (
     AlreadyCompleted,
     ExpiredChallenge,
@@ -131,12 +132,26 @@ def _move(attempt: SignInAttempt, event: Event, **fields: Any) -> None:
         setattr(attempt, name, value)
 
 
+def _known_as(name: str) -> tuple[int | None, str]:
+    """The person a typed name belongs to (an e-mail address, or a directory username), and
+    the name their password throttle counts on (their e-mail address when known)."""
+    found = get_user_model().objects.filter(email=name).values_list("pk", "email").first()
+    if found is None and "@" not in name:
+        found = (
+            DirectoryLink.objects.filter(username__iexact=name)
+            .values_list("user_id", "user__email")
+            .first()
+        )
+    return (int(found[0]), str(found[1])) if found else (None, name)
+
+
 def check_password(request: HttpRequest, email: str, password: str) -> Any:
     """The person for ``email`` if ``password`` is right; throttled and audited."""
     now = clock.now()
     email = normalise_email(email)
-    user_pk = get_user_model().objects.filter(email=email).values_list("pk", flat=True).first()
-    keys = password_keys(request, email, user_pk)
+    user_pk, canonical = _known_as(email)
+    # One person, one allowance: "alice", her e-mail and her UPN count on the same key.
+    keys = password_keys(request, canonical, user_pk)
     # Reserve first: a burst of parallel guesses is counted one by one before any is checked,
     # so no more of them reach the hash than the back-off allows.
     reservation = throttle.reserve(keys, now=now)
