@@ -153,6 +153,14 @@ DEFAULTS: dict[str, Any] = {
     # least 32 characters: python -c 'import secrets; print(secrets.token_urlsafe(32))').
     "METRICS_ENABLED": False,
     "METRICS_TOKEN": "",
+    # --- SCIM provisioning (vahva.scim) ---
+    # Groups that give a role, by the group's displayName: {"IT Helpdesk": "helpdesk"}.
+    # "helpdesk" = staff + helpdesk.access, "admin" = staff + superuser; other groups are kept.
+    "SCIM_GROUP_ROLES": {},
+    # The largest SCIM request body, in bytes (413 above it, before it is parsed).
+    "SCIM_MAX_BODY": 1024 * 1024,
+    # The most resources one page of a search returns (filter.maxResults).
+    "SCIM_MAX_RESULTS": 200,
     # --- sessions (NIST SP 800-63B AAL2 reauthentication) ---
     # Seconds without activity after which a browser is signed out (a waiting page's polls
     # are not activity), and seconds after the sign-in after which it is signed out however
@@ -273,6 +281,19 @@ def _phone_limits(name: str, value: Any) -> None:
         _at_least_one(f"{name}.{part}", limit)
 
 
+_SCIM_ROLES = {"helpdesk", "admin"}
+
+
+def _scim_group_roles(name: str, value: Any) -> None:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(group, str) and group and isinstance(role, str) and role in _SCIM_ROLES
+        for group, role in value.items()
+    ):
+        raise ImproperlyConfigured(
+            f"VAHVA[{name!r}] maps group names to one of {sorted(_SCIM_ROLES)}"
+        )
+
+
 def _twilio(name: str, value: Any) -> None:
     if not isinstance(value, Mapping) or not set(value) <= _TWILIO_KEYS:
         raise ImproperlyConfigured(f"VAHVA[{name!r}] takes only {sorted(_TWILIO_KEYS)}")
@@ -344,6 +365,10 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "TWILIO": _twilio,
     "METRICS_ENABLED": _boolean,
     "METRICS_TOKEN": _string,
+    # --- SCIM provisioning (vahva.scim) ---
+    "SCIM_GROUP_ROLES": _scim_group_roles,
+    "SCIM_MAX_BODY": _at_least_one,
+    "SCIM_MAX_RESULTS": _at_least_one,
     "SESSION_IDLE_TIMEOUT": _at_least_one,
     "SESSION_MAX_AGE": _at_least_one,
     "DIRECTORY": _directory,

@@ -38,6 +38,8 @@ urlpatterns = [
     path("", include("vahva.authenticator.urls")),
     # The validation API for RADIUS/VPN gateways and scripts (/api/validate/v1/).
     path("", include("vahva.validate.urls")),
+    # SCIM 2.0 provisioning from the organisation's identity system (/scim/v2/).
+    path("", include("vahva.scim.urls")),
     # Prometheus (/metrics): 404 unless VAHVA["METRICS_ENABLED"], then only with the token.
     path("", include("vahva.metrics.urls")),
     # The dev phone (only with the dev gateway in development) and the gateways' webhooks.

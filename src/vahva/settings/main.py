@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "vahva.insights",
     "vahva.metrics",
     "vahva.validate",
+    "vahva.scim",
     "vahva.directory",
     "vahva.radius",
     # Before oauth2_provider, so that vahva's templates for its pages win.

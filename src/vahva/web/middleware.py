@@ -120,6 +120,15 @@ class RequestHygieneMiddleware:
         if request.path.startswith("/api/"):
             # The APIs' own error shape: {"error": code, "message": text}.
             return JsonResponse({"error": "malformed", "message": message}, status=400)
+        if request.path.startswith("/scim/"):
+            # SCIM's error shape (RFC 7644 §3.12), in SCIM's media type.
+            body = {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                "status": "400",
+                "scimType": "invalidValue",
+                "detail": message,
+            }
+            return JsonResponse(body, status=400, content_type="application/scim+json")
         if request.path.startswith("/o/") and not request.path.startswith("/o/authorize"):
             # OAuth 2.0's (RFC 6749 §5.2) for the token, revocation and userinfo endpoints.
             return JsonResponse(
