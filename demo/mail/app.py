@@ -34,6 +34,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+try:
+    # Authlib talks through httpx2 when it is installed (scim2-client brings it), else httpx.
+    import httpx2
+
+    HTTP_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, httpx2.HTTPError)
+except ImportError:  # pragma: no cover (the demo's own dependencies have httpx only)
+    HTTP_ERRORS = (httpx.HTTPError,)
+
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 DEFAULT_CONFIG = "var/demo-mail.json"
@@ -186,7 +194,7 @@ async def login(request: Request) -> Response:
         return await _vahva(request).authorize_redirect(  # type: ignore[no-any-return]
             request, f"{config.base_url}/callback"
         )
-    except httpx.HTTPError:
+    except HTTP_ERRORS:
         return _unreachable(config)
 
 
@@ -215,7 +223,7 @@ async def callback(request: Request) -> Response:
             message="The answer from the sign-in service did not pass Mail's checks.",
             detail=f"{exc.error}: {exc.description}",
         )
-    except httpx.HTTPError:
+    except HTTP_ERRORS:
         return _unreachable(config)
     request.session.clear()
     request.session["id_token"] = token["id_token"]
@@ -234,7 +242,7 @@ async def logout(request: Request) -> Response:
         return await _vahva(request).logout_redirect(  # type: ignore[no-any-return]
             request, post_logout_redirect_uri=f"{config.base_url}/", id_token_hint=id_token
         )
-    except httpx.HTTPError:
+    except HTTP_ERRORS:
         return _unreachable(config)
 
 
