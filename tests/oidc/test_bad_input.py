@@ -193,6 +193,12 @@ def test_logout_to_unregistered_address_is_refused(mail: Any, client: Client) ->
     assert "Location" not in response
 
 
+#: Every parameter /o/authorize/ reads (OAuth, OIDC Core, PKCE, RFC 8707, the toolkit's own).
+AUTHORIZE_PARAMS = (
+    *("response_type", "redirect_uri", "scope", "state", "nonce", "prompt", "max_age"),
+    *("acr_values", "code_challenge", "code_challenge_method", "id_token_hint", "claims"),
+    *("ui_locales", "login_hint", "request", "request_uri", "resource", "approval_prompt"),
+)
 _query_chars = st.text(alphabet=string.printable + "äö€\x00", max_size=60)
 
 
@@ -201,24 +207,7 @@ _query_chars = st.text(alphabet=string.printable + "äö€\x00", max_size=60)
 )
 @given(
     params=st.dictionaries(
-        st.sampled_from(
-            [
-                "response_type",
-                "client_id",
-                "redirect_uri",
-                "scope",
-                "state",
-                "nonce",
-                "prompt",
-                "max_age",
-                "acr_values",
-                "code_challenge",
-                "code_challenge_method",
-                "id_token_hint",
-                "claims",
-                "ui_locales",
-            ]
-        ),
+        st.sampled_from(["client_id", *AUTHORIZE_PARAMS[:13]]),
         _query_chars,
     )
 )
@@ -294,28 +283,7 @@ def test_a_redirect_uri_with_a_port_out_of_range_is_a_clear_400(
 )
 @given(
     params=st.dictionaries(
-        st.sampled_from(
-            [
-                "response_type",
-                "redirect_uri",
-                "scope",
-                "state",
-                "nonce",
-                "prompt",
-                "max_age",
-                "acr_values",
-                "code_challenge",
-                "code_challenge_method",
-                "id_token_hint",
-                "claims",
-                "ui_locales",
-                "login_hint",
-                "request",
-                "request_uri",
-                "resource",
-                "approval_prompt",
-            ]
-        ),
+        st.sampled_from(AUTHORIZE_PARAMS),
         st.one_of(_query_chars, _uri_like),
     ),
     post=st.booleans(),

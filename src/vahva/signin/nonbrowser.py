@@ -44,9 +44,10 @@ from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
 
 from . import engine
+from .engine import _move
 from .models import SignInAttempt
 from .requirements import Authentication, Outcome, Presence, Requirement, Step, decide_step
-from .states import Event, State, next_state
+from .states import Event, State
 
 #: The longest typed answer taken as a code for a method that waits (the app's offline code):
 #: anything longer is refused, so typed text can never stand for the attempt's own id.
@@ -100,20 +101,6 @@ class Result:
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _move(attempt: SignInAttempt, event: Event, **fields: Any) -> None:
-    # As the engine's: a conditional UPDATE on the current state, so two parallel requests
-    # with the same State cannot both finish the attempt.
-    target = next_state(State(attempt.state), event)
-    moved = SignInAttempt.objects.filter(pk=attempt.pk, state=attempt.state).update(
-        state=target, **fields
-    )
-    if not moved:
-        raise AlreadyCompleted()
-    attempt.state = target
-    for name, value in fields.items():
-        setattr(attempt, name, value)
 
 
 def _refusal(step: Step, requirement: Requirement) -> str:

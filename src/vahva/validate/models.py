@@ -12,7 +12,7 @@ class ApiClient(models.Model):
     name = models.CharField(max_length=100, unique=True)
     #: The key's public half: finds the row without comparing secrets in a query.
     key_id = models.CharField(max_length=16, unique=True)
-    #: SHA-256 (hex) of the key's secret half (256 random bits: see clients.hash_secret).
+    #: SHA-256 (hex) of the key's secret half (256 random bits: see vahva.clientkeys).
     key_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField()
     #: To the hour (updated at most once an hour, not on every check).
