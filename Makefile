@@ -30,7 +30,7 @@ run: install
 
 ## Debian packages the browser, two-node and production tests use; installed only when running
 ## as root. PostgreSQL's binaries live in a versioned folder (/usr/lib/postgresql/15/bin).
-SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/zbarimg /usr/bin/oathtool /usr/bin/redis-server
+SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/zbarimg /usr/bin/oathtool /usr/bin/redis-server /usr/bin/xmlsec1 /usr/sbin/apache2 /usr/sbin/shibd
 HAVE_POSTGRES = ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1
 system-deps:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do [ -x $$tool ] || missing=yes; done; \
@@ -38,7 +38,7 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      chromium zbar-tools oathtool redis-server postgresql >/dev/null; \
+	      chromium zbar-tools oathtool redis-server postgresql xmlsec1 apache2 libapache2-mod-shib >/dev/null; \
 	  else echo "Tests need: apt-get install chromium zbar-tools oathtool redis-server postgresql"; fi; \
 	fi
 

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "vahva.insights",
     "vahva.metrics",
     "vahva.validate",
+    "vahva.saml",
     # Before oauth2_provider, so that vahva's templates for its pages win.
     "vahva.oidc",
     "oauth2_provider",

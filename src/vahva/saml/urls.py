@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "saml"
+
+urlpatterns = [
+    path("metadata", views.metadata, name="metadata"),
+    path("sso", views.sso, name="sso"),
+    path("sso/resume", views.resume, name="resume"),
+    path("sso/continue/<str:ticket>", views.continue_sso, name="continue"),
+]

@@ -1,0 +1,153 @@
+"""Web browser SSO through vahva's pages, against a pysaml2 service provider."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from django.test import Client
+from saml2 import samlp
+from saml2.saml import AuthnContextClassRef
+from saml2.samlp import RequestedAuthnContext
+
+from vahva.audit.models import AuditEvent
+from vahva.saml import contexts
+
+from .conftest import SSO, form_fields, signed_in
+from .sp import ACS
+
+
+def _sso_path(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def test_metadata_names_both_bindings_and_the_signing_key(client: Client, db: Any) -> None:
+    response = client.get("/saml/metadata")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/samlmetadata+xml"
+    xml = response.content.decode()
+    assert "IDPSSODescriptor" in xml
+    assert "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" in xml
+    assert "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" in xml
+    assert 'Location="http://localhost:8000/saml/sso"' in xml
+    assert "X509Certificate" in xml
+
+
+def test_signed_in_with_mfa_gets_a_signed_response_with_refeds_mfa(
+    client: Client, alice: Any, service: Any
+) -> None:
+    sp, row = service
+    signed_in(client, alice)
+    request_id, url = sp.redirect_url(SSO, relay_state="course-42")
+    response = client.get(_sso_path(url))
+    assert response.status_code == 200, response.content[:500]
+    fields = form_fields(response)
+    assert fields["action"] == ACS
+    assert fields["RelayState"] == "course-42"
+    read = sp.read(fields["SAMLResponse"], request_id)
+    assert read.authn_info()[0][0] == contexts.REFEDS_MFA
+    assert read.ava["mail"] == ["alice@example.org"]
+    assert read.ava["eduPersonPrincipalName"] == ["alice@example.org"]
+    assert read.name_id.format == "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+    event = AuditEvent.objects.get(action="saml.sso")
+    assert event.data["service"] == row.entity_id
+
+
+def test_not_signed_in_goes_to_sign_in_and_comes_back_to_a_get_url(
+    client: Client, db: Any, service: Any
+) -> None:
+    sp, _row = service
+    _request_id, url = sp.redirect_url(SSO)
+    response = client.get(_sso_path(url))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/signin/")
+    next_url = parse_qs(urlsplit(response["Location"]).query)["next"][0]
+    assert next_url.startswith("/saml/sso/continue/")
+
+
+def test_password_only_gets_sfa_where_the_service_needs_no_mfa(
+    client: Client, alice: Any, make_sp: Any
+) -> None:
+    sp, _row = make_sp(mfa_rule="never")
+    signed_in(client, alice, amr=("pwd",))
+    request_id, url = sp.redirect_url(SSO)
+    read = sp.read(form_fields(client.get(_sso_path(url)))["SAMLResponse"], request_id)
+    assert read.authn_info()[0][0] == contexts.REFEDS_SFA
+
+
+def test_requested_refeds_mfa_sends_a_password_only_sign_in_back_for_a_second_factor(
+    client: Client, alice: Any, make_sp: Any
+) -> None:
+    sp, _row = make_sp(mfa_rule="never")
+    signed_in(client, alice, amr=("pwd",))
+    _request_id, url = sp.redirect_url(
+        SSO,
+        requested_authn_context=RequestedAuthnContext(
+            authn_context_class_ref=[AuthnContextClassRef(text=contexts.REFEDS_MFA)],
+            comparison="exact",
+        ),
+    )
+    response = client.get(_sso_path(url))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/signin/")
+
+
+def test_an_exact_context_vahva_cannot_meet_is_answered_no_authn_context(
+    client: Client, alice: Any, service: Any
+) -> None:
+    sp, _row = service
+    signed_in(client, alice)
+    _request_id, url = sp.redirect_url(
+        SSO,
+        requested_authn_context=RequestedAuthnContext(
+            authn_context_class_ref=[AuthnContextClassRef(text="urn:example:retina-scan")],
+            comparison="exact",
+        ),
+    )
+    response = client.get(_sso_path(url))
+    fields = form_fields(response)
+    xml = samlp.response_from_string(
+        __import__("base64").b64decode(fields["SAMLResponse"]).decode()
+    )
+    assert xml.status.status_code.value == samlp.STATUS_RESPONDER
+    assert xml.status.status_code.status_code.value == samlp.STATUS_NO_AUTHN_CONTEXT
+    assert xml.assertion == []
+    assert AuditEvent.objects.filter(action="saml.refused").exists()
+
+
+def test_force_authn_asks_for_a_fresh_sign_in(client: Client, alice: Any, service: Any) -> None:
+    sp, _row = service
+    signed_in(client, alice)
+    _request_id, url = sp.redirect_url(SSO, force_authn="true")
+    response = client.get(_sso_path(url))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/signin/")
+
+
+def test_is_passive_without_a_sign_in_is_answered_no_passive(
+    client: Client, db: Any, service: Any
+) -> None:
+    sp, _row = service
+    _request_id, url = sp.redirect_url(SSO, is_passive="true")
+    fields = form_fields(client.get(_sso_path(url)))
+    xml = samlp.response_from_string(
+        __import__("base64").b64decode(fields["SAMLResponse"]).decode()
+    )
+    assert xml.status.status_code.status_code.value == samlp.STATUS_NO_PASSIVE
+
+
+def test_post_binding_goes_through_a_get_address(client: Client, alice: Any, service: Any) -> None:
+    sp, _row = service
+    signed_in(client, alice)
+    request_id, form = sp.post_form(SSO, relay_state="rs-post")
+    response = client.post("/saml/sso", form)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/saml/sso/resume?state=")
+    answered = client.get(response["Location"])
+    fields = form_fields(answered)
+    assert fields["RelayState"] == "rs-post"
+    assert sp.read(fields["SAMLResponse"], request_id).ava["mail"] == ["alice@example.org"]
+    # The resume address is single-use.
+    again = client.get(response["Location"])
+    assert again.status_code == 400
