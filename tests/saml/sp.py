@@ -40,6 +40,7 @@ def cached_pair(name: str) -> keys.KeyPair:
 
 @dataclass
 class TestSP:
+    __test__ = False  # a helper, not a test class
     idp_metadata: str
     entity_id: str = ENTITY
     acs: str = ACS
