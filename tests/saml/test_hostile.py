@@ -102,7 +102,7 @@ def test_a_signed_request_passes_where_signing_is_required(
 def test_a_request_signed_with_another_key_is_refused(
     client: Client, alice: Any, make_sp: Any, idp_metadata: str
 ) -> None:
-    sp, row = make_sp(require_signed_requests=True, sign_requests=True)
+    _sp, row = make_sp(require_signed_requests=True, sign_requests=True)
     impostor = TestSP(idp_metadata, sign_requests=True, pair=cached_pair("impostor"))
     _request_id, url = impostor.redirect_url(SSO, sign=True)
     _refused(client.get(_path(url)), 403, service=row.entity_id)
@@ -113,7 +113,7 @@ def test_a_request_signed_with_another_key_is_refused(
 def test_a_forged_signature_on_an_unsigned_service_is_still_checked(
     client: Client, alice: Any, service: Any, idp_metadata: str
 ) -> None:
-    sp, row = service
+    _sp, row = service
     impostor = TestSP(idp_metadata, sign_requests=True, pair=cached_pair("impostor"))
     _request_id, url = impostor.redirect_url(SSO, sign=True)
     _refused(client.get(_path(url)), 403, service=row.entity_id)
