@@ -66,7 +66,7 @@ class TestSP:
                     "want_assertions_signed": True,
                     "name_id_format": [NAMEID_FORMAT_PERSISTENT],
                     "allow_unsolicited": False,
-                    "required_attributes": [a["name"] for a in self.requested],
+                    "required_attributes": [a["friendly_name"] for a in self.requested],
                 }
             },
         }

@@ -151,3 +151,68 @@ def test_post_binding_goes_through_a_get_address(client: Client, alice: Any, ser
     # The resume address is single-use.
     again = client.get(response["Location"])
     assert again.status_code == 400
+
+
+def test_the_assertion_is_encrypted_when_the_metadata_has_an_encryption_key(
+    client: Client, alice: Any, make_sp: Any
+) -> None:
+    sp, _row = make_sp(encryption=True)
+    signed_in(client, alice)
+    request_id, url = sp.redirect_url(SSO)
+    encoded = form_fields(client.get(_sso_path(url)))["SAMLResponse"]
+    xml = __import__("base64").b64decode(encoded).decode()
+    assert "EncryptedAssertion" in xml
+    assert "alice@example.org" not in xml  # not readable on the way
+    assert sp.read(encoded, request_id).ava["mail"] == ["alice@example.org"]
+
+
+def test_the_response_is_signed_with_rsa_sha256(client: Client, alice: Any, service: Any) -> None:
+    sp, _row = service
+    signed_in(client, alice)
+    _request_id, url = sp.redirect_url(SSO)
+    encoded = form_fields(client.get(_sso_path(url)))["SAMLResponse"]
+    xml = __import__("base64").b64decode(encoded).decode()
+    assert xml.count('Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"') == 2
+    assert "rsa-sha1" not in xml
+
+
+def test_persistent_name_id_is_stable_and_pairwise_transient_is_new_each_time(
+    client: Client, alice: Any, make_sp: Any, idp_metadata: str
+) -> None:
+    from saml2.saml import NAMEID_FORMAT_TRANSIENT
+    from saml2.samlp import NameIDPolicy
+
+    sp, _row = make_sp()
+    other, _other_row = make_sp(
+        entity_id="https://other.example/sp", acs="https://other.example/acs"
+    )
+    signed_in(client, alice)
+
+    def name_id(provider: Any, **kwargs: Any) -> Any:
+        request_id, url = provider.redirect_url(SSO, **kwargs)
+        return provider.read(
+            form_fields(client.get(_sso_path(url)))["SAMLResponse"], request_id
+        ).name_id
+
+    first, second, elsewhere = name_id(sp), name_id(sp), name_id(other)
+    assert first.text == second.text
+    assert first.text != elsewhere.text
+    assert str(alice.pk) not in first.text and "alice" not in first.text
+    policy = NameIDPolicy(format=NAMEID_FORMAT_TRANSIENT, allow_create="true")
+    one, two = name_id(sp, name_id_policy=policy), name_id(sp, name_id_policy=policy)
+    assert one.format == NAMEID_FORMAT_TRANSIENT
+    assert one.text != two.text != first.text
+
+
+def test_only_the_requested_and_allowed_attributes_are_released(
+    client: Client, alice: Any, make_sp: Any
+) -> None:
+    sp, _row = make_sp(
+        release=["mail", "displayName", "eduPersonPrincipalName"],
+        requested=[{"name": "urn:oid:0.9.2342.19200300.100.1.3", "friendly_name": "mail"}],
+    )
+    assert "RequestedAttribute" in sp.metadata()
+    signed_in(client, alice)
+    request_id, url = sp.redirect_url(SSO)
+    read = sp.read(form_fields(client.get(_sso_path(url)))["SAMLResponse"], request_id)
+    assert set(read.ava) == {"mail"}

@@ -16,13 +16,12 @@ from typing import Any
 from django.conf import settings as django_settings
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
-from saml2.metadata import entity_descriptor
 from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT
 from saml2.server import Server
 
 from vahva.conf import settings
 
-from . import keys
+from . import keys, metadata
 
 XMLSEC = "/usr/bin/xmlsec1"
 
@@ -131,8 +130,11 @@ def server_for(
 
 
 def metadata_xml() -> str:
-    """The IdP's own metadata (SAML Metadata §2.4.3), with every published certificate."""
-    config = IdPConfig()
-    config.load(config_dict())
-    descriptor = entity_descriptor(config)
-    return f'<?xml version="1.0" encoding="UTF-8"?>\n{descriptor}'
+    """The IdP's own metadata, with every published certificate."""
+    return metadata.render(
+        entity_id=entity_id(),
+        sso_url=sso_url(),
+        certs=keys.published_certs(key_dir()),
+        scope=str(settings.SAML_SCOPE),
+        name=str(settings.ORGANISATION_NAME),
+    )

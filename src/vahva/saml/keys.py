@@ -112,6 +112,8 @@ def rotate(
     moment = int(time.time() if now is None else now)
     ensure(directory, common_name=common_name)
     target = directory / f"{RETIRED_PREFIX}{moment}"
+    while target.exists():  # two rotations within a second
+        target = directory / f"{RETIRED_PREFIX}{int(target.name.removeprefix(RETIRED_PREFIX)) + 1}"
     os.rename(directory / ACTIVE, target)
     ensure(directory, common_name=common_name)
     dropped = []
