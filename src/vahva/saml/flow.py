@@ -17,7 +17,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from saml2 import BINDING_HTTP_REDIRECT
-from saml2.saml import NAME_FORMAT_UNSPECIFIED, NAME_FORMAT_URI
 from saml2.server import Server
 
 from vahva import clock
@@ -47,9 +46,6 @@ def _server(sp: ServiceProvider, *, must_sign: bool) -> Server:
         version=sp.updated_at.isoformat(),
         metadata_xml=sp.metadata_xml,
         must_sign=must_sign,
-        name_form=NAME_FORMAT_UNSPECIFIED
-        if sp.profile == Profile.MICROSOFT365
-        else NAME_FORMAT_URI,
     )
 
 
@@ -278,7 +274,9 @@ def _issue(
         subject=subject,
         class_ref=class_ref,
         authn_instant=int(auth.at.timestamp()),
-        encrypt=spmeta.facts(sp.metadata_xml).has_encryption_key,
+        # Entra's federation takes signed, not encrypted, assertions (docs/saml.md).
+        encrypt=spmeta.facts(sp.metadata_xml).has_encryption_key
+        and sp.profile != Profile.MICROSOFT365,
     )
     pending.drop(request, waiting.ticket)
     record(

@@ -107,18 +107,14 @@ def _cache_key(*parts: Any) -> tuple[Any, ...]:
     return (*parts, entity_id(), sso_url(), active.stat().st_mtime_ns, len(keys.retired(key_dir())))
 
 
-def server_for(
-    *, sp_id: int, version: str, metadata_xml: str, must_sign: bool, name_form: str | None = None
-) -> Server:
+def server_for(*, sp_id: int, version: str, metadata_xml: str, must_sign: bool) -> Server:
     """The pysaml2 Server for one service's metadata (cached per service version and key)."""
-    cache_key = _cache_key(sp_id, version, must_sign, name_form)
+    cache_key = _cache_key(sp_id, version, must_sign)
     with _lock:
         found = _cache.get(cache_key)
     if found is not None:
         return found
     config_values = config_dict(sp_metadata=metadata_xml, must_sign=must_sign)
-    if name_form:
-        config_values["service"]["idp"]["policy"]["default"]["name_form"] = name_form
     config = IdPConfig()
     config.load(config_values)
     server = Server(config=config)

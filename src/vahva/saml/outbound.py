@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from saml2 import saml
-from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT
+from saml2.saml import NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT
 from saml2.server import Server
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
@@ -65,7 +65,6 @@ def success(
     class_ref: str,
     authn_instant: int,
     encrypt: bool,
-    name_form: str = NAME_FORMAT_URI,
 ) -> str:
     """The signed Response as base64, for the HTTP-POST binding."""
     response = server.create_authn_response(

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from vahva.audit.log import record
 from vahva.conf import settings
-from vahva.saml import attributes, idp, keys, providers
+from vahva.saml import attributes, idp, keys, outbound, providers
 from vahva.saml.models import Profile, ServiceProvider
 from vahva.signin.requirements import ServiceRule
 
@@ -44,6 +44,10 @@ class Command(BaseCommand):
         sp.add_parser("list", help="list the services")
         remove = sp.add_parser("remove", help="remove a service")
         remove.add_argument("entity_id")
+        immutable = top.add_parser(
+            "immutable-id", help="a person's ImmutableID for Microsoft 365 (the NameID sent)"
+        )
+        immutable.add_argument("email")
         rotate = top.add_parser("rotate-key", help="a new signing key; the old one stays published")
         rotate.add_argument(
             "--keep-days",
@@ -55,6 +59,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["area"] == "rotate-key":
             self._rotate(options)
+            return
+        if options["area"] == "immutable-id":
+            self._immutable_id(options)
             return
         try:
             getattr(self, f"_{options['action']}")(options)
@@ -89,6 +96,14 @@ class Command(BaseCommand):
 
     def _remove(self, options: dict[str, Any]) -> None:
         self.stdout.write(f"Removed {providers.remove(options['entity_id'])}.")
+
+    def _immutable_id(self, options: dict[str, Any]) -> None:
+        from vahva.accounts.models import User
+
+        user = User.objects.filter(email__iexact=options["email"]).first()
+        if user is None:
+            raise CommandError(f"no person with the e-mail address {options['email']!r}")
+        self.stdout.write(outbound.immutable_id(user.public_id))
 
     def _rotate(self, options: dict[str, Any]) -> None:
         days = options["keep_days"]
