@@ -217,3 +217,19 @@ def test_only_the_requested_and_allowed_attributes_are_released(
     request_id, url = sp.redirect_url(SSO)
     read = sp.read(form_fields(client.get(_sso_path(url)))["SAMLResponse"], request_id)
     assert set(read.ava) == {"mail"}
+
+
+def test_the_posting_page_may_post_only_to_the_acs_and_runs_no_inline_script(
+    client: Client, alice: Any, service: Any
+) -> None:
+    sp, _row = service
+    signed_in(client, alice)
+    _request_id, url = sp.redirect_url(SSO)
+    response = client.get(_sso_path(url))
+    policy = response["Content-Security-Policy"]
+    assert "form-action 'self' https://sp.example;" in policy
+    assert "script-src 'self';" in policy
+    page = response.content.decode()
+    assert '<script src="/static/saml/autopost.js" defer></script>' in page
+    assert "<script>" not in page
+    assert client.get("/static/saml/autopost.js").status_code == 200
