@@ -197,7 +197,8 @@ def test_persistent_name_id_is_stable_and_pairwise_transient_is_new_each_time(
     first, second, elsewhere = name_id(sp), name_id(sp), name_id(other)
     assert first.text == second.text
     assert first.text != elsewhere.text
-    assert str(alice.pk) not in first.text
+    assert str(alice.public_id) not in first.text
+    assert alice.public_id.hex not in first.text
     assert "alice" not in first.text
     policy = NameIDPolicy(format=NAMEID_FORMAT_TRANSIENT, allow_create="true")
     one, two = name_id(sp, name_id_policy=policy), name_id(sp, name_id_policy=policy)
