@@ -22,6 +22,7 @@ from vahva.saml import keys
 
 ENTITY = "https://sp.example/metadata"
 ACS = "https://sp.example/acs"
+SLO = "https://sp.example/slo"
 
 
 def key_pair(name: str) -> keys.KeyPair:
@@ -60,7 +61,10 @@ class TestSP:
             "allow_unknown_attributes": True,
             "service": {
                 "sp": {
-                    "endpoints": {"assertion_consumer_service": [(self.acs, BINDING_HTTP_POST)]},
+                    "endpoints": {
+                        "assertion_consumer_service": [(self.acs, BINDING_HTTP_POST)],
+                        "single_logout_service": [(SLO, BINDING_HTTP_REDIRECT)],
+                    },
                     "authn_requests_signed": self.sign_requests,
                     "want_response_signed": True,
                     "want_assertions_signed": True,
@@ -122,6 +126,22 @@ class TestSP:
         )
         encoded = base64.b64encode(str(request).encode()).decode()
         return request_id, {"SAMLRequest": encoded, "RelayState": relay_state}
+
+    def logout_url(self, idp_slo: str, name_id: Any, *, sign: bool = False) -> str:
+        """The IdP's SLO URL with a LogoutRequest for ``name_id`` (HTTP-Redirect)."""
+        client = self.client()
+        _request_id, request = client.create_logout_request(
+            idp_slo, issuer_entity_id=None, name_id=name_id, sign=False
+        )
+        info = client.apply_binding(
+            BINDING_HTTP_REDIRECT,
+            str(request),
+            destination=idp_slo,
+            relay_state="bye",
+            sign=sign,
+            sigalg=SIG_RSA_SHA256 if sign else None,
+        )
+        return str(dict(info["headers"])["Location"])
 
     def read(self, saml_response: str, request_id: str) -> Any:
         """Parse and verify a response as the service would (raises when it is not valid)."""

@@ -46,6 +46,10 @@ def sso_url() -> str:
     return f"{public_url()}/saml/sso"
 
 
+def slo_url() -> str:
+    return f"{public_url()}/saml/slo"
+
+
 def xmlsec_binary() -> str:
     found = shutil.which("xmlsec1") or (XMLSEC if Path(XMLSEC).exists() else None)
     if found is None:
@@ -77,6 +81,10 @@ def config_dict(*, sp_metadata: str | None = None, must_sign: bool = False) -> d
                     "single_sign_on_service": [
                         (sso, BINDING_HTTP_REDIRECT),
                         (sso, BINDING_HTTP_POST),
+                    ],
+                    "single_logout_service": [
+                        (slo_url(), BINDING_HTTP_REDIRECT),
+                        (slo_url(), BINDING_HTTP_POST),
                     ],
                 },
                 "name_id_format": [NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT],
@@ -130,6 +138,7 @@ def metadata_xml() -> str:
     return metadata.render(
         entity_id=entity_id(),
         sso_url=sso_url(),
+        slo_url=slo_url(),
         certs=keys.published_certs(key_dir()),
         scope=str(settings.SAML_SCOPE),
         name=str(settings.ORGANISATION_NAME),

@@ -41,6 +41,8 @@ class Envelope:
     xml: bytes
     issuer: str
     request_id: str
+    #: The root element carries an enveloped ds:Signature (POST binding).
+    signed: bool = False
 
 
 def decode(raw: str, *, binding: str, limit: int) -> bytes:
@@ -68,7 +70,7 @@ def decode(raw: str, *, binding: str, limit: int) -> bytes:
     return xml
 
 
-def envelope(xml: bytes) -> Envelope:
+def envelope(xml: bytes, *, expected: str = "AuthnRequest") -> Envelope:
     """Parse with defusedxml and read the Issuer and ID, before any SAML library runs."""
     try:
         root = SafeET.fromstring(xml, forbid_dtd=True)
@@ -77,16 +79,17 @@ def envelope(xml: bytes) -> Envelope:
         raise errors.ForbiddenXml(f"forbidden XML construct ({type(exc).__name__})") from None
     except SafeET.ParseError:
         raise errors.MalformedMessage("the AuthnRequest is not well-formed XML") from None
-    if root.tag != f"{SAMLP}AuthnRequest":
-        raise errors.MalformedMessage("the message is not an AuthnRequest")
+    if root.tag != f"{SAMLP}{expected}":
+        raise errors.MalformedMessage(f"the message is not a {expected}")
     issuer = root.find(f"{SAML}Issuer")
     issuer_text = (issuer.text or "").strip() if issuer is not None else ""
     if not issuer_text:
-        raise errors.UnknownService("the AuthnRequest names no Issuer")
+        raise errors.UnknownService(f"the {expected} names no Issuer")
     request_id = root.get("ID") or ""
     if not request_id or len(request_id) > 256:
-        raise errors.MalformedMessage("the AuthnRequest has no usable ID")
-    return Envelope(xml=xml, issuer=issuer_text, request_id=request_id)
+        raise errors.MalformedMessage(f"the {expected} has no usable ID")
+    signed = root.find("{http://www.w3.org/2000/09/xmldsig#}Signature") is not None
+    return Envelope(xml=xml, issuer=issuer_text, request_id=request_id, signed=signed)
 
 
 @dataclass(frozen=True)

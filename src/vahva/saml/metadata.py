@@ -2,7 +2,7 @@
 
 pysaml2's generator advertises every algorithm xmlsec1 knows (MD5 and SHA-1 included) with
 generated namespace prefixes; services are better served by a short document that lists
-what vahva really does: RSA-SHA256 signatures, the two SSO bindings, persistent and
+what vahva really does: RSA-SHA256 signatures, the two SSO (and SLO) bindings, persistent and
 transient NameIDs, its scope, and every certificate still in use (the new one first).
 """
 
@@ -30,6 +30,8 @@ TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
       <mdui:UIInfo><mdui:DisplayName xml:lang="en">{name}</mdui:DisplayName></mdui:UIInfo>
     </md:Extensions>
 {keys}
+    <md:SingleLogoutService Binding="{redirect}" Location={slo}/>
+    <md:SingleLogoutService Binding="{post}" Location={slo}/>
     <md:NameIDFormat>{persistent}</md:NameIDFormat>
     <md:NameIDFormat>{transient}</md:NameIDFormat>
     <md:SingleSignOnService Binding="{redirect}" Location={sso}/>
@@ -47,10 +49,13 @@ def _base64_of(pem: str) -> str:
     return "".join(line for line in pem.strip().splitlines() if "-----" not in line)
 
 
-def render(*, entity_id: str, sso_url: str, certs: list[str], scope: str, name: str) -> str:
+def render(
+    *, entity_id: str, sso_url: str, slo_url: str, certs: list[str], scope: str, name: str
+) -> str:
     return TEMPLATE.format(
         entity_id=quoteattr(entity_id),
         sso=quoteattr(sso_url),
+        slo=quoteattr(slo_url),
         scope=f'\n      <shibmd:Scope regexp="false">{escape(scope)}</shibmd:Scope>'
         if scope
         else "",

@@ -13,7 +13,7 @@ from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
-from saml2 import BINDING_HTTP_POST
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.attributemaps import saml_uri
 
 MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
@@ -44,6 +44,8 @@ class Facts:
     requested: frozenset[str] | None
     #: A display name from the metadata (mdui:DisplayName or ServiceName), if any.
     display_name: str
+    #: SingleLogoutService: (binding, where the LogoutResponse goes), Redirect and POST only.
+    slo: tuple[tuple[str, str], ...] = ()
 
     def default_acs(self) -> Acs:
         for acs in self.acs:
@@ -107,7 +109,17 @@ def facts(xml: str) -> Facts:
     names = [
         (n.text or "").strip() for n in sp.iter(f"{mdui}DisplayName") if (n.text or "").strip()
     ] + names
+    slo = tuple(
+        (
+            str(element.get("Binding")),
+            str(element.get("ResponseLocation") or element.get("Location")),
+        )
+        for element in sp.findall(f"{MD}SingleLogoutService")
+        if element.get("Binding") in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)
+        and (element.get("ResponseLocation") or element.get("Location"))
+    )
     return Facts(
+        slo=slo,
         entity_id=entity_id,
         acs=tuple(acs),
         authn_requests_signed=sp.get("AuthnRequestsSigned") == "true",

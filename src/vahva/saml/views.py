@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 
 from . import errors, flow, idp
+from .slo import single_logout
 
 
 def _unavailable() -> HttpResponse:
@@ -36,6 +37,20 @@ def sso(request: HttpRequest) -> HttpResponse:
             return redirect(flow.resume_url(received))
         received = flow.receive(request, binding=BINDING_HTTP_REDIRECT)
         return flow.answer(request, flow.keep(request, received))
+    except errors.SamlError as error:
+        return flow.refused(request, error)
+    except idp.NotConfigured:
+        return _unavailable()
+
+
+# A LogoutRequest arrives from the service's site like an AuthnRequest (no CSRF token); a
+# forged one is refused in vahva.saml.slo (signed, or naming the person's own NameID).
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def slo(request: HttpRequest) -> HttpResponse:
+    binding = BINDING_HTTP_POST if request.method == "POST" else BINDING_HTTP_REDIRECT
+    try:
+        return single_logout(request, binding=binding)
     except errors.SamlError as error:
         return flow.refused(request, error)
     except idp.NotConfigured:
