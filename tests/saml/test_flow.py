@@ -234,3 +234,35 @@ def test_the_posting_page_may_post_only_to_the_acs_and_runs_no_inline_script(
     assert '<script src="/static/saml/autopost.js" defer></script>' in page
     assert "<script>" not in page
     assert client.get("/static/saml/autopost.js").status_code == 200
+
+
+def test_force_authn_round_trip_issues_after_the_fresh_sign_in(
+    client: Client, alice: Any, service: Any, clock: Any
+) -> None:
+    """Signed in an hour ago; ForceAuthn sends the person through the password and code
+    pages again, and the response says when that fresh sign-in happened."""
+    import datetime as dt
+
+    from tests.helpers import code_for, sign_in_password
+    from vahva.methods import service as methods
+    from vahva.methods.totp import generate_secret
+
+    clock.current = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
+    secret = generate_secret()
+    methods.save_new(alice, "totp", now=clock() - dt.timedelta(days=1), secret=secret)
+    signed_in(client, alice)
+    clock.current += dt.timedelta(hours=1)
+    sp, _row = service
+    request_id, url = sp.redirect_url(SSO, force_authn="true")
+    to_sign_in = client.get(_sso_path(url))
+    assert to_sign_in.status_code == 302
+    next_url = parse_qs(urlsplit(to_sign_in["Location"]).query)["next"][0]
+    password = sign_in_password(client, alice.email, next=next_url)
+    assert password["Location"] == "/signin/verify/"
+    verified = client.post("/signin/verify/", {"code": code_for(secret, clock)})
+    assert verified.status_code == 302
+    assert verified["Location"] == next_url
+    read = sp.read(form_fields(client.get(next_url))["SAMLResponse"], request_id)
+    statement = read.assertion.authn_statement[0]
+    assert statement.authn_instant == clock.current.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert statement.authn_context.authn_context_class_ref.text == contexts.REFEDS_MFA
