@@ -18,14 +18,15 @@ $(BIN)/.installed: pyproject.toml uv.lock
 install: $(BIN)/.installed
 
 ## make run: set up, migrate, load the demo and serve on http://localhost:$(PORT),
-## with the demo Mail service on http://localhost:8001
+## with the demo Mail service on http://localhost:8001 and Demo Learn (SAML) on :8002
 run: install
 	$(BIN)/vahva init --demo --public-url http://localhost:$(PORT)
 	$(BIN)/vahva migrate --noinput -v 0
 	$(BIN)/vahva demo
 	@# The demo Mail service (a separate OIDC client) runs beside vahva and stops with it.
 	@$(BIN)/python -m demo.mail & mail=$$!; \
-	trap 'kill $$mail 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/python -m demo.learn & learn=$$!; \
+	trap 'kill $$mail $$learn 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/vahva serve --host 127.0.0.1 --port $(PORT)
 
 ## Debian packages the browser, two-node and production tests use; installed only when running
