@@ -116,3 +116,24 @@ def test_rotation_publishes_the_old_and_the_new_certificate(
     _run("rotate-key", "--keep-days", "0")
     # Only retired keys older than zero days are dropped: the one retired just now stays.
     assert client.get("/saml/metadata").content.decode().count("<ds:X509Certificate>") >= 2
+
+
+def test_a_missing_xmlsec1_is_a_warning_at_start_and_a_503(
+    client: Client, service: Any, monkeypatch: Any
+) -> None:
+    from urllib.parse import urlsplit
+
+    from vahva.saml import checks, idp
+
+    from .conftest import SSO
+
+    sp, _row = service
+    _request_id, url = sp.redirect_url(SSO)
+    assert checks.xmlsec_installed() == []
+    monkeypatch.setattr(idp.shutil, "which", lambda name: None)
+    monkeypatch.setattr(idp, "XMLSEC", "/nonexistent/xmlsec1")
+    assert [message.id for message in checks.xmlsec_installed()] == ["vahva.saml.W001"]
+    idp._cache.clear()
+    response = client.get(f"{urlsplit(url).path}?{urlsplit(url).query}")
+    assert response.status_code == 503
+    assert client.get("/saml/metadata").status_code == 200  # metadata needs no xmlsec1

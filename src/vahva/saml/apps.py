@@ -7,3 +7,6 @@ class SamlConfig(AppConfig):
     label = "saml"
     verbose_name = _("Services (SAML 2.0)")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the start-up checks)

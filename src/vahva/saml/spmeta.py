@@ -19,7 +19,7 @@ from saml2.attributemaps import saml_uri
 MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
 PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol"
-_FROM_URI: dict[str, str] = saml_uri.MAP["fro"]
+_FROM_URI: dict[str, str] = saml_uri.MAP["fro"]  # codespell:ignore
 
 
 class InvalidMetadata(ValueError):
