@@ -33,6 +33,7 @@ def _visit(
     person: Person,
     clock: FakeClock,
     expect_mfa: bool,
+    then_log_out: bool = False,
 ) -> str:
     """Open ``page`` at the SP in a new browser, sign in at vahva; the SP's session page."""
     with httpx.Client(timeout=15) as browser:
@@ -49,7 +50,30 @@ def _visit(
         assert protected.status_code == 200
         assert protected.text == f"protected {page.strip('/')}\n"
         summary = browser.get(sp.base + "/Shibboleth.sso/Session").text
+        if then_log_out:
+            _log_out(browser, sp, idp_url)
         return re.sub(r"<[^>]+>", "", summary)  # the summary page's text, without its markup
+
+
+def _log_out(browser: httpx.Client, sp: shibsp_server.ShibSP, idp_url: str) -> None:
+    """Shibboleth's logout sends a LogoutRequest to vahva's SLO; vahva ends its session and
+    answers with a signed LogoutResponse, which Shibboleth accepts."""
+    response = browser.get(sp.base + "/Shibboleth.sso/Logout")
+    assert response.status_code == 302, response.text[:2000] + sp.log_tail()
+    assert response.headers["location"].startswith(idp_url + "/saml/slo?SAMLRequest="), (
+        response.headers["location"]
+    )
+    answered = browser.get(response.headers["location"])
+    assert answered.status_code == 302, answered.text[:1000]
+    back = answered.headers["location"]
+    assert back.startswith(sp.base + "/Shibboleth.sso/SLO/Redirect?SAMLResponse="), back
+    done = browser.get(back)
+    assert done.status_code in (200, 302), done.text[:2000] + sp.log_tail()
+    assert "Logout failed" not in done.text, done.text[:2000] + sp.log_tail()
+    # Signed out of vahva: its pages ask for a sign-in again.
+    assert browser.get(idp_url + "/security-info/").status_code == 302
+    # And of the service: its protected page sends the browser to vahva again.
+    assert browser.get(sp.base + "/secure/").status_code == 302
 
 
 def test_shibboleth_sp_gets_attributes_and_the_refeds_context(
@@ -74,7 +98,13 @@ def test_shibboleth_sp_gets_attributes_and_the_refeds_context(
         assert "bob" not in session.split("persistent-id: ")[1].split("\n")[0]
 
         session = _visit(
-            sp, "/mfa/", idp_url=live_server.url, person=bob, clock=clock, expect_mfa=True
+            sp,
+            "/mfa/",
+            idp_url=live_server.url,
+            person=bob,
+            clock=clock,
+            expect_mfa=True,
+            then_log_out=True,
         )
         assert "Authentication Context Class: https://refeds.org/profile/mfa" in session, session
 
@@ -86,3 +116,4 @@ def test_shibboleth_sp_gets_attributes_and_the_refeds_context(
         "https://refeds.org/profile/mfa",
     ]
     assert {event.data["service"] for event in issued} == {row.entity_id}
+    assert AuditEvent.objects.filter(action="saml.logout", data__service=row.entity_id).exists()
