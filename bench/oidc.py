@@ -36,6 +36,7 @@ import argparse
 import base64
 import cProfile
 import datetime as dt
+import hashlib
 import json
 import math
 import sys
@@ -118,6 +119,12 @@ def add_service(name: str, *, hashed: bool = True) -> Service:
     return Service(name, new.client_id, new.client_secret)
 
 
+VERIFIER = "vahva-test-pkce-verifier-0123456789abcdefghijklmnop"
+CHALLENGE = (
+    base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
+)
+
+
 def authorize_path(service: Service) -> str:
     params = {
         "response_type": "code",
@@ -126,6 +133,9 @@ def authorize_path(service: Service) -> str:
         "scope": "openid profile email",
         "state": STATE,
         "nonce": "bench-nonce",
+        # PKCE is required of every client (S256).
+        "code_challenge": CHALLENGE,
+        "code_challenge_method": "S256",
     }
     return "/o/authorize/?" + urlencode(params)
 
@@ -182,7 +192,12 @@ def exchange(client: Any, service: Service, code: str) -> dict[str, Any]:
     answer = post_form(
         client,
         TOKEN,
-        {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": VERIFIER,
+        },
         service.basic,
     )
     expect(answer, 200)

@@ -59,3 +59,10 @@ def test_push_two_nodes_quick() -> None:
     assert "approve sent to B -> notified on A" in out
     assert "Redis: 9 PUBLISH during the 9 timed approvals (1.00 each)" in out
     assert "errors; first" not in out
+
+
+def test_directory_quick() -> None:
+    out = run("directory.py", "--quick")
+    assert "directory sign-in by bind:" in out
+    assert "second sync (no change)" in out
+    assert "'created': 1004" in out

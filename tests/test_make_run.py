@@ -194,3 +194,38 @@ def test_bob_signs_in_with_the_printed_password_and_code(demo: tuple[str, str, P
         info = browser.get("/security-info/")
         assert info.status_code == 200
         assert "Authenticator app code" in info.text
+
+
+def test_helen_reaches_the_helpdesk_only_with_the_printed_code(demo: tuple[str, str, Path]) -> None:
+    """Staff always use a second factor: the demo gives helen an authenticator app, printed
+    like bob's, and her password alone opens no helpdesk page."""
+    url, printed, _data_dir = demo
+    password = re.search(r"helen@demo\.example\s+(\S+)", printed)
+    command = re.search(r"^\s+helen\s+key .*code: (oathtool --totp -b \S+)", printed, re.M)
+    assert password, "the demo prints helen's password"
+    assert command, "the demo prints how to get helen's code"
+    with httpx.Client(base_url=url, timeout=10) as browser:
+        form = browser.get("/signin/")
+        step = browser.post(
+            "/signin/",
+            data={
+                "csrfmiddlewaretoken": _field(form.text, "csrfmiddlewaretoken"),
+                "email": "helen@demo.example",
+                "password": password.group(1),
+            },
+        )
+        assert step.headers["location"] == "/signin/verify/"
+        # The second step skipped: the helpdesk sends her back to sign in.
+        assert browser.get("/helpdesk/").headers["location"].startswith("/signin/")
+        ask = browser.get("/signin/verify/")
+        code = subprocess.run(
+            shlex.split(command.group(1)), capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        done = browser.post(
+            "/signin/verify/",
+            data={"csrfmiddlewaretoken": _field(ask.text, "csrfmiddlewaretoken"), "code": code},
+        )
+        assert done.status_code == 302, done.text
+        desk = browser.get("/helpdesk/")
+        assert desk.status_code == 200
+        assert "Find a person" in desk.text

@@ -219,10 +219,9 @@ def test_texts_calls_and_the_daily_cap(
     with commits():
         for channel in ("sms", "voice"):
             send = phones.Send("+358401234567", alice, "198.51.100.7", channel)
-            phones.check_limits(send, now=clock())
-            phones.record_send(send, now=clock())
+            phones.reserve_audited(send, now=clock())
         with pytest.raises(RateLimited):
-            phones.check_limits(phones.Send("+358401234567", alice, None, "sms"), now=clock())
+            phones.reserve_audited(phones.Send("+358401234567", alice, None, "sms"), now=clock())
     after = scrape()
     for channel in ("sms", "voice"):
         sent = value(after, "vahva_phone_sends_total", channel=channel)
@@ -237,8 +236,10 @@ def test_texts_calls_and_the_daily_cap(
 
 
 def test_pending_pushes_from_the_database(
-    scrape: Callable[[], Samples], alice: Any, app_phone: TestDevice, clock: Any
+    scrape: Callable[[], Samples], alice: Any, app_phone: TestDevice, clock: Any, settings: Any
 ) -> None:
+    # Two of Alice's requests waiting at once (one at a time by default: push bombing).
+    settings.VAHVA = {**settings.VAHVA, "PUSH_MAX_OPEN": 2}
     waiting_before = value(scrape(), "vahva_push_pending", purpose="signin")
     send_push(alice, app_phone, clock)
     send_push(alice, app_phone, clock)

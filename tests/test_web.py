@@ -27,7 +27,9 @@ def test_security_headers(client: Client) -> None:
 
 def test_cookies_are_httponly_samesite(alice: Any, client: Client, clock: Any) -> None:
     response = sign_in_password(client)
-    for name in ("sessionid", "vahva_known"):
+    from django.conf import settings
+
+    for name in (settings.SESSION_COOKIE_NAME, settings.KNOWN_BROWSER_COOKIE_NAME):
         cookie = response.cookies[name]
         assert cookie["httponly"] is True
         assert cookie["samesite"] == "Lax"

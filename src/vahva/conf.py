@@ -91,6 +91,20 @@ DEFAULTS: dict[str, Any] = {
     # Seconds after a "Deny and report" during which no sign-in push is sent to that person
     # (a password thief hoping for an accidental approval has to wait it out).
     "PUSH_REPORT_HOLD": 3600,
+    # --- push bombing (issue 14, item 5) ---
+    # Sign-in requests a person's app receives, whatever addresses the sign-ins come from: at
+    # most PUSH_MAX_OPEN waiting at once (a newer sign-in is told one is already waiting) and
+    # PUSH_MAX_PER_WINDOW within any PUSH_WINDOW seconds.
+    "PUSH_MAX_OPEN": 1,
+    "PUSH_MAX_PER_WINDOW": 3,
+    "PUSH_WINDOW": 600,
+    # PUSH_SUSPICIOUS_LIMIT sign-ins with the right password whose request was denied,
+    # reported or not answered within PUSH_SUSPICIOUS_WINDOW seconds switch the person to a
+    # typed code (the app's offline code, another method) for PUSH_PAUSE seconds; the person
+    # and the helpdesk get a mail.
+    "PUSH_SUSPICIOUS_LIMIT": 3,
+    "PUSH_SUSPICIOUS_WINDOW": 86400,
+    "PUSH_PAUSE": 86400,
     # The organisation's networks, by name: {"Campus": ["130.233.0.0/16", "2001:708::/32"],
     # "VPN": [...]}. A service whose rule is "outside_trusted" asks no second factor there.
     "TRUSTED_NETWORKS": {},
@@ -136,6 +150,26 @@ DEFAULTS: dict[str, Any] = {
     # least 32 characters: python -c 'import secrets; print(secrets.token_urlsafe(32))').
     "METRICS_ENABLED": False,
     "METRICS_TOKEN": "",
+    # --- sessions (NIST SP 800-63B AAL2 reauthentication) ---
+    # Seconds without activity after which a browser is signed out (a waiting page's polls
+    # are not activity), and seconds after the sign-in after which it is signed out however
+    # active it is.
+    "SESSION_IDLE_TIMEOUT": 30 * 60,
+    "SESSION_MAX_AGE": 12 * 3600,
+    # --- the organisation's directory (vahva.directory; [vahva.directory] in the TOML file) ---
+    # LDAP / Active Directory: sign-in by bind, `vahva directory sync`, password changes.
+    # Off by default; the table's keys and defaults are vahva.directory.config.DEFAULTS.
+    "DIRECTORY": {"enabled": False},
+    # "Forgot your password?": seconds a link by e-mail works, and requests per hour for one
+    # address and for one client address (counted before anything is sent).
+    "PASSWORD_RESET_TTL": 900,
+    "PASSWORD_RESET_PER_ADDRESS": 3,
+    "PASSWORD_RESET_PER_CLIENT": 20,
+    # --- RADIUS (vahva radius serve) ---
+    # Seconds an Access-Request waits for the approval in the app (keep it under the VPN's
+    # own RADIUS timeout), and seconds a retransmitted request is answered from the cache.
+    "RADIUS_PUSH_WAIT": 25,
+    "RADIUS_REPLAY_WINDOW": 30,
     # --- the SAML 2.0 identity provider (vahva.saml) ---
     # The IdP's entity id; empty: <PUBLIC_URL>/saml/metadata.
     "SAML_ENTITY_ID": "",
@@ -198,7 +232,7 @@ def _keys(name: str, value: Any) -> None:
 
 def _trusted_networks(name: str, value: Any) -> None:
     # Lazily: the parser is the policy room's (a pure function); settings import nothing else.
-    from vahva.policy.networks import parse_networks
+    from vahva.networks import parse_networks
 
     if not isinstance(value, Mapping):
         raise ImproperlyConfigured(f"VAHVA[{name!r}] must map names to lists of CIDR blocks")
@@ -209,7 +243,7 @@ def _trusted_networks(name: str, value: Any) -> None:
 
 
 def _trusted_proxies(name: str, value: Any) -> None:
-    from vahva.policy.networks import parse_proxies
+    from vahva.networks import parse_proxies
 
     try:
         parse_proxies(value)
@@ -261,6 +295,13 @@ def _twilio(name: str, value: Any) -> None:
         _string(f"{name}.{part}", item)
 
 
+def _directory(name: str, value: Any) -> None:
+    # Lazily: the table's schema is the directory room's; settings import nothing else.
+    from vahva.directory.config import parse
+
+    parse(value)
+
+
 _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "ORGANISATION_NAME": _string,
     "HELPDESK_EMAIL": _string,
@@ -294,6 +335,13 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "DEVICE_REQUEST_WINDOW": _at_least_one,
     "PUSH_ALLOW_PRIVATE_ENDPOINTS": _boolean,
     "PUSH_REPORT_HOLD": _positive_int,
+    # --- push bombing (issue 14, item 5) ---
+    "PUSH_MAX_OPEN": _at_least_one,
+    "PUSH_MAX_PER_WINDOW": _at_least_one,
+    "PUSH_WINDOW": _at_least_one,
+    "PUSH_SUSPICIOUS_LIMIT": _at_least_one,
+    "PUSH_SUSPICIOUS_WINDOW": _at_least_one,
+    "PUSH_PAUSE": _at_least_one,
     "TRUSTED_NETWORKS": _trusted_networks,
     "TRUSTED_PROXIES": _trusted_proxies,
     "VAPID_SUBJECT": _string,
@@ -310,6 +358,14 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "TWILIO": _twilio,
     "METRICS_ENABLED": _boolean,
     "METRICS_TOKEN": _string,
+    "SESSION_IDLE_TIMEOUT": _at_least_one,
+    "SESSION_MAX_AGE": _at_least_one,
+    "DIRECTORY": _directory,
+    "PASSWORD_RESET_TTL": _at_least_one,
+    "PASSWORD_RESET_PER_ADDRESS": _at_least_one,
+    "PASSWORD_RESET_PER_CLIENT": _at_least_one,
+    "RADIUS_PUSH_WAIT": _at_least_one,
+    "RADIUS_REPLAY_WINDOW": _at_least_one,
     "SAML_ENTITY_ID": _string,
     "SAML_SCOPE": _string,
     "SAML_AFFILIATION": _string,

@@ -50,13 +50,13 @@ def new_request_id() -> str:
 
 
 def _from_trusted_proxy(peer: str | None) -> bool:
-    from vahva.policy import trusted
+    from vahva.proxies import trusted_proxies
 
     try:
         address = ipaddress.ip_address((peer or "").strip())
     except ValueError:
         return False
-    return any(address in block for block in trusted.trusted_proxies())
+    return any(address in block for block in trusted_proxies())
 
 
 def request_id_for(request: HttpRequest) -> str:

@@ -32,6 +32,7 @@ urlpatterns = [
     path("saml/", include("vahva.saml.urls")),
     path("", include("vahva.signin.urls")),
     path("", include("vahva.registration.urls")),
+    path("", include("vahva.sessions.urls")),
     # Before the device API's own routes: a plain view whose stream is carried on outside
     # Django (vahva.waits), which django-ninja's operations are not.
     path("api/device/v1/events", device_events.device_events, name="device_events"),

@@ -35,8 +35,8 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
 
+from vahva import bus
 from vahva import clock as vahva_clock
-from vahva.authenticator import bus
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from tests.authenticator.device import TestDevice
-from vahva.authenticator import bus
-from vahva.authenticator.bus import InProcessBus
+from vahva import bus
 from vahva.authenticator.models import PushChallenge
+from vahva.bus import InProcessBus
 
 
 async def _until_waiting(events: InProcessBus, count: int) -> None:

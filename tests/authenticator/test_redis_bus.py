@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from vahva.authenticator import bus
+from vahva import bus
 from vahva.authenticator.redis_bus import RESYNC, RedisBus, describe
 from vahva.settings.config import load
 

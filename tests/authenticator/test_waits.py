@@ -19,8 +19,7 @@ from django.test import Client
 
 from tests.authenticator.device import TestDevice
 from tests.helpers import PASSWORD
-from vahva import waits
-from vahva.authenticator import bus
+from vahva import bus, waits
 from vahva.authenticator.models import PushChallenge
 from vahva.waits import WaitStreams
 
@@ -292,9 +291,16 @@ def test_the_browser_hears_the_approval_over_uvicorn(
 
 
 def test_waiting_streams_hold_no_thread(
-    asgi_url: str, alice: Any, phone: TestDevice, clock: Any, counting_bus: CountingBus
+    asgi_url: str,
+    alice: Any,
+    phone: TestDevice,
+    clock: Any,
+    counting_bus: CountingBus,
+    settings: Any,
 ) -> None:
     """Twenty browsers waiting at once: the process has (about) as many threads as with one."""
+    # Twenty of Alice's sign-ins wait at once only with her allowance of requests raised.
+    settings.VAHVA = {**settings.VAHVA, "PUSH_MAX_OPEN": 20, "PUSH_MAX_PER_WINDOW": 20}
     browsers = [signed_in_browser(asgi_url) for _ in range(20)]
     streams = []
     try:

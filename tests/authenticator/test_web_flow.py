@@ -246,17 +246,22 @@ def test_no_answer_in_time(client: Client, with_app: TestDevice, clock: Any) -> 
 def test_approval_completes_only_its_own_attempt(
     client: Client, with_app: TestDevice, clock: Any
 ) -> None:
-    """Two browsers, the same password: the approval of the first signs in only the first."""
+    """Two browsers, the same password: the second gets no request of its own and never the
+    first one's number; the approval signs in only the first."""
     _page, number = start(client)
     thief = Client()
-    _other_page, _other_number = start(thief)
+    assert sign_in_password(thief)["Location"] == "/signin/verify/"
+    busy = thief.get("/signin/verify/")
+    assert busy.status_code == 429
+    assert "A sign-in request is already waiting on your phone" in text(busy)
+    assert 'id="push-number"' not in text(busy)
     first = PushChallenge.objects.get(attempt=client.session["vahva_attempt"])
     assert number == first.number
-    pending = {c["id"]: c for c in with_app.challenges()}
-    assert with_app.answer(pending[str(first.pk)], "approve", number).status_code == 200
-    assert status(thief, STATUS) == {"state": "pending"}
+    (pending,) = with_app.challenges()
+    assert with_app.answer(pending, "approve", number).status_code == 200
+    assert status(thief, STATUS) == {"state": "expired"}
     refused = thief.post("/signin/verify/")
-    assert refused.status_code == 409
+    assert refused.status_code == 410
     assert thief.get("/security-info/").status_code == 302
     assert client.post("/signin/verify/")["Location"] == "/security-info/"
     # The approval is used up: replaying the post signs in nothing more.
@@ -282,19 +287,30 @@ def test_totp_users_are_unaffected(alice_totp: tuple[Any, str], client: Client, 
 def test_confirming_it_is_you_with_only_the_app(
     client: Client, with_app: TestDevice, clock: Any
 ) -> None:
-    """Before adding a method later on, a person with only the app confirms with the password
-    (confirming with a push is not built yet) instead of being stuck at a code box."""
+    """Before adding a method later on, a person with only the app confirms with a push and
+    number matching, never with the password alone (issue #14 item 7)."""
     _page, number = start(client)
     with_app.approve_only(number)
     client.post("/signin/verify/")
     clock.advance(301)
     response = client.get("/security-info/add/totp/")
     assert response["Location"].startswith("/signin/confirm/")
-    page = client.get(response["Location"])
-    assert 'type="password"' in text(page)
-    ok = client.post("/signin/confirm/", {"password": PASSWORD, "next": "/security-info/add/totp/"})
-    assert ok["Location"] == "/security-info/add/totp/"
+    # The password alone, posted anyway, is refused and confirms nothing.
+    password = client.post(
+        "/signin/confirm/", {"password": PASSWORD, "next": "/security-info/add/totp/"}
+    )
+    assert password.status_code == 400
+    assert "Confirm with one of your sign-in methods." in text(password)
+    assert client.get("/security-info/add/totp/")["Location"].startswith("/signin/confirm/")
+    # The confirmation is the sign-in's second step: a push with a number to match.
+    assert client.get(response["Location"])["Location"] == "/signin/verify/"
+    page = client.get("/signin/verify/")
+    with_app.approve_only(number_on(page))
+    done = client.post("/signin/verify/")
+    assert done["Location"] == "/security-info/add/totp/"
     assert client.get("/security-info/add/totp/").status_code == 200
+    event = AuditEvent.objects.filter(action="signin.success").latest("pk")
+    assert event.reason == "re-authentication with a second factor before a change"
 
 
 # --- the wizard, the offline code, removal, reports ----------------------------------------
@@ -362,3 +378,21 @@ def test_security_info_shows_a_report_and_the_hold(
     assert "You reported a sign-in request" in info
     assert "was answered “it wasn't me” on Alice's phone" in info
     assert "Sign-in requests to your app are paused until" in info
+
+
+@pytest.mark.parametrize(
+    ("networks", "outside"),
+    [({"VPN": ["10.8.0.0/16"]}, True), ({"Campus": ["127.0.0.0/8"]}, False)],
+)
+def test_the_phone_hears_whether_the_sign_in_comes_from_a_trusted_network(
+    client: Client, with_app: TestDevice, settings: Any, networks: Any, outside: bool
+) -> None:
+    # The engine finds the network; the method only passes it to the phone. On campus the
+    # push is asked anyway here: Alice is staff, whose second factor nothing waives.
+    settings.VAHVA = {**settings.VAHVA, "TRUSTED_NETWORKS": networks}
+    alice = RegisteredMethod.objects.get(kind="app_push").user
+    alice.is_staff = True
+    alice.save()
+    start(client)
+    signin = PushChallenge.objects.filter(purpose="signin").get()
+    assert signin.context["outside"] is outside

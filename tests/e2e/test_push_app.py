@@ -602,3 +602,89 @@ def test_the_event_stream_reader(
         {"data": {"pending": []}, "retry": None},
     ]
     problems.assert_none()
+
+
+def test_push_bombing_one_request_waits_and_three_denials_ask_for_a_code(
+    live_server: Any,
+    page: Page,
+    browser: Browser,
+    phones: Callable[..., Phone],
+    clock: FakeClock,
+    make_user: Callable[..., Any],
+    problems: BrowserProblems,
+    mailoutbox: Any,
+    shot: Shot,
+) -> None:
+    """A thief with Alice's password signs in again and again from other browsers: one request
+    waits on the phone and the others are told so; after Alice denies three, the sign-in asks
+    for the app's code and says why, and Alice and the helpdesk get a mail."""
+    make_user(email=ALICE)
+    base = live_server.url
+    phone = phones()
+    signed_in_with_an_app(page, phone, base)
+
+    def thief_browser() -> Page:
+        context = browser.new_context()
+        _watch(context, problems)
+        return context.new_page()
+
+    first, again = thief_browser(), thief_browser()
+    sign_in(first, base)
+    expect_push_page(first)
+    # Several sign-ins in a row: no second request, and never the first one's number.
+    for _ in range(3):
+        sign_in(again, base)
+        expect(again.get_by_role("alert")).to_contain_text(
+            "A sign-in request is already waiting on your phone"
+        )
+        expect(again.locator("#push-number")).to_have_count(0)
+    shot(again, "push-bombing-1-already-waiting")
+    expect(
+        phone.page.locator("article.request").filter(
+            has=phone.page.get_by_role("button", name="Approve")
+        )
+    ).to_have_count(1, timeout=WAIT)
+
+    # Alice denies it, and the next two requests the thief's sign-ins send.
+    card = phone.answer(None, "Deny")
+    expect(first.get_by_text("Request denied")).to_be_visible(timeout=WAIT)
+    card.get_by_role("button", name="Close").click()
+    for _ in range(2):
+        sign_in(again, base)
+        expect_push_page(again)
+        card = phone.answer(None, "Deny")
+        expect(again.get_by_text("Request denied")).to_be_visible(timeout=WAIT)
+        card.get_by_role("button", name="Close").click()
+
+    # The next sign-in sends nothing: it asks for the code in the app and says why.
+    sign_in(again, base)
+    expect(
+        again.get_by_role("heading", name="Sign-in requests to your app are paused")
+    ).to_be_visible()
+    expect(again.get_by_text("denied, reported or not answered", exact=False)).to_be_visible()
+    expect(again.get_by_label("Code", exact=True)).to_be_visible()
+    expect(again.locator("#push-number")).to_have_count(0)
+    shot(again, "push-bombing-2-code-instead")
+    assert sorted(m.to[0] for m in mailoutbox) == [ALICE, "helpdesk@demo.example"]
+
+    # Alice, phone in hand, signs in with the app's code and sees why on Security info.
+    sign_in(page, base)
+    expect(
+        page.get_by_role("heading", name="Sign-in requests to your app are paused")
+    ).to_be_visible()
+    phone.page.reload()
+    code = phone.page.get_by_label("Code for signing in without a connection")
+    expect(code).to_have_text(re.compile(r"^\d{6}$"), timeout=WAIT)
+    page.get_by_label("Code", exact=True).fill(code.inner_text())
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name="Security info")).to_be_visible(timeout=WAIT)
+    notice = page.locator("#push-paused")
+    expect(notice).to_contain_text("Sign-in requests to your app are paused")
+    expect(notice).to_contain_text("Change it now")
+    assert (
+        phone.page.locator("article.request")
+        .filter(has=phone.page.get_by_role("button", name="Approve"))
+        .count()
+        == 0
+    )
+    problems.assert_none(expected_status_at={"/signin/verify/": 429})

@@ -175,18 +175,51 @@ def test_webhooks_are_404_with_the_dev_gateway(client: Client, db: Any) -> None:
     assert _signed(client, path, {"Digits": "#"}).status_code == 404
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_failing_gateway_leaves_no_code_behind(
     twilio: FakeTwilio, alice: Any, clock: Any
 ) -> None:
+    from vahva.gateways.models import OutboxMessage
     from vahva.methods.models import PendingEnrolment, PhoneCode, PhoneSend
 
     twilio.fail = True
     method = registry.get("sms")
     pending = method.start_enrolment(alice, now=clock())
-    with pytest.raises(VahvaError):
+    with pytest.raises(VahvaError) as caught:
         method.enrolment_action(
             pending, "send", {"number": "044 1234521", "delivery": "sms"}, now=clock(), ip=None
         )
+    assert caught.value.status == 502
+    assert len(twilio.requests) == 1  # asked once, after the commit
+    # The provider's own words are kept on the outbox row; nothing else is left.
+    row = OutboxMessage.objects.get()
+    assert (row.state, row.payload) == ("failed", "")
+    assert "21211" in row.error
+    assert "Invalid 'To' Phone Number" in row.error
     assert not PhoneCode.objects.exists()
     assert not PhoneSend.objects.exists()
     assert PendingEnrolment.objects.get().data == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sign_in_call_reaches_twilio_after_the_commit(
+    twilio: FakeTwilio, alice: Any, clock: Any
+) -> None:
+    from vahva.methods import service
+
+    saved = service.save_new(
+        alice, "voice", now=clock() - dt.timedelta(hours=1), data={"number": NUMBER}
+    )
+    registry.get("voice").begin(saved, now=clock(), attempt=AttemptRef(id=str(uuid.uuid4())))
+    call = PhoneCall.objects.get()
+    (request,) = twilio.requests
+    path, body, _auth = request
+    assert path.endswith("/Calls.json")
+    assert body["StatusCallback"] == [f"{BASE}/gateways/twilio/status/{call.pk}"]
+    # Its status callbacks find the committed call.
+    client = Client()
+    assert (
+        _signed(client, f"/gateways/twilio/status/{call.pk}", {"CallStatus": "ringing"}).status_code
+        == 204
+    )
+    assert PhoneCall.objects.get().state == "ringing"

@@ -20,6 +20,7 @@ from vahva.authenticator.errors import (
     PushExpired,
     PushHeld,
     PushPending,
+    TooManyPushes,
 )
 from vahva.authenticator.models import Device, PushChallenge
 from vahva.conf import settings
@@ -63,6 +64,12 @@ def _answer(holder: PendingEnrolment | RegisteredMethod, now: dt.datetime, decis
         device, challenge=push.pk, nonce=push.nonce, decision=decision, number=push.number, now=when
     )
     return response
+
+
+@pytest.fixture
+def django_settings(request: pytest.FixtureRequest) -> Any:
+    """pytest-django's ``settings`` (the name ``settings`` is vahva's here)."""
+    return request.getfixturevalue("settings")
 
 
 class TestAppPushContract(MethodContract):
@@ -158,19 +165,31 @@ def test_begin_keeps_one_push_per_attempt(app: RegisteredMethod, clock: Any) -> 
     # "Send another request": a new push once the last one expired.
     method.begin(app, now=clock(), attempt=attempt)
     assert PushChallenge.objects.filter(purpose="signin").count() == 2
-    for _ in range(3):
-        clock.advance(60)
-        method.begin(app, now=clock(), attempt=attempt)
     clock.advance(60)
-    # Push bombing: five pushes per attempt at most.
-    with pytest.raises(RateLimited):
+    method.begin(app, now=clock(), attempt=attempt)
+    clock.advance(60)
+    # Push bombing: three requests per person in ten minutes (PUSH_MAX_PER_WINDOW)...
+    with pytest.raises(TooManyPushes) as limited:
         method.begin(app, now=clock(), attempt=attempt)
+    assert limited.value.retry_after == settings.PUSH_WINDOW - 180
+    assert PushChallenge.objects.filter(purpose="signin").count() == 3
+    clock.advance(settings.PUSH_WINDOW)
+    method.begin(app, now=clock(), attempt=attempt)
+    clock.advance(60)
+    method.begin(app, now=clock(), attempt=attempt)
+    clock.advance(60)
+    # ... and five pushes per attempt at most.
+    with pytest.raises(RateLimited) as per_attempt:
+        method.begin(app, now=clock(), attempt=attempt)
+    assert not isinstance(per_attempt.value, TooManyPushes)
     with pytest.raises(MalformedInput):
         method.begin(app, now=clock())
 
 
 @pytest.mark.django_db
-def test_verify_outcomes(app: RegisteredMethod, clock: Any) -> None:
+def test_verify_outcomes(app: RegisteredMethod, clock: Any, django_settings: Any) -> None:
+    # Three refused requests would pause pushes (see tests/authenticator/test_push_bombing.py).
+    django_settings.VAHVA = {**django_settings.VAHVA, "PUSH_SUSPICIOUS_LIMIT": 10}
     method = registry.get("app_push")
     device = Device.objects.get(pk=app.data["device"])
 
@@ -191,6 +210,8 @@ def test_verify_outcomes(app: RegisteredMethod, clock: Any) -> None:
 
     with pytest.raises(PushPending):
         method.verify(app, push_and(None), now=clock())
+    # (One request waits at a time: the next sign-in's once this one expired.)
+    clock.advance(settings.PUSH_TTL)
     with pytest.raises(PushDenied):
         method.verify(app, push_and("deny"), now=clock())
     reported = push_and("report")
@@ -279,9 +300,12 @@ def test_report_holds_pushes_and_withdraws_the_others(
     clock: Any,
     mailoutbox: list[Any],
     django_capture_on_commit_callbacks: Any,
+    django_settings: Any,
 ) -> None:
     """ "Deny and report": the other waiting sign-ins are denied too, no push reaches the phone
     for PUSH_REPORT_HOLD seconds, and the helpdesk gets an e-mail."""
+    # Two requests may wait at once here (one by default: see test_push_bombing.py).
+    django_settings.VAHVA = {**django_settings.VAHVA, "PUSH_MAX_OPEN": 2}
     method = registry.get("app_push")
     device = Device.objects.get(pk=app.data["device"])
     first, second = AttemptRef(id=str(uuid.uuid4())), AttemptRef(id=str(uuid.uuid4()))
@@ -308,11 +332,12 @@ def test_report_holds_pushes_and_withdraws_the_others(
 
 @pytest.mark.django_db
 def test_the_phone_is_told_whether_the_sign_in_is_inside_the_networks(
-    app: RegisteredMethod, clock: Any, settings: Any
+    app: RegisteredMethod, clock: Any
 ) -> None:
-    settings.VAHVA = {**settings.VAHVA, "TRUSTED_NETWORKS": {"VPN": ["10.8.0.0/16"]}}
+    # The engine finds the network (tests/signin: the waiting page); the method passes it on.
     method = registry.get("app_push")
-    for ip, outside in (("10.8.3.4", False), ("198.51.100.7", True)):
-        attempt = AttemptRef(id=str(uuid.uuid4()), ip=ip, service="Mail")
+    for network, outside in (("VPN", False), (None, True)):
+        attempt = AttemptRef(id=str(uuid.uuid4()), service="Mail", trusted_network=network)
         method.begin(app, now=clock(), attempt=attempt)
         assert PushChallenge.objects.get(attempt=attempt.id).context["outside"] is outside
+        clock.advance(60)  # expired: the next sign-in may send its own (one waits at a time)

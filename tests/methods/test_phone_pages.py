@@ -124,3 +124,46 @@ def test_sign_in_by_call(alice: Any, client: Client, clock: Any) -> None:
     assert client.get("/signin/verify/status/").json()["state"] == "approved"
     assert client.post("/signin/verify/")["Location"] == "/security-info/"
     assert PhoneCall.objects.get().state == "used"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_text_is_a_clear_502_and_nothing_is_half_saved(
+    signed_in: Client, clock: Any, settings: Any
+) -> None:
+    from tests.gateways import recording
+    from tests.gateways.recording import RecordingGateway
+
+    recording.use(settings)
+    RecordingGateway.refuse = "21211: Invalid 'To' Phone Number"
+    refused = _number(signed_in)
+    assert refused.status_code == 502
+    assert "We could not reach the phone service. Try again in a moment." in text(refused)
+    # The page still asks for the number (no "we sent a code"), and it can be sent at once.
+    again = text(signed_in.get(SMS))
+    assert "What phone number would you like to use?" in again
+    assert "We just sent" not in again
+    RecordingGateway.refuse = None
+    assert _number(signed_in)["Location"] == SMS
+    assert len(recording.texts()) == 2
+    assert "We just sent a 6 digit code" in text(signed_in.get(SMS))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_sign_in_text_says_so(
+    alice: Any, client: Client, clock: Any, settings: Any
+) -> None:
+    from tests.gateways import recording
+    from tests.gateways.recording import RecordingGateway
+    from vahva.methods import service
+
+    recording.use(settings)
+    service.save_new(alice, "sms", now=clock(), data={"number": NUMBER})
+    clock.advance(3600)
+    sign_in_password(client)
+    RecordingGateway.refuse = "30003: Unreachable destination handset"
+    page = client.get("/signin/verify/")
+    assert page.status_code == 502
+    assert "We could not reach the phone service" in text(page)
+    RecordingGateway.refuse = None
+    assert "We texted your phone" in text(client.get("/signin/verify/"))
+    assert len(recording.texts()) == 2

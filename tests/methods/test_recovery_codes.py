@@ -21,6 +21,8 @@ from vahva.methods.models import PendingEnrolment, RecoveryCode, RegisteredMetho
 pytestmark = pytest.mark.django_db
 
 METHOD = registry.get("recovery")
+#: Well-formed (five groups of five) and not one of the codes made.
+WRONG = "22222-22222-22222-22222-22222"
 
 
 def _codes(pending: PendingEnrolment) -> list[str]:
@@ -42,7 +44,7 @@ class TestRecoveryCodesContract(MethodContract):
         self, secret_holder: PendingEnrolment | RegisteredMethod, now: dt.datetime
     ) -> str:
         shown = _codes(secret_holder) if isinstance(secret_holder, PendingEnrolment) else self.codes
-        return next(c for c in ("2222-2222-2222", "3333-3333-3333") if c not in shown)
+        return next(c for c in (WRONG, WRONG.replace("2", "3")) if c not in shown)
 
 
 def make_codes(user: Any, clock: FakeClock) -> tuple[RegisteredMethod, list[str]]:
@@ -51,14 +53,14 @@ def make_codes(user: Any, clock: FakeClock) -> tuple[RegisteredMethod, list[str]
     return METHOD.finish_enrolment(pending, codes[3], now=clock()), codes
 
 
-def test_ten_random_codes_in_groups_of_four(alice: Any, clock: FakeClock) -> None:
+def test_ten_random_codes_in_five_groups_of_five(alice: Any, clock: FakeClock) -> None:
     pending = METHOD.start_enrolment(alice, now=clock())
     codes = _codes(pending)
     assert len(codes) == len(set(codes)) == 10
     for code in codes:
-        assert re.fullmatch(
-            r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}", code
-        )
+        assert re.fullmatch(r"(?:[0-9A-HJKMNP-TV-Z]{5}-){4}[0-9A-HJKMNP-TV-Z]{5}", code)
+    # The first two characters are the public index: one per code of the set.
+    assert len({code[:2] for code in codes}) == 10
     other = _codes(METHOD.start_enrolment(alice, now=clock()))
     assert not set(codes) & set(other)
     text = METHOD.enrolment_context(pending)["download"]
@@ -66,14 +68,26 @@ def test_ten_random_codes_in_groups_of_four(alice: Any, clock: FakeClock) -> Non
     assert all(code in text for code in codes)
 
 
+def test_the_secret_part_has_at_least_112_bits() -> None:
+    """ASVS 5.0: a look-up secret has at least 112 bits (or a slow hash, which it has not)."""
+    assert recovery_codes.SECRET_BITS == (25 - 2) * 5 == 115
+    assert len(recovery_codes.generate()[0]) == 25
+    # Every character from the 32 of the alphabet, so each carries 5 bits: all 32 show up.
+    seen = set("".join(recovery_codes.generate() + recovery_codes.generate()))
+    assert seen == set("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+
+
 def test_the_set_is_kept_as_salted_hashes_and_shown_once(alice: Any, clock: FakeClock) -> None:
     saved, codes = make_codes(alice, clock)
     rows = list(RecoveryCode.objects.filter(registered=saved))
     assert len(rows) == 10
     assert len({row.salt for row in rows}) == 10
-    stored = " ".join(f"{row.salt} {row.digest}" for row in rows)
+    stored = " ".join(f"{row.index} {row.salt} {row.digest}" for row in rows)
     for code in codes:
         assert code.replace("-", "") not in stored
+        # Only the index is kept in clear: none of the secret part.
+        assert code.replace("-", "")[2:8] not in stored
+    assert sorted(row.index for row in rows) == sorted(code[:2] for code in codes)
     assert saved.secret == ""
     # The clear codes left the pending enrolment with the set saved.
     assert PendingEnrolment.objects.get().secret == ""
@@ -84,7 +98,7 @@ def test_confirming_needs_one_of_the_codes_shown(alice: Any, clock: FakeClock) -
     pending = METHOD.start_enrolment(alice, now=clock())
     codes = _codes(pending)
     with pytest.raises(InvalidCode, match="not one of the codes shown"):
-        METHOD.finish_enrolment(pending, "2222-2222-2222", now=clock())
+        METHOD.finish_enrolment(pending, WRONG, now=clock())
     assert not RegisteredMethod.objects.exists()
     # Typed in small letters without dashes, it is still the code.
     saved = METHOD.finish_enrolment(pending, codes[0].lower().replace("-", ""), now=clock())
@@ -110,10 +124,69 @@ def test_each_code_works_once(alice: Any, clock: FakeClock) -> None:
 def test_a_wrong_code_is_wrong_and_the_codes_still_work(alice: Any, clock: FakeClock) -> None:
     saved, codes = make_codes(alice, clock)
     with pytest.raises(InvalidCode, match="not right"):
-        METHOD.verify(saved, "2222-2222-2222", now=clock())
-    with pytest.raises(MalformedInput, match="12 letters and digits"):
+        METHOD.verify(saved, WRONG, now=clock())
+    # The right index with a wrong secret is just as wrong.
+    near = codes[1][:2] + WRONG[2:]
+    with pytest.raises(InvalidCode, match="not right"):
+        METHOD.verify(saved, near, now=clock())
+    with pytest.raises(MalformedInput, match="25 letters and digits in groups of five"):
         METHOD.verify(saved, "123456", now=clock())
     METHOD.verify(saved, codes[1], now=clock())
+
+
+def test_a_check_is_one_keyed_hash_whatever_is_typed(
+    alice: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index picks the one row: a check costs one fast keyed hash, not ten (nor argon2)."""
+    saved, codes = make_codes(alice, clock)
+    hashed: list[str] = []
+    real = recovery_codes.digest
+    monkeypatch.setattr(
+        recovery_codes, "digest", lambda code, salt: hashed.append(code) or real(code, salt)
+    )
+    METHOD.verify(saved, codes[2], now=clock())
+    assert len(hashed) == 1
+    with pytest.raises(InvalidCode):
+        METHOD.verify(saved, codes[4][:2] + WRONG[2:], now=clock())
+    assert len(hashed) == 2
+    with pytest.raises(InvalidCode):
+        METHOD.verify(saved, WRONG, now=clock())  # an index of no code here
+    assert len(hashed) == 3  # the same work as a wrong secret
+
+
+def _old_set(user: Any, clock: FakeClock) -> tuple[RegisteredMethod, list[str]]:
+    """A set made before codes had an index: 12 characters, no index, as it is stored."""
+    saved = methods.save_new(user, "recovery", now=clock())
+    codes = ["K7QM3XRDPW9T", "2B4C6D8E0F1G", "ZZZZYYYYXXXX"]
+    for code in codes:
+        RecoveryCode.objects.create(
+            registered=saved, salt=f"salt{code}", digest=recovery_codes.digest(code, f"salt{code}")
+        )
+    return saved, ["K7QM-3XRD-PW9T", "2B4C-6D8E-0F1G", "ZZZZ-YYYY-XXXX"]
+
+
+def test_codes_from_before_the_index_keep_working_and_ask_to_be_replaced(
+    alice: Any, clock: FakeClock
+) -> None:
+    saved, codes = _old_set(alice, clock)
+    assert METHOD.describe(saved) == (
+        "Recovery codes (3 of 10 left, of an older, shorter kind: make new codes)"
+    )
+    METHOD.verify(saved, codes[0].lower(), now=clock())
+    with pytest.raises(ReplayedCode):
+        METHOD.verify(saved, codes[0], now=clock())
+    with pytest.raises(InvalidCode):
+        METHOD.verify(saved, "2222-2222-2222", now=clock())
+    with pytest.raises(InvalidCode):
+        METHOD.verify(saved, WRONG, now=clock())  # a new-style code is none of the old set's
+    # New codes replace the old kind like any set; then only the new ones work.
+    pending = METHOD.start_enrolment(alice, now=clock())
+    new_codes = _codes(pending)
+    new = METHOD.finish_enrolment(pending, new_codes[0], now=clock())
+    assert METHOD.describe(new) == "Recovery codes (10 of 10 left)"
+    with pytest.raises(InvalidCode):
+        METHOD.verify(new, codes[1], now=clock())
+    METHOD.verify(new, new_codes[1], now=clock())
 
 
 def test_exhausted_codes_say_so_clearly(alice: Any, clock: FakeClock) -> None:

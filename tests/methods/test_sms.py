@@ -11,10 +11,10 @@ import pytest
 from django.core import mail
 
 from tests.methods.contract import MethodContract
-from tests.methods.phone_helpers import NUMBER, last_code, texts
+from tests.methods.phone_helpers import NUMBER, delivered, last_code, texts
 from vahva.audit.models import AuditEvent
 from vahva.errors import InvalidCode, MalformedInput, RateLimited, ReplayedCode
-from vahva.gateways.models import DevText
+from vahva.gateways.models import DevText, OutboxMessage
 from vahva.methods import phone, registry, sms
 from vahva.methods.base import AttemptRef
 from vahva.methods.models import PendingEnrolment, PhoneCode, RegisteredMethod
@@ -113,6 +113,7 @@ def test_codes_are_random_six_digits_and_stored_only_hashed(alice: Any, clock: A
 
 def test_text_names_the_organisation_and_has_no_links(alice: Any, clock: Any) -> None:
     send(registry.get("sms").start_enrolment(alice, now=clock()), clock())
+    delivered()
     body = DevText.objects.get().text
     assert "Demo University" in body
     assert "sign-in code" in body
@@ -236,6 +237,8 @@ def test_bad_input_in_the_enrolment_steps_saves_nothing(alice: Any, clock: Any) 
     with pytest.raises(MalformedInput):
         registry.get("sms").enrolment_action(pending, "explode", {}, now=clock(), ip=None)
     assert PendingEnrolment.objects.get().data == {}
+    assert not OutboxMessage.objects.exists()
+    delivered()
     assert not DevText.objects.exists()
     assert not PhoneCode.objects.exists()
 
@@ -259,6 +262,7 @@ def test_limit_per_number_refuses_audits_and_alerts_once(
     refused = AuditEvent.objects.filter(action="phone.limited")
     assert refused.count() == 2
     assert refused.first().data["scope"] == "number"
+    delivered()
     alerts = [m for m in mail.outbox if "Phone limit reached" in m.subject]
     # Once an hour, to the helpdesk (and to ADMINS, when there are any), not per refusal.
     assert [m.to for m in alerts] == [["helpdesk@demo.example"]]

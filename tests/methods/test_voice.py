@@ -11,7 +11,7 @@ import pytest
 from django.core import mail
 
 from tests.methods.contract import MethodContract
-from tests.methods.phone_helpers import NUMBER, answer_and_press
+from tests.methods.phone_helpers import NUMBER, answer_and_press, delivered
 from vahva.audit.models import AuditEvent
 from vahva.errors import MalformedInput
 from vahva.gateways import base as gateways
@@ -25,7 +25,9 @@ from vahva.methods.models import PendingEnrolment, PhoneCall, RegisteredMethod
 
 def call_me(pending: PendingEnrolment, now: dt.datetime) -> PendingEnrolment:
     form = {"number": "044 1234521", "country": "FI", "delivery": "voice"}
-    return registry.get(pending.kind).enrolment_action(pending, "send", form, now=now, ip=None)
+    pending = registry.get(pending.kind).enrolment_action(pending, "send", form, now=now, ip=None)
+    delivered()
+    return pending
 
 
 def enrolled(user: Any, now: dt.datetime) -> RegisteredMethod:
@@ -64,6 +66,7 @@ def test_the_call_says_who_calls_and_never_a_code(alice: Any, clock: Any) -> Non
     registry.get("voice").begin(
         saved, now=clock(), attempt=AttemptRef(id=str(uuid.uuid4()), service="Mail")
     )
+    delivered()
     say = dev.current_call(NUMBER).say
     assert "Demo University" in say
     assert "Mail" in say

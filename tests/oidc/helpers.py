@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -13,8 +14,15 @@ from tests.helpers import sign_in_password
 
 from .conftest import REDIRECT
 
+#: A PKCE pair every flow sends unless a test says otherwise (PKCE is required of every
+#: client).
+VERIFIER = "vahva-test-pkce-verifier-0123456789abcdefghijklmnop"
+CHALLENGE = (
+    base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
+)
 
-def authorize_url(client_id: str, *, challenge: str = "", **extra: str) -> str:
+
+def authorize_url(client_id: str, *, challenge: str = CHALLENGE, **extra: str) -> str:
     params = {
         "response_type": "code",
         "client_id": client_id,
@@ -43,9 +51,9 @@ def code_from(response: Any) -> str:
     return query["code"]
 
 
-def exchange(client: Any, new: Any, code: str, verifier: str = "", **extra: str) -> Any:
+def exchange(client: Any, new: Any, code: str, verifier: str = VERIFIER, **extra: str) -> Any:
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
-    if verifier:
+    if verifier and data["grant_type"] == "authorization_code":
         data["code_verifier"] = verifier
     data |= extra
     basic = base64.b64encode(f"{new.client_id}:{new.client_secret}".encode()).decode()

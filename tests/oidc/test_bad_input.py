@@ -48,7 +48,7 @@ def test_redirect_uri_must_match_exactly(mail: Any, client: Client, redirect: st
 
 def test_public_client_without_pkce_is_refused(mobile: Any, client: Client) -> None:
     response = client.get(
-        authorize_url(mobile.client_id, redirect_uri="http://127.0.0.1:5000/callback")
+        authorize_url(mobile.client_id, challenge="", redirect_uri="http://127.0.0.1:5000/callback")
     )
     assert response.status_code == 302
     query = query_of(response["Location"])
@@ -244,3 +244,95 @@ def test_token_endpoint_never_fails_with_500(mail: Any, data: dict[str, str]) ->
     response = Client().post("/o/token/", data)
     assert response.status_code < 500
     assert "error" in response.json()
+
+
+# --- URL-shaped junk, signed in, GET and POST (issue #14 item 10) -----------------------------
+
+_ports = st.integers(min_value=-1, max_value=10**7).map(str)
+_uri_like = st.one_of(
+    st.builds(lambda port: f"http://localhost:{port}/callback", _ports),
+    st.builds(lambda port: f"http://127.0.0.1:{port}/callback", _ports),
+    st.sampled_from(
+        [
+            "http://[::1/callback",
+            "http://[zz::1]:80/callback",
+            "http://localhost:80011/cb",
+            "http://localhost:8001/callback#frag",
+            "//localhost:8001/callback",
+            "org.example.mail:/callback",
+            "javascript:alert(1)",
+            "http://user:pw@localhost:8001/callback",
+            "http://localhost:8001/callback?\x00",
+        ]
+    ),
+)
+
+
+def test_a_redirect_uri_with_a_port_out_of_range_is_a_clear_400(
+    alice_totp: Any, mail: Any, client: Client, clock: Any
+) -> None:
+    from tests.helpers import force_mfa_login
+
+    for signed_in in (False, True):
+        if signed_in:
+            force_mfa_login(client, alice_totp[0].user)
+        response = client.get(
+            authorize_url(mail.client_id, redirect_uri="http://localhost:80011/cb")
+        )
+        assert response.status_code == 400
+        assert "This sign-in link does not work" in text(response)
+        assert "Location" not in response
+    logout = client.get(
+        "/o/logout/",
+        {"client_id": mail.client_id, "post_logout_redirect_uri": "http://localhost:80011/"},
+    )
+    assert logout.status_code == 400
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    params=st.dictionaries(
+        st.sampled_from(
+            [
+                "response_type",
+                "redirect_uri",
+                "scope",
+                "state",
+                "nonce",
+                "prompt",
+                "max_age",
+                "acr_values",
+                "code_challenge",
+                "code_challenge_method",
+                "id_token_hint",
+                "claims",
+                "ui_locales",
+                "login_hint",
+                "request",
+                "request_uri",
+                "resource",
+                "approval_prompt",
+            ]
+        ),
+        st.one_of(_query_chars, _uri_like),
+    ),
+    post=st.booleans(),
+)
+def test_authorize_signed_in_never_fails_with_500(
+    alice_totp: Any, mail: Any, params: dict[str, str], post: bool
+) -> None:
+    from tests.helpers import force_mfa_login
+
+    client = Client()
+    force_mfa_login(client, alice_totp[0].user)
+    base = {"client_id": mail.client_id, "redirect_uri": "http://localhost:8001/callback"}
+    query = {**base, **params}
+    if post:
+        response = client.post("/o/authorize/", {**query, "allow": "Authorize"})
+        # Never a code from a POST that answers no consent page.
+        assert "code=" not in response.get("Location", "")
+    else:
+        response = client.get("/o/authorize/", query)
+    assert response.status_code < 500

@@ -272,7 +272,10 @@ def test_third_party_service_asks_for_consent(
     assert "See your e-mail address" in text(consent)
     form = {
         name: consent.context["form"][name].value()
-        for name in ("redirect_uri", "scope", "nonce", "client_id", "state", "response_type")
+        for name in (
+            *("redirect_uri", "scope", "nonce", "client_id", "state", "response_type"),
+            *("code_challenge", "code_challenge_method"),
+        )
     }
     denied = client.post("/o/authorize/", form)
     assert query_of(denied["Location"])["error"] == "access_denied"

@@ -99,4 +99,5 @@ def test_discovery_document(client: Client) -> None:
     assert data["response_types_supported"] == ["code"]
     assert "https://refeds.org/profile/mfa" in data["acr_values_supported"]
     assert {"amr", "acr", "auth_time", "email", "name"} <= set(data["claims_supported"])
-    assert "RS256" in data["id_token_signing_alg_values_supported"]
+    # Only what vahva signs with: no HS256 (a client secret is not a signing key of ours).
+    assert data["id_token_signing_alg_values_supported"] == ["RS256"]

@@ -17,7 +17,9 @@ HOUR = dt.timedelta(hours=1)
     ("has_methods", "registered_ago", "delay", "force", "require", "register", "reason"),
     [
         (False, None, 0, False, False, True, "no sign-in method registered"),
-        (False, None, 0, True, False, True, "no sign-in method registered"),
+        # The service asks for MFA of a person without methods: required (nothing to ask, so
+        # the door tells them to set one up), never an assertion with the password alone.
+        (False, None, 0, True, True, True, "no sign-in method is registered"),
         (True, HOUR, 0, False, True, False, "has registered methods"),
         (True, HOUR, 7200, False, False, False, "enforced from 2026-03-02 13:00 UTC"),
         (True, 3 * HOUR, 7200, False, True, False, "has registered methods"),
@@ -199,13 +201,13 @@ EXEMPT = {"exempt_until": LATER, "exemption_ticket": "HD-1234"}
             False,
             "requires phishing-resistant MFA",
         ),
-        # Without methods there is nothing to ask for: sent to register (a protocol then
-        # refuses the service, see tests/oidc/test_phishing_resistant.py).
+        # Without methods there is nothing to ask for, but the rule stands: the door refuses
+        # the service and sends the person to register (tests/oidc/test_phishing_resistant.py).
         (
             {"has_methods": False, "registered_at": None, "service_rule": "phishing_resistant"},
-            False,
             True,
-            "no sign-in method registered yet",
+            True,
+            "requires it always, and no sign-in method is registered",
         ),
         # Campus before the remembered browser, the delay before both.
         ({"remembered_until": LATER, "trusted_network": "VPN"}, False, False, "network VPN"),
@@ -215,12 +217,33 @@ EXEMPT = {"exempt_until": LATER, "exemption_ticket": "HD-1234"}
             False,
             "after the activation delay",
         ),
-        # No methods: nothing to ask, whatever the rest says; sent to register.
+        # No methods and a service that always asks: required, exemption or not.
         (
-            {"has_methods": False, "registered_at": None, "service_rule": "always"},
+            {"has_methods": False, "registered_at": None, "service_rule": "always", **EXEMPT},
+            True,
+            True,
+            "requires it always, and no sign-in method is registered",
+        ),
+        # No methods, an ordinary service: nothing to ask; sent to register.
+        (
+            {"has_methods": False, "registered_at": None},
             False,
             True,
             "no sign-in method registered yet",
+        ),
+        # Staff: nothing waives their second factor, not even with no method yet.
+        ({"staff": True, **EXEMPT, "trusted_network": "VPN"}, True, False, "staff always"),
+        (
+            {"staff": True, "remembered_until": LATER, "service_rule": "never"},
+            True,
+            False,
+            "staff always use a second factor",
+        ),
+        (
+            {"staff": True, "has_methods": False, "registered_at": None, **EXEMPT},
+            True,
+            True,
+            "staff always use a second factor, and no sign-in method is registered",
         ),
     ],
 )
@@ -288,3 +311,18 @@ def test_a_pass_is_the_second_factor_of_a_person_without_methods() -> None:
     # An exemption still lets the person in without one.
     exempt = decide(_ctx(has_methods=False, registered_at=None, has_pass=True, **EXEMPT))
     assert not exempt.require_mfa
+
+
+@pytest.mark.parametrize(
+    ("changes", "must"),
+    [
+        ({}, True),  # no snooze: the wizard first
+        ({"snoozed_until": LATER}, False),  # "Not now" holds
+        ({"snoozed_until": EARLIER}, True),  # ...and has run out
+        ({"snoozed_until": LATER, "staff": True}, True),  # staff cannot put it off
+    ],
+)
+def test_mandatory_registration_is_the_policys(changes: dict[str, object], must: bool) -> None:
+    decision = decide(_ctx(has_methods=False, registered_at=None, **changes))
+    assert decision.needs_registration
+    assert decision.must_register is must

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.helpers import PASSWORD
 from vahva.conf import validate
-from vahva.policy.networks import client_address, network_of, parse_networks, parse_proxies
+from vahva.networks import client_address, network_of, parse_networks, parse_proxies
 from vahva.signin.models import SignInAttempt
 
 NETWORKS = parse_networks({"Campus": ["130.233.0.0/16", "2001:708::/32"], "VPN": ["10.8.0.0/16"]})

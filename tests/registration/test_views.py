@@ -150,7 +150,13 @@ def test_choose_method(signed_in: Client) -> None:
 def test_not_now_snoozes_the_campaign_a_limited_number_of_times(
     signed_in: Client, clock: Any, settings: Any
 ) -> None:
-    settings.VAHVA = {**settings.VAHVA, "REGISTRATION_MAX_SNOOZES": 2}
+    # Days pass here; the session's idle and absolute limits are not what this test is about.
+    settings.VAHVA = {
+        **settings.VAHVA,
+        "REGISTRATION_MAX_SNOOZES": 2,
+        "SESSION_IDLE_TIMEOUT": 7 * 86400,
+        "SESSION_MAX_AGE": 7 * 86400,
+    }
     wizard = text(signed_in.get("/security-info/setup/"))
     assert "You can put this off 2 more times." in wizard
     assert signed_in.post("/security-info/setup/skip/")["Location"] == "/security-info/"

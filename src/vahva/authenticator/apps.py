@@ -15,7 +15,8 @@ class AuthenticatorConfig(AppConfig):
             # publisher on its first publication, the listener when a stream first waits
             # (only `vahva serve` does), so other management commands open no connection
             # unless they publish an outcome, which the serving nodes then hear.
-            from . import bus
+            from vahva import bus
+
             from .redis_bus import RedisBus
 
             bus.install(RedisBus(url))

@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 
 from django.db import close_old_connections
 
-from vahva import clock
+from vahva import bus, clock
 
-from . import bus, webpush
+from . import webpush
 
 log = logging.getLogger(__name__)
 

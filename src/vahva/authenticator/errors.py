@@ -3,11 +3,21 @@ and a message for people; the device API maps them once to a status and a JSON b
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from typing import ClassVar
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
-from vahva.errors import AlreadyCompleted, ExpiredChallenge, InvalidCode, MalformedInput, VahvaError
+from vahva.errors import (
+    AlreadyCompleted,
+    ExpiredChallenge,
+    InvalidCode,
+    MalformedInput,
+    RateLimited,
+    VahvaError,
+)
 from vahva.jsonapi import error_code
 
 #: Codes for vahva's general errors, when the device API meets them.
@@ -122,3 +132,58 @@ class PushHeld(VahvaError):
         "Requests to your vahva app are paused because you reported one that was not yours. "
         "Sign in another way, or contact the helpdesk."
     )
+
+
+# --- push bombing: the person's allowance of sign-in requests ------------------------------
+
+
+class PushBusy(RateLimited):
+    """A sign-in request is already waiting on the person's phone (another sign-in's)."""
+
+    code: ClassVar[str] = "busy"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(
+            retry_after,
+            _(
+                "A sign-in request is already waiting on your phone. Try again in a moment, "
+                "or sign in another way. If you did not start another sign-in, answer that "
+                "request with Deny and report."
+            ),
+        )
+
+
+class TooManyPushes(RateLimited):
+    """The person's phone got its allowance of sign-in requests for the window."""
+
+    code: ClassVar[str] = "too_many_pushes"
+
+    def __init__(self, retry_after: float) -> None:
+        minutes = max(1, math.ceil(retry_after / 60))
+        super().__init__(
+            retry_after,
+            ngettext_lazy(
+                "Too many sign-in requests were sent to your app. Try again in %(minutes)d "
+                "minute, or sign in another way.",
+                "Too many sign-in requests were sent to your app. Try again in %(minutes)d "
+                "minutes, or sign in another way.",
+                "minutes",
+            )
+            % {"minutes": minutes},
+        )
+
+
+class PushPaused(VahvaError):
+    """Sign-in requests to the person's app are paused after suspicious attempts; the
+    sign-in asks for a typed code (the app's offline code, or another method) instead."""
+
+    status = 403
+    code: ClassVar[str] = "paused"
+    default_message = _(
+        "Sign-in requests to your app are paused because several recent ones were denied, "
+        "reported or not answered. Enter the code shown in the vahva app, or sign in another way."
+    )
+
+    def __init__(self, until: dt.datetime) -> None:
+        self.until = until
+        super().__init__()

@@ -153,3 +153,50 @@ class VapidKey(models.Model):
 
     def __str__(self) -> str:
         return f"VAPID key {self.pk}"
+
+
+class PushSlot(models.Model):
+    """One of a person's allowances for sign-in requests, taken with a conditional UPDATE.
+
+    Push bombing: a person has ``PUSH_MAX_OPEN`` *open* slots (one per request waiting on the
+    phone; free again once it is answered or expires) and ``PUSH_MAX_PER_WINDOW`` *sent* slots
+    (each holds the time of one request and frees itself ``PUSH_WINDOW`` seconds later). A
+    request is sent only after it took one of each, whatever address the sign-in came from.
+    """
+
+    class Kind(models.TextChoices):
+        OPEN = "open"
+        SENT = "sent"
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=4, choices=Kind.choices)
+    index = models.PositiveSmallIntegerField()
+    # The slot is free from this moment on.
+    free_at = models.DateTimeField()
+    # The sign-in request holding the slot (an open slot is freed when it is answered).
+    challenge = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind", "index"], name="push_slot_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} push slot {self.index} of {self.user_id}"
+
+
+class PushPause(models.Model):
+    """Sign-in requests to a person's app stopped after suspicious attempts (push bombing):
+    until ``until`` the sign-in asks for a typed code instead. One row per person, reused."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", primary_key=True
+    )
+    since = models.DateTimeField()
+    until = models.DateTimeField()
+    # Sign-ins with the right password whose request was denied, reported or ignored.
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"pushes to {self.user_id} paused until {self.until}"

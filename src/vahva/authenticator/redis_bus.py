@@ -2,7 +2,7 @@
 
 Every node publishes ``PUBLISH vahva:bus:<key> "<node> <outcome>"`` and listens with **one**
 ``PSUBSCRIBE vahva:bus:*`` connection per process, whatever the number of waiters; what it
-hears goes to the waiters of that process through an :class:`~vahva.authenticator.bus.
+hears goes to the waiters of that process through an :class:`~vahva.bus.
 InProcessBus`. One pattern rather than a ``SUBSCRIBE`` per key: :meth:`RedisBus.subscribe`
 must be synchronous and must not miss what is published right after it returns, and a
 per-key subscription is only in force once Redis has confirmed it (a round trip per waiting
@@ -49,7 +49,7 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .bus import InProcessBus, LocalSubscription
+from vahva.bus import InProcessBus, LocalSubscription
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def describe(url: str) -> str:
 
 
 class RedisBus:
-    """An :class:`~vahva.authenticator.bus.EventBus` shared by the nodes using one Redis."""
+    """An :class:`~vahva.bus.EventBus` shared by the nodes using one Redis."""
 
     def __init__(
         self,

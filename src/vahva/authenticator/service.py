@@ -24,6 +24,7 @@ from vahva.conf import settings
 from vahva.errors import MalformedInput, RateLimited
 
 from . import challenges, protocol
+from .allowance import Pause, pause_of
 from .challenges import (
     MAX_PUSHES_PER_ATTEMPT,
     MAX_WRONG_NUMBERS,
@@ -41,6 +42,7 @@ from .challenges import (
     reports_of,
     state_for_device,
     use_attempt_approval,
+    withdraw_attempt,
 )
 from .errors import (
     DeviceRemoved,
@@ -56,6 +58,7 @@ __all__ = [
     "MAX_WRONG_NUMBERS",
     "EnrolmentStatus",
     "HelpdeskCheck",
+    "Pause",
     "answer",
     "attempt_state",
     "attempt_state_until",
@@ -68,6 +71,7 @@ __all__ = [
     "forget_totp_secret",
     "held_until",
     "helpdesk_check_of",
+    "pause_of",
     "pending_for",
     "push_for_attempt",
     "push_for_helpdesk",
@@ -78,6 +82,7 @@ __all__ = [
     "set_push_subscription",
     "state_for_device",
     "use_attempt_approval",
+    "withdraw_attempt",
 ]
 
 

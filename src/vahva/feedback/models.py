@@ -36,3 +36,14 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.message[:40]}"
+
+
+class Sender(models.Model):
+    """One row per client (the same keyed hash as :attr:`Feedback.client`), locked while a
+    message from that client is counted and saved: parallel posts queue instead of all
+    counting the same few messages and all getting in."""
+
+    client = models.CharField(max_length=64, primary_key=True)
+
+    def __str__(self) -> str:
+        return self.client

@@ -13,7 +13,7 @@ from django.utils.translation import ngettext_lazy
 from vahva.conf import settings
 from vahva.errors import RateLimited
 
-from .models import Feedback
+from .models import Feedback, Sender
 
 HOUR = dt.timedelta(hours=1)
 
@@ -40,6 +40,10 @@ def submit(
     """Save one feedback message; RateLimited when this address has sent its hourly share."""
     key = client_key(ip)
     with transaction.atomic():
+        # Reserve first: the sender's row is locked before the hour's messages are counted,
+        # so a burst of parallel posts is counted one by one and only the hourly share gets in.
+        Sender.objects.bulk_create([Sender(client=key)], ignore_conflicts=True)
+        Sender.objects.select_for_update().get(client=key)
         recent = list(
             Feedback.objects.filter(client=key, created_at__gt=now - HOUR)
             .order_by("created_at")

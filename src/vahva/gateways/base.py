@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
@@ -26,6 +27,11 @@ class GatewayError(VahvaError):
 
     status = 502
     default_message = _("We could not reach the phone service. Try again in a moment.")
+
+    def __init__(self, message: str | Promise | None = None, *, detail: str = "") -> None:
+        super().__init__(message)
+        #: The provider's own words (for the outbox row and the logs, not for the person).
+        self.detail = detail
 
 
 class CallEventKind(enum.StrEnum):
@@ -110,6 +116,16 @@ def get() -> Gateway:
         _gateway = import_string(str(settings.PHONE_GATEWAY))()
         _gateway_path = path
     return _gateway
+
+
+def gateway_for(path: str) -> Gateway:
+    """The gateway an outbox message was written for: the configured one, or (after a change
+    of configuration) the one its dotted path names."""
+    if path == str(settings.PHONE_GATEWAY):
+        return get()
+    gateway = import_string(path)()
+    assert isinstance(gateway, Gateway)
+    return gateway
 
 
 def set_call_handler(handler: CallHandler) -> None:

@@ -86,6 +86,14 @@ def goodbye_twiml(say: str, *, language: str) -> str:
     return str(response)
 
 
+def _detail(exc: Exception) -> str:
+    """Twilio's error code and message (``21211: Invalid 'To' Phone Number``), or the
+    network error, for the outbox row."""
+    code = getattr(exc, "code", None)
+    said = getattr(exc, "msg", None) or str(exc)
+    return (f"{code}: {said}" if code else f"{type(exc).__name__}: {said}")[:500]
+
+
 class TwilioGateway(Gateway):
     def __init__(self) -> None:
         config = dict(settings.TWILIO)
@@ -101,7 +109,7 @@ class TwilioGateway(Gateway):
         try:
             message = self.client.messages.create(to=number, from_=self.sender, body=text)
         except (TwilioException, OSError) as exc:
-            raise GatewayError() from exc
+            raise GatewayError(detail=_detail(exc)) from exc
         return str(message.sid)
 
     def start_call(self, call: Call) -> str:
@@ -122,5 +130,5 @@ class TwilioGateway(Gateway):
                 timeout=RING_TIMEOUT,
             )
         except (TwilioException, OSError) as exc:
-            raise GatewayError() from exc
+            raise GatewayError(detail=_detail(exc)) from exc
         return str(made.sid)

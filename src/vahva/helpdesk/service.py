@@ -21,14 +21,16 @@ from vahva.audit.log import recent_for, record
 from vahva.audit.models import AuditEvent
 from vahva.authenticator import service as devices
 from vahva.authenticator.models import Device
+from vahva.authenticator.service import Pause as PushPause
 from vahva.conf import settings
-from vahva.errors import Locked, MalformedInput, RateLimited
+from vahva.errors import MalformedInput
 from vahva.methods import registry, tap
 from vahva.methods import service as methods
 from vahva.methods.app_push import AppPushMethod
 from vahva.methods.models import RegisteredMethod
 from vahva.policy import exemptions
 from vahva.policy.models import Exemption
+from vahva.sessions import service as browser_sessions
 from vahva.signin import throttle
 
 from .errors import NotAllowed, UnknownItem, UnknownPerson
@@ -166,6 +168,8 @@ class Overview:
     active_exemption: Exemption | None
     reports: list[Any]
     held_until: dt.datetime | None
+    #: Sign-in requests to the app paused after suspicious attempts (push bombing).
+    push_pause: PushPause | None
     lockout: Lockout
     signins: list[SignInRow]
 
@@ -177,14 +181,11 @@ def _mfa_key(user: Any) -> tuple[str, throttle.Rule]:
 
 def lockout_of(user: Any, *, now: dt.datetime) -> Lockout:
     key, rule = _mfa_key(user)
-    failures = throttle.failures_of(key)
-    try:
-        throttle.check([(key, rule)], now=now)
-    except Locked:
-        return Lockout(failures, True, 0)
-    except RateLimited as exc:
-        return Lockout(failures, False, exc.retry_after)
-    return Lockout(failures, False, 0)
+    # Read, not reserved: looking at the lockout must not count as a try.
+    state = throttle.state_of(key, rule, now=now)
+    if state.locked:
+        return Lockout(state.failures, True, 0)
+    return Lockout(state.failures, False, state.retry_after)
 
 
 def overview(user: User, *, now: dt.datetime) -> Overview:
@@ -207,6 +208,7 @@ def overview(user: User, *, now: dt.datetime) -> Overview:
         active_exemption=exemptions.active_for(user, now=now),
         reports=devices.reports_of(user, since=now - dt.timedelta(days=REPORT_DAYS)),
         held_until=devices.held_until(user, now=now),
+        push_pause=devices.pause_of(user, now=now),
         lockout=lockout_of(user, now=now),
         signins=[
             _signin_row(event)
@@ -392,7 +394,10 @@ def sign_out_everywhere(user: Any, *, ticket: str, actor: Any, request: Any) -> 
     """End every session of the person (other rooms forget remembered browsers and tokens)."""
     check_may_act(actor, user)
     ticket = tap.clean_ticket(ticket)
-    user.sign_out_everywhere()
+    # The same function as Security info's sign-outs: each session audited, its tokens revoked.
+    browser_sessions.end_everywhere(
+        user, actor=actor, request=request, reason=f"signed out by the helpdesk ({ticket})"
+    )
     record("helpdesk.signed_out", subject=user, actor=actor, request=request, ticket=ticket)
 
 

@@ -30,6 +30,11 @@ ACTIONS: dict[str, str | Promise] = {
     "signin.locked": _("Locked"),
     "signin.expired": _("Expired"),
     "signin.confirm": _("Identity confirmed again"),
+    # RADIUS (VPNs): the radius room's rows.
+    "radius.challenge": _("RADIUS: second step asked"),
+    "radius.mfa": _("RADIUS: second step"),
+    "radius.accept": _("RADIUS: accepted"),
+    "radius.reject": _("RADIUS: rejected"),
 }
 
 #: What a row says happened, by (action, outcome); a lookup table instead of an if-chain.
@@ -43,6 +48,10 @@ _LABELS: dict[tuple[str, str], str | Promise] = {
     ("signin.expired", "failure"): _("Sign-in expired"),
     ("signin.confirm", "ok"): _("Identity confirmed again"),
     ("signin.confirm", "failure"): _("Wrong code when confirming"),
+    ("radius.challenge", "ok"): _("Second step asked (RADIUS)"),
+    ("radius.mfa", "failure"): _("Wrong code (RADIUS)"),
+    ("radius.accept", "ok"): _("Accepted (RADIUS)"),
+    ("radius.reject", "failure"): _("Rejected (RADIUS)"),
 }
 #: The password step's failure for an address nobody has.
 _UNKNOWN_ADDRESS = "unknown e-mail address"
@@ -128,7 +137,7 @@ def describe(event: AuditEvent) -> SignInRow:
     else:
         label = _LABELS.get((event.action, event.outcome), event.action)
     method = _method_label(data.get("method"))
-    if event.action == "signin.success" and not data.get("method"):
+    if event.action in ("signin.success", "radius.accept") and not data.get("method"):
         method = str(_("Password only"))
     return SignInRow(
         event=event,

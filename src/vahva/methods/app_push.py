@@ -6,6 +6,9 @@ The protocol (keys, signatures, challenges) lives in :mod:`vahva.authenticator`;
 plugs it into the method interface:
 
 - ``begin`` sends the attempt's push (or shows the one already waiting) and returns its number;
+  within the person's allowance of requests (one waiting at a time, a few per window: a newer
+  sign-in is told that one is waiting), and not at all while they are paused after suspicious
+  attempts (the page then asks for the app's offline code);
 - ``status`` is what the waiting page polls;
 - ``verify`` receives the attempt's id (from the browser session, never from the browser) and
   uses that attempt's approval, once; or a 6-digit code from the app's offline code (TOTP,
@@ -27,9 +30,9 @@ from django.utils.translation import gettext_lazy as _
 from vahva import clock
 from vahva.authenticator import protocol as authenticator_protocol
 from vahva.authenticator import service as authenticator
+from vahva.authenticator.errors import PushPaused
 from vahva.conf import settings
 from vahva.errors import MalformedInput
-from vahva.policy import trusted
 
 from . import service, totp
 from .base import AttemptRef, Method
@@ -47,6 +50,12 @@ def enrolment_link(code: str) -> str:
 def pushes_held_until(user: Any) -> dt.datetime | None:
     """Until when sign-in requests to the person's app are held after "Deny and report"."""
     return authenticator.held_until(user, now=clock.now())
+
+
+def push_pause_of(user: Any) -> authenticator.Pause | None:
+    """The pause of sign-in requests to the person's app after suspicious attempts (push
+    bombing), while it lasts: the sign-in asks for a typed code until ``.until``."""
+    return authenticator.pause_of(user, now=clock.now())
 
 
 class AppPushMethod(Method):
@@ -70,18 +79,23 @@ class AppPushMethod(Method):
     ) -> dict[str, Any]:
         if attempt is None:
             raise MalformedInput()
-        push = authenticator.push_for_attempt(
-            registered.user,
-            attempt=attempt.id,
-            device_ids=self._devices(registered.user),
-            now=now,
-            context={
-                "ip": attempt.ip,
-                "service": attempt.service,
-                "location": authenticator_protocol.coarse_location(attempt.ip),
-                "outside": trusted.network_of(attempt.ip) is None,
-            },
-        )
+        try:
+            push = authenticator.push_for_attempt(
+                registered.user,
+                attempt=attempt.id,
+                device_ids=self._devices(registered.user),
+                now=now,
+                context={
+                    "ip": attempt.ip,
+                    "service": attempt.service,
+                    "location": authenticator_protocol.coarse_location(attempt.ip),
+                    "outside": attempt.trusted_network is None,
+                },
+            )
+        except PushPaused as paused:
+            # Push bombing: no request is sent; the page asks for the app's offline code (the
+            # phone in hand, which the thief does not have) or another method, and says why.
+            return {"paused_until": paused.until}
         return {"number": push.number, "expires_at": push.expires_at}
 
     def status(self, registered: RegisteredMethod, *, attempt: AttemptRef, now: dt.datetime) -> str:
@@ -121,6 +135,26 @@ class AppPushMethod(Method):
         service.touch(answered, now=now)
         if answered.pk == registered.pk:
             registered.last_used_at = now
+
+    def verify_for(
+        self,
+        registered: RegisteredMethod,
+        response: str,
+        *,
+        now: dt.datetime,
+        attempt: AttemptRef,
+    ) -> None:
+        self.verify(registered, response, now=now)
+        if self._is_code(response):
+            # Signed in with the app's offline code: the request still waiting on the phone
+            # is withdrawn (nobody is left to approve it, and it would hold the next sign-in).
+            authenticator.withdraw_attempt(registered.user, attempt.id, now=now)
+
+    def finished(self, user: Any, *, attempt: AttemptRef, now: dt.datetime) -> None:
+        # Signed in another way (a code, a key, a text): the request still waiting on the
+        # phone is withdrawn. Left there it would expire "ignored" and count as a suspicious
+        # attempt against the person, and hold their next sign-in.
+        authenticator.withdraw_attempt(user, attempt.id, now=now)
 
     def removed(self, registered: RegisteredMethod, *, now: dt.datetime) -> None:
         authenticator.remove_device_of(registered.user_id, registered.data.get("device"), now=now)

@@ -30,6 +30,9 @@ class AttemptRef:
     service: str = ""
     #: The person asked for the challenge again ("Resend code", "Call again").
     resend: bool = False
+    #: The organisation's trusted network the address is in ("Campus"), found by the caller
+    #: (methods decide nothing about networks); None: outside them, or unknown.
+    trusted_network: str | None = None
 
 
 class Method(ABC):
@@ -127,6 +130,11 @@ class Method(ABC):
 
     def removed(self, registered: RegisteredMethod, *, now: dt.datetime) -> None:
         """The person (or the helpdesk) removed ``registered``: revoke what it left behind."""
+        return None
+
+    def finished(self, user: Any, *, attempt: AttemptRef, now: dt.datetime) -> None:
+        """The sign-in ``attempt`` of ``user`` was completed (with any method): drop what this
+        method still has waiting for it (a request on the phone)."""
         return None
 
     def enrolment_context(self, pending: PendingEnrolment) -> dict[str, Any]:

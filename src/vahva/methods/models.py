@@ -80,6 +80,10 @@ class PhoneCode(models.Model):
     expires_at = models.DateTimeField()
     tries = models.PositiveSmallIntegerField(default=0)
     used = models.BooleanField(default=False)
+    #: The outbox message that carries it (deleted with the code when it could not be sent).
+    message = models.ForeignKey(
+        "gateways.OutboxMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         indexes = [models.Index(fields=["user", "created_at"])]
@@ -101,12 +105,16 @@ class PhoneCall(models.Model):
     )
     attempt = models.CharField(max_length=64, blank=True, default="")
     number = models.CharField(max_length=20)
-    # calling → ringing → answered → approved → used; or reported, hung_up, no_answer.
+    # calling → ringing → answered → approved → used; or reported, hung_up, no_answer, failed.
     state = models.CharField(max_length=16, default="calling")
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     service = models.CharField(max_length=200, blank=True, default="")
     ip = models.GenericIPAddressField(null=True, blank=True)
+    #: The outbox message that places the call (the call fails when it cannot be placed).
+    message = models.ForeignKey(
+        "gateways.OutboxMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         indexes = [models.Index(fields=["user", "created_at"])]
@@ -116,7 +124,11 @@ class PhoneCall(models.Model):
 
 
 class PhoneSend(models.Model):
-    """One text sent or call made: what the SMS-pumping limits count."""
+    """One text or call reserved before it is sent: what the SMS-pumping limits count.
+
+    Written, under :class:`PhoneSendLock`, in the transaction that writes the text or call;
+    deleted again (refunded) when the outbox could not send it.
+    """
 
     at = models.DateTimeField(db_index=True)
     user = models.ForeignKey(
@@ -126,6 +138,9 @@ class PhoneSend(models.Model):
     country = models.CharField(max_length=4)
     ip = models.GenericIPAddressField(null=True, blank=True)
     channel = models.CharField(max_length=8)
+    message = models.ForeignKey(
+        "gateways.OutboxMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         indexes = [
@@ -137,6 +152,17 @@ class PhoneSend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.number} at {self.at}"
+
+
+class PhoneSendLock(models.Model):
+    """One row, locked by every transaction that reserves a text or call: the limits' count
+    and the new :class:`PhoneSend` happen under it, so a parallel burst is counted one by
+    one (on SQLite the IMMEDIATE transaction is the lock; this row is PostgreSQL's)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+
+    def __str__(self) -> str:
+        return "phone send lock"
 
 
 class WebAuthnCredential(models.Model):
@@ -198,6 +224,9 @@ class RecoveryCode(models.Model):
     registered = models.ForeignKey(
         RegisteredMethod, on_delete=models.CASCADE, related_name="recovery_codes"
     )
+    #: The code's first characters, public: they pick this row at a check. "" for a code made
+    #: before codes had an index (compared with every row of the set without one).
+    index = models.CharField(max_length=2, blank=True, default="")
     salt = models.CharField(max_length=32)
     digest = models.CharField(max_length=64)
     used_at = models.DateTimeField(null=True, blank=True)

@@ -1,12 +1,17 @@
 """Recovery codes: ten single-use codes to print or save, a way back in without the helpdesk.
 
-A code is 12 characters of Crockford's base32 (as a temporary access pass: no I, L, O or U),
-about 60 random bits, shown once in groups of four. Each is kept as a salted HMAC-SHA-256
-keyed with the deployment's secret key, not with argon2: the codes are random, not chosen by
-people, so a slow hash would protect nothing that 60 bits do not already protect, while a
-sign-in compares the typed code with all ten (ten argon2 hashes would be ~160 ms of CPU per
-try, an easy denial of service). The key means that a copy of the database alone does not
-let anyone test guesses offline.
+A code is 25 characters of Crockford's base32 (as a temporary access pass: no I, L, O or U),
+shown once in five groups of five (``7KQM3-XRDPW-9TK7Q-M3XRD-PW9TA``, the shape of a software
+licence key). The first two characters are a public index that picks the one row of the set
+to compare with; the other 23 are the secret, 115 random bits: ASVS 5.0 asks look-up secrets
+for at least 112 bits, or a slow hash. Each code is kept as a salted HMAC-SHA-256 keyed with
+the deployment's secret key, not with argon2: 115 random bits need no slowing down, and a
+check stays one fast keyed hash compared in constant time. The key means that a copy of the
+database alone does not let anyone test guesses offline.
+
+Codes made before the index existed (12 characters, about 60 bits, no index) keep working
+until they are used or replaced: a person's printout is not silently taken away. Security info
+says that the set is of the old, shorter kind and invites the person to make new codes.
 
 The person confirms the enrolment by typing one of the codes shown (proof that they kept
 them; that code stays valid). A person has one set: making new ones replaces the whole set
@@ -41,9 +46,20 @@ from .models import PendingEnrolment, RecoveryCode, RegisteredMethod
 
 KIND = "recovery"
 COUNT = 10
-LENGTH = tap.LENGTH
+#: Characters of a code: the public index, then the secret.
+LENGTH = 25
+#: The public index: picks the row, unique within a set (32**2 = 1,024 values for ten codes).
+INDEX = 2
+#: 23 characters of 5 bits: 115 bits, at least ASVS 5.0's 112 for look-up secrets.
+SECRET_BITS = (LENGTH - INDEX) * 5
+GROUP = 5
+#: Codes made before the index existed: 12 characters, no index (they keep working).
+OLD_LENGTH = 12
 
-SHAPE = _("A recovery code has 12 letters and digits, for example K7QM-3XRD-PW9T.")
+SHAPE = _(
+    "A recovery code has 25 letters and digits in groups of five, for example "
+    "7KQM3-XRDPW-9TK7Q-M3XRD-PW9TA."
+)
 WRONG = _("That recovery code is not right. Check it and try again.")
 USED = _("That recovery code was already used. Each code works once: use another one.")
 NOT_SHOWN = _("That is not one of the codes shown above. Type one of them to show you saved them.")
@@ -57,22 +73,37 @@ class CodesUsedUp(ExpiredChallenge):
 
 
 def generate() -> list[str]:
-    """COUNT new codes, ungrouped, from :mod:`secrets` (60 bits each)."""
-    return ["".join(secrets.choice(tap.ALPHABET) for _ in range(LENGTH)) for _ in range(COUNT)]
+    """COUNT new codes, ungrouped, from :mod:`secrets`, each with an index of its own."""
+    codes: list[str] = []
+    while len(codes) < COUNT:
+        code = "".join(secrets.choice(tap.ALPHABET) for _ in range(LENGTH))
+        if all(code[:INDEX] != other[:INDEX] for other in codes):
+            codes.append(code)
+    return codes
+
+
+def grouped(code: str) -> str:
+    """``7KQM3XRDPW…`` → ``7KQM3-XRDPW-…``: five groups of five, for reading and typing."""
+    return "-".join(code[i : i + GROUP] for i in range(0, len(code), GROUP))
 
 
 def normalise(raw: str) -> str:
     """A code as typed, with or without dashes or spaces, in any case; MalformedInput (not
-    counted as a guess) for what cannot be a code."""
+    counted as a guess) for what cannot be a code (of the new kind or the old)."""
     text = raw or ""
     if len(text) > 64:
         raise MalformedInput(SHAPE)
     code = tap._SEPARATORS.sub("", text).upper().translate(tap._LOOKALIKES)
     if not code:
         raise MalformedInput(_("Enter one of your recovery codes."))
-    if len(code) != LENGTH or any(c not in tap.ALPHABET for c in code):
+    if len(code) not in (LENGTH, OLD_LENGTH) or any(c not in tap.ALPHABET for c in code):
         raise MalformedInput(SHAPE)
     return code
+
+
+def index_of(code: str) -> str:
+    """The public index of a normalised code ("" for a code of the old kind)."""
+    return code[:INDEX] if len(code) == LENGTH else ""
 
 
 def digest(code: str, salt: str) -> str:
@@ -82,6 +113,11 @@ def digest(code: str, salt: str) -> str:
 
 def remaining(registered: RegisteredMethod) -> int:
     return RecoveryCode.objects.filter(registered=registered, used_at__isnull=True).count()
+
+
+def is_old_kind(registered: RegisteredMethod) -> bool:
+    """Whether the set was made before codes had an index (12 characters, about 60 bits)."""
+    return RecoveryCode.objects.filter(registered=registered, index="").exists()
 
 
 def recovery_of(user: Any) -> RegisteredMethod | None:
@@ -96,7 +132,7 @@ def download_text(codes: list[str], *, email: str, now: dt.datetime) -> str:
         gettext("%(org)s recovery codes for %(email)s, made %(date)s")
         % {"org": settings.ORGANISATION_NAME, "email": email, "date": when},
         "",
-        *(tap.grouped(code) for code in codes),
+        *(grouped(code) for code in codes),
         "",
         gettext("Each code works once. Keep them where only you can find them."),
     ]
@@ -117,6 +153,15 @@ class RecoveryCodesMethod(Method):
 
     def describe(self, registered: RegisteredMethod) -> str:
         left = remaining(registered)
+        if is_old_kind(registered):
+            # Still working, but shorter than ASVS 5.0 asks: the person is invited to replace it.
+            return ngettext(
+                "Recovery codes (%(count)d of %(total)d left, of an older, shorter kind: "
+                "make new codes)",
+                "Recovery codes (%(count)d of %(total)d left, of an older, shorter kind: "
+                "make new codes)",
+                left,
+            ) % {"count": left, "total": COUNT}
         return ngettext(
             "Recovery codes (%(count)d of %(total)d left)",
             "Recovery codes (%(count)d of %(total)d left)",
@@ -158,11 +203,17 @@ class RecoveryCodesMethod(Method):
         rows = list(RecoveryCode.objects.filter(registered=registered))
         if not any(row.used_at is None for row in rows):
             raise CodesUsedUp()
+        index = index_of(code)
+        # The index picks the one row (a code of the old kind: the rows without one).
+        candidates = [row for row in rows if row.index == index]
         match = None
-        for row in rows:
-            # Timing attack: every code is compared, each in constant time.
+        for row in candidates:
+            # Timing attack: every candidate is compared, each in constant time.
             if hmac.compare_digest(row.digest, digest(code, row.salt)) and match is None:
                 match = row
+        if not candidates:
+            # An index of no code here costs the same one keyed hash as a wrong secret.
+            hmac.compare_digest(digest(code, "none"), "0" * 64)
         if match is None:
             raise InvalidCode(WRONG)
         if match.used_at is not None:
@@ -194,7 +245,7 @@ class RecoveryCodesMethod(Method):
         codes = pending.secret.split()
         current = recovery_of(pending.user)
         return {
-            "codes": [tap.grouped(code) for code in codes],
+            "codes": [grouped(code) for code in codes],
             "download": download_text(codes, email=pending.user.email, now=pending.created_at),
             "replacing": current,
             "replacing_left": remaining(current) if current else 0,
@@ -217,7 +268,12 @@ class RecoveryCodesMethod(Method):
                 replaced.delete()
                 saved = service.save_new(pending.user, self.kind, now=now)
                 RecoveryCode.objects.bulk_create(
-                    RecoveryCode(registered=saved, salt=salt, digest=digest(shown, salt))
+                    RecoveryCode(
+                        registered=saved,
+                        index=index_of(shown),
+                        salt=salt,
+                        digest=digest(shown, salt),
+                    )
                     for shown, salt in ((shown, secrets.token_hex(16)) for shown in codes)
                 )
                 # Shown once: the clear codes leave the database when the set is saved.

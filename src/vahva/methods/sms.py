@@ -30,7 +30,8 @@ from vahva.errors import (
     ReplayedCode,
     VahvaError,
 )
-from vahva.gateways import base as gateways
+from vahva.gateways import outbox
+from vahva.gateways.models import OutboxMessage
 
 from . import phone, service, totp
 from .base import AttemptRef, Method
@@ -74,15 +75,18 @@ def send_code(
     registered: RegisteredMethod | None = None,
     attempt: str = "",
 ) -> PhoneCode:
-    """Create a code for this purpose, retire the older ones, and text it (in the caller's
-    transaction: if the gateway fails, no code is left behind)."""
+    """Create a code for this purpose, retire the older ones, and put its text in the outbox,
+    in the caller's transaction: it is texted after the commit, and a rollback sends nothing.
+    If the text cannot be sent, the code is deleted (:func:`_undelivered`)."""
     code = new_code()
     salt = secrets.token_hex(16)
+    expires_at = now + dt.timedelta(seconds=settings.PHONE_CODE_TTL)
     with transaction.atomic():
         _codes_for(pending=pending, registered=registered, attempt=attempt).filter(
             used=False
         ).update(used=True)
-        row = PhoneCode.objects.create(
+        text = message(code, language=phone.language_of(user))
+        return PhoneCode.objects.create(
             user=user,
             pending=pending,
             registered=registered,
@@ -91,10 +95,31 @@ def send_code(
             salt=salt,
             digest=digest(code, salt),
             created_at=now,
-            expires_at=now + dt.timedelta(seconds=settings.PHONE_CODE_TTL),
+            expires_at=expires_at,
+            # A text that arrives after its code expired is no use: it expires with it.
+            message=outbox.enqueue_sms(number, text, now=now, expires_at=expires_at),
         )
-        gateways.get().send_sms(number, message(code, language=phone.language_of(user)))
-    return row
+
+
+def _undelivered(sent: OutboxMessage) -> None:
+    """The text never went: its code goes too (the person asks for another at once)."""
+    PhoneCode.objects.filter(message_id=sent.pk).delete()
+
+
+outbox.on_undelivered(_undelivered)
+
+
+def _wait_or_send(codes: QuerySet[PhoneCode], *, resend: bool, now: dt.datetime) -> int | None:
+    """None: text a new code. Otherwise a live code was texted already: the seconds until
+    another may be asked for (raises too_soon when a resend comes before that)."""
+    latest = codes.order_by("-created_at", "-pk").first()
+    live = latest is not None and not latest.used and latest.expires_at > now
+    wait = phone.resend_wait(latest.created_at if latest else None, now=now)
+    if live and not resend:
+        return wait  # a reload shows the page again; it does not text again
+    if wait:
+        raise phone.too_soon(wait)
+    return None
 
 
 def _codes_for(
@@ -161,19 +186,26 @@ class SmsMethod(phone.PhoneMethod, Method):
         attempt_id = attempt.id if attempt else ""
         number = str(registered.data.get("number", ""))
         codes = _codes_for(registered=registered, attempt=attempt_id)
-        latest = codes.order_by("-created_at", "-pk").first()
-        live = latest is not None and not latest.used and latest.expires_at > now
-        wait = phone.resend_wait(latest.created_at if latest else None, now=now)
-        context = {"masked": phone.mask(number), "resend_wait": wait}
-        if live and not (attempt and attempt.resend):
-            return context  # a reload shows the page again; it does not text again
-        if wait:
-            raise phone.too_soon(wait)
+        resend = bool(attempt and attempt.resend)
+        context = {"masked": phone.mask(number)}
+        wait = _wait_or_send(codes, resend=resend, now=now)
+        if wait is not None:
+            return {**context, "resend_wait": wait}
         ip = attempt.ip if attempt else None
-        phone.check_limits(phone.Send(number, registered.user, ip, self.kind), now=now)
-        with transaction.atomic():
-            send_code(registered.user, number, now=now, registered=registered, attempt=attempt_id)
-            phone.record_send(phone.Send(number, registered.user, ip, self.kind), now=now)
+        send = phone.Send(number, registered.user, ip, self.kind)
+        with phone.refusals_audited(now=now), transaction.atomic():
+            # Under the send lock, read again: of parallel requests for this attempt (reloads,
+            # resends) the first texts and the others show its code's page.
+            phone.lock_sends()
+            wait = _wait_or_send(codes, resend=resend, now=now)
+            if wait is not None:
+                return {**context, "resend_wait": wait}
+            row = send_code(
+                registered.user, number, now=now, registered=registered, attempt=attempt_id
+            )
+            # Reserve first: counted in the transaction that writes the text.
+            phone.reserve(send, now=now, message=row.message)
+        outbox.raise_if_failed(row.message_id)
         return {**context, "resend_wait": phone.resend_wait(now, now=now)}
 
     def verify(self, registered: RegisteredMethod, response: str, *, now: dt.datetime) -> None:
@@ -203,8 +235,10 @@ class SmsMethod(phone.PhoneMethod, Method):
 
     def deliver_enrolment(
         self, pending: PendingEnrolment, *, now: dt.datetime, ip: str | None
-    ) -> None:
-        send_code(pending.user, str(pending.data["number"]), now=now, pending=pending)
+    ) -> OutboxMessage:
+        row = send_code(pending.user, str(pending.data["number"]), now=now, pending=pending)
+        assert row.message is not None
+        return row.message
 
     def last_delivery(self, pending: PendingEnrolment) -> dt.datetime | None:
         return (

@@ -23,12 +23,14 @@ from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from vahva import bus
 from vahva.audit.log import record
-from vahva.authenticator import bus
 from vahva.conf import settings
 from vahva.errors import ExpiredChallenge, MalformedInput, VahvaError
 from vahva.gateways import base as gateways
+from vahva.gateways import outbox
 from vahva.gateways.base import Answer, Call, CallEvent, CallEventKind, CallReply
+from vahva.gateways.models import OutboxMessage
 
 from . import phone, service
 from .base import AttemptRef, Method
@@ -37,6 +39,8 @@ from .models import PendingEnrolment, PhoneCall, RegisteredMethod
 CALLING, RINGING, ANSWERED = "calling", "ringing", "answered"
 APPROVED, USED, REPORTED = "approved", "used", "reported"
 HUNG_UP, NO_ANSWER = "hung_up", "no_answer"
+#: The gateway could not place the call (refused, unreachable, or it waited too long).
+FAILED = "failed"
 LIVE = (CALLING, RINGING, ANSWERED)
 
 
@@ -91,31 +95,49 @@ def place_call(
     attempt: AttemptRef | None = None,
     service_name: str = "",
 ) -> PhoneCall:
-    """Ring ``number`` for this enrolment or attempt (in the caller's transaction)."""
+    """Ring ``number`` for this enrolment or attempt: the call is written in the caller's
+    transaction and placed by the outbox after the commit (so the row is there before the
+    provider's first status callback; a rollback rings nobody)."""
     language = phone.language_of(user)
     words = script(service_name=service_name, language=language)
+    call = PhoneCall(
+        user=user,
+        number=number,
+        pending=pending,
+        registered=registered,
+        attempt=attempt.id if attempt else "",
+        ip=attempt.ip if attempt else None,
+        service=service_name[:200],
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=settings.PHONE_CALL_TTL),
+    )
     with transaction.atomic():
-        call = PhoneCall.objects.create(
-            user=user,
-            number=number,
-            pending=pending,
-            registered=registered,
-            attempt=attempt.id if attempt else "",
-            ip=attempt.ip if attempt else None,
-            service=service_name[:200],
-            created_at=now,
-            expires_at=now + dt.timedelta(seconds=settings.PHONE_CALL_TTL),
-        )
-        gateways.get().start_call(
+        call.message = outbox.enqueue_call(
             Call(
                 number=number,
                 call_id=str(call.pk),
                 say=words["say"],
                 language=language,
                 silence=words["silence"],
-            )
+            ),
+            now=now,
+            # A call placed after its time would ring for a sign-in that no longer waits.
+            expires_at=call.expires_at,
         )
+        call.save(force_insert=True)
     return call
+
+
+def _undelivered(placed: OutboxMessage) -> None:
+    """The call could not be placed: the waiting page says so (no ringing forever)."""
+    with transaction.atomic():
+        for call in PhoneCall.objects.select_for_update().filter(
+            message_id=placed.pk, state=CALLING
+        ):
+            _move(call, FAILED)
+
+
+outbox.on_undelivered(_undelivered)
 
 
 def _key(call: PhoneCall) -> str:
@@ -203,7 +225,8 @@ def _report(call: PhoneCall) -> None:
             f"Calls to them are held for {settings.PUSH_REPORT_HOLD // 60} minutes.",
         ]
     )
-    transaction.on_commit(partial(phone.alert, f"Reported sign-in call: {user.email}", body))
+    # Mailed after the commit by the outbox: a rolled-back report alerts nobody.
+    phone.alert(f"Reported sign-in call: {user.email}", body)
 
 
 gateways.set_call_handler(on_call_event)
@@ -235,6 +258,7 @@ def page_state(call: PhoneCall | None, *, now: dt.datetime) -> str:
         REPORTED: "reported",
         HUNG_UP: "hung_up",
         NO_ANSWER: "no_answer",
+        FAILED: "failed",
     }.get(call.state, "expired")
 
 
@@ -246,6 +270,7 @@ _SIGNIN_STATES = {
     "reported": "denied",
     "hung_up": "expired",
     "no_answer": "expired",
+    "failed": "expired",
     "expired": "expired",
     "none": "expired",
 }
@@ -261,6 +286,7 @@ _ENROLMENT_STATES = {
     "reported": ("denied", _("The call was reported as not expected (0#).")),
     "hung_up": ("expired", _("The call ended before # was pressed.")),
     "no_answer": ("expired", _("The call was not answered.")),
+    "failed": ("expired", _("We could not call your phone. Try again in a moment.")),
     "expired": ("expired", _ENDED),
 }
 
@@ -295,6 +321,21 @@ class VoiceMethod(phone.PhoneMethod, Method):
             .first()
         )
 
+    def _shown(
+        self, registered: RegisteredMethod, attempt: AttemptRef, *, now: dt.datetime
+    ) -> str | None:
+        """The sign-in page's call state when no new call is to be placed, else None
+        (raises too_soon for a resend before PHONE_RESEND_AFTER)."""
+        latest = self._latest(registered, attempt.id)
+        if latest is not None and not attempt.resend:
+            # A reload shows where the call is; it does not ring again.
+            return _SIGNIN_STATES[page_state(latest, now=now)]
+        placed = latest if latest is not None and latest.state != FAILED else None
+        wait = phone.resend_wait(placed.created_at if placed else None, now=now)
+        if wait:
+            raise phone.too_soon(wait)
+        return None
+
     # --- sign-in ---------------------------------------------------------------------------
 
     def begin(
@@ -303,19 +344,21 @@ class VoiceMethod(phone.PhoneMethod, Method):
         if attempt is None:
             raise MalformedInput()
         number = str(registered.data.get("number", ""))
-        latest = self._latest(registered, attempt.id)
         context = {"masked": phone.mask(number)}
-        if latest is not None and not attempt.resend:
-            # A reload shows where the call is; it does not ring again.
-            return {**context, "call_state": _SIGNIN_STATES[page_state(latest, now=now)]}
-        wait = phone.resend_wait(latest.created_at if latest else None, now=now)
-        if wait:
-            raise phone.too_soon(wait)
+        shown = self._shown(registered, attempt, now=now)
+        if shown is not None:
+            return {**context, "call_state": shown}
         if calls_held_until(registered.user, now=now):
             raise CallsHeld()
-        phone.check_limits(phone.Send(number, registered.user, attempt.ip, self.kind), now=now)
-        with transaction.atomic():
-            place_call(
+        send = phone.Send(number, registered.user, attempt.ip, self.kind)
+        with phone.refusals_audited(now=now), transaction.atomic():
+            # Under the send lock, read again: of parallel requests for this attempt the
+            # first rings and the others show its call.
+            phone.lock_sends()
+            shown = self._shown(registered, attempt, now=now)
+            if shown is not None:
+                return {**context, "call_state": shown}
+            call = place_call(
                 registered.user,
                 number,
                 now=now,
@@ -323,7 +366,9 @@ class VoiceMethod(phone.PhoneMethod, Method):
                 attempt=attempt,
                 service_name=attempt.service,
             )
-            phone.record_send(phone.Send(number, registered.user, attempt.ip, self.kind), now=now)
+            # Reserve first: counted in the transaction that writes the call.
+            phone.reserve(send, now=now, message=call.message)
+        outbox.raise_if_failed(call.message_id)
         return {**context, "call_state": "pending"}
 
     def status(self, registered: RegisteredMethod, *, attempt: AttemptRef, now: dt.datetime) -> str:
@@ -349,10 +394,10 @@ class VoiceMethod(phone.PhoneMethod, Method):
 
     def deliver_enrolment(
         self, pending: PendingEnrolment, *, now: dt.datetime, ip: str | None
-    ) -> None:
+    ) -> OutboxMessage:
         if calls_held_until(pending.user, now=now):
             raise CallsHeld()
-        place_call(
+        call = place_call(
             pending.user,
             str(pending.data["number"]),
             now=now,
@@ -360,10 +405,14 @@ class VoiceMethod(phone.PhoneMethod, Method):
             attempt=AttemptRef(id="", ip=ip),
             service_name="",
         )
+        assert call.message is not None
+        return call.message
 
     def last_delivery(self, pending: PendingEnrolment) -> dt.datetime | None:
+        # A call that could not be placed does not hold back the next one.
         return (
             PhoneCall.objects.filter(pending=pending)
+            .exclude(state=FAILED)
             .order_by("-created_at")
             .values_list("created_at", flat=True)
             .first()

@@ -25,8 +25,8 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 SIGNINS = Counter(
     "vahva_signins",
     "Sign-in steps by method and outcome (success, wrong_password, wrong_code, replayed, "
-    "locked, expired, denied, reported). method is the second factor; none: no second "
-    "factor was asked; password: the password step.",
+    "locked, expired, denied, reported, directory_unavailable). method is the second "
+    "factor; none: no second factor was asked; password: the password step.",
     ["method", "outcome"],
     registry=REGISTRY,
 )
@@ -107,6 +107,10 @@ _AUDITED: dict[tuple[str, str], tuple[Counter, Labeller]] = {
     ("signin.expired", "failure"): (
         SIGNINS,
         lambda e: {"method": "none", "outcome": "expired"},
+    ),
+    ("directory.unavailable", "failure"): (
+        SIGNINS,
+        lambda e: {"method": "password", "outcome": "directory_unavailable"},
     ),
     ("push.denied", "failure"): (SIGNINS, lambda e: {"method": "app_push", "outcome": "denied"}),
     ("push.reported", "failure"): (

@@ -3,7 +3,9 @@
 - ``sub`` is the person's stable public id, never the e-mail address (which can change).
 - The ID token carries ``amr``, ``acr`` and ``auth_time`` of the sign-in behind the code,
   also when it is refreshed.
-- PKCE is required for public clients (RFC 7636, RFC 8252 §8.1).
+- PKCE (S256) is required of every client (RFC 9700 §2.1.1), unless the admin lets a
+  confidential client off; a verifier for a code issued without a challenge is refused
+  (PKCE downgrade, RFC 9700 §4.8).
 - An authorization code is redeemed at most once, even by two parallel requests; a second
   redemption revokes every token the first one got (RFC 6749 §4.1.2).
 """
@@ -12,16 +14,24 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlsplit
 
-from oauth2_provider.models import get_application_model, get_refresh_token_model
+from oauth2_provider.models import (
+    get_application_model,
+    get_grant_model,
+    get_refresh_token_model,
+)
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from vahva import clock
 from vahva.audit.log import record
+from vahva.signin import requirements
 
-from .models import Authorization, code_hash
+from .claims import ACR_PHR
+from .models import Authorization, Service, code_hash
 
 Application = get_application_model()
+Grant = get_grant_model()
 RefreshToken = get_refresh_token_model()
 
 
@@ -42,11 +52,15 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
         return claims
 
     def is_pkce_required(self, client_id: str, request: Any) -> bool:
+        """PKCE for every client (RFC 9700 §2.1.1), but a confidential one let off in the admin."""
         client = getattr(request, "client", None)
         if client is None or client.client_id != client_id:
             client = Application.objects.filter(client_id=client_id).first()
-        # Unknown clients fail elsewhere; ask for PKCE so nothing slips through meanwhile.
-        return client is None or client.client_type == Application.CLIENT_PUBLIC
+        if client is None or client.client_type == Application.CLIENT_PUBLIC:
+            # Unknown clients fail elsewhere; ask for PKCE so nothing slips through meanwhile.
+            return True
+        service = Service.objects.filter(application=client).first()
+        return not (service is not None and service.allow_without_pkce)
 
     def _create_authorization_code(
         self, request: Any, code: dict[str, Any], expires: Any = None
@@ -65,6 +79,7 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
             amr=list(signed_in["amr"]),
             acr=signed_in["acr"],
             created_at=clock.now(),
+            session=signed_in.get("session", ""),
         )
         return grant
 
@@ -80,6 +95,21 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
         if not claimed:
             self._refuse_replay(digest, request)
             return False
+        challenge = (
+            Grant.objects.filter(code=code, application=client)
+            .values_list("code_challenge", flat=True)
+            .first()
+        )
+        if request.code_verifier is not None and challenge == "":
+            # PKCE downgrade (RFC 9700 §4.8): a code issued without a challenge, redeemed with
+            # a verifier, is a sign that a code was injected; never exchanged.
+            record(
+                "oidc.pkce_downgrade",
+                outcome="failure",
+                reason="a code issued without a PKCE challenge was presented with a verifier",
+                service=str(client.name),
+            )
+            return False  # the code stays used: it was spent on the attempt
         if not super().validate_code(client_id, code, client, request, *args, **kwargs):
             return False
         request.vahva_authorization = Authorization.objects.get(code_hash=digest)
@@ -123,7 +153,38 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
             request.vahva_authorization = Authorization.objects.filter(
                 token_family=instance.token_family
             ).first()
+            if request.vahva_authorization is not None and not self._still_enough(
+                request.vahva_authorization, client
+            ):
+                return False
         return valid
+
+    def _still_enough(self, authorization: Authorization, client: Any) -> bool:
+        """The door, for new tokens from an old sign-in: refused (invalid_grant: the service
+        sends the person to sign in again) when it no longer satisfies the service."""
+        service = Service.objects.filter(application=client).first()
+        requirement = requirements.Requirement(
+            service=str(client.name),
+            rule=requirements.ServiceRule(service.mfa_rule if service else "outside_trusted"),
+        )
+        signed_in = requirements.Authentication(
+            at=authorization.auth_time,
+            amr=tuple(authorization.amr),
+            known_phishing_resistant=authorization.acr == ACR_PHR,
+        )
+        step = requirements.renewal_step(
+            authorization.user, signed_in, requirement, now=clock.now()
+        )
+        if step.issue:
+            return True
+        record(
+            "oidc.refresh_refused",
+            subject=authorization.user,
+            outcome="failure",
+            reason=f"the sign-in behind the token no longer satisfies the service ({step.outcome})",
+            service=str(client.name),
+        )
+        return False
 
     def get_id_token_dictionary(
         self, token: Any, token_handler: Any, request: Any
@@ -136,6 +197,18 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
             claims["amr"] = list(authorization.amr)
             claims["acr"] = authorization.acr
         return claims, expires
+
+    def validate_redirect_uri(
+        self, client_id: str, redirect_uri: str, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        # A malformed URI (a port out of range, a bad IPv6 literal) is simply not one of the
+        # service's: refused as a mismatch (400) instead of reaching the toolkit's comparison,
+        # which raises on it (a 500).
+        if not well_formed_uri(redirect_uri):
+            return False
+        return bool(
+            super().validate_redirect_uri(client_id, redirect_uri, request, *args, **kwargs)
+        )
 
     def validate_silent_login(self, request: Any) -> bool:
         # prompt=none: whether the browser's sign-in is enough is decided by the authorize
@@ -152,6 +225,16 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
         if not id_token_hint:
             return True
         return signed_by_us(id_token_hint)
+
+
+def well_formed_uri(uri: str) -> bool:
+    """Whether ``uri`` parses with a valid port (urllib raises on reading a bad one)."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018  (reading it is the check)
+    except ValueError:
+        return False
+    return bool(parts.scheme)
 
 
 def signed_by_us(token: str) -> bool:

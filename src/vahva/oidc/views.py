@@ -15,7 +15,7 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.exceptions import InvalidOIDCRedirectURIError, OAuthToolkitError
 from oauth2_provider.forms import AllowForm
 from oauth2_provider.models import get_application_model
 from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView, RPInitiatedLogoutView
@@ -23,6 +23,7 @@ from oauthlib.common import add_params_to_uri
 from oauthlib.oauth2 import AccessDeniedError
 
 from vahva.audit.log import record
+from vahva.sessions import service as browser_sessions
 from vahva.signin import requirements
 from vahva.signin.requirements import Outcome
 from vahva.signin.responses import cannot_continue
@@ -30,6 +31,7 @@ from vahva.web.middleware import allow_form_target
 
 from . import claims, consent
 from .models import Service
+from .validator import well_formed_uri
 
 Application = get_application_model()
 
@@ -182,6 +184,8 @@ class AuthorizeView(AuthorizationView):  # type: ignore[misc]
                 phishing_resistant=signed_in.phishing_resistant,
                 requested=requested,
             ),
+            # Which browser session the tokens come from (signing it out revokes them).
+            "session": browser_sessions.digest_of(request),
         }
         if allow:
             record(
@@ -245,6 +249,11 @@ class DiscoveryView(ConnectDiscoveryInfoView):  # type: ignore[misc]
         )
         data["grant_types_supported"] = ["authorization_code", "refresh_token"]
         data["response_modes_supported"] = ["query"]
+        # Only what is used: every service's ID tokens are signed with the RSA key (clients.py
+        # and the admin set RS256); advertising HS256 would invite a client to verify with
+        # its own secret, a key the client holds too.
+        data["id_token_signing_alg_values_supported"] = ["RS256"]
+        data["code_challenge_methods_supported"] = ["S256"]
         data["claims_parameter_supported"] = False
         data["request_parameter_supported"] = False
         result = JsonResponse(data)
@@ -256,6 +265,15 @@ class LogoutView(RPInitiatedLogoutView):  # type: ignore[misc]
     """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): signs out of vahva too."""
 
     template_name = "oauth2_provider/logout_confirm.html"
+
+    def validate_post_logout_redirect_uri(
+        self, application: Any, post_logout_redirect_uri: str | None
+    ) -> None:
+        # A malformed URI (a port out of range) is not one of the service's: refused like any
+        # other unregistered one (400), instead of a 500 from the toolkit's comparison.
+        if post_logout_redirect_uri and not well_formed_uri(post_logout_redirect_uri):
+            raise InvalidOIDCRedirectURIError("The redirect URI is malformed.")
+        super().validate_post_logout_redirect_uri(application, post_logout_redirect_uri)
 
     def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
         target = self.oidc_data.get("post_logout_redirect_uri")

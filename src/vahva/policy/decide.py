@@ -99,13 +99,24 @@ def _snoozed(ctx: Context) -> bool:
 
 def decide(ctx: Context) -> Decision:
     if not ctx.has_methods or ctx.registered_at is None:
-        if _exempt(ctx) and not ctx.staff:
-            # An opt-out is not asked to register either (staff cannot opt out).
-            return _exemption(ctx)
         # Mandatory registration is a property of the person, decided here for every door:
         # only a "Not now" that still holds lets a person without methods through, never
         # staff (an attacker with a staff password alone must not reach the staff tools).
         must = ctx.staff or not _snoozed(ctx)
+        demanded = _demanded(ctx)
+        if demanded:
+            # A service that always asks (or staff): a person without a method gets nothing
+            # with the password alone, exemption or not; the door says to set one up.
+            return Decision(
+                True,
+                f"MFA required: {demanded}, and no sign-in method is registered",
+                needs_registration=True,
+                must_register=must,
+                phishing_resistant=ctx.service_rule == ServiceRule.PHISHING_RESISTANT,
+            )
+        if _exempt(ctx):
+            # An opt-out is not asked to register either.
+            return _exemption(ctx)
         if ctx.has_pass:
             # The lost phone was removed before the pass was used: the pass is the second
             # factor now, else the password alone would let anyone who has it register a
@@ -118,11 +129,7 @@ def decide(ctx: Context) -> Decision:
             )
         return Decision(
             require_mfa=False,
-            reason=(
-                "MFA skipped: no sign-in method registered yet (staff must register one)"
-                if ctx.staff
-                else "MFA skipped: no sign-in method registered yet"
-            ),
+            reason="MFA skipped: no sign-in method registered yet",
             needs_registration=True,
             must_register=must,
         )
@@ -165,6 +172,17 @@ def decide(ctx: Context) -> Decision:
             False, f"MFA skipped: this browser is remembered until {_minute(ctx.remembered_until)}"
         )
     return Decision(True, "MFA required: the person has registered methods")
+
+
+def _demanded(ctx: Context) -> str:
+    """Who demands a second factor whatever the network or an exemption, or ""."""
+    if ctx.staff:
+        return "staff always use a second factor"
+    if ctx.service_rule in (ServiceRule.ALWAYS, ServiceRule.PHISHING_RESISTANT):
+        return f"service {ctx.service} requires it always"
+    if ctx.force_mfa:
+        return f"{_service(ctx)} asked for a second factor"
+    return ""
 
 
 def _service(ctx: Context) -> str:

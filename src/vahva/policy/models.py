@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from . import networks
+from vahva import networks
 
 
 def _lines(text: str) -> list[str]:

@@ -8,19 +8,14 @@ import functools
 import json
 from typing import Any
 
+from vahva import networks
 from vahva.conf import settings
-
-from . import networks
+from vahva.proxies import client_address, is_trusted_proxy, trusted_proxies
 
 
 @functools.lru_cache(maxsize=8)
 def _networks(text: str) -> tuple[networks.Network, ...]:
     return networks.parse_networks(json.loads(text))
-
-
-@functools.lru_cache(maxsize=8)
-def _proxies(text: str) -> tuple[networks.Net, ...]:
-    return networks.parse_proxies(json.loads(text))
 
 
 def _key(value: Any) -> str:
@@ -51,19 +46,16 @@ def trusted_networks() -> tuple[networks.Network, ...]:
         return _networks(_key(configured_networks()))
 
 
-def trusted_proxies() -> tuple[networks.Net, ...]:
-    return _proxies(_key(list(settings.TRUSTED_PROXIES)))
-
-
 def network_of(ip: str | None) -> str | None:
     """The name of the trusted network ``ip`` is in ("Campus"), or None."""
     return networks.network_of(ip, trusted_networks())
 
 
-def client_address(peer: str | None, forwarded_for: str) -> str | None:
-    return networks.client_address(peer, forwarded_for, trusted_proxies())
-
-
-def is_trusted_proxy(peer: str | None) -> bool:
-    """Whether the socket's peer is one of VAHVA["TRUSTED_PROXIES"]."""
-    return networks.is_trusted(peer, trusted_proxies())
+__all__ = [
+    "client_address",
+    "configured_networks",
+    "is_trusted_proxy",
+    "network_of",
+    "trusted_networks",
+    "trusted_proxies",
+]

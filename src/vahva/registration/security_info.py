@@ -20,6 +20,7 @@ from vahva.errors import MalformedInput
 from vahva.methods import app_push, phone, recovery_codes, registry
 from vahva.methods import service as methods
 from vahva.policy.decide import enforced_from
+from vahva.sessions import service as browser_sessions
 from vahva.signin import engine, remembered
 
 from .views import not_yours, reauth
@@ -76,7 +77,11 @@ def security_info(request: HttpRequest) -> HttpResponse:
             # "It wasn't me" answers: the person sees them here, the helpdesk got an e-mail.
             "reports": recent_for(request.user, actions=("push.reported",), limit=5),
             "held_until": app_push.pushes_held_until(request.user),
+            # Push bombing: requests to the app paused, a typed code asked instead (until when).
+            "push_pause": app_push.push_pause_of(request.user),
             "recovery": _recovery(request.user, kinds),
+            # Where the person is signed in (sessions/security_info_sessions.html).
+            "sessions": browser_sessions.listed_for(request, now=now),
         },
     )
 

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import security_info, views
+from . import password_views, security_info, views
 
 app_name = "registration"
 urlpatterns = [
@@ -30,6 +30,16 @@ urlpatterns = [
         security_info.forget_remembered,
         name="forget_remembered",
     ),
+    path("security-info/password/", password_views.change, name="password_change"),
+    path("security-info/password/changed/", password_views.changed, name="password_changed"),
+    path(
+        "security-info/password/sign-out-others/",
+        password_views.sign_out_others,
+        name="sign_out_others",
+    ),
+    path("password/forgot/", password_views.forgot, name="password_forgot"),
+    path("password/reset/", password_views.reset, name="password_reset"),
+    path("password/reset/<str:token>/", password_views.reset_link, name="password_reset_link"),
     path(
         "security-info/phone/<int:method_id>/delivery/",
         security_info.phone_delivery,

@@ -129,6 +129,15 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         workers = _workers(env["VAHVA_WORKERS"], "VAHVA_WORKERS")
     else:
         workers = _workers(raw.get("workers", 1), f"{path}: workers")
+    vahva = {str(k).upper(): v for k, v in vahva.items()}
+    if env.get("VAHVA_DIRECTORY_BIND_PASSWORD"):
+        # The directory's service account password, from a secret store ([vahva.directory]).
+        directory = vahva.get("DIRECTORY", {})
+        if isinstance(directory, dict):
+            vahva["DIRECTORY"] = {
+                **directory,
+                "bind_password": env["VAHVA_DIRECTORY_BIND_PASSWORD"],
+            }
     return Config(
         data_dir=data_dir,
         secret_key=env.get("VAHVA_SECRET_KEY") or str(raw.get("secret_key", "")),
@@ -141,5 +150,5 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
         secure_cookies=bool(raw.get("secure_cookies", True)) if secure is None else secure,
         redis_url=redis_url,
         workers=workers,
-        vahva={str(k).upper(): v for k, v in vahva.items()},
+        vahva=vahva,
     )

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "vahva.gateways",
     "vahva.authenticator",
     "vahva.signin",
+    "vahva.sessions",
     "vahva.registration",
     "vahva.policy",
     "vahva.helpdesk",
@@ -51,6 +52,8 @@ INSTALLED_APPS = [
     "vahva.insights",
     "vahva.metrics",
     "vahva.validate",
+    "vahva.directory",
+    "vahva.radius",
     "vahva.saml",
     # Before oauth2_provider, so that vahva's templates for its pages win.
     "vahva.oidc",
@@ -61,6 +64,8 @@ MIDDLEWARE = [
     # First: every line logged for a request, and its answer, carry the request's id.
     "vahva.logs.RequestIdMiddleware",
     "vahva.web.middleware.RequestHygieneMiddleware",
+    # Early: the session list, the door's policy and every audit row see the same address.
+    "vahva.web.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "vahva.web.middleware.SecurityHeadersMiddleware",
@@ -70,11 +75,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Idle timeout, absolute lifetime, sessions ended elsewhere: before anything acts on them.
+    "vahva.sessions.middleware.SessionLifetimeMiddleware",
     "vahva.registration.campaign.CampaignMiddleware",
     # Staff pages (admin, helpdesk) only after the door's second factor.
     "vahva.signin.staff.StaffAreaMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "vahva.web.middleware.ClientAddressMiddleware",
 ]
 
 ROOT_URLCONF = "vahva.urls"
@@ -136,6 +142,12 @@ SERVE_WORKERS = CONFIG.workers
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# With [vahva.directory]: the password is checked by binding to the directory as the person;
+# local accounts (break-glass admins, people outside the directory) stay with ModelBackend.
+AUTHENTICATION_BACKENDS = [
+    *(["vahva.directory.backend.DirectoryBackend"] if VAHVA["DIRECTORY"].get("enabled") else []),
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "signin:password"
 LOGIN_REDIRECT_URL = "registration:security_info"
 PASSWORD_HASHERS = [
@@ -152,13 +164,33 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
-SESSION_COOKIE_AGE = 12 * 3600
+# The cookie lives as long as the absolute lifetime; vahva.sessions ends the session earlier
+# when it is idle, and activity never extends the lifetime (the cookie's expiry slides, the
+# sign-in time does not).
+SESSION_COOKIE_AGE = VAHVA["SESSION_MAX_AGE"]
+# Secure cookies: the configuration says so (the default), or the public URL is https.
+_SECURE_COOKIES = CONFIG.secure_cookies or str(VAHVA["PUBLIC_URL"]).startswith("https://")
+# __Host-: the browser accepts the cookie only with Secure, Path=/ and no Domain, so a sibling
+# subdomain or a plain-http page cannot plant or overwrite it (cookie tossing, session
+# fixation). Browsers refuse the prefix without Secure: plain http (development) goes without.
+_COOKIE_PREFIX = "__Host-" if _SECURE_COOKIES else ""
+SESSION_COOKIE_NAME = f"{_COOKIE_PREFIX}vahva_session"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = CONFIG.secure_cookies
+SESSION_COOKIE_SECURE = _SECURE_COOKIES
+CSRF_COOKIE_NAME = f"{_COOKIE_PREFIX}csrftoken"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
-CSRF_COOKIE_SECURE = CONFIG.secure_cookies
+CSRF_COOKIE_SECURE = _SECURE_COOKIES
+LANGUAGE_COOKIE_NAME = f"{_COOKIE_PREFIX}vahva_language"
+LANGUAGE_COOKIE_SECURE = _SECURE_COOKIES
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+# vahva's own host-only cookies (vahva.signin.remembered, vahva.signin.known_browser).
+REMEMBER_COOKIE_NAME = f"{_COOKIE_PREFIX}vahva_remember"
+KNOWN_BROWSER_COOKIE_NAME = f"{_COOKIE_PREFIX}vahva_known"
+# Messages ("You were signed out...") ride in the session, not in a cookie of their own.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 CSRF_FAILURE_VIEW = "vahva.web.views.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

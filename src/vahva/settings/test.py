@@ -8,15 +8,14 @@ import tempfile
 os.environ.setdefault("VAHVA_SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("VAHVA_DATA_DIR", os.path.join(tempfile.gettempdir(), "vahva-test"))
 os.environ.setdefault("VAHVA_CONFIG", "")
+# The live server used by browser tests speaks plain http: Secure and __Host- cookies off.
+os.environ.setdefault("VAHVA_SECURE_COOKIES", "false")
 
 from vahva.settings.main import *  # noqa: F403
 from vahva.settings.main import VAHVA
 
 DEBUG = False
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver"]
-# The live server used by browser tests speaks plain http.
-SESSION_COOKIE_SECURE = False
-CSRF_COOKIE_SECURE = False
 VAHVA = {
     **VAHVA,
     "ORGANISATION_NAME": "Demo University",

@@ -21,6 +21,7 @@ from vahva import clock
 from vahva.accounts.models import normalise_email
 from vahva.audit.log import record
 from vahva.conf import settings
+from vahva.directory.models import DirectoryLink
 from vahva.errors import (
     AlreadyCompleted,
     ExpiredChallenge,
@@ -73,20 +74,33 @@ class PasswordResult:
     attempt: SignInAttempt
     decision: Decision
 
+    @property
+    def second_step(self) -> bool:
+        """Whether the person is asked for a second factor now (a service may demand one of a
+        person without methods: then they are signed in, and the door says what to do)."""
+        return self.attempt.state == State.MFA_REQUIRED
+
 
 def _rule(name: str) -> throttle.Rule:
     return throttle.Rule.from_setting(getattr(settings, name))
 
 
-def password_keys(request: HttpRequest, user_pk: object | None) -> list[tuple[str, throttle.Rule]]:
+def password_keys(
+    request: HttpRequest, email: str, user_pk: object | None
+) -> list[tuple[str, throttle.Rule]]:
+    """The client address's key, then the account's: the browser's own key when it has signed
+    in to the account before, else one for the normalised ``email``."""
     keys = [(f"pw:ip:{client_ip(request)}", _rule("THROTTLE_PASSWORD_IP"))]
-    if user_pk is not None:
-        own = known_browser.key_for(request, user_pk)
-        keys.append((own or f"pw:acct:{user_pk}", _rule("THROTTLE_PASSWORD_ACCOUNT")))
+    own = known_browser.key_for(request, user_pk) if user_pk is not None else None
+    # Account enumeration: the address, not the account, is what is counted, so an unknown
+    # address is slowed down exactly like an existing one (the same 400s, then the same 429).
+    address = throttle.hashed(normalise_email(email))
+    keys.append((own or f"pw:acct:{address}", _rule("THROTTLE_PASSWORD_ACCOUNT")))
     return keys
 
 
 def mfa_keys(request: HttpRequest, user_pk: object) -> list[tuple[str, throttle.Rule]]:
+    """The client address's key, then the account's (the one the helpdesk reads and clears)."""
     return [
         (f"mfa:ip:{client_ip(request)}", _rule("THROTTLE_MFA_IP")),
         (f"mfa:acct:{user_pk}", _rule("THROTTLE_MFA_ACCOUNT")),
@@ -118,20 +132,40 @@ def _move(attempt: SignInAttempt, event: Event, **fields: Any) -> None:
         setattr(attempt, name, value)
 
 
+def _known_as(name: str) -> tuple[int | None, str]:
+    """The person a typed name belongs to (an e-mail address, or a directory username), and
+    the name their password throttle counts on (their e-mail address when known)."""
+    found = get_user_model().objects.filter(email=name).values_list("pk", "email").first()
+    if found is None and "@" not in name:
+        found = (
+            DirectoryLink.objects.filter(username__iexact=name)
+            .values_list("user_id", "user__email")
+            .first()
+        )
+    return (int(found[0]), str(found[1])) if found else (None, name)
+
+
 def check_password(request: HttpRequest, email: str, password: str) -> Any:
     """The person for ``email`` if ``password`` is right; throttled and audited."""
     now = clock.now()
     email = normalise_email(email)
-    user_pk = get_user_model().objects.filter(email=email).values_list("pk", flat=True).first()
-    keys = password_keys(request, user_pk)
-    throttle.check(keys, now=now)
+    user_pk, canonical = _known_as(email)
+    # One person, one allowance: "alice", her e-mail and her UPN count on the same key.
+    keys = password_keys(request, canonical, user_pk)
+    # Reserve first: a burst of parallel guesses is counted one by one before any is checked,
+    # so no more of them reach the hash than the back-off allows.
+    reservation = throttle.reserve(keys, now=now)
     if not password:
+        reservation.refund()
         raise InvalidCredentials()
-    user = authenticate(request, username=email, password=password)
+    try:
+        user = authenticate(request, username=email, password=password)
+    except BaseException:
+        reservation.refund()
+        raise
     if user is None:
         # (For unknown addresses Django's ModelBackend hashes anyway, so that they take as long
-        # as wrong passwords: no enumeration by timing.)
-        throttle.fail(keys, now=now)
+        # as wrong passwords: no enumeration by timing.) The try stays counted.
         subject = get_user_model().objects.filter(pk=user_pk).first() if user_pk else None
         record(
             "signin.password",
@@ -142,7 +176,7 @@ def check_password(request: HttpRequest, email: str, password: str) -> Any:
             email=email[:254],
         )
         raise InvalidCredentials()
-    throttle.clear([key for key, _rule in keys[1:]])
+    reservation.refund(clear=[key for key, _rule in keys[1:]])
     return user
 
 
@@ -170,15 +204,14 @@ def begin(
         next_url=next_url,
         amr=["pwd"],
     )
-    decision = decide(
-        policy_context(
-            user,
-            now=now,
-            ip=ip,
-            requirement=requirement,
-            remembered_until=remembered.remembered_until(request, user, now=now),
-        )
+    context = policy_context(
+        user,
+        now=now,
+        ip=ip,
+        requirement=requirement,
+        remembered_until=remembered.remembered_until(request, user, now=now),
     )
+    decision = decide(context)
     # The sign-in log: every accepted password with the policy's reason, whichever way it went.
     record(
         "signin.password",
@@ -193,7 +226,7 @@ def begin(
     if decision.must_register:
         # Kept in the session for every page (CampaignMiddleware) and re-decided at the door.
         request.session[SESSION_MUST_REGISTER] = True
-    if decision.require_mfa:
+    if decision.require_mfa and (context.has_methods or context.has_pass):
         _move(attempt, Event.REQUIRE_MFA, reason=decision.reason)
         request.session[SESSION_ATTEMPT] = str(attempt.pk)
         if decision.phishing_resistant:
@@ -206,6 +239,47 @@ def begin(
         _move(attempt, Event.SKIP_MFA, reason=decision.reason, completed_at=now)
         _signed_in(request, attempt, method="")
     return PasswordResult(attempt, decision)
+
+
+#: The reason of an attempt that re-authenticates a signed-in person (the sign-in log's line).
+CONFIRM_REASON = "re-authentication with a second factor before a change"
+
+
+def begin_confirmation(request: HttpRequest, *, next_url: str) -> SignInAttempt:
+    """Ask the signed-in person for a second factor again (before changing their methods).
+
+    The same attempt as a sign-in's second step, so every method works (a push with number
+    matching, a text, a call, a code, a key) with the same throttle, single use and audit; on
+    success :func:`verify` renews the session's proof and the person goes to ``next_url``.
+    """
+    user = request.user
+    if not user.is_authenticated:
+        raise ExpiredChallenge()
+    now = clock.now()
+    auth = request.session.get(SESSION_AUTH) or {}
+    earlier = [str(value) for value in auth.get("amr") or ["pwd"]]
+    attempt = SignInAttempt.objects.create(
+        user=user,
+        state=State.PASSWORD_OK,
+        binding=_binding(request),
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=settings.SIGNIN_ATTEMPT_TTL),
+        ip=client_ip(request),
+        next_url=next_url,
+        amr=sorted(set(earlier) - {"mfa"}),
+    )
+    _move(attempt, Event.REQUIRE_MFA, reason=CONFIRM_REASON)
+    request.session[SESSION_ATTEMPT] = str(attempt.pk)
+    request.session.pop(SESSION_PHISHING_RESISTANT, None)
+    record(
+        "signin.confirm",
+        subject=user,
+        actor=user,
+        request=request,
+        reason=CONFIRM_REASON,
+        attempt=str(attempt.pk),
+    )
+    return attempt
 
 
 def current(request: HttpRequest) -> SignInAttempt:
@@ -319,9 +393,19 @@ def verify(
     method = check_second_factor(
         request, attempt.user, registered, response, action="signin.mfa", attempt=ref
     )
-    amr = sorted({"pwd", *method.amr_for(response), "mfa"})
+    # The attempt's own amr: "pwd" after a password, the session's earlier proof when the
+    # attempt re-authenticates a signed-in person (begin_confirmation).
+    amr = sorted({*attempt.amr, *method.amr_for(response), "mfa"})
     _move(attempt, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=amr)
+    finished(attempt, now=now)
     _signed_in(request, attempt, method=registered.kind)
+
+
+def finished(attempt: SignInAttempt, *, now: dt.datetime) -> None:
+    """Tell every method that ``attempt`` is complete (the app withdraws its waiting push)."""
+    ref = AttemptRef(id=str(attempt.pk), ip=attempt.ip)
+    for method in registry.all_methods():
+        method.finished(attempt.user, attempt=ref, now=now)
 
 
 def check_second_factor(
@@ -336,13 +420,16 @@ def check_second_factor(
 ) -> Method:
     """Verify ``response`` for ``registered`` under the MFA throttle; audit failures.
 
-    Malformed input (letters, wrong length) is refused before it reaches the method and does
-    not count as a guess. ``keys``: the throttle keys, the account's last (default: the
-    client address's and the account's, :func:`mfa_keys`).
+    The try is reserved (counted as a failure) before the method sees it, and given back when
+    it is right. Malformed input (letters, wrong length) is refused before it reaches the
+    method and does not count as a guess. ``keys``: the throttle keys, the account's last
+    (default: the client address's and the account's, :func:`mfa_keys`).
     """
     now = clock.now()
     keys = keys if keys is not None else mfa_keys(request, user.pk)
-    throttle.check(keys, now=now)
+    # Reserve first: N parallel wrong codes are counted one by one before any is checked, so
+    # a burst gets no more checks than the back-off allows and stops at exactly the limit.
+    reservation = throttle.reserve(keys, now=now)
     method = registry.get(registered.kind)
     try:
         if attempt is not None:
@@ -350,7 +437,6 @@ def check_second_factor(
         else:
             method.verify(registered, response, now=now)
     except (InvalidCode, ReplayedCode) as exc:
-        throttle.fail(keys, now=now)
         record(
             action,
             subject=user,
@@ -360,8 +446,9 @@ def check_second_factor(
             method=registered.kind,
         )
         account_key, rule = keys[-1]
-        if rule.limit is not None and throttle.failures_of(account_key) == rule.limit:
-            # Someone who knows the password is guessing codes: say so once, loudly.
+        if rule.limit is not None and reservation.failures(account_key) == rule.limit:
+            # Someone who knows the password is guessing codes: say so once, loudly (only the
+            # try that reached the limit sees exactly the limit).
             record(
                 "signin.locked",
                 subject=user,
@@ -371,7 +458,11 @@ def check_second_factor(
                 method=registered.kind,
             )
         raise
-    throttle.clear([keys[-1][0]])
+    except BaseException:
+        # Not a guess (malformed input, an expired pass, a used-up set): the try is given back.
+        reservation.refund()
+        raise
+    reservation.refund(clear=[keys[-1][0]])
     return method
 
 

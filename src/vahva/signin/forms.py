@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from vahva.directory.service import current_config
 from vahva.methods.webauthn_checks import MAX_RESPONSE, NOT_UNDERSTOOD
 
 
@@ -24,7 +25,8 @@ class PasswordForm(forms.Form):
 
     def clean_email(self) -> str:
         email = str(self.cleaned_data["email"]).strip()
-        if "@" not in email or len(email) < 3:
+        # With a directory, its own user names (uid, sAMAccountName) work as well.
+        if ("@" not in email and not current_config().enabled) or len(email) < 3:
             raise forms.ValidationError(
                 _("Enter your e-mail address, for example name@example.org.")
             )

@@ -12,7 +12,8 @@ from django.http import HttpRequest, HttpResponse
 
 from vahva.conf import settings
 
-COOKIE = "vahva_known"
+# "__Host-vahva_known" under https (settings: host-only, Secure, Path=/).
+COOKIE: str = getattr(django_settings, "KNOWN_BROWSER_COOKIE_NAME", "vahva_known")
 _SALT = "vahva.signin.known-browser"
 _MAX_ACCOUNTS = 5
 

@@ -46,11 +46,11 @@ def passkey_sign_in(
     §5.1.9: a multi-factor cryptographic authenticator). Throttled and audited like codes."""
     now = clock.now()
     keys = [(f"mfa:ip:{client_ip(request)}", _rule("THROTTLE_MFA_IP"))]
-    throttle.check(keys, now=now)
+    # Reserve first: a burst of parallel forged assertions is counted before any is checked.
+    reservation = throttle.reserve(keys, now=now)
     try:
         used = webauthn.verify_passkey(response, scope=_binding(request), now=now)
     except (InvalidCode, ReplayedCode) as exc:
-        throttle.fail(keys, now=now)
         owner = getattr(exc, "subject", None)
         record(
             "signin.passkey",
@@ -61,6 +61,11 @@ def passkey_sign_in(
             method=webauthn.KIND,
         )
         raise
+    except BaseException:
+        # Not a guess (an answer that is not WebAuthn JSON at all): the try is given back.
+        reservation.refund()
+        raise
+    reservation.refund()
     user = used.registered.user
     if not user.is_active:
         record(

@@ -23,7 +23,8 @@ from vahva.conf import settings
 
 from .models import RememberedDevice
 
-COOKIE = "vahva_remember"
+# "__Host-vahva_remember" under https (settings: host-only, Secure, Path=/).
+COOKIE: str = getattr(django_settings, "REMEMBER_COOKIE_NAME", "vahva_remember")
 _MAX_TOKENS = 5
 # What a token looks like (secrets.token_urlsafe(32)); anything else in the cookie is ignored.
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")

@@ -101,6 +101,8 @@ class Authentication:
     at: dt.datetime
     amr: tuple[str, ...]
     method: str = ""
+    #: Whether it was phishing-resistant, when known without the method (a token's acr).
+    known_phishing_resistant: bool | None = None
 
     @property
     def multi_factor(self) -> bool:
@@ -109,6 +111,8 @@ class Authentication:
     @property
     def phishing_resistant(self) -> bool:
         """Signed in with a method a look-alike site cannot relay (a security key, a passkey)."""
+        if self.known_phishing_resistant is not None:
+            return self.known_phishing_resistant
         try:
             return bool(self.method) and registry.get(self.method).phishing_resistant
         except KeyError:
@@ -129,6 +133,9 @@ class Presence:
     #: many times in a row; None when it has not.
     requested_at: float | None = None
     rounds: int = 0
+    #: The trusted network the person is in, when the caller knows it better than the address
+    #: does (a renewal keeps the network decided at sign-in: :func:`renewal_step`).
+    network: str | None = None
 
 
 class Outcome(StrEnum):
@@ -229,6 +236,7 @@ def policy_context(
     ip: str | None,
     requirement: Requirement | None = None,
     remembered_until: dt.datetime | None = None,
+    network: str | None = None,
 ) -> Context:
     """Everything :func:`vahva.policy.decide` needs to know of ``user`` signing in now."""
     exemption = exemptions.active_for(user, now=now)
@@ -246,7 +254,7 @@ def policy_context(
         force_mfa=requirement is not None and requirement.mfa,
         service=requirement.service if requirement else "",
         service_rule=rule,
-        trusted_network=trusted.network_of(ip),
+        trusted_network=network if network is not None else trusted.network_of(ip),
         exempt_until=exemption.expires_at if exemption else None,
         exemption_ticket=exemption.ticket if exemption else "",
         remembered_until=remembered_until,
@@ -303,6 +311,7 @@ def decision_for(presence: Presence, requirement: Requirement, *, now: dt.dateti
             ip=presence.ip,
             requirement=requirement,
             remembered_until=presence.remembered_until,
+            network=presence.network,
         )
     )
 
@@ -332,6 +341,24 @@ def decide_step(presence: Presence, requirement: Requirement, *, now: dt.datetim
         authentication=presence.authentication if outcome == Outcome.ISSUE else None,
         reason=decision.reason,
     )
+
+
+#: The network a renewal counts as in: where the person was is not known at the token endpoint
+#: (the service's server calls it), so what the policy decided of the network at sign-in holds.
+AT_SIGN_IN = "as at sign-in"
+
+
+def renewal_step(
+    user: User, signed_in: Authentication, requirement: Requirement, *, now: dt.datetime
+) -> Step:
+    """The door for renewing an assertion without the person (an OIDC refresh grant).
+
+    The sign-in behind it must still satisfy what the service and the person's standing ask
+    now: a service whose rule became *always* or *phishing-resistant*, a person who became
+    staff, was disabled, or whose "Not now" ran out gets nothing new from an old password-only
+    sign-in. The network and the activation delay are not decided again (unknown here)."""
+    presence = Presence(user=user, authentication=signed_in, ip=None, network=AT_SIGN_IN)
+    return decide_step(presence, replace(requirement, passive=True), now=now)
 
 
 def step_for(request: HttpRequest, requirement: Requirement) -> Step:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import confirm, views
 
 app_name = "signin"
 urlpatterns = [
@@ -11,6 +11,6 @@ urlpatterns = [
     path("signin/other/", views.other, name="other"),
     path("signin/passkey/", views.passkey, name="passkey"),
     path("signin/passkey/options/", views.passkey_options, name="passkey_options"),
-    path("signin/confirm/", views.confirm, name="confirm"),
+    path("signin/confirm/", confirm.confirm, name="confirm"),
     path("signout/", views.signout, name="signout"),
 ]

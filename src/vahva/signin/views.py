@@ -23,9 +23,10 @@ from vahva.methods import registry, webauthn
 from vahva.methods import service as methods
 from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
+from vahva.policy import trusted
 
 from . import engine, known_browser, passkeys, remembered, requirements
-from .forms import CodeForm, ConfirmPasswordForm, CredentialForm, PasswordForm
+from .forms import CodeForm, CredentialForm, PasswordForm
 from .models import SignInAttempt
 
 
@@ -100,7 +101,7 @@ def password(request: HttpRequest) -> HttpResponse:
     except VahvaError as exc:
         return _error_response(request, "signin/password.html", context, exc)
     result = engine.begin(request, user, next_url=next_url, requirement=requirement)
-    if result.decision.require_mfa:
+    if result.second_step:
         return redirect("signin:verify")
     return _after_sign_in(request, next_url, user.pk, result.decision.needs_registration)
 
@@ -202,6 +203,7 @@ def _attempt_ref(
         ip=attempt.ip,
         service=waiting.requirement.service if waiting else "",
         resend=resend,
+        trusted_network=trusted.network_of(attempt.ip),
     )
 
 
@@ -366,48 +368,3 @@ def signout(request: HttpRequest) -> HttpResponse:
         record("signout", subject=request.user, actor=request.user, request=request)
     logout(request)
     return render(request, "signin/signed_out.html")
-
-
-@require_http_methods(["GET", "POST"])
-def confirm(request: HttpRequest) -> HttpResponse:
-    """Prove it is still you, before a sensitive change (removing a method...)."""
-    if not request.user.is_authenticated:
-        here = quote(request.get_full_path(), safe="/")
-        return redirect(f"{reverse('signin:password')}?next={here}")
-    next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
-    # A typed code or a security key, else the password: confirming with a push (no sign-in
-    # attempt here) is not built yet, and a recovery code is not spent on confirming.
-    registered = next(
-        (
-            m
-            for m in methods.registered_for(request.user)
-            if not registry.get(m.kind).waits
-            and not registry.get(m.kind).sends
-            and not registry.get(m.kind).fallback
-        ),
-        None,
-    )
-    method = registry.get(registered.kind) if registered else None
-    context: dict[str, Any] = {"next": next_url, "method": method, "registered": registered}
-    data = request.POST if request.method == "POST" else None
-    form: CodeForm | CredentialForm | ConfirmPasswordForm
-    if registered is None or method is None:
-        form = ConfirmPasswordForm(data)
-    else:
-        form = answer_form(method, data)
-    context["form"] = form
-    if request.method == "GET":
-        if method is not None and registered is not None and method.ceremony:
-            # The security key's challenge for confirming (no sign-in attempt: its own scope).
-            context.update(method.begin(registered, now=clock.now()))
-        return render(request, "signin/confirm.html", context)
-    if not form.is_valid():
-        return render(request, "signin/confirm.html", context, status=400)
-    try:
-        if registered is not None:
-            engine.confirm(request, registered=registered, response=form.cleaned_data["code"])
-        else:
-            engine.confirm(request, password=form.cleaned_data["password"])
-    except VahvaError as exc:
-        return _error_response(request, "signin/confirm.html", context, exc)
-    return redirect(next_url or reverse("registration:security_info"))

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from vahva.policy import trusted
+from vahva import proxies
 from vahva.signin import requirements
 
 
@@ -103,7 +103,7 @@ class RequestHygieneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not trusted.is_trusted_proxy(request.META.get("REMOTE_ADDR")):
+        if not proxies.is_trusted_proxy(request.META.get("REMOTE_ADDR")):
             request.META.pop("HTTP_X_FORWARDED_PROTO", None)
         query = request.META.get("QUERY_STRING", "").encode("latin-1", "replace")
         try:
@@ -151,7 +151,7 @@ class ClientAddressMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.client_ip = trusted.client_address(  # type: ignore[attr-defined]
+        request.client_ip = proxies.client_address(  # type: ignore[attr-defined]
             request.META.get("REMOTE_ADDR") or None,
             request.META.get("HTTP_X_FORWARDED_FOR", ""),
         )

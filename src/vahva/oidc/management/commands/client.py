@@ -10,7 +10,9 @@ from oauth2_provider.models import get_application_model
 from vahva.audit.log import record
 from vahva.oidc import clients
 from vahva.oidc.models import Service
-from vahva.policy.decide import SERVICE_RULES
+from vahva.signin.requirements import ServiceRule
+
+SERVICE_RULES = [rule.value for rule in ServiceRule]
 
 Application = get_application_model()
 

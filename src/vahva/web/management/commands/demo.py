@@ -45,8 +45,14 @@ PEOPLE = (
     ("admin@demo.example", "Ada Admin", "admin-demo-pass", "admin"),
 )
 HELPDESK_GROUP = "Helpdesk"
-#: Bob already has an authenticator app, so the second step can be tried at once.
+#: Bob already has an authenticator app, so the second step can be tried at once; so do helen
+#: and admin, because staff always sign in with a second factor (no password-only way in).
 BOB_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105 (demo data, printed on purpose)
+AUTHENTICATOR_KEYS = {
+    "bob@demo.example": BOB_SECRET,
+    "helen@demo.example": "KRUGKIDROVUWG2ZAMJZG653OEBTG66BA",  # demo data, printed on purpose
+    "admin@demo.example": "MFSG22LOEBQWI3LJNZUXG5DSMF2G64TB",  # demo data, printed on purpose
+}
 
 
 class Command(BaseCommand):
@@ -71,12 +77,17 @@ class Command(BaseCommand):
                 user.save()
                 if role == "helpdesk":
                     user.groups.add(helpdesk)
-        bob = User.objects.get(email="bob@demo.example")
-        if not methods.has_methods(bob):
-            # Registered a day ago: past the activation delay, so his second step is asked now.
-            methods.save_new(
-                bob, "totp", now=clock.now() - dt.timedelta(days=1), secret=BOB_SECRET, name="Demo"
-            )
+        for email, secret in AUTHENTICATOR_KEYS.items():
+            person = User.objects.get(email=email)
+            if not methods.has_methods(person):
+                # Registered a day ago: past the activation delay, so the second step is asked.
+                methods.save_new(
+                    person,
+                    "totp",
+                    now=clock.now() - dt.timedelta(days=1),
+                    secret=secret,
+                    name="Demo",
+                )
         url = str(settings.PUBLIC_URL).rstrip("/")
         mail_file = self._mail_service(url)
         self._learn_service(url)
@@ -103,8 +114,12 @@ class Command(BaseCommand):
             amount = f"{delay // 3600} hours" if delay % 3600 == 0 else f"{delay // 60} minutes"
             out(f"  As in the guide, MFA is asked from {amount} after registering, and never from")
             out("  the Campus and VPN networks (trusted_networks in the configuration file).")
-        out(f"  bob has an authenticator app with the key {totp.group_secret(BOB_SECRET)};")
-        out(f"  his current code: oathtool --totp -b {BOB_SECRET}")
+        out("  bob, helen and admin have an authenticator app (staff always use a second factor):")
+        for email, secret in AUTHENTICATOR_KEYS.items():
+            name = email.split("@")[0]
+            out(
+                f"    {name:<6} key {totp.group_secret(secret)}   code: oathtool --totp -b {secret}"
+            )
         out("")
         out(f"  The demo Mail service signs in through vahva: {MAIL_URL}/")
         out(f"  (its client id and secret are in {mail_file}).")
