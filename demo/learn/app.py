@@ -108,8 +108,7 @@ def _request_data(request: Request, post: dict[str, Any] | None = None) -> dict[
     url = request.url
     return {
         "https": "on" if url.scheme == "https" else "off",
-        "http_host": url.hostname,
-        "server_port": str(url.port or (443 if url.scheme == "https" else 80)),
+        "http_host": url.netloc,  # with the port: the toolkit rebuilds the ACS address from it
         "script_name": url.path,
         "get_data": dict(request.query_params),
         "post_data": post or {},

@@ -68,7 +68,6 @@ def _request_data(path: str, **post: str) -> dict[str, Any]:
     return {
         "https": "on",
         "http_host": urlsplit(SP).hostname,
-        "server_port": "443",
         "script_name": path,
         "get_data": {},
         "post_data": post,

@@ -266,3 +266,22 @@ def test_force_authn_round_trip_issues_after_the_fresh_sign_in(
     statement = read.assertion.authn_statement[0]
     assert statement.authn_instant == clock.current.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert statement.authn_context.authn_context_class_ref.text == contexts.REFEDS_MFA
+
+
+def test_a_name_id_format_vahva_does_not_issue_is_answered_invalid_name_id_policy(
+    client: Client, alice: Any, service: Any
+) -> None:
+    from saml2.saml import NAMEID_FORMAT_EMAILADDRESS
+    from saml2.samlp import NameIDPolicy
+
+    sp, _row = service
+    signed_in(client, alice)
+    _request_id, url = sp.redirect_url(
+        SSO, name_id_policy=NameIDPolicy(format=NAMEID_FORMAT_EMAILADDRESS)
+    )
+    fields = form_fields(client.get(_sso_path(url)))
+    xml = samlp.response_from_string(
+        __import__("base64").b64decode(fields["SAMLResponse"]).decode()
+    )
+    assert xml.status.status_code.status_code.value == samlp.STATUS_INVALID_NAMEID_POLICY
+    assert xml.assertion == []
