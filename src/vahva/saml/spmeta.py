@@ -46,6 +46,8 @@ class Facts:
     display_name: str
     #: SingleLogoutService: (binding, where the LogoutResponse goes), Redirect and POST only.
     slo: tuple[tuple[str, str], ...] = ()
+    #: Certificates (PEM) of the KeyDescriptors for signing (or for any use).
+    signing_certs: tuple[str, ...] = ()
 
     def default_acs(self) -> Acs:
         for acs in self.acs:
@@ -68,6 +70,12 @@ def _root(xml: str) -> Element:
     if root.tag != f"{MD}EntityDescriptor":
         raise InvalidMetadata("expected one md:EntityDescriptor (an aggregate is not supported)")
     return root
+
+
+def _pem(base64_text: str) -> str:
+    body = "".join(base64_text.split())
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
 
 
 @functools.lru_cache(maxsize=256)
@@ -118,7 +126,15 @@ def facts(xml: str) -> Facts:
         if element.get("Binding") in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)
         and (element.get("ResponseLocation") or element.get("Location"))
     )
+    signing_certs = tuple(
+        _pem(element.text or "")
+        for descriptor in sp.findall(f"{MD}KeyDescriptor")
+        if descriptor.get("use") in (None, "signing")
+        for element in descriptor.iter(f"{DS}X509Certificate")
+        if (element.text or "").strip()
+    )
     return Facts(
+        signing_certs=signing_certs,
         slo=slo,
         entity_id=entity_id,
         acs=tuple(acs),
