@@ -24,21 +24,23 @@ $(STAMP): pyproject.toml uv.lock
 install: $(STAMP)
 
 ## make run: set up, migrate, load the demo and serve on http://localhost:$(PORT),
-## with the demo Mail service on http://localhost:8001
+## with the demo Mail service on http://localhost:8001 and Demo Learn (SAML) on :8002
 run: install
 	$(BIN)/vahva init --demo --public-url http://localhost:$(PORT)
 	$(BIN)/vahva migrate --noinput -v 0
 	$(BIN)/vahva demo
 	@# The demo Mail service (a separate OIDC client) runs beside vahva and stops with it.
 	@$(BIN)/python -m demo.mail & mail=$$!; \
-	trap 'kill $$mail 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/python -m demo.learn & learn=$$!; \
+	trap 'kill $$mail $$learn 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/vahva serve --host 127.0.0.1 --port $(PORT)
 
 ## Debian packages the browser, two-node and production tests use; installed only when running
 ## as root. PostgreSQL's binaries live in a versioned folder (/usr/lib/postgresql/15/bin).
 SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/zbarimg /usr/bin/oathtool /usr/bin/redis-server \
   /usr/sbin/slapd /usr/bin/gcc /usr/include/ldap.h /usr/include/sasl/sasl.h \
-  /usr/bin/radclient /usr/sbin/freeradius
+  /usr/bin/radclient /usr/sbin/freeradius \
+  /usr/bin/xmlsec1 /usr/sbin/apache2 /usr/sbin/shibd
 HAVE_POSTGRES = ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1
 system-deps:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do [ -e $$tool ] || missing=yes; done; \
@@ -47,9 +49,10 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	      chromium zbar-tools oathtool redis-server postgresql gcc libldap2-dev libsasl2-dev \
-	      slapd ldap-utils freeradius freeradius-utils >/dev/null; \
+	      slapd ldap-utils freeradius freeradius-utils xmlsec1 apache2 libapache2-mod-shib >/dev/null; \
 	  else echo "Tests need: apt-get install chromium zbar-tools oathtool redis-server postgresql" \
-	    "gcc libldap2-dev libsasl2-dev slapd ldap-utils freeradius freeradius-utils"; fi; \
+	    "gcc libldap2-dev libsasl2-dev slapd ldap-utils freeradius freeradius-utils" \
+	    "xmlsec1 apache2 libapache2-mod-shib"; fi; \
 	fi
 
 ## make test: the whole suite, browser tests included, on SQLite; then the database-backed

@@ -181,6 +181,24 @@ DEFAULTS: dict[str, Any] = {
     # own RADIUS timeout), and seconds a retransmitted request is answered from the cache.
     "RADIUS_PUSH_WAIT": 25,
     "RADIUS_REPLAY_WINDOW": 30,
+    # --- the SAML 2.0 identity provider (vahva.saml) ---
+    # The IdP's entity id; empty: <PUBLIC_URL>/saml/metadata.
+    "SAML_ENTITY_ID": "",
+    # The organisation's scope (a DNS domain) for eduPersonPrincipalName, scoped affiliation,
+    # subject-id and pairwise-id; empty: the domain of each person's e-mail address.
+    "SAML_SCOPE": "",
+    # eduPersonAffiliation given to every person (and "<it>@<scope>" as the scoped one).
+    "SAML_AFFILIATION": "member",
+    # schacHomeOrganization; empty: the scope.
+    "SAML_HOME_ORGANIZATION": "",
+    # The largest SAML message accepted, in bytes, before and after inflating (XML bombs).
+    "SAML_MAX_MESSAGE_BYTES": 65536,
+    # Seconds an AuthnRequest may be old (its IssueInstant) and may wait for the sign-in.
+    "SAML_REQUEST_MAX_AGE": 600,
+    # Seconds an issued assertion is valid (its SubjectConfirmationData NotOnOrAfter).
+    "SAML_RESPONSE_LIFETIME": 300,
+    # Days a retired signing certificate stays in the metadata after `vahva saml rotate-key`.
+    "SAML_KEY_KEEP_DAYS": 30,
 }
 
 _PHONE_LIMIT_KEYS = {"number", "person", "ip", "country"}
@@ -377,6 +395,14 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "PASSWORD_RESET_PER_CLIENT": _at_least_one,
     "RADIUS_PUSH_WAIT": _at_least_one,
     "RADIUS_REPLAY_WINDOW": _at_least_one,
+    "SAML_ENTITY_ID": _string,
+    "SAML_SCOPE": _string,
+    "SAML_AFFILIATION": _string,
+    "SAML_HOME_ORGANIZATION": _string,
+    "SAML_MAX_MESSAGE_BYTES": _at_least_one,
+    "SAML_REQUEST_MAX_AGE": _at_least_one,
+    "SAML_RESPONSE_LIFETIME": _at_least_one,
+    "SAML_KEY_KEEP_DAYS": _positive_int,
 }
 assert set(_VALIDATORS) == set(DEFAULTS), "every setting needs a validator"
 

@@ -29,6 +29,7 @@ urlpatterns = [
     path("admin/login/", web.admin_login),
     path("admin/", admin.site.urls),
     path("o/", include("vahva.oidc.urls")),
+    path("saml/", include("vahva.saml.urls")),
     path("", include("vahva.signin.urls")),
     path("", include("vahva.registration.urls")),
     path("", include("vahva.sessions.urls")),

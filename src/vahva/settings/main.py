@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "vahva.scim",
     "vahva.directory",
     "vahva.radius",
+    "vahva.saml",
     # Before oauth2_provider, so that vahva's templates for its pages win.
     "vahva.oidc",
     "oauth2_provider",

@@ -18,10 +18,24 @@ from vahva.conf import settings
 from vahva.methods import service as methods
 from vahva.methods import totp
 from vahva.oidc import clients
+from vahva.saml import providers
+from vahva.saml.models import ServiceProvider
 
 #: The demo "Mail" service that `make run` starts beside vahva.
 MAIL_CLIENT_ID = "mail-demo"
 MAIL_URL = "http://localhost:8001"
+#: The demo "Demo Learn" course platform, a SAML 2.0 service (demo/learn).
+LEARN_URL = "http://localhost:8002"
+LEARN_METADATA = f"""<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"
+    entityID="{LEARN_URL}/saml/metadata">
+  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"
+      AuthnRequestsSigned="false" WantAssertionsSigned="true">
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+        Location="{LEARN_URL}/saml/acs" index="1"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>
+"""
 
 #: (e-mail, name, password, role). Demo only: these passwords are printed on purpose.
 PEOPLE = (
@@ -76,6 +90,7 @@ class Command(BaseCommand):
                 )
         url = str(settings.PUBLIC_URL).rstrip("/")
         mail_file = self._mail_service(url)
+        self._learn_service(url)
         if options["quiet"]:
             return
         out = self.stdout.write
@@ -108,6 +123,7 @@ class Command(BaseCommand):
         out("")
         out(f"  The demo Mail service signs in through vahva: {MAIL_URL}/")
         out(f"  (its client id and secret are in {mail_file}).")
+        out(f"  The demo Learn service signs in through vahva with SAML: {LEARN_URL}/")
         out("")
 
     def _helpdesk_group(self) -> Group:
@@ -116,6 +132,18 @@ class Command(BaseCommand):
             Permission.objects.get(content_type__app_label="helpdesk", codename="access")
         )
         return group
+
+    def _learn_service(self, url: str) -> None:
+        """Connect the demo Learn service (SAML) and write where it finds vahva."""
+        if not ServiceProvider.objects.filter(entity_id=f"{LEARN_URL}/saml/metadata").exists():
+            providers.add(metadata=LEARN_METADATA.encode(), name="Demo Learn")
+        config = {
+            "idp_metadata_url": f"{url}/saml/metadata",
+            "base_url": LEARN_URL,
+            "organisation_name": str(settings.ORGANISATION_NAME),
+        }
+        path = django_settings.DATA_DIR / "demo-learn.json"
+        path.write_text(json.dumps(config, indent=2), encoding="utf-8")
 
     def _mail_service(self, url: str) -> str:
         """Connect the demo Mail service; write its credentials for it to read."""
