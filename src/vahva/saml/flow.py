@@ -235,7 +235,9 @@ def answer(request: HttpRequest, ticket: str) -> HttpResponse:
     if step.outcome in (Outcome.LOGIN_REQUIRED, Outcome.INTERACTION_REQUIRED):
         return _fail(request, waiting, sp, server, errors.no_passive(str(step.outcome)))
     pending.drop(request, ticket)
-    return cannot_continue(request, step, requirement, action="saml.refused")
+    return cannot_continue(
+        request, step, requirement, action="saml.refused", entity_id=sp.entity_id
+    )
 
 
 def subject_for(user: object, sp: ServiceProvider) -> outbound.Subject:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -14,9 +16,10 @@ CANNOT_CONTINUE = frozenset({Outcome.NEED_METHOD, Outcome.NEED_PASSKEY, Outcome.
 
 
 def cannot_continue(
-    request: HttpRequest, step: Step, requirement: Requirement, *, action: str
+    request: HttpRequest, step: Step, requirement: Requirement, *, action: str, **audit: Any
 ) -> HttpResponse:
-    """The 403 page for NEED_METHOD, NEED_PASSKEY and REFUSE, with an audit row."""
+    """The 403 page for NEED_METHOD, NEED_PASSKEY and REFUSE, with an audit row (``audit``:
+    the protocol's own fields, e.g. a SAML service's entity id)."""
     user = request.user if request.user.is_authenticated else None
     record(
         action,
@@ -26,6 +29,7 @@ def cannot_continue(
         outcome="failure",
         reason=f"{step.outcome}: {step.reason}" if step.reason else str(step.outcome),
         service=requirement.service,
+        **audit,
     )
     return render(
         request,
