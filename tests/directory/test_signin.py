@@ -47,6 +47,8 @@ def test_bind_signs_in_and_keeps_no_password(directory: SlapdServer, client: Cli
     assert link.dn == directory.user_dn("alice")
     assert link.given_name == "Alice"
     assert link.mobile == "+358400000001"
+    # The number "in the system" the setup wizard offers (proved by a text or call first).
+    assert alice.mobile_in_system == "+358400000001"
 
 
 def test_wrong_password_is_refused_like_an_unknown_address(

@@ -167,3 +167,42 @@ def test_a_refused_sign_in_text_says_so(
     RecordingGateway.refuse = None
     assert "We texted your phone" in text(client.get("/signin/verify/"))
     assert len(recording.texts()) == 2
+
+
+# --- "Is this your number?": the organisation's number, still proved ---------------------------
+
+
+def test_the_number_in_the_system_is_offered_masked_and_proved_by_a_text(
+    alice: Any, signed_in: Client, clock: Any
+) -> None:
+    alice.mobile_in_system = "+358 44 123 4521"  # from the directory or SCIM
+    alice.save()
+    page = text(signed_in.get(SMS))
+    assert "Is this your number?" in page
+    assert '<strong id="known-number">+358 44 *** **21</strong>' in page
+    assert "1234521" not in page  # the whole number is never shown to the browser
+    sent = signed_in.post(SMS, {"action": "send", "known": "1", "delivery": "sms"})
+    assert sent["Location"] == SMS
+    assert not RegisteredMethod.objects.exists()  # offered, not trusted: proved first
+    done = signed_in.post(SMS, {"code": last_code()})
+    assert done["Location"] == "/security-info/setup/"
+    method = RegisteredMethod.objects.get()
+    assert (method.kind, method.data["number"]) == ("sms", NUMBER)
+    # Registered: it is not offered again.
+    from vahva.methods.phone import known_number
+
+    alice.refresh_from_db()
+    assert known_number(alice) == ""
+
+
+def test_no_offer_without_a_usable_number_in_the_system(
+    alice: Any, signed_in: Client, clock: Any
+) -> None:
+    for stored in ("", "not a number"):
+        alice.mobile_in_system = stored
+        alice.save()
+        assert "Is this your number?" not in text(signed_in.get(SMS))
+    # A forged "known" answer with no number in the system sends nothing.
+    refused = signed_in.post(SMS, {"action": "send", "known": "1", "delivery": "sms"})
+    assert refused.status_code == 400
+    assert texts() == 0

@@ -48,6 +48,7 @@ def test_create_makes_a_person_without_a_local_password(scim: Scim) -> None:
     assert person.scim_profile.external_id == "701984"
     # The mobile number "in the system", for the setup wizard to offer.
     assert mobile_number(person) == "+358 40 123 4567"
+    assert person.mobile_in_system == "+358 40 123 4567"
 
 
 def test_create_is_audited_with_the_clients_name(scim: Scim) -> None:
@@ -182,6 +183,7 @@ def test_patch_adds_replaces_and_removes(scim: Scim) -> None:
     assert patched[ENTERPRISE] == {"employeeNumber": "701984"}
     assert [p["type"] for p in patched["phoneNumbers"]] == ["work"]
     assert _person("bjensen@example.com").scim_profile.mobile == ""
+    assert _person("bjensen@example.com").mobile_in_system == ""
     assert scim.get(path).json() == patched
 
 

@@ -46,6 +46,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(_("e-mail address"), unique=True)
     full_name = models.CharField(_("full name"), max_length=150, blank=True)
     language = models.CharField(_("language"), max_length=8, blank=True)
+    #: The mobile number the organisation's systems have for the person (the directory, a
+    #: provisioning client): offered in the setup wizard, never used before a text or call to
+    #: it has proved it is theirs.
+    mobile_in_system = models.CharField(_("mobile number in the system"), max_length=64, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("staff"), default=False)
     date_joined = models.DateTimeField(_("joined"), default=timezone.now)

@@ -51,6 +51,7 @@ def wanted(config: DirectoryConfig, person: Person) -> dict[str, Any]:
         "email": person.email,
         "full_name": person.full_name,
         "is_active": not person.disabled,
+        "mobile_in_system": person.mobile,
     }
     # Only the roles the directory is configured to decide; the rest stay as set in vahva.
     if config.admin_groups:

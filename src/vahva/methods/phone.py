@@ -106,6 +106,20 @@ def language_of(user: Any) -> str:
 REPLACES = "replaces"
 
 
+def known_number(user: Any) -> str:
+    """The organisation's mobile number for ``user`` in E.164, if it parses and the person
+    has not registered it already; else ""."""
+    raw = str(getattr(user, "mobile_in_system", "") or "")
+    if not raw:
+        return ""
+    try:
+        number = parse(raw)
+    except MalformedInput:
+        return ""
+    mine = {str(m.data.get("number", "")) for m in service.registered_for(user)}
+    return "" if number in mine else number
+
+
 def phone_of(user: Any, method_id: object) -> RegisteredMethod:
     """The person's own phone with this id; MalformedInput for anything else (looked up by
     (user, id): an id from the browser never reaches another person's method)."""
@@ -222,7 +236,14 @@ class PhoneMethod:
                 target = registry.get(delivery)
             except KeyError:
                 raise MalformedInput(_("Choose “Text me a code” or “Call me”.")) from None
-            number = parse(str(data.get("number", "")), str(data.get("country", "")) or None)
+            if data.get("known") == "1":
+                # "Is this your number?": the organisation's number for the person, which the
+                # page showed masked; a text or call to it still proves it before it is saved.
+                number = known_number(pending.user)
+                if not number:
+                    raise MalformedInput(_("Enter your phone number."))
+            else:
+                number = parse(str(data.get("number", "")), str(data.get("country", "")) or None)
         elif action == "resend":
             number = str(pending.data.get("number", ""))
             if not number:
@@ -280,7 +301,10 @@ class PhoneMethod:
 
         number = str(pending.data.get("number", ""))
         old = replaced_by(pending)
+        known = known_number(pending.user) if not number and old is None else ""
         return {
+            # Masked: enough for the person to recognise their phone, little to anyone else.
+            "known_number": mask(known) if known else "",
             "replacing": registry.get(old.kind).describe(old) if old else "",
             "number": display(number) if number else "",
             "countries": country_choices(),

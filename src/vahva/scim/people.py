@@ -172,6 +172,8 @@ def _save_profile(
         "modified_at": now,
         "deleted_at": None,
     }
+    # The number the setup wizard may offer (still proved by a text or call before use).
+    User.objects.filter(pk=user.pk).update(mobile_in_system=fields.mobile)
     updated = ScimProfile.objects.filter(user=user).update(**values)
     if not updated:
         ScimProfile.objects.create(user=user, client=writer.client, created_at=now, **values)
