@@ -57,6 +57,15 @@ def people_ldif(count: int) -> str:
     return "\n".join(entries)
 
 
+def memory() -> str:
+    """This process's resident memory now and at its peak (the sync runs in it)."""
+    fields = dict(
+        line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines()
+    )
+    now, peak = (int(fields[key].split()[0]) // 1024 for key in ("VmRSS", "VmHWM"))
+    return f"RSS {now} MiB (peak {peak} MiB)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000)
@@ -141,7 +150,7 @@ def main() -> None:
                 report = sync(config, now=clock.now())
                 took = time.perf_counter() - started
                 print(f"{label:<26} {took:7.1f} s  {report.read / took:8.0f} people/s  "
-                      f"{report.counts()}")  # fmt: skip
+                      f"{report.counts()}  {memory()}")  # fmt: skip
             conn = slapd.admin()
             changed = max(1, args.people // 100)
             for i in range(changed):
@@ -151,7 +160,7 @@ def main() -> None:
             report = sync(config, now=clock.now())
             took = time.perf_counter() - started
             print(f"{'third sync (1 % changed)':<26} {took:7.1f} s  "
-                  f"{report.read / took:8.0f} people/s  {report.counts()}")  # fmt: skip
+                  f"{report.read / took:8.0f} people/s  {report.counts()}  {memory()}")  # fmt: skip
 
 
 if __name__ == "__main__":
