@@ -74,7 +74,8 @@ class DirectoryBackend(LDAPBackend):  # type: ignore[misc]
         password: str | None = None,
         **kwargs: Any,
     ) -> User | None:
-        if not current_config().enabled or not username:
+        if not current_config().enabled or not username or "\x00" in username:
+            # (A NUL never names anyone; PostgreSQL cannot even store one.)
             return None
         try:
             return super().authenticate(request, username=username, password=password, **kwargs)  # type: ignore[no-any-return]

@@ -149,6 +149,10 @@ def check_password(request: HttpRequest, email: str, password: str) -> Any:
     """The person for ``email`` if ``password`` is right; throttled and audited."""
     now = clock.now()
     email = normalise_email(email)
+    if "\x00" in email or "\x00" in password:
+        # Malformed, not a guess (a browser's is refused earlier; a RADIUS User-Name can
+        # carry one): no name has a NUL, and PostgreSQL cannot store one (a 500 otherwise).
+        raise InvalidCredentials()
     user_pk, canonical = _known_as(email)
     # One person, one allowance: "alice", her e-mail and her UPN count on the same key.
     keys = password_keys(request, canonical, user_pk)
