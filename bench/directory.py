@@ -59,9 +59,7 @@ def people_ldif(count: int) -> str:
 
 def memory() -> str:
     """This process's resident memory now and at its peak (the sync runs in it)."""
-    fields = dict(
-        line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines()
-    )
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
     now, peak = (int(fields[key].split()[0]) // 1024 for key in ("VmRSS", "VmHWM"))
     return f"RSS {now} MiB (peak {peak} MiB)"
 
