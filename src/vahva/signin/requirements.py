@@ -29,7 +29,7 @@ from vahva import clock
 from vahva.conf import settings
 from vahva.methods import registry, tap
 from vahva.methods import service as methods
-from vahva.policy import Context, Decision, campaign, decide, exemptions, trusted
+from vahva.policy import Context, campaign, decide, exemptions, trusted
 from vahva.policy.decide import ServiceRule
 
 from . import remembered
@@ -302,33 +302,28 @@ def presence_of(request: HttpRequest, next_url: str = "") -> Presence:
     )
 
 
-def decision_for(presence: Presence, requirement: Requirement, *, now: dt.datetime) -> Decision:
-    """The policy's answer for the present person signing in to ``requirement.service``."""
-    return decide(
-        policy_context(
-            presence.user,
-            now=now,
-            ip=presence.ip,
-            requirement=requirement,
-            remembered_until=presence.remembered_until,
-            network=presence.network,
-        )
-    )
-
-
 def decide_step(presence: Presence, requirement: Requirement, *, now: dt.datetime) -> Step:
     """The door for a protocol without a browser session (RADIUS, the token endpoint): the
     outcome and, for ISSUE, the authentication to assert. No URL is filled in."""
     user = presence.user
     if user is None or not user.is_active or presence.authentication is None:
         return Step(Outcome.LOGIN_REQUIRED if requirement.passive else Outcome.SIGN_IN)
-    decision = decision_for(presence, requirement, now=now)
+    # One look at the person for the policy and the step (their methods are read once).
+    context = policy_context(
+        user,
+        now=now,
+        ip=presence.ip,
+        requirement=requirement,
+        remembered_until=presence.remembered_until,
+        network=presence.network,
+    )
+    decision = decide(context)
     ask = Ask(
         fresh=requirement.fresh,
         passive=requirement.passive,
         max_age=requirement.max_age,
         mfa=requirement.mfa or decision.require_mfa,
-        has_methods=methods.has_methods(user),
+        has_methods=context.has_methods,
         phishing_resistant=requirement.demands_phishing_resistant or decision.phishing_resistant,
         has_phishing_resistant=methods.has_phishing_resistant(user),
         must_register=decision.must_register,
