@@ -19,7 +19,17 @@ from pydantic_core import ErrorDetails
 
 from vahva.conf_schema import VahvaSettings
 
-__all__ = ["DEFAULTS", "SECRET_SETTINGS", "VahvaSettings", "current", "parse", "settings"]
+__all__ = [
+    "DEFAULTS",
+    "SECRET_SETTINGS",
+    "VahvaSettings",
+    "current",
+    "explain",
+    "parse",
+    "reason",
+    "settings",
+    "validate",
+]
 
 #: Settings whose values an error message never repeats (they end up in logs).
 SECRET_SETTINGS = frozenset({"ENCRYPTION_KEYS", "METRICS_TOKEN", "TWILIO", "DIRECTORY"})
