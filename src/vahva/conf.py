@@ -9,15 +9,19 @@ a value of the wrong type is an error at start-up naming the key, not a silent d
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
-from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
-from vahva.conf_schema import VahvaSettings
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
+
+    from vahva.conf_schema import VahvaSettings
+
+    #: Every setting's default (Django's ``VAHVA`` overrides them).
+    DEFAULTS: dict[str, Any]
 
 __all__ = [
     "DEFAULTS",
@@ -84,7 +88,7 @@ def explain(errors: Sequence[ErrorDetails], *, origin: Callable[[str], str] | No
     )
     lines = []
     if unknown:
-        known = ", ".join(VahvaSettings.model_fields)
+        known = ", ".join(_schema().model_fields)
         lines.append(f"Unknown VAHVA setting(s): {', '.join(unknown)}. Known: {known}")
     for error in errors:
         loc = error["loc"]
@@ -103,8 +107,10 @@ def explain(errors: Sequence[ErrorDetails], *, origin: Callable[[str], str] | No
 
 def parse(overrides: Mapping[str, Any]) -> VahvaSettings:
     """The settings with ``overrides`` applied; ImproperlyConfigured naming each bad key."""
+    from pydantic import ValidationError
+
     try:
-        return VahvaSettings.model_validate(overrides)
+        return _schema().model_validate(overrides)
     except ValidationError as exc:
         raise ImproperlyConfigured(explain(exc.errors())) from None
 
@@ -114,8 +120,22 @@ def validate(overrides: Mapping[str, Any]) -> dict[str, Any]:
     return parse(overrides).model_dump()
 
 
-#: Every setting's default (Django's ``VAHVA`` overrides them).
-DEFAULTS: dict[str, Any] = VahvaSettings().model_dump()
+def _schema() -> type[VahvaSettings]:
+    # Imported when first needed, not with this module: `vahva serve`'s spawned workers import
+    # it (through vahva.cli) before they can answer the supervisor's 5-second health check.
+    from vahva.conf_schema import VahvaSettings
+
+    return VahvaSettings
+
+
+def __getattr__(name: str) -> Any:
+    if name == "VahvaSettings":
+        return _schema()
+    if name == "DEFAULTS":
+        defaults = _schema()().model_dump()
+        globals()["DEFAULTS"] = defaults
+        return defaults
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _Lazy:
@@ -132,7 +152,7 @@ class _Lazy:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        if name not in VahvaSettings.model_fields:
+        if name not in _schema().model_fields:
             raise AttributeError(f"No VAHVA setting {name!r}")
         return getattr(self._values(), name)
 
@@ -143,7 +163,7 @@ class _Lazy:
 _lazy = _Lazy()
 #: The settings, typed as the schema: ``settings.PUSH_TTL`` is an int to mypy. The object
 #: reads Django's ``VAHVA`` on first use and again after a test overrides it.
-settings = cast(VahvaSettings, _lazy)
+settings = cast("VahvaSettings", _lazy)
 
 
 def current() -> VahvaSettings:
