@@ -301,3 +301,14 @@ def test_init_writes_private_config_once_and_a_typo_stops_start_up(tmp_path: Pat
     broken = _vahva(["check"], data)
     assert broken.returncode != 0
     assert "Unknown VAHVA setting(s): ACTIVATION_DELY" in broken.stderr
+
+
+def test_importing_the_cli_leaves_the_schema_for_later() -> None:
+    # `vahva serve --workers N` spawns workers that import vahva.cli (and through vahva.crypto,
+    # vahva.conf) before they answer uvicorn's 5-second health check; on a busy host pydantic
+    # and the schema there got workers killed and restarted in a loop.
+    probe = "import sys, vahva.cli; print(sorted(m for m in sys.modules if 'pydantic' in m))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
