@@ -49,7 +49,6 @@ _REASONS = {
     "tuple_type": "must be a list",
     "list_type": "must be a list",
     "missing": "is missing",
-    "literal_error": "must be one of",
 }
 
 
