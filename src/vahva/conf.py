@@ -199,6 +199,14 @@ DEFAULTS: dict[str, Any] = {
     "SAML_RESPONSE_LIFETIME": 300,
     # Days a retired signing certificate stays in the metadata after `vahva saml rotate-key`.
     "SAML_KEY_KEEP_DAYS": 30,
+    # --- SAML federation aggregates and metadata from URLs (vahva.saml, saml2) ---
+    # The largest federation aggregate fetched, in bytes (a national aggregate with eduGAIN
+    # is some tens of MB); a larger download is stopped and refused.
+    "SAML_FEDERATION_MAX_BYTES": 128 * 1024 * 1024,
+    # Seconds a metadata download (aggregate or one service's URL) may take in all.
+    "SAML_FETCH_TIMEOUT": 60,
+    # Days vahva's signed metadata at /saml/metadata says it is valid (its validUntil).
+    "SAML_METADATA_VALID_DAYS": 7,
 }
 
 _PHONE_LIMIT_KEYS = {"number", "person", "ip", "country"}
@@ -403,6 +411,9 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "SAML_REQUEST_MAX_AGE": _at_least_one,
     "SAML_RESPONSE_LIFETIME": _at_least_one,
     "SAML_KEY_KEEP_DAYS": _positive_int,
+    "SAML_FEDERATION_MAX_BYTES": _at_least_one,
+    "SAML_FETCH_TIMEOUT": _at_least_one,
+    "SAML_METADATA_VALID_DAYS": _at_least_one,
 }
 assert set(_VALIDATORS) == set(DEFAULTS), "every setting needs a validator"
 
