@@ -150,6 +150,15 @@ def _signature_over_one_entity(services: dict[str, str], evil: str) -> bytes:
     return kit.sign(xml, cached_pair("federation"), node=f"{kit.MD}:EntityDescriptor")
 
 
+def _second_signature(services: dict[str, str], evil: str) -> bytes:
+    """The attacker's own signature placed before the federation's, at the root."""
+    good = kit.signed(services.values(), cached_pair("federation")).decode()
+    theirs = kit.signed([evil], cached_pair("attacker")).decode()
+    signature = re.search(r"<ds:Signature.*?</ds:Signature>", theirs, re.S)
+    assert signature
+    return good.replace("<ds:Signature", signature.group(0) + "<ds:Signature", 1).encode()
+
+
 def _evil(idp_metadata: str) -> str:
     return kit.entity(
         TestSP(
@@ -194,6 +203,7 @@ ATTACKS: dict[str, Any] = {
     "signature moved to a forged root": (_wrapped_forged_root, "does not cover the aggregate"),
     "signed original inside a forged root": (_wrapped_original_inside, "more than once"),
     "signature over one entity only": (_signature_over_one_entity, "does not cover the aggregate"),
+    "a second signature before the real one": (_second_signature, "more than one signature"),
     "not XML": (lambda s, e: b"<html><body>Maintenance</body>", "not XML"),
     "not an aggregate": (lambda s, e: s[ONE].encode(), "not a metadata aggregate"),
     "entity expansion": (

@@ -108,11 +108,16 @@ def refresh(federation: Federation, *, fetcher: Fetcher = _fetch) -> Refreshed:
     """Fetch, verify and load the federation's aggregate (RefreshFailed when refused)."""
     now = clock.now()
     try:
+        xmlsec = idp.xmlsec_binary()
+    except idp.NotConfigured as exc:
+        # Nothing can be verified without xmlsec1: keep what was loaded, as for a bad copy.
+        raise RefreshFailed(str(exc), removed=_refused(federation, str(exc), now=now)) from None
+    try:
         checked = aggregate.verify(
             fetcher(federation.url),
             cert_pem=federation.cert_pem,
             now=now,
-            xmlsec=idp.xmlsec_binary(),
+            xmlsec=xmlsec,
         )
     except (FetchFailed, aggregate.InvalidAggregate) as exc:
         raise RefreshFailed(str(exc), removed=_refused(federation, str(exc), now=now)) from None
