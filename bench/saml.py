@@ -237,7 +237,8 @@ def over_http(
     rows: list[Figures] = []
     opened: list[httpx.Client] = []
     try:
-        wait_until_up(server, f"{base_url}/signin/")
+        # A loaded machine can take longer than the default 30 s to start the server.
+        wait_until_up(server, f"{base_url}/signin/", timeout=180)
         pin(client_cpu)
         opened = [httpx.Client(base_url=base_url, timeout=30) for _ in range(2 * clients)]
         browsers, backs = opened[:clients], opened[clients:]
