@@ -259,6 +259,14 @@ class VahvaSettings(BaseModel):
     SAML_RESPONSE_LIFETIME: Positive = 300
     # Days a retired signing certificate stays in the metadata after `vahva saml rotate-key`.
     SAML_KEY_KEEP_DAYS: Count = 30
+    # --- SAML federation aggregates and metadata from URLs (vahva.saml, saml2) ---
+    # The largest federation aggregate fetched, in bytes (a national aggregate with eduGAIN
+    # is some tens of MB); a larger download is stopped and refused.
+    SAML_FEDERATION_MAX_BYTES: Positive = 128 * 1024 * 1024
+    # Seconds a metadata download (aggregate or one service's URL) may take in all.
+    SAML_FETCH_TIMEOUT: Positive = 60
+    # Days vahva's signed metadata at /saml/metadata says it is valid (its validUntil).
+    SAML_METADATA_VALID_DAYS: Positive = 7
 
     @model_validator(mode="before")
     @classmethod
