@@ -181,6 +181,11 @@ DEFAULTS: dict[str, Any] = {
     # own RADIUS timeout), and seconds a retransmitted request is answered from the cache.
     "RADIUS_PUSH_WAIT": 25,
     "RADIUS_REPLAY_WINDOW": 30,
+    # --- approve-only pushes for RADIUS wait mode (radwait) ---
+    # Seconds after a person denies a sign-in request during which no approve-only request
+    # (no number to type: a VPN that cannot show one) is sent to them: push bombing, where
+    # the thief retries at once hoping for a tired "Approve".
+    "PUSH_APPROVE_ONLY_COOLDOWN": 300,
     # --- the SAML 2.0 identity provider (vahva.saml) ---
     # The IdP's entity id; empty: <PUBLIC_URL>/saml/metadata.
     "SAML_ENTITY_ID": "",
@@ -395,6 +400,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "PASSWORD_RESET_PER_CLIENT": _at_least_one,
     "RADIUS_PUSH_WAIT": _at_least_one,
     "RADIUS_REPLAY_WINDOW": _at_least_one,
+    # --- approve-only pushes for RADIUS wait mode (radwait) ---
+    "PUSH_APPROVE_ONLY_COOLDOWN": _positive_int,
     "SAML_ENTITY_ID": _string,
     "SAML_SCOPE": _string,
     "SAML_AFFILIATION": _string,
