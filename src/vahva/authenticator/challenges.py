@@ -272,7 +272,8 @@ def consume(challenge: PushChallenge, *, now: dt.datetime) -> Device:
         raise PushDenied()
     # Number matching, checked again: an approval is only ever stored with the right number
     # (a request made without a number to type is the only one approved without it).
-    if challenge.match != PushChallenge.Match.NONE and challenge.answered_number != challenge.number:
+    numbered = challenge.match != PushChallenge.Match.NONE
+    if numbered and challenge.answered_number != challenge.number:
         raise PushDenied()
     if device.status == Device.Status.REMOVED:
         raise DeviceRemoved()
