@@ -8,6 +8,7 @@ requests on the phone than the allowance."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import shutil
 import subprocess
@@ -278,3 +279,40 @@ def test_fifty_parallel_access_requests_put_one_request_on_the_phone(
     assert said.pop("A sign-in request is already waiting on your phone") >= 1
     assert set(said) <= {"Too many failed attempts"}, said
     assert PushChallenge.objects.filter(purpose="signin").count() == sent
+
+
+def test_paused_requests_reject_at_once_or_ask_for_the_code(
+    server: ServerThread, device: Path, alice: Any, clock: Any
+) -> None:
+    """After suspicious attempts the app's requests are paused: a wait-mode VPN does not hang
+    for radius_push_wait on a request that was never sent, and a VPN that shows challenges
+    asks for the app's offline code."""
+    from vahva.authenticator.models import PushPause
+
+    PushPause.objects.create(
+        user=alice, since=clock(), until=clock() + dt.timedelta(days=1), attempts=3
+    )
+    vpn(server, approve_only=True)
+    started = time.monotonic()
+    code, reply = radclient(server.port, SECRET, SIGN_IN, timeout=WAIT)
+    assert code == "Access-Reject", reply
+    assert reply["Reply-Message"] == (
+        "Requests to your vahva app are paused after suspicious sign-in attempts. "
+        "Contact your IT support."
+    )
+    assert time.monotonic() - started < 15
+    assert not PushChallenge.objects.filter(purpose="signin").exists()
+    clients.add(
+        "Portal", addresses=["127.0.0.2/32"], secret=SECRET, mfa_rule="always", prompt="challenge"
+    )
+    server.reload()
+    portal = Nas(server.port, source="127.0.0.2")
+    request = portal.access(
+        password=PASSWORD, User_Name="alice@example.org", Calling_Station_Id="192.0.2.7"
+    )
+    challenge = portal.ask(request)
+    assert challenge.code == packet.AccessChallenge
+    assert challenge["Reply-Message"] == [
+        "Requests to your vahva app are paused after suspicious sign-in attempts. "
+        "Enter the code shown in the app."
+    ]
