@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.authenticator.device import TestDevice
+from vahva.audit.models import AuditEvent
 from vahva.authenticator import service
 from vahva.authenticator.challenges import cooling_down_until
 from vahva.authenticator.errors import PushBusy, PushCoolingDown, PushDenied, PushPending
@@ -115,6 +116,9 @@ def test_a_deny_cools_approve_only_requests_down(
     )
     assert refused.value.retry_after == 240
     assert phone.challenges() == []
+    limited = AuditEvent.objects.get(action="push.limited")
+    assert limited.data["limit"] == "cooldown"
+    assert limited.data["service"] == "VPN"
     # A sign-in that shows the number is not held: the person types it, a thief cannot.
     _attempt, shown = begin(alice, clock, number_matching=True)
     assert isinstance(shown["number"], int)

@@ -119,6 +119,9 @@ def push_for_attempt(
         if cooling is not None:
             # Push bombing without a number to type: right after a "Deny" the thief's retry
             # reaches no phone, so a tired thumb is not asked again and again.
+            allowance.refused(
+                user, limit=allowance.Limit.COOLDOWN, attempt=attempt_id, context=context
+            )
             raise PushCoolingDown((cooling - now).total_seconds())
     challenge_id = uuid.uuid4()
     try:
