@@ -160,6 +160,11 @@ class VahvaSettings(BaseModel):
     PUSH_SUSPICIOUS_LIMIT: Positive = 3
     PUSH_SUSPICIOUS_WINDOW: Positive = 86400
     PUSH_PAUSE: Positive = 86400
+    # --- approve-only pushes for RADIUS wait mode (radwait) ---
+    # Seconds after a person denies a sign-in request during which no approve-only request
+    # (no number to type: a VPN that cannot show one) is sent to them: push bombing, where
+    # the thief retries at once hoping for a tired "Approve". 0: no cool-down.
+    PUSH_APPROVE_ONLY_COOLDOWN: Count = 300
     # The organisation's networks, by name: {"Campus": ["130.233.0.0/16", "2001:708::/32"],
     # "VPN": [...]}. A service whose rule is "outside_trusted" asks no second factor there.
     TRUSTED_NETWORKS: Networks = {}

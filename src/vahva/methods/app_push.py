@@ -66,6 +66,7 @@ class AppPushMethod(Method):
     # RFC 8176 "swk": proof of possession of a software-secured key (the app's ECDSA key).
     amr = ("swk",)
     waits = True
+    matches_numbers = True
 
     @staticmethod
     def _devices(user: Any) -> list[object]:
@@ -91,6 +92,9 @@ class AppPushMethod(Method):
                     "location": authenticator_protocol.coarse_location(attempt.ip),
                     "outside": attempt.trusted_network is None,
                 },
+                # Approve-only when the sign-in cannot show the number (a VPN in RADIUS wait
+                # mode, opted in); every other sign-in keeps number matching.
+                match="number" if attempt.number_matching else "none",
             )
         except PushPaused as paused:
             # Push bombing: no request is sent; the page asks for the app's offline code (the

@@ -33,6 +33,9 @@ class AttemptRef:
     #: The organisation's trusted network the address is in ("Campus"), found by the caller
     #: (methods decide nothing about networks); None: outside them, or unknown.
     trusted_network: str | None = None
+    #: The sign-in can show a number for the person to type in the app (number matching);
+    #: False only for a RADIUS client in wait mode that opted in to approve-only pushes.
+    number_matching: bool = True
 
 
 class Method(ABC):
@@ -70,6 +73,9 @@ class Method(ABC):
     fallback: ClassVar[bool] = False
     #: The typed answer has letters: its field must not offer a number pad.
     letters: ClassVar[bool] = False
+    #: :meth:`begin` returns a ``number`` that the sign-in must show (number matching): a
+    #: client that cannot show it cannot use the method, unless the attempt is approve-only.
+    matches_numbers: ClassVar[bool] = False
 
     def amr_for(self, response: str) -> tuple[str, ...]:
         """The RFC 8176 values this ``response`` proves (a method may take more than one
