@@ -83,6 +83,7 @@ _EXACT: dict[str, str | Promise] = {
     "CodeExpired": _("The texted or called code had expired; a new one has to be sent."),
     "PushExpired": _("The request to the vahva app was not answered in time."),
     "PushDenied": _("The person denied the request in the vahva app."),
+    "EnrolmentLinkInvalid": _("The app's set-up link had expired or was not right."),
     "CodesUsedUp": _("Every recovery code of the set has been used."),
     "ChallengeExpired": _("The passkey or security key answered too late."),
     "CredentialRefused": _("The passkey or security key's answer could not be verified."),
@@ -169,7 +170,9 @@ _EXACT: dict[str, str | Promise] = {
 _PATTERNS: list[tuple[re.Pattern[str], str | Promise]] = [
     (
         re.compile(r"(?P<count>\d+) consecutive wrong codes"),
-        _("%(count)s wrong codes in a row: the second step is locked until the helpdesk clears it."),
+        _(
+            "%(count)s wrong codes in a row: the second step is locked until the helpdesk clears it."
+        ),
     ),
     (
         re.compile(r"(?P<count>\d+) sign-ins with the right password whose request was denied.*"),
