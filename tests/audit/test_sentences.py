@@ -20,10 +20,8 @@ def _subclasses(base: type) -> list[type]:
 REFUSALS = sorted(
     {
         str(getattr(cls, "reason", "") or cls.__name__)
-        for cls in [InvalidCode, ReplayedCode, ExpiredChallenge]
-        + _subclasses(InvalidCode)
-        + _subclasses(ReplayedCode)
-        + _subclasses(ExpiredChallenge)
+        for base in (InvalidCode, ReplayedCode, ExpiredChallenge)
+        for cls in (base, *_subclasses(base))
     }
 )
 
