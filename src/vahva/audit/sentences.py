@@ -171,7 +171,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str | Promise]] = [
     (
         re.compile(r"(?P<count>\d+) consecutive wrong codes"),
         _(
-            "%(count)s wrong codes in a row: the second step is locked until the helpdesk clears it."
+            "%(count)s wrong codes in a row: the second step is locked until the helpdesk unlocks it."
         ),
     ),
     (
