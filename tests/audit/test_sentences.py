@@ -66,7 +66,7 @@ def test_the_passkey_checks_reasons_are_all_known() -> None:
             "failure",
             "5 consecutive wrong codes",
             "Locked after wrong codes",
-            "5 wrong codes in a row: the second step is locked until the helpdesk unlocks it.",
+            "5 wrong codes in a row: locked until the helpdesk clears the wrong codes.",
         ),
         (
             "phone.reported",

@@ -170,9 +170,7 @@ _EXACT: dict[str, str | Promise] = {
 _PATTERNS: list[tuple[re.Pattern[str], str | Promise]] = [
     (
         re.compile(r"(?P<count>\d+) consecutive wrong codes"),
-        _(
-            "%(count)s wrong codes in a row: the second step is locked until the helpdesk unlocks it."
-        ),
+        _("%(count)s wrong codes in a row: locked until the helpdesk clears the wrong codes."),
     ),
     (
         re.compile(r"(?P<count>\d+) sign-ins with the right password whose request was denied.*"),
