@@ -253,6 +253,11 @@ def issue_pass(
     )
 
 
+def active_pass(user: Any, *, now: dt.datetime) -> RegisteredMethod | None:
+    """The person's working pass, if any (the page that shows a new pass once reads it)."""
+    return tap.active_pass(user, now=now)
+
+
 def revoke_pass(user: Any, *, ticket: str, actor: Any, request: Any) -> bool:
     check_may_act(actor, user)
     return tap.revoke(user, ticket=ticket, actor=actor, request=request)
