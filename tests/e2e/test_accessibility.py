@@ -1,0 +1,174 @@
+"""axe-core over the pages a newcomer, a member, a helpdesk agent and an administrator reach,
+on the computer and at phone size: no critical, serious or moderate finding (WCAG 2.2 AA).
+
+One walk, so that one run lists every finding: each page is checked where the walk stands,
+and the test fails at the end with all of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.axe import Violation, violations
+from tests.e2e.conftest import ALICE, PASSWORD, BrowserProblems, oathtool, sign_in
+from tests.e2e.test_lost_phone import AGENT, agent_signs_in, make_agent, watch
+from vahva.audit.log import record
+from vahva.clock import FakeClock
+from vahva.feedback.models import Feedback
+from vahva.methods import registry
+from vahva.methods import service as methods
+from vahva.methods.totp import generate_secret
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PHONE_SIZE = {"width": 360, "height": 740}
+FAILING = ("critical", "serious", "moderate")
+
+
+class Walk:
+    """The pages checked so far and what axe found in them."""
+
+    def __init__(self) -> None:
+        self.pages: list[str] = []
+        self.found: list[tuple[str, Violation]] = []
+
+    def check(self, page: Page, name: str) -> None:
+        page.wait_for_load_state("load")
+        self.pages.append(name)
+        self.found += [(name, v) for v in violations(page) if v.impact in FAILING]
+
+    def visit(self, page: Page, url: str, name: str = "") -> None:
+        response = page.goto(url)
+        assert response is not None and response.status < 500, url
+        self.check(page, name or url)
+
+    def assert_clean(self, at_least: int) -> None:
+        assert len(self.pages) >= at_least, self.pages
+        assert self.found == [], "\n".join(f"{name}: {v}" for name, v in self.found)
+
+
+def test_every_page_of_the_walk_passes_axe(
+    live_server: Any,
+    browser: Browser,
+    page: Page,
+    clock: FakeClock,
+    make_user: Callable[..., Any],
+    problems: BrowserProblems,
+) -> None:
+    base = live_server.url
+    walk = Walk()
+    # --- a newcomer -----------------------------------------------------------------------
+    walk.visit(page, base + "/signin/", "sign in")
+    page.get_by_label("E-mail address").fill("nobody@example.org")
+    page.get_by_label("Password").fill("wrong")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    walk.check(page, "sign in, wrong password")
+    walk.visit(page, base + "/help/", "help")
+    for summary in page.locator("details summary").all():
+        summary.click()
+    walk.check(page, "help, every answer open")
+    walk.visit(page, base + "/password/forgot/", "forgot password")
+    walk.visit(page, base + "/no/such/page/", "404")
+
+    make_user("newbie@example.org", full_name="Nina Newbie")
+    sign_in(page, base, email="newbie@example.org")
+    walk.check(page, "wizard: first page")
+    for kind in ("app_push", "totp", "sms", "voice"):
+        walk.visit(page, f"{base}/security-info/setup/{kind}/", f"wizard: {kind}")
+    walk.visit(page, base + "/security-info/setup/choose/", "wizard: other methods")
+    page.context.clear_cookies()
+
+    # --- a member -------------------------------------------------------------------------
+    alice = make_user(ALICE, full_name="Alice Anders")
+    secret = generate_secret()
+    methods.save_new(alice, "totp", now=clock() - dt.timedelta(days=1), secret=secret)
+    record("signin.mfa", subject=alice, outcome="failure", reason="InvalidCode", method="totp")
+    sign_in(page, base)
+    walk.check(page, "verify")
+    walk.visit(page, base + "/signin/other/", "sign in another way")
+    walk.visit(page, base + "/signin/verify/", "verify again")
+    page.get_by_label("Code", exact=True).fill("000000")
+    page.get_by_role("button", name="Verify").click()
+    walk.check(page, "verify, wrong code")
+    page.get_by_label("Code", exact=True).fill(oathtool(secret, clock()))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name="Security info")).to_be_visible()
+    walk.check(page, "security info")
+    walk.visit(page, base + "/security-info/add/", "add a method")
+    for method in registry.all_methods():
+        if method.listed:
+            walk.visit(page, f"{base}/security-info/add/{method.kind}/", f"add: {method.kind}")
+            expect(page.locator("h1")).to_have_count(1)
+    walk.visit(page, base + "/security-info/password/", "change password")
+    walk.visit(page, base + "/app/", "the vahva app")
+    page.set_viewport_size(PHONE_SIZE)
+    walk.visit(page, base + "/security-info/", "security info, phone size")
+    page.context.clear_cookies()
+
+    # --- a helpdesk agent -----------------------------------------------------------------
+    page.set_viewport_size({"width": 1280, "height": 800})
+    agent_secret = make_agent(make_user, clock)
+    agent_signs_in(page, base, agent_secret, clock)
+    walk.visit(page, base + "/helpdesk/", "helpdesk")
+    walk.visit(page, base + "/helpdesk/?q=alice", "helpdesk search")
+    person = f"{base}/helpdesk/people/{alice.pk}/"
+    walk.visit(page, person, "person")
+    page.locator("#pass").get_by_label("Ticket number").fill("INC-1")
+    page.get_by_role("button", name="Create pass").click()
+    expect(page.locator("#tap-code")).to_be_visible()
+    walk.check(page, "pass shown")
+    page.reload()
+    walk.check(page, "pass already shown")
+    walk.visit(page, person + "pass/revoke/", "revoke pass")
+    method_id = alice.registeredmethod_set.get(kind="totp").pk
+    walk.visit(page, f"{person}methods/{method_id}/remove/", "remove method")
+    walk.visit(page, base + "/helpdesk/sign-ins/", "sign-in log")
+    walk.visit(page, base + "/helpdesk/adoption/", "adoption")
+    page.set_viewport_size(PHONE_SIZE)
+    walk.visit(page, base + "/helpdesk/sign-ins/", "sign-in log, phone size")
+    walk.visit(page, person, "person, phone size")
+    page.context.clear_cookies()
+
+    # --- an administrator reads the feedback ----------------------------------------------
+    page.set_viewport_size({"width": 1280, "height": 800})
+    admin = make_user("root@example.org", full_name="Root Admin", is_staff=True, is_superuser=True)
+    admin_secret = generate_secret()
+    methods.save_new(admin, "totp", now=clock() - dt.timedelta(days=30), secret=admin_secret)
+    Feedback.objects.create(message="The QR code was hard to find.", created_at=clock())
+    sign_in(page, base, email="root@example.org")
+    page.get_by_label("Code", exact=True).fill(oathtool(admin_secret, clock()))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name="Security info")).to_be_visible()
+    walk.visit(page, base + "/admin/feedback/feedback/", "admin: feedback")
+
+    walk.assert_clean(at_least=35)
+    problems.assert_none(
+        expected_status_at={"/signin/": 400, "/signin/verify/": 400, "/no/such/page/": 404}
+    )
+
+
+def test_keyboard_only_through_the_wizard_to_the_phone_step(
+    live_server: Any,
+    browser: Browser,
+    page: Page,
+    clock: FakeClock,
+    make_user: Callable[..., Any],
+    problems: BrowserProblems,
+) -> None:
+    """A newcomer without a mouse: sign in, the wizard's pages, choose another method, the
+    phone number, text me a code, type the code: every step by Tab and Enter."""
+    make_user(ALICE, full_name="Alice Anders")
+    page.goto(live_server.url + "/signin/")
+    page.keyboard.type(ALICE)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Keep your account secure")).to_be_visible()
+    walk = Walk()
+    walk.check(page, "wizard")
+    problems.assert_none()
