@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from vahva.accounts.models import User
+from vahva.audit import sentences
 from vahva.audit.log import recent_for, record
 from vahva.audit.models import AuditEvent
 from vahva.authenticator import service as devices
@@ -37,14 +38,9 @@ from .errors import NotAllowed, UnknownItem, UnknownPerson
 
 #: People one search shows at most: the helpdesk looks someone up, it does not list everyone.
 SEARCH_LIMIT = 25
-#: The sign-in events the person page shows, newest first.
-SIGNIN_ACTIONS = (
-    "signin.password",
-    "signin.mfa",
-    "signin.success",
-    "signin.locked",
-    "signin.expired",
-)
+#: The sign-in events the person page shows, newest first: the sign-in log's, so an app's
+#: denials and "it wasn't me" reports are there too.
+SIGNIN_ACTIONS = tuple(sentences.SIGNIN_ACTIONS)
 SIGNINS_SHOWN = 15
 #: How far back the person page lists "it wasn't me" reports.
 REPORT_DAYS = 30
@@ -133,28 +129,22 @@ class ExemptionRow:
 class SignInRow:
     event: AuditEvent
     result: str
+    #: Why, in a sentence the agent can read out (the recorded reason when unknown).
+    why: str
     method: str
 
 
-_RESULTS = {
-    ("signin.success", "ok"): _("Signed in"),
-    ("signin.password", "ok"): _("Password right"),
-    ("signin.password", "failure"): _("Wrong password"),
-    ("signin.mfa", "failure"): _("Second step failed"),
-    ("signin.mfa", "ok"): _("Second step passed"),
-    ("signin.locked", "failure"): _("Locked: too many wrong codes"),
-    ("signin.expired", "failure"): _("Took too long"),
-}
-
-
 def _signin_row(event: AuditEvent) -> SignInRow:
-    kind = str((event.data or {}).get("method") or "")
+    data = event.data if isinstance(event.data, dict) else {}
+    kind = str(data.get("method") or "")
     try:
         method = str(registry.get(kind).label) if kind else ""
     except KeyError:
         method = kind
-    result = _RESULTS.get((event.action, event.outcome), event.action)
-    return SignInRow(event, str(result), method)
+    words = sentences.describe(
+        action=event.action, outcome=event.outcome, reason=event.reason, data=data
+    )
+    return SignInRow(event, words.label, words.why, method)
 
 
 @dataclass(frozen=True)
@@ -261,6 +251,11 @@ def issue_pass(
         one_time=one_time,
         request=request,
     )
+
+
+def active_pass(user: Any, *, now: dt.datetime) -> RegisteredMethod | None:
+    """The person's working pass, if any (the page that shows a new pass once reads it)."""
+    return tap.active_pass(user, now=now)
 
 
 def revoke_pass(user: Any, *, ticket: str, actor: Any, request: Any) -> bool:

@@ -14,6 +14,7 @@ urlpatterns = [
         name="check_status",
     ),
     path("people/<int:person_id>/pass/", views.issue_pass, name="issue_pass"),
+    path("people/<int:person_id>/pass/shown/", views.pass_shown, name="pass_shown"),
     path("people/<int:person_id>/pass/revoke/", views.revoke_pass, name="revoke_pass"),
     path(
         "people/<int:person_id>/methods/<int:method_id>/remove/",

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from vahva import clock
+from vahva import clock, crypto
 from vahva.accounts.models import User
 from vahva.authenticator import service as authenticator
 from vahva.authenticator.errors import UnknownChallenge
@@ -90,6 +90,35 @@ def _person_url(user: User) -> str:
     return reverse("helpdesk:person", kwargs={"person_id": user.pk})
 
 
+# --- what the agent's session remembers ------------------------------------------------------
+
+#: The ticket last used on each person's page, by person id: typed once per call, not five
+#: times (the agent may change it on any form, and the new one is remembered instead).
+SESSION_TICKETS = "helpdesk.tickets"
+#: A pass between its POST and the one page that shows it (post/redirect/get), encrypted.
+SESSION_PASS = "helpdesk.pass"  # noqa: S105 (a session key, not a secret)
+#: How long after its POST a pass may still be shown (the redirect is followed at once).
+PASS_SHOWN_WITHIN = 120
+PASS_PURPOSE = "helpdesk.pass_shown"  # noqa: S105 (an encryption purpose label)
+
+
+def _ticket_of(request: HttpRequest, user: User) -> str:
+    tickets = request.session.get(SESSION_TICKETS) or {}
+    return str(tickets.get(str(user.pk), "")) if isinstance(tickets, dict) else ""
+
+
+def _remember_ticket(request: HttpRequest, user: User, ticket: str) -> None:
+    tickets = request.session.get(SESSION_TICKETS)
+    tickets = dict(tickets) if isinstance(tickets, dict) else {}
+    tickets[str(user.pk)] = ticket
+    request.session[SESSION_TICKETS] = tickets
+
+
+def _ticket_form(request: HttpRequest, user: User, cls: type[forms.Form], **kwargs: Any) -> Any:
+    """An unbound form for ``user``, its ticket filled in with the one remembered."""
+    return cls(initial={"ticket": _ticket_of(request, user)}, **kwargs)
+
+
 def _page(
     request: HttpRequest,
     user: User,
@@ -99,7 +128,9 @@ def _page(
     error: str = "",
 ) -> HttpResponse:
     """The person page; ``bound`` are forms posted back with their errors."""
-    page_forms = {name: cls(prefix=name) for name, cls in PAGE_FORMS.items()}
+    page_forms = {
+        name: _ticket_form(request, user, cls, prefix=name) for name, cls in PAGE_FORMS.items()
+    }
     page_forms.update(bound or {})
     agent = request.user
     try:
@@ -177,6 +208,7 @@ def check(request: HttpRequest, user: User) -> HttpResponse:
     form = TicketForm(request.POST, prefix="check")
     if not form.is_valid():
         return _failed(request, user, "check", form)
+    _remember_ticket(request, user, form.cleaned_data["ticket"])
     try:
         sent = service.check_caller(
             user,
@@ -235,6 +267,7 @@ def issue_pass(request: HttpRequest, user: User) -> HttpResponse:
     form = PassForm(request.POST, prefix="pass")
     if not form.is_valid():
         return _failed(request, user, "pass", form)
+    _remember_ticket(request, user, form.cleaned_data["ticket"])
     one_time = form.cleaned_data["use"] == ONE_TIME
     try:
         registered, code = service.issue_pass(
@@ -248,11 +281,51 @@ def issue_pass(request: HttpRequest, user: User) -> HttpResponse:
         )
     except VahvaError as exc:
         return _failed(request, user, "pass", form, exc)
-    # Shown once, in this response only: never in a URL, never stored, never cached.
+    # Post/redirect/get: a reload of the page that shows the pass must not issue another
+    # one, silently replacing the pass just read to the caller. The pass waits for that one
+    # page in the agent's session, encrypted, never in a URL or a log.
+    request.session[SESSION_PASS] = {
+        "person": user.pk,
+        "method": registered.pk,
+        "code": crypto.encrypt(code, purpose=PASS_PURPOSE),
+        "at": clock.now().timestamp(),
+    }
+    return redirect(reverse("helpdesk:pass_shown", kwargs={"person_id": user.pk}))
+
+
+def _pass_to_show(request: HttpRequest, user: User) -> str:
+    """The pass issued just before for ``user``, once: it leaves the session as it is read."""
+    waiting = request.session.pop(SESSION_PASS, None)
+    if not isinstance(waiting, dict) or waiting.get("person") != user.pk:
+        return ""
+    if clock.now().timestamp() - float(waiting.get("at") or 0) > PASS_SHOWN_WITHIN:
+        return ""
+    active = service.active_pass(user, now=clock.now())
+    # Replaced or revoked in between (another agent): that pass no longer works.
+    if active is None or active.pk != waiting.get("method"):
+        return ""
+    try:
+        return crypto.decrypt(str(waiting["code"]), purpose=PASS_PURPOSE)
+    except (crypto.DecryptionError, KeyError):
+        return ""
+
+
+@person_view("GET")
+def pass_shown(request: HttpRequest, user: User) -> HttpResponse:
+    """The pass, the first time; after that (a reload, Back) only what it is and an explicit
+    way to issue another."""
+    code = _pass_to_show(request, user)
+    active = service.active_pass(user, now=clock.now())
     return render(
         request,
         "helpdesk/pass.html",
-        {"person": user, "code": code, "registered": registered, "one_time": one_time},
+        {
+            "person": user,
+            "code": code,
+            "registered": active,
+            "one_time": bool(active and active.data.get("one_time")),
+            "form": _ticket_form(request, user, PassForm, prefix="pass"),
+        },
     )
 
 
@@ -276,7 +349,7 @@ def _confirm(
             "what": what,
             "button": button,
             "warning": warning,
-            "form": form or TicketForm(),
+            "form": form or _ticket_form(request, user, TicketForm),
         },
         status=status,
     )
@@ -299,6 +372,7 @@ def _confirmed_action(
     form = TicketForm(request.POST)
     if not form.is_valid():
         return show(form=form, status=400)
+    _remember_ticket(request, user, form.cleaned_data["ticket"])
     try:
         message = act(form.cleaned_data["ticket"])
     except VahvaError as exc:
@@ -399,6 +473,7 @@ def grant_exemption(request: HttpRequest, user: User) -> HttpResponse:
     form = ExemptionForm(request.POST, prefix="exemption")
     if not form.is_valid():
         return _failed(request, user, "exemption", form)
+    _remember_ticket(request, user, form.cleaned_data["ticket"])
     try:
         exemption = service.grant_exemption(
             user,
@@ -450,6 +525,7 @@ def sign_out(request: HttpRequest, user: User) -> HttpResponse:
     form = TicketForm(request.POST, prefix="signout")
     if not form.is_valid():
         return _failed(request, user, "signout", form)
+    _remember_ticket(request, user, form.cleaned_data["ticket"])
     try:
         service.sign_out_everywhere(
             user, ticket=form.cleaned_data["ticket"], actor=request.user, request=request
@@ -464,6 +540,7 @@ def unlock(request: HttpRequest, user: User) -> HttpResponse:
     form = TicketForm(request.POST, prefix="unlock")
     if not form.is_valid():
         return _failed(request, user, "unlock", form)
+    _remember_ticket(request, user, form.cleaned_data["ticket"])
     try:
         service.clear_lockout(
             user,
