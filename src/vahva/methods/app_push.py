@@ -66,6 +66,7 @@ class AppPushMethod(Method):
     # RFC 8176 "swk": proof of possession of a software-secured key (the app's ECDSA key).
     amr = ("swk",)
     waits = True
+    typed_code = True
 
     @staticmethod
     def _devices(user: Any) -> list[object]:
@@ -109,6 +110,10 @@ class AppPushMethod(Method):
     @staticmethod
     def _is_code(response: str) -> bool:
         return len(response.strip()) < 32
+
+    def matches(self, registered: RegisteredMethod, code: str, *, now: dt.datetime) -> bool:
+        # The app's offline code (its own TOTP secret), for protocols that cannot wait.
+        return totp.code_matches(registered.secret, code, now=now)
 
     def amr_for(self, response: str) -> tuple[str, ...]:
         # The offline code is a one-time password (RFC 8176 "otp"), not the app's key.

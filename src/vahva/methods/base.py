@@ -21,6 +21,15 @@ from .models import PendingEnrolment, RegisteredMethod
 
 
 @dataclass(frozen=True)
+class HelpdeskSection:
+    """What a method adds to the helpdesk's page about a person: a template included there
+    (its forms post to ``helpdesk:method_action`` with an action name) and its data."""
+
+    template: str
+    context: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class AttemptRef:
     """The sign-in attempt a challenge serves, as far as a method may know it (methods know
     no sign-in): its id, the browser's address and the service signed in to."""
@@ -70,6 +79,31 @@ class Method(ABC):
     fallback: ClassVar[bool] = False
     #: The typed answer has letters: its field must not offer a number pad.
     letters: ClassVar[bool] = False
+    #: Its answer is a code the person reads from something they hold (an app, a token), so
+    #: a protocol without a browser (the validation API, RADIUS) may check it: see
+    #: :meth:`matches`. A texted code is not: it needs a text sent first.
+    typed_code: ClassVar[bool] = False
+
+    def available(self) -> bool:
+        """Whether "Add method" offers it now (hardware tokens: when any are in stock)."""
+        return self.enrolable
+
+    def matches(self, registered: RegisteredMethod, code: str, *, now: dt.datetime) -> bool:
+        """For :attr:`typed_code` methods: whether ``code`` would be accepted, consuming
+        nothing (the caller then verifies the one that matches)."""
+        return False
+
+    def helpdesk_section(self, user: Any, *, now: dt.datetime) -> HelpdeskSection | None:
+        """What the helpdesk's page about ``user`` shows of this method; None: nothing."""
+        return None
+
+    def helpdesk_action(
+        self, user: Any, action: str, data: Mapping[str, str], *, now: dt.datetime
+    ) -> str:
+        """Do ``action`` of :meth:`helpdesk_section` for ``user`` (the helpdesk room has
+        checked the agent, the ticket and writes the audit row). Returns what was done, in a
+        sentence; raises a VahvaError for bad input, having changed nothing."""
+        raise MalformedInput()
 
     def amr_for(self, response: str) -> tuple[str, ...]:
         """The RFC 8176 values this ``response`` proves (a method may take more than one
