@@ -14,19 +14,46 @@ from typing import Any, ClassVar
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from vahva.errors import MalformedInput
 
 from .models import PendingEnrolment, RegisteredMethod
 
 
+class NotOffered(MalformedInput):
+    """A change or action the method does not offer (a page for another method's row)."""
+
+    status = 404
+    default_message = _("That sign-in method does not offer this.")
+
+
 @dataclass(frozen=True)
-class HelpdeskSection:
-    """What a method adds to the helpdesk's page about a person: a template included there
-    (its forms post to ``helpdesk:method_action`` with an action name) and its data."""
+class WizardStep:
+    """Where a method stands in the registration wizard ("Keep your account secure").
+
+    Methods with the same ``slug`` satisfy the same step; the ``lead`` one opens it with its
+    own ``template`` (the App step: "get the vahva app"), the others are reached from there
+    ("I want to use a different authenticator app") or by "different method"."""
+
+    slug: str
+    #: The step's tab ("App", "Phone"), as its lead method names it.
+    tab: str | Promise
+    lead: bool = False
+    template: str = ""
+
+
+@dataclass(frozen=True)
+class Include:
+    """What a method adds to a page of another room: a template included there (as
+    ``section``, with ``section.context``) and its data."""
 
     template: str
     context: Mapping[str, Any]
+
+
+#: On the helpdesk's page about a person; its forms post to ``helpdesk:method_action``.
+HelpdeskSection = Include
 
 
 @dataclass(frozen=True)
@@ -83,6 +110,14 @@ class Method(ABC):
     #: a protocol without a browser (the validation API, RADIUS) may check it: see
     #: :meth:`matches`. A texted code is not: it needs a text sent first.
     typed_code: ClassVar[bool] = False
+    #: A new enrolment of its wizard step may replace a registered one ("Change number").
+    replaceable: ClassVar[bool] = False
+    #: Its place in the registration wizard; None: reached only by "different method".
+    wizard: ClassVar[WizardStep | None] = None
+
+    def wizard_context(self) -> dict[str, Any]:
+        """Template data for the wizard step this method leads (the app's address, a QR)."""
+        return {}
 
     def available(self) -> bool:
         """Whether "Add method" offers it now (hardware tokens: when any are in stock)."""
@@ -92,6 +127,27 @@ class Method(ABC):
         """For :attr:`typed_code` methods: whether ``code`` would be accepted, consuming
         nothing (the caller then verifies the one that matches)."""
         return False
+
+    def security_row(self, registered: RegisteredMethod) -> Include | None:
+        """What Security info's row of ``registered`` offers besides "Remove" ("Change
+        number"); its forms post to ``registration:method_change``."""
+        return None
+
+    def security_notice(self, user: Any, *, now: dt.datetime) -> Include | None:
+        """A notice at the top of Security info (requests to the app paused)."""
+        return None
+
+    def security_section(self, user: Any, *, now: dt.datetime) -> Include | None:
+        """A card of its own on Security info (how many recovery codes are left)."""
+        return None
+
+    def change(
+        self, registered: RegisteredMethod, action: str, data: Mapping[str, str]
+    ) -> tuple[RegisteredMethod, str]:
+        """A change the person asks for on Security info (text <-> call); the registration
+        room has checked a recent sign-in and writes the audit row. Returns the method as it
+        is now and what was done, in a sentence; a VahvaError changes nothing."""
+        raise NotOffered()
 
     def helpdesk_section(self, user: Any, *, now: dt.datetime) -> HelpdeskSection | None:
         """What the helpdesk's page about ``user`` shows of this method; None: nothing."""

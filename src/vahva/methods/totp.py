@@ -21,7 +21,7 @@ from vahva.conf import settings
 from vahva.errors import InvalidCode, MalformedInput
 
 from . import service
-from .base import Method
+from .base import Method, WizardStep
 from .models import PendingEnrolment, RegisteredMethod
 
 STEP = 30
@@ -118,6 +118,8 @@ class TotpMethod(Method):
     prompt = _("Enter the code from your authenticator app")
     amr = ("otp",)
     typed_code = True
+    # "I want to use a different authenticator app" on the App step.
+    wizard = WizardStep("app", _("App"))
 
     def matches(self, registered: RegisteredMethod, code: str, *, now: dt.datetime) -> bool:
         return code_matches(registered.secret, code, now=now)

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from vahva.conf import settings
 from vahva.errors import AlreadyCompleted, MalformedInput, VahvaError
 from vahva.methods import service
-from vahva.methods.base import HelpdeskSection, Method
+from vahva.methods.base import HelpdeskSection, Method, WizardStep
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
 from . import tokens
@@ -28,6 +28,8 @@ class HardwareTokenMethod(Method):
     amr = ("otp", "hwk")
     verified_message = _("Your token is ready.")
     typed_code = True
+    # "App or token": a token satisfies the App step (reached by "different method").
+    wizard = WizardStep("app", _("App"))
 
     def available(self) -> bool:
         # Offered under "Add method" only where the organisation has tokens.
