@@ -68,6 +68,7 @@ class AppPushMethod(Method):
     amr = ("swk",)
     waits = True
     typed_code = True
+    audited_outcomes = {"push.denied": "denied", "push.reported": "reported"}
     wizard = WizardStep("app", _("App"), lead=True, template="methods/app_push/wizard_step.html")
 
     def security_notice(self, user: Any, *, now: dt.datetime) -> Include | None:

@@ -112,6 +112,11 @@ class Method(ABC):
     typed_code: ClassVar[bool] = False
     #: A new enrolment of its wizard step may replace a registered one ("Change number").
     replaceable: ClassVar[bool] = False
+    #: Audit actions of its own that end a sign-in (``push.denied``), and the outcome they
+    #: are counted as in the sign-ins metric ("denied").
+    audited_outcomes: ClassVar[Mapping[str, str]] = {}
+    #: The channel label of the texts or calls it sends (the phone-send metrics); "": none.
+    send_channel: ClassVar[str] = ""
     #: Its place in the registration wizard; None: reached only by "different method".
     wizard: ClassVar[WizardStep | None] = None
 

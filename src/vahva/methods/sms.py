@@ -174,6 +174,7 @@ class SmsMethod(phone.PhoneMethod, Method):
     amr = ("sms",)
     verified_message = _("SMS verified successfully")
     sends = True
+    send_channel = "sms"
     # The Phone step: a number, then "Text me a code" (SMS) or "Call me" (press #).
     wizard = WizardStep("phone", _("Phone"), lead=True, template="methods/phone/wizard_step.html")
 

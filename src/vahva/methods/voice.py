@@ -310,6 +310,7 @@ class VoiceMethod(phone.PhoneMethod, Method):
     amr = ("tel",)
     verified_message = _("Call answered. Your phone is set up.")
     waits = True
+    send_channel = "voice"
     wizard = WizardStep("phone", _("Phone"))
 
     def phone_label(self, masked: str) -> str:
