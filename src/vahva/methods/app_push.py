@@ -71,6 +71,10 @@ class AppPushMethod(Method):
     audited_outcomes = {"push.denied": "denied", "push.reported": "reported"}
     wizard = WizardStep("app", _("App"), lead=True, template="methods/app_push/wizard_step.html")
 
+    def device_of(self, registered: RegisteredMethod) -> str | None:
+        device = registered.data.get("device")
+        return str(device) if device is not None else None
+
     def security_notice(self, user: Any, *, now: dt.datetime) -> Include | None:
         # "It wasn't me" answers: the person sees them here, the helpdesk got an e-mail.
         reports = recent_for(user, actions=("push.reported",), limit=5)

@@ -20,6 +20,15 @@ from vahva.errors import MalformedInput
 
 from .models import PendingEnrolment, RegisteredMethod
 
+#: The longest answer a ceremony (the browser's own prompt: WebAuthn JSON) may send, in
+#: characters: a bigger one is refused before it is parsed (memory exhaustion).
+MAX_CEREMONY_ANSWER = 16_384
+#: What a ceremony's answer that cannot be read is told.
+CEREMONY_NOT_UNDERSTOOD = _(
+    "The answer from your security key or passkey was not understood. Try again, or sign in "
+    "another way."
+)
+
 
 class NotOffered(MalformedInput):
     """A change or action the method does not offer (a page for another method's row)."""
@@ -54,6 +63,14 @@ class Include:
 
 #: On the helpdesk's page about a person; its forms post to ``helpdesk:method_action``.
 HelpdeskSection = Include
+
+
+@dataclass(frozen=True)
+class Passwordless:
+    """A verified passwordless answer: the method that answered, and what it proved."""
+
+    registered: RegisteredMethod
+    amr: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -124,6 +141,14 @@ class Method(ABC):
         """Template data for the wizard step this method leads (the app's address, a QR)."""
         return {}
 
+    def working(self, registered: RegisteredMethod, *, now: dt.datetime) -> bool:
+        """Whether ``registered`` still works (a one-time pass used up does not)."""
+        return True
+
+    def device_of(self, registered: RegisteredMethod) -> str | None:
+        """The id of the vahva app device that answers for ``registered``, if it is one."""
+        return None
+
     def available(self) -> bool:
         """Whether "Add method" offers it now (hardware tokens: when any are in stock)."""
         return self.enrolable
@@ -152,6 +177,21 @@ class Method(ABC):
         """A change the person asks for on Security info (text <-> call); the registration
         room has checked a recent sign-in and writes the audit row. Returns the method as it
         is now and what was done, in a sentence; a VahvaError changes nothing."""
+        raise NotOffered()
+
+    def passwordless_enabled(self) -> bool:
+        """Whether it signs a person in with no password here (a discoverable passkey: the
+        answer names the person); the password page then offers it."""
+        return False
+
+    def passwordless_options(self, *, scope: str, now: dt.datetime) -> dict[str, Any]:
+        """What the browser needs to ask for a passwordless answer bound to ``scope`` (one
+        browser session)."""
+        raise NotOffered()
+
+    def verify_passwordless(self, response: str, *, scope: str, now: dt.datetime) -> Passwordless:
+        """Check a passwordless answer made for ``scope``; raises InvalidCode (its owner, when
+        known, as ``.subject``) or ReplayedCode."""
         raise NotOffered()
 
     def helpdesk_section(self, user: Any, *, now: dt.datetime) -> HelpdeskSection | None:

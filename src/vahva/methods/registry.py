@@ -67,6 +67,11 @@ def enrolable() -> list[Method]:
     return [m for m in _methods.values() if m.enrolable and m.available()]
 
 
+def passwordless() -> Method | None:
+    """The method that signs people in without a password here, if one is on."""
+    return next((m for m in _methods.values() if m.passwordless_enabled()), None)
+
+
 def typed_code(kind: str) -> Method | None:
     """The method of ``kind`` when a protocol without a browser may check its codes."""
     method = _methods.get(kind)

@@ -77,6 +77,21 @@ def has_methods(user: Any) -> bool:
     ).exists()
 
 
+def on_device(user: Any, device_id: object) -> list[RegisteredMethod]:
+    """The person's methods answered by the vahva app device ``device_id``."""
+    wanted = str(device_id)
+    return [m for m in registered_for(user) if registry.get(m.kind).device_of(m) == wanted]
+
+
+def has_stand_in(user: Any) -> bool:
+    """Whether the person has a working method that is not one they registered themselves (a
+    temporary access pass from the helpdesk): it signs them in to register a real one."""
+    now = clock.now()
+    stand_ins = {m.kind: m for m in registry.all_methods() if not m.listed}
+    found = RegisteredMethod.objects.filter(_working(now), user=user, kind__in=list(stand_ins))
+    return any(stand_ins[m.kind].working(m, now=now) for m in found)
+
+
 def has_phishing_resistant(user: Any) -> bool:
     """Whether the person has a method a look-alike site cannot relay (a security key or
     passkey), for services that accept nothing else."""
