@@ -179,6 +179,11 @@ class Method(ABC):
         is now and what was done, in a sentence; a VahvaError changes nothing."""
         raise NotOffered()
 
+    #: For a ceremony: the part of the "Confirm it's you" page that asks for it.
+    confirm_template: ClassVar[str] = ""
+    #: For a passwordless method: the part of the password page that offers it.
+    passwordless_template: ClassVar[str] = ""
+
     def passwordless_enabled(self) -> bool:
         """Whether it signs a person in with no password here (a discoverable passkey: the
         answer names the person); the password page then offers it."""

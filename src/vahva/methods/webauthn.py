@@ -282,6 +282,9 @@ class WebAuthnMethod(Method):
     phishing_resistant = True
     verified_message = _("Security key or passkey added")
 
+    confirm_template = "methods/webauthn/_confirm.html"
+    passwordless_template = "methods/webauthn/_passwordless.html"
+
     def passwordless_enabled(self) -> bool:
         return passkey_signin_enabled()
 

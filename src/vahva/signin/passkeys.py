@@ -43,6 +43,12 @@ def _method() -> Method:
     return found
 
 
+def offered() -> str:
+    """The password page's part that offers a passwordless sign-in; "" when none is on."""
+    found = registry.passwordless()
+    return found.passwordless_template if found is not None else ""
+
+
 def available() -> bool:
     return registry.passwordless() is not None
 

@@ -83,14 +83,14 @@ def password(request: HttpRequest) -> HttpResponse:
             {
                 "form": PasswordForm(initial=initial),
                 "service": service,
-                "passkeys": passkeys.available(),
+                "passkeys": passkeys.offered(),
             },
         )
     form = PasswordForm(request.POST)
     context: dict[str, Any] = {
         "form": form,
         "service": service,
-        "passkeys": passkeys.available(),
+        "passkeys": passkeys.offered(),
     }
     if not form.is_valid():
         return render(request, "signin/password.html", context, status=400)
@@ -320,7 +320,7 @@ def _passkey_page(request: HttpRequest, next_url: str) -> dict[str, Any]:
     return {
         "form": PasswordForm(initial={"next": next_url}),
         "service": waiting.requirement.service if waiting else "",
-        "passkeys": True,
+        "passkeys": passkeys.offered(),
     }
 
 
