@@ -27,7 +27,6 @@ from vahva.conf import settings
 from vahva.errors import MalformedInput
 from vahva.methods import registry, tap
 from vahva.methods import service as methods
-from vahva.methods.app_push import AppPushMethod
 from vahva.methods.models import RegisteredMethod
 from vahva.policy import exemptions
 from vahva.policy.models import Exemption
@@ -304,11 +303,7 @@ def device_of(user: Any, device_id: object) -> Device:
 
 def methods_of_device(user: Any, device: Device) -> list[RegisteredMethod]:
     """The person's vahva app method(s) answered by ``device``."""
-    return [
-        m
-        for m in methods.registered_for(user)
-        if m.kind == AppPushMethod.kind and str(m.data.get("device")) == str(device.pk)
-    ]
+    return methods.on_device(user, device.pk)
 
 
 def leaves_no_method(user: Any, method_ids: list[int]) -> bool:

@@ -32,6 +32,11 @@ urlpatterns = [
         views.revoke_exemption,
         name="revoke_exemption",
     ),
+    path(
+        "people/<int:person_id>/methods/<slug:kind>/<slug:action>/",
+        views.method_action,
+        name="method_action",
+    ),
     path("people/<int:person_id>/sign-out/", views.sign_out, name="sign_out"),
     path("people/<int:person_id>/unlock/", views.unlock, name="unlock"),
 ]

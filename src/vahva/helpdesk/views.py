@@ -28,7 +28,7 @@ from vahva.authenticator import service as authenticator
 from vahva.authenticator.errors import UnknownChallenge
 from vahva.errors import RateLimited, VahvaError
 
-from . import service
+from . import method_actions, service
 from .access import helpdesk_required
 from .errors import UnknownItem
 from .forms import ONE_TIME, ExemptionForm, PassForm, SearchForm, TicketForm
@@ -144,6 +144,7 @@ def _page(
         "forms": page_forms,
         "read_only": read_only,
         "error": error,
+        "method_sections": method_actions.sections(user, now=clock.now()),
     }
     return render(request, "helpdesk/person.html", context, status=status)
 
@@ -552,3 +553,24 @@ def unlock(request: HttpRequest, user: User) -> HttpResponse:
     except VahvaError as exc:
         return _failed(request, user, "unlock", form, exc)
     return _done(request, user, _("The wrong codes were forgotten: the person can try again."))
+
+
+# --- what the sign-in methods add ------------------------------------------------------------
+
+
+@person_view("POST")
+def method_action(request: HttpRequest, user: User, kind: str, action: str) -> HttpResponse:
+    """An action a method offers on the person page (a hardware token's resync...)."""
+    done, refused = method_actions.act(request, user, kind, action)
+    if refused is None:
+        return method_actions.done(request, user, done)
+    if isinstance(refused, VahvaError):
+        if refused.status in (403, 404):
+            return _error(request, refused)
+        return _page(
+            request,
+            user,
+            status=refused.status,
+            error=_("Nothing was changed: %(reason)s") % {"reason": refused.message},
+        )
+    return _page(request, user, status=400, error=" ".join(refused.errors.get("ticket", [])))

@@ -238,6 +238,9 @@ class TemporaryPassMethod(Method):
     enrolable = False
     listed = False
 
+    def working(self, registered: RegisteredMethod, *, now: dt.datetime) -> bool:
+        return _is_active(registered, now)
+
     def describe(self, registered: RegisteredMethod) -> str:
         until = valid_until_text(registered)
         if not _is_active(registered, clock.now()):

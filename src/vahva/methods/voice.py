@@ -33,7 +33,7 @@ from vahva.gateways.base import Answer, Call, CallEvent, CallEventKind, CallRepl
 from vahva.gateways.models import OutboxMessage
 
 from . import phone, service
-from .base import AttemptRef, Method
+from .base import AttemptRef, Method, WizardStep
 from .models import PendingEnrolment, PhoneCall, RegisteredMethod
 
 CALLING, RINGING, ANSWERED = "calling", "ringing", "answered"
@@ -310,6 +310,8 @@ class VoiceMethod(phone.PhoneMethod, Method):
     amr = ("tel",)
     verified_message = _("Call answered. Your phone is set up.")
     waits = True
+    send_channel = "voice"
+    wizard = WizardStep("phone", _("Phone"))
 
     def phone_label(self, masked: str) -> str:
         return gettext("Call %(number)s") % {"number": masked}

@@ -9,6 +9,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from vahva.conf import validate
+from vahva.methods import installed as installed_methods
 from vahva.oidc import keys as oidc_keys
 from vahva.oidc import schemes as oidc_schemes
 from vahva.oidc import scopes as oidc_scopes
@@ -60,6 +61,11 @@ INSTALLED_APPS = [
     "vahva.oidc",
     "oauth2_provider",
 ]
+
+# The sign-in methods this deployment offers (dotted paths, vahva.methods.installed); a method
+# in its own package with an apps.py brings its models and templates as a Django app.
+VAHVA_METHODS: list[str] = list(installed_methods.BUILTIN)
+INSTALLED_APPS += installed_methods.apps_of(VAHVA_METHODS)
 
 MIDDLEWARE = [
     # First: every line logged for a request, and its answer, carry the request's id.
