@@ -90,15 +90,18 @@ def test_activate_a_token_by_serial_and_code_then_sign_in_with_it(
     )
     assert found.status_code == 302
     page = signed_in.get(found["Location"])
-    assert "TK0001" in text(page) and "8-digit code" in text(page)
+    assert "TK0001" in text(page)
+    assert "8-digit code" in text(page)
 
     done = signed_in.post("/security-info/add/hardware_token/", {"code": hotp_code(token, 0)})
     assert done.status_code == 302
     info = text(signed_in.get("/security-info/"))
     assert "Hardware token (TK0001)" in info
     token.refresh_from_db()
-    assert token.state == State.ACTIVE and token.counter == 1
-    assert token.registered is not None and token.registered.user == alice
+    assert token.state == State.ACTIVE
+    assert token.counter == 1
+    assert token.registered is not None
+    assert token.registered.user == alice
 
     # Signing in: the next code works once; the same code again is refused.
     browser = Client()
@@ -125,7 +128,8 @@ def test_unknown_serial_and_wrong_code_save_nothing(signed_in: Client, clock: Fa
     assert wrong.status_code == 400
     assert "not right" in text(wrong)
     token.refresh_from_db()
-    assert token.state == State.AVAILABLE and token.registered is None
+    assert token.state == State.AVAILABLE
+    assert token.registered is None
     assert token.activation_tries == 1
     assert not RegisteredMethod.objects.filter(kind="hardware_token").exists()
 
@@ -140,7 +144,8 @@ def test_a_token_reserved_for_someone_else_cannot_be_activated(
         "/security-info/add/hardware_token/", {"action": "find", "serial": "TK0003"}
     )
     # The same answer as an unknown serial: nothing tells Alice it is Bob's.
-    assert page.status_code == 400 and "No token with that serial number" in text(page)
+    assert page.status_code == 400
+    assert "No token with that serial number" in text(page)
     token.refresh_from_db()
     assert token.state == State.AVAILABLE
 
@@ -210,7 +215,8 @@ def test_garbage_serials_and_codes_are_clear_errors(alice: Any, clock: FakeClock
     for serial in ("", "x" * 65, "TK\x000007"):
         with pytest.raises(MalformedInput):
             tokens.activatable(alice, serial)
-    for code in ("", "12345", "1234567", "abcdef", "１２３４５６"):
+    # Full-width digits are digits to str.isdigit, not to a code.
+    for code in ("", "12345", "1234567", "abcdef", "１２３４５６"):  # noqa: RUF001
         with pytest.raises(MalformedInput):
             tokens.activate(alice, "TK0007", code, now=clock())
 
@@ -223,7 +229,8 @@ def test_a_removed_token_is_retired_and_refused(alice: Any, clock: FakeClock) ->
     service.remove(alice, registered.pk)
     token.refresh_from_db()
     # Lost, perhaps: a finder with an account cannot activate it.
-    assert token.state == State.RETIRED and token.registered is None
+    assert token.state == State.RETIRED
+    assert token.registered is None
     with pytest.raises(MalformedInput):
         tokens.activatable(alice, "TK0008")
 

@@ -36,7 +36,8 @@ def test_rfc6030_figure3_imports_with_its_serial_digits_and_counter() -> None:
         8,
         0,
     )
-    assert token.manufacturer == "Manufacturer" and token.batch == "figure3.pskcxml"
+    assert token.manufacturer == "Manufacturer"
+    assert token.batch == "figure3.pskcxml"
     # The imported secret gives the codes oathtool gives for it.
     secret = oath.secret_bytes(token.secret)
     assert oath.code(secret, 0, digits=8) == oathtool(
@@ -89,10 +90,10 @@ def test_files_that_are_not_tokens_are_refused_clearly(data: bytes) -> None:
 
 def test_csv_in_hex_and_base32_with_types() -> None:
     data = (
-        "# serial,secret,type,digits,period\n"
-        "TK1,3132333435363738393031323334353637383930\n"
-        "TK2,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,totp,8,60\n"
-    ).encode()
+        b"# serial,secret,type,digits,period\n"
+        b"TK1,3132333435363738393031323334353637383930\n"
+        b"TK2,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ,totp,8,60\n"
+    )
     seeds = read_csv(data)
     assert save_batch(seeds, batch="stock.csv", now=_now()) == 2
     one, two = HardwareToken.objects.order_by("serial")
@@ -148,7 +149,8 @@ def test_tokens_list_says_whose_each_is(alice: Any, tmp_path: Path) -> None:
     assert out.getvalue().split("\t")[0] == "TK1"
     assert "reserved for alice@example.org" in out.getvalue()
     # The secret is never printed.
-    assert "3132" not in out.getvalue() and "GEZD" not in out.getvalue()
+    assert "3132" not in out.getvalue()
+    assert "GEZD" not in out.getvalue()
 
 
 def _now() -> Any:
