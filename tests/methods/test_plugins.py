@@ -8,6 +8,7 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
 from django.core.checks import run_checks
 from django.test import override_settings
 
@@ -142,3 +143,20 @@ def test_a_deployment_may_leave_a_method_out() -> None:
     finally:
         registry.load()
     assert "voice" in _kinds()
+
+
+def test_the_config_file_chooses_the_methods(tmp_path: Path) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from vahva.conf import validate
+    from vahva.settings.config import load
+
+    path = tmp_path / "vahva.toml"
+    without_calls = [p for p in installed.BUILTIN if not p.endswith("VoiceMethod")]
+    listed = ", ".join(f'"{p}"' for p in without_calls)
+    path.write_text(f"[vahva]\nmethods = [{listed}]\n")
+    values = validate(load({"VAHVA_CONFIG": str(path)}).vahva)
+    assert values["METHODS"] == tuple(without_calls)
+    path.write_text('[vahva]\nmethods = ["not a path"]\n')
+    with pytest.raises(ImproperlyConfigured, match=r"VAHVA\['METHODS'\]"):
+        validate(load({"VAHVA_CONFIG": str(path)}).vahva)
