@@ -34,7 +34,6 @@ from vahva.conf_types import (
     Throttle,
     Twilio,
 )
-from vahva.methods.installed import BUILTIN as BUILTIN_METHODS
 
 #: Tables a partial override completes from the setting's own default (not the type's).
 PARTIAL_TABLES = (
@@ -179,7 +178,8 @@ class VahvaSettings(BaseModel):
     # The methods this deployment offers, by dotted path, in the order "Add method" lists
     # them; leave one out to turn it off (e.g. calls). A method in a package of its own with an
     # apps.py brings its models as a Django app. A path that does not import is an error.
-    METHODS: tuple[DottedPath, ...] = BUILTIN_METHODS
+    # Empty: the built-in ones (vahva.methods.installed.BUILTIN).
+    METHODS: tuple[DottedPath, ...] = ()
     # --- phones (DESIGN.md §5) ---
     # The gateway that sends texts and makes calls, by dotted path: the dev phone (texts and
     # calls land on /dev/phone) or "vahva.gateways.twilio.TwilioGateway".

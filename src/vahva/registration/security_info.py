@@ -24,7 +24,8 @@ from vahva.methods import service as methods
 from vahva.methods.base import Include
 from vahva.policy.decide import enforced_from
 from vahva.sessions import service as browser_sessions
-from vahva.signin import engine, remembered
+from vahva.signin import remembered
+from vahva.signin.reauth import recently_authenticated
 
 from .views import not_yours, reauth
 
@@ -170,7 +171,7 @@ def remove(request: HttpRequest, method_id: int) -> HttpResponse:
         return render(
             request, "registration/remove.html", {"label": label, "registered": registered}
         )
-    if not engine.recently_authenticated(request):
+    if not recently_authenticated(request):
         return reauth(request)
     methods.remove(request.user, registered.pk)
     record(
@@ -193,7 +194,7 @@ def method_change(request: HttpRequest, method_id: int, action: str) -> HttpResp
         registered = methods.get_for(request.user, method_id)
     except MalformedInput:
         return not_yours(request)
-    if not engine.recently_authenticated(request):
+    if not recently_authenticated(request):
         # Session hijack: a change needs a recent sign-in. Back to Security info afterwards:
         # this POST cannot be repeated by a redirect.
         return reauth(request, reverse("registration:security_info"))

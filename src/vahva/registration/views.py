@@ -28,6 +28,7 @@ from vahva.methods import service as methods
 from vahva.policy import exemptions
 from vahva.signin import engine
 from vahva.signin.forms import EnrolCredentialForm
+from vahva.signin.reauth import recently_authenticated
 from vahva.signin.requirements import is_staff
 from vahva.signin.views import safe_next
 
@@ -67,7 +68,7 @@ def _done_kinds(request: HttpRequest) -> set[str]:
 def needsreauth(request: HttpRequest) -> bool:
     # Session hijack → planting an attacker's app: a person who already has methods must
     # have proved who they are recently before another method is added or one removed.
-    return methods.has_methods(request.user) and not engine.recently_authenticated(request)
+    return methods.has_methods(request.user) and not recently_authenticated(request)
 
 
 def reauth(request: HttpRequest, next_url: str = "") -> HttpResponse:

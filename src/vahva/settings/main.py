@@ -64,7 +64,7 @@ INSTALLED_APPS = [
 
 # The sign-in methods this deployment offers (dotted paths, vahva.methods.installed); a method
 # in its own package with an apps.py brings its models and templates as a Django app.
-VAHVA_METHODS: list[str] = list(VAHVA["METHODS"])
+VAHVA_METHODS: list[str] = list(VAHVA["METHODS"] or installed_methods.BUILTIN)
 INSTALLED_APPS += installed_methods.apps_of(VAHVA_METHODS)
 
 MIDDLEWARE = [

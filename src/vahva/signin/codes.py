@@ -25,7 +25,7 @@ from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.methods.models import RegisteredMethod
 
-from . import engine
+from . import attempts, engine
 
 _SPACES = re.compile(r"[\s-]+")
 
@@ -99,7 +99,7 @@ def check_code(
         # The account's MFA key only, the same one the browser's sign-in counts on (guesses
         # here and there add up). Not the address's: that is the gateway's, shared by all the
         # people behind it, whom a few typos would otherwise throttle together.
-        keys=engine.mfa_keys(request, user.pk)[-1:],
+        keys=attempts.mfa_keys(request, user.pk)[-1:],
     )
     record(action, subject=user, actor=user, request=request, method=chosen.kind, **audit)
     return Accepted(user, chosen.kind)

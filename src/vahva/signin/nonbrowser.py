@@ -44,7 +44,7 @@ from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
 
 from . import engine
-from .engine import _move
+from .attempts import move
 from .models import SignInAttempt
 from .requirements import Authentication, Outcome, Presence, Requirement, Step, decide_step
 from .states import Event, State
@@ -206,7 +206,7 @@ def start(
         # Outside any transaction: a text or a push goes out once the method has saved it.
         shown = method.begin(registered, now=now, attempt=ref) if send else {}
     except VahvaError as exc:
-        _move(attempt, Event.FAIL)
+        move(attempt, Event.FAIL)
         record(
             action,
             subject=user,
@@ -258,7 +258,7 @@ def resume(*, attempt_id: uuid.UUID, token: str, channel: str) -> SignInAttempt:
     if attempt.state != State.MFA_REQUIRED:
         raise expired
     if attempt.expires_at <= clock.now():
-        _move(attempt, Event.EXPIRE)
+        move(attempt, Event.EXPIRE)
         raise expired
     return attempt
 
@@ -289,9 +289,9 @@ def _finish(
     )
     step = decide_step(presence, requirement, now=now)
     if not step.issue:
-        _move(attempt, Event.FAIL)
+        move(attempt, Event.FAIL)
         return Result(step=step, user=attempt.user, message=_refusal(step, requirement))
-    _move(attempt, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=list(amr))
+    move(attempt, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=list(amr))
     engine.finished(attempt, now=now)
     return Result(step=step, user=attempt.user)
 
@@ -338,7 +338,7 @@ def answer_code(
             )
         except VahvaError as exc:
             # Committed with the failure: the throttle's count and the audit row stay.
-            _move(current, Event.FAIL)
+            move(current, Event.FAIL)
             failure = exc
         else:
             return _finish(current, registered, method, typed, requirement=requirement, ip=ip)
@@ -367,7 +367,7 @@ def finish_wait(attempt: SignInAttempt, *, requirement: Requirement, ip: str | N
 def fail(attempt: SignInAttempt) -> None:
     """The attempt ends without a sign-in (denied, no answer in time)."""
     with contextlib.suppress(AlreadyCompleted):
-        _move(attempt, Event.FAIL)
+        move(attempt, Event.FAIL)
 
 
 def _state_now(attempt: SignInAttempt, requirement: Requirement) -> str:

@@ -19,7 +19,8 @@ from vahva.methods import registry
 from vahva.methods.base import Method
 
 from . import throttle
-from .engine import _binding, _move, _rule, _signed_in, failure_reason
+from .attempts import binding, move, rule
+from .engine import _signed_in, failure_reason
 from .models import SignInAttempt
 from .requirements import Requirement, client_ip
 from .states import Event, State
@@ -55,7 +56,7 @@ def available() -> bool:
 
 def passkey_options(request: HttpRequest) -> dict[str, Any]:
     """Options for "Sign in with a passkey", bound to this browser's session."""
-    return _method().passwordless_options(scope=_binding(request), now=clock.now())
+    return _method().passwordless_options(scope=binding(request), now=clock.now())
 
 
 def passkey_sign_in(
@@ -70,11 +71,11 @@ def passkey_sign_in(
     §5.1.9: a multi-factor cryptographic authenticator). Throttled and audited like codes."""
     now = clock.now()
     method = _method()
-    keys = [(f"mfa:ip:{client_ip(request)}", _rule("THROTTLE_MFA_IP"))]
+    keys = [(f"mfa:ip:{client_ip(request)}", rule("THROTTLE_MFA_IP"))]
     # Reserve first: a burst of parallel forged assertions is counted before any is checked.
     reservation = throttle.reserve(keys, now=now)
     try:
-        used = method.verify_passwordless(response, scope=_binding(request), now=now)
+        used = method.verify_passwordless(response, scope=binding(request), now=now)
     except (InvalidCode, ReplayedCode) as exc:
         owner = getattr(exc, "subject", None)
         record(
@@ -109,7 +110,7 @@ def passkey_sign_in(
     attempt = SignInAttempt.objects.create(
         user=user,
         state=State.MFA_REQUIRED,
-        binding=_binding(request),
+        binding=binding(request),
         created_at=now,
         expires_at=now + dt.timedelta(seconds=settings.SIGNIN_ATTEMPT_TTL),
         ip=client_ip(request),
@@ -128,6 +129,6 @@ def passkey_sign_in(
     )
     # No "pwd": no password was typed. "mfa" because the passkey verified the person.
     amr = sorted({*used.amr, "mfa"} if "user" in used.amr else set(used.amr))
-    _move(attempt, Event.PASS_MFA, completed_at=now, method=method.kind, amr=amr)
+    move(attempt, Event.PASS_MFA, completed_at=now, method=method.kind, amr=amr)
     _signed_in(request, attempt, method=method.kind)
     return attempt

@@ -25,7 +25,7 @@ from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
 from vahva.policy import trusted
 
-from . import engine, known_browser, passkeys, remembered, requirements
+from . import attempts, engine, known_browser, passkeys, remembered, requirements
 from .forms import CodeForm, CredentialForm, PasswordForm
 from .models import SignInAttempt
 
@@ -134,7 +134,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         registered = engine.choose_method(
             request, attempt, request.GET.get("method"), answer=request.method == "POST"
         )
-    except (MalformedInput, engine.NotPhishingResistant) as exc:
+    except (MalformedInput, attempts.NotPhishingResistant) as exc:
         # A method id that is not one of this person's, or a code where the service accepts
         # only a security key: offer the methods that can be used instead.
         return _error_response(request, "signin/other.html", _other_context(request, attempt), exc)
@@ -178,7 +178,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         engine.verify(request, attempt, registered, response)
     except AlreadyCompleted:
         return redirect("registration:security_info")
-    except engine.NotPhishingResistant as exc:
+    except attempts.NotPhishingResistant as exc:
         return _error_response(request, "signin/other.html", _other_context(request, attempt), exc)
     except VahvaError as exc:
         return _error_response(request, f"methods/{method.kind}/verify.html", context, exc)
