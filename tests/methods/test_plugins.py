@@ -21,11 +21,9 @@ INTERFACE = {"base", "registry", "service", "models", "installed"}
 KNOWN = {
     # Demo data: the demo's people are given an authenticator app.
     "web/management/commands/demo.py",
-    # The helpdesk's temporary access pass and its app notice: they move into the pass
-    # method's and the app method's helpdesk sections with the helpdesk page's rework.
+    # The helpdesk's temporary access pass (issue, show once, revoke): to move into the pass
+    # method's helpdesk section and actions.
     "helpdesk/service.py",
-    "helpdesk/forms.py",
-    "helpdesk/templates/helpdesk/person.html",
 }
 
 

@@ -20,6 +20,7 @@ from vahva.accounts.models import User
 from vahva.audit import sentences
 from vahva.audit.log import recent_for, record
 from vahva.audit.models import AuditEvent
+from vahva.audit.tickets import clean_ticket
 from vahva.authenticator import service as devices
 from vahva.authenticator.models import Device
 from vahva.authenticator.service import Pause as PushPause
@@ -215,7 +216,7 @@ def check_caller(
     """Send the person's app "The helpdesk is checking it's you"; the agent reads the number
     out and the caller types it in."""
     check_may_act(actor, user)
-    ticket = tap.clean_ticket(ticket)
+    ticket = clean_ticket(ticket)
     check = devices.push_for_helpdesk(user, now=now, ticket=ticket, agent=actor)
     record(
         "helpdesk.check_sent",
@@ -277,7 +278,7 @@ def method_of(user: Any, method_id: object) -> MethodRow:
 def remove_method(user: Any, method_id: object, *, ticket: str, actor: Any, request: Any) -> str:
     """Remove one of the person's methods (an app's device is revoked with it); its label."""
     check_may_act(actor, user)
-    ticket = tap.clean_ticket(ticket)
+    ticket = clean_ticket(ticket)
     row = method_of(user, method_id)
     methods.remove(user, row.registered.pk)
     record(
@@ -319,7 +320,7 @@ def remove_device(
     """Remove one of the person's app devices: its key is refused from now on, and its method
     goes too, so Security info no longer lists it. The device's name."""
     check_may_act(actor, user)
-    ticket = tap.clean_ticket(ticket)
+    ticket = clean_ticket(ticket)
     device = device_of(user, device_id)
     own = methods_of_device(user, device)
     with transaction.atomic():
@@ -354,7 +355,7 @@ def grant_exemption(
     check_may_act(actor, user)
     return exemptions.grant(
         user,
-        ticket=tap.clean_ticket(ticket),
+        ticket=clean_ticket(ticket),
         reason=reason,
         expires_at=expires_at,
         now=now,
@@ -376,14 +377,14 @@ def revoke_exemption(
     check_may_act(actor, user)
     exemption = exemption_of(user, exemption_id)
     return exemptions.revoke(
-        user, exemption.pk, ticket=tap.clean_ticket(ticket), now=now, actor=actor, request=request
+        user, exemption.pk, ticket=clean_ticket(ticket), now=now, actor=actor, request=request
     )
 
 
 def sign_out_everywhere(user: Any, *, ticket: str, actor: Any, request: Any) -> None:
     """End every session of the person (other rooms forget remembered browsers and tokens)."""
     check_may_act(actor, user)
-    ticket = tap.clean_ticket(ticket)
+    ticket = clean_ticket(ticket)
     # The same function as Security info's sign-outs: each session audited, its tokens revoked.
     browser_sessions.end_everywhere(
         user, actor=actor, request=request, reason=f"signed out by the helpdesk ({ticket})"
@@ -394,7 +395,7 @@ def sign_out_everywhere(user: Any, *, ticket: str, actor: Any, request: Any) -> 
 def clear_lockout(user: Any, *, ticket: str, now: dt.datetime, actor: Any, request: Any) -> int:
     """Forget the person's wrong second-factor codes (a lockout or a slow-down); how many."""
     check_may_act(actor, user)
-    ticket = tap.clean_ticket(ticket)
+    ticket = clean_ticket(ticket)
     before = lockout_of(user, now=now)
     key, _rule = _mfa_key(user)
     throttle.clear([key])
