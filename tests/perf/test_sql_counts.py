@@ -1,0 +1,61 @@
+"""SQL statements per sign-in, per validation check and per refresh grant: upper bounds.
+
+Statement counts are deterministic (unlike times), so they are asserted here; bench/ measures
+what they cost. The bounds are the counts once issue 20's work was done: a change that adds a
+statement to these paths has to raise a bound, on purpose.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from tests.helpers import PASSWORD, code_for
+
+CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def _token(response: Any) -> str:
+    found = CSRF.search(response.content.decode())
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def _statements(captured: CaptureQueriesContext) -> list[str]:
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def sign_in(client: Client, email: str, code: str) -> None:
+    """What a browser does (bench/signin.py): the form, the password, the code form, the code."""
+    page = client.get("/signin/")
+    assert page.status_code == 200
+    answer = client.post(
+        "/signin/",
+        {"email": email, "password": PASSWORD, "csrfmiddlewaretoken": _token(page)},
+    )
+    assert answer.status_code == 302 and answer["Location"] == "/signin/verify/"
+    page = client.get("/signin/verify/")
+    assert page.status_code == 200
+    answer = client.post("/signin/verify/", {"code": code, "csrfmiddlewaretoken": _token(page)})
+    assert answer.status_code == 302, answer
+    assert answer["Location"] == "/security-info/"
+
+
+@pytest.mark.django_db
+def test_password_and_totp_sign_in_statements(alice: Any, alice_totp: Any, clock: Any) -> None:
+    _method, secret = alice_totp
+    sign_in(Client(enforce_csrf_checks=True), alice.email, code_for(secret, clock))  # warm
+    clock.advance(seconds=30)
+    browser = Client(enforce_csrf_checks=True)
+    with CaptureQueriesContext(connection) as captured:
+        sign_in(browser, alice.email, code_for(secret, clock))
+    statements = _statements(captured)
+    print(f"\n{len(statements)} statements:\n" + "\n".join(s[:160] for s in statements))
+    # A new browser, signed in: the session is live (the next page is the signed-in one).
+    assert browser.get("/security-info/").status_code == 200
+    assert len(statements) <= 99

@@ -1,0 +1,101 @@
+"""`vahva serve`'s Django handler keeps a request's thread, and its database connection, for the
+next request (vahva.web.handler), without letting requests share a thread at once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from django.db import connections
+from django.db.backends.signals import connection_created
+
+from vahva.web.handler import RequestThreads, ReusingASGIHandler
+
+
+class Served(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.up = threading.Event()
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        self.up.set()
+
+
+@pytest.fixture
+def served(transactional_db: Any, settings: Any) -> Iterator[tuple[str, ReusingASGIHandler]]:
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    handler = ReusingASGIHandler(keep=2)
+    config = uvicorn.Config(handler, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    server = Served(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    assert server.up.wait(timeout=30), "uvicorn did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}", handler
+    server.should_exit = True
+    thread.join(timeout=30)
+    handler.threads.close()
+
+
+def test_requests_reuse_one_thread_and_its_connection(
+    served: tuple[str, ReusingASGIHandler],
+) -> None:
+    base, handler = served
+    opened: list[int] = []
+
+    def count(sender: Any, connection: Any, **kwargs: Any) -> None:
+        opened.append(threading.get_ident())
+
+    connection_created.connect(count)
+    try:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            for _ in range(5):
+                # An unknown (well-formed) API key: looked up in the database, refused.
+                answer = client.post(
+                    "/api/validate/v1/check",
+                    json={"user": "alice@example.org", "code": "123456"},
+                    headers={"Authorization": "Bearer " + "0" * 16 + "." + "A" * 43},
+                )
+                assert answer.status_code == 401
+    finally:
+        connection_created.disconnect(count)
+    # Five requests one after the other: they reuse threads and their connections (it was a
+    # new thread and a new connection for each). Two at most: the next request may arrive
+    # while the previous one's handler is still finishing after its answer went out.
+    assert 1 <= handler.threads.started <= 2
+    assert len(opened) == handler.threads.started
+
+
+def test_busy_threads_are_not_shared_and_a_burst_is_not_kept(transactional_db: Any) -> None:
+    threads = RequestThreads(keep=1)
+    first, second = threads.take(), threads.take()
+    # Two requests at once: two threads, never one thread for both.
+    assert first is not second
+    assert threads.started == 2
+    ident = threading.get_ident
+    assert first.submit(ident).result() != second.submit(ident).result()
+
+    def connected() -> Any:
+        wrapper = connections["default"]  # this thread's own DatabaseWrapper
+        wrapper.ensure_connection()
+        return wrapper
+
+    wrapper = second.submit(connected).result()
+    assert wrapper.connection is not None
+    threads.give_back(first)
+    threads.give_back(second)
+    # Over `keep`: the second thread is retired, its connection closed in it, and it ends.
+    assert threads.idle == 1
+    second.shutdown(wait=True)
+    assert wrapper.connection is None
+    with pytest.raises(RuntimeError):
+        second.submit(ident)
+    assert threads.take() is first  # the kept one comes back, with its thread
+    threads.give_back(first)
+    threads.close()
+    assert threads.idle == 0
