@@ -65,6 +65,7 @@ from _common import (
     pin,
     post_form,
     profile_summary,
+    shared_database,
     start_server,
     stop_server,
     throwaway_vahva,
@@ -513,6 +514,13 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", action="store_true", help="cProfile the in-process refresh phase"
     )
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP phases")
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="vahva's database: a fresh SQLite file in WAL mode (default), or a throwaway "
+        "PostgreSQL (tests/postgres_server.py, loopback, durability off)",
+    )
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.clients < 1:
         parser.error("--seconds and --clients must be positive")
@@ -521,7 +529,11 @@ def main(argv: list[str] | None = None) -> int:
     server_cpu, client_cpu = begin_run()
 
     profile = cProfile.Profile() if args.profile else None
-    with throwaway_vahva() as env:
+    with (
+        shared_database(args.database) as (database_url, database),
+        throwaway_vahva(database_url=database_url) as env,
+    ):
+        print(f"database: {database}")
         from django.db import connections
 
         from vahva import clock as vahva_clock

@@ -55,6 +55,7 @@ from _common import (
     measure,
     percentile,
     pin,
+    shared_database,
     start_server,
     stop_server,
     throwaway_vahva,
@@ -377,6 +378,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-privacyidea", action="store_true", help="measure vahva only")
     parser.add_argument("--quick", action="store_true", help="400 people, 1 s per phase")
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="vahva's database: a fresh SQLite file in WAL mode (default), or a throwaway "
+        "PostgreSQL (tests/postgres_server.py, loopback, durability off)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.people, args.seconds = 400, 1.0
@@ -386,7 +394,11 @@ def main(argv: list[str] | None = None) -> int:
     server_cpu, client_cpu = begin_run()
     rows: list[Figures] = []
     pairs: list[tuple[Figures, Figures]] = []
-    with throwaway_vahva() as env:
+    with (
+        shared_database(args.database) as (database_url, database),
+        throwaway_vahva(database_url=database_url) as env,
+    ):
+        print(f"database: {database}")
         from django.db import connections
 
         from vahva import clock

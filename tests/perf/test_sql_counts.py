@@ -16,6 +16,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from tests.helpers import PASSWORD, code_for
+from tests.oidc.conftest import mail  # noqa: F401  (the fixture: a confidential service)
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
@@ -93,3 +94,33 @@ def test_validation_check_statements(alice: Any, alice_totp: Any, clock: Any) ->
     assert check(code_for(secret, clock)).status_code == 400
     # Was 12: the throttle's refund is one DELETE, not BEGIN; DELETE; COMMIT.
     assert len(statements) <= 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refresh_grant_statements(alice_totp: Any, mail: Any, clock: Any) -> None:
+    from tests.oidc.helpers import authorize_url, code_from, exchange
+    from tests.oidc.test_flow import sign_in_with_code
+
+    _method, secret = alice_totp
+    browser = Client()
+    code = code_from(sign_in_with_code(browser, secret, clock, authorize_url(mail.client_id)))
+    first = exchange(browser, mail, code).json()
+    service = Client()  # the relying party's server: no cookies
+    second = exchange(
+        service, mail, "", grant_type="refresh_token", refresh_token=first["refresh_token"]
+    ).json()
+    clock.advance(60)
+    with CaptureQueriesContext(connection) as captured:
+        answer = exchange(
+            service, mail, "", grant_type="refresh_token", refresh_token=second["refresh_token"]
+        )
+    assert answer.status_code == 200, answer.content
+    statements = _statements(captured)
+    print(f"\n{len(statements)} statements:\n" + "\n".join(s[:160] for s in statements))
+    # Rotation: the refresh token just used is refused from now on (and revokes the family).
+    again = exchange(
+        service, mail, "", grant_type="refresh_token", refresh_token=second["refresh_token"]
+    )
+    assert again.status_code == 400
+    # 32 today, nearly all django-oauth-toolkit's and the door's (bench/README.md, oidc.py).
+    assert len(statements) <= 32
