@@ -97,7 +97,7 @@ def test_validation_check_statements(alice: Any, alice_totp: Any, clock: Any) ->
 
 
 @pytest.mark.django_db(transaction=True)
-def test_refresh_grant_statements(alice_totp: Any, mail: Any, clock: Any) -> None:
+def test_refresh_grant_statements(alice_totp: Any, mail: Any, clock: Any) -> None:  # noqa: F811
     from tests.oidc.helpers import authorize_url, code_from, exchange
     from tests.oidc.test_flow import sign_in_with_code
 
