@@ -33,7 +33,7 @@ class SessionStore(DatabaseStore):
         return get_random_string(32, VALID_KEY_CHARS)
 
     def cycle_key(self) -> None:
-        data = self._session
+        data = self._session  # type: ignore[attr-defined]  # Django's, not in the stubs
         key = self.session_key
         if key:
             # Session fixation: the key from before signing in is gone now, not at the end.
@@ -55,7 +55,7 @@ class SessionStore(DatabaseStore):
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
             return self.create()
-        data = self._get_session(no_load=must_create)
+        data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
         obj = self.create_model_instance(data)
         using = router.db_for_write(self.model, instance=obj)
         try:
