@@ -75,6 +75,8 @@ from _common import (
 
 #: Refresh-token grants per second per core (DESIGN.md §9).
 GOAL = 1000.0
+#: Issue 20's target: a refresh grant's server CPU over a bare 404's, same run.
+TARGET_OVER_404 = 1.75
 #: Keycloak's published sizing: about 120 refresh grants per second per vCPU (not measured here).
 KEYCLOAK = 120.0
 REDIRECT = "http://localhost:8001/callback"
@@ -353,6 +355,14 @@ def report(rows: list[Figures], costs: dict[str, float]) -> None:
         f"{'met' if judged.rate >= GOAL else 'not met'} ({judged.phase}: {judged.rate:.0f}/s = "
         f"{judged.rate / GOAL:.2f} of the goal; by CPU time {1000 / cpu_ms:.0f}/s per core)"
     )
+    floor = next((row for row in rows if row.phase.startswith("floor: a 404")), None)
+    if floor is not None and floor.cpu_ms and judged.cpu_ms:
+        over = judged.cpu_ms / floor.cpu_ms
+        print(
+            f"target <= {TARGET_OVER_404:.2f}x a 404's CPU (issue 20): "
+            f"{'met' if over <= TARGET_OVER_404 else 'not met'} ({judged.phase}: "
+            f"{judged.cpu_ms:.2f} ms against {floor.cpu_ms:.2f} ms = {over:.2f}x)"
+        )
     print(
         f"Keycloak's published sizing, about {KEYCLOAK:.0f} refresh grants/s per vCPU (not "
         f"measured here): {judged.rate / KEYCLOAK:.2f}x"
