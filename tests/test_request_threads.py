@@ -3,6 +3,7 @@ next request (vahva.web.handler), without letting requests share a thread at onc
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -85,7 +86,7 @@ def test_requests_reuse_one_thread_and_its_connection(
 
 def test_busy_threads_are_not_shared_and_a_burst_is_not_kept(transactional_db: Any) -> None:
     threads = RequestThreads(keep=1)
-    first, second = threads.take(), threads.take()
+    first, second = threads.take_now(), threads.take_now()
     # Two requests at once: two threads, never one thread for both.
     assert first is not second
     assert threads.started == 2
@@ -107,7 +108,40 @@ def test_busy_threads_are_not_shared_and_a_burst_is_not_kept(transactional_db: A
     assert wrapper.connection is None
     with pytest.raises(RuntimeError):
         second.submit(ident)
-    assert threads.take() is first  # the kept one comes back, with its thread
+    assert threads.take_now() is first  # the kept one comes back, with its thread
     threads.give_back(first)
     threads.close()
     assert threads.idle == 0
+
+
+def test_a_burst_waits_for_threads_instead_of_starting_one_each() -> None:
+    """A thousand streams opened at once: no more than `most` threads, the rest wait (in the
+    event loop) for a thread handed back, in order; a request that gives up stops waiting."""
+
+    async def burst() -> None:
+        threads = RequestThreads(keep=1, most=2)
+        first, second = await threads.take(), await threads.take()
+        third = asyncio.ensure_future(threads.take())
+        gave_up = asyncio.ensure_future(threads.take())
+        fourth = asyncio.ensure_future(threads.take())
+        await asyncio.sleep(0)  # let them queue (not a wait for time: one turn of the loop)
+        assert not third.done()
+        assert threads.waiting == 3
+        assert threads.started == 2  # no third thread
+        gave_up.cancel()
+        await asyncio.sleep(0)
+        assert threads.waiting == 2
+        threads.give_back(first)
+        assert await third is first  # handed on at once, not parked idle
+        threads.give_back(second)
+        assert await fourth is second
+        threads.give_back(first)
+        threads.give_back(second)
+        # Over `keep`: one is retired, one kept; never more than two alive.
+        assert threads.idle == 1
+        assert threads.alive == 1
+        assert threads.started == 2
+        threads.close()
+        assert threads.alive == 0
+
+    asyncio.run(burst())
