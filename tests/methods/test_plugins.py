@@ -115,7 +115,10 @@ def test_installed_methods_come_from_the_setting_and_bring_their_apps() -> None:
         installed.BUILTIN
     )
     # The token method lives in its own package, a Django app with its own models.
-    assert installed.apps_of(installed.BUILTIN) == ["vahva.methods.hardware_token"]
+    assert installed.apps_of(installed.BUILTIN) == [
+        "vahva.methods.hardware_token",
+        "vahva.methods.recovery_codes",
+    ]
 
 
 def test_a_bad_method_path_is_a_system_check_error_naming_it() -> None:

@@ -18,7 +18,7 @@ BUILTIN = (
     "vahva.methods.sms.SmsMethod",
     "vahva.methods.voice.VoiceMethod",
     "vahva.methods.webauthn.WebAuthnMethod",
-    "vahva.methods.recovery_codes.RecoveryCodesMethod",
+    "vahva.methods.recovery_codes.method.RecoveryCodesMethod",
     "vahva.methods.tap.TemporaryPassMethod",
 )
 

@@ -40,10 +40,11 @@ from vahva.audit.log import record
 from vahva.audit.models import AuditEvent
 from vahva.conf import settings
 from vahva.errors import ExpiredChallenge, InvalidCode, MalformedInput, ReplayedCode
+from vahva.methods import service, tap
+from vahva.methods.base import AttemptRef, Include, Method
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
-from . import service, tap
-from .base import AttemptRef, Include, Method
-from .models import PendingEnrolment, RecoveryCode, RegisteredMethod
+from .models import RecoveryCode
 
 KIND = "recovery"
 COUNT = 10
