@@ -17,7 +17,7 @@ BUILTIN = (
     "vahva.methods.hardware_token.method.HardwareTokenMethod",
     "vahva.methods.sms.SmsMethod",
     "vahva.methods.voice.VoiceMethod",
-    "vahva.methods.webauthn.WebAuthnMethod",
+    "vahva.methods.webauthn.method.WebAuthnMethod",
     "vahva.methods.recovery_codes.method.RecoveryCodesMethod",
     "vahva.methods.tap.TemporaryPassMethod",
 )

@@ -14,7 +14,7 @@
   the passkey names its owner, and possession plus the PIN or biometric it checked is
   multi-factor on its own.
 
-The checks of the answer itself are in :mod:`.webauthn_checks`.
+The checks of the answer itself are in :mod:`.checks`.
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ from webauthn.helpers.structs import (
 
 from vahva.conf import settings
 from vahva.errors import ExpiredChallenge, MalformedInput, VahvaError
+from vahva.methods import service
+from vahva.methods.base import AttemptRef, Method, Passwordless
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
-from . import service
-from .base import AttemptRef, Method, Passwordless
-from .models import PendingEnrolment, RegisteredMethod, WebAuthnChallenge, WebAuthnCredential
-from .webauthn_checks import (
+from .checks import (
     Assertion,
     ChallengeExpired,
     ClonedAuthenticator,
@@ -58,6 +58,7 @@ from .webauthn_checks import (
     parse_assertion,
     relying_party,
 )
+from .models import WebAuthnChallenge, WebAuthnCredential
 
 KIND = "webauthn"
 #: Seconds a sign-in challenge is valid; the browser's prompt gives up after TIMEOUT_MS.
@@ -248,7 +249,7 @@ def passkey_options(*, scope: str, now: dt.datetime) -> dict[str, Any]:
 
 def verify_passkey(response: str, *, scope: str, now: dt.datetime) -> Used:
     """Verify a passwordless answer made for this session's challenge; whose it is comes from
-    the credential. Raises the errors of :mod:`.webauthn_checks` (UnknownCredential for a
+    the credential. Raises the errors of :mod:`.checks` (UnknownCredential for a
     passkey vahva does not know)."""
 
     def find(lookup: str) -> WebAuthnCredential | None:
