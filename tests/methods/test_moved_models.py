@@ -15,6 +15,7 @@ BEFORE = [
     ("methods", "0006_phone_outbox"),
     ("recovery_codes", None),
     ("webauthn", None),
+    ("phone", None),
     ("hardware_token", None),
 ]
 
@@ -54,13 +55,21 @@ def test_rows_made_before_the_move_are_read_after_it() -> None:
         registered=key, lookup="l" * 64, credential_id="c", public_key="p"
     )
 
+    old.get_model("methods", "PhoneSend").objects.create(  # type: ignore[attr-defined]
+        at=now, user=user, number="+358401234567", country="FI", channel="sms"
+    )
+
     new = _migrate(latest)
     moved = new.get_model("recovery_codes", "RecoveryCode")  # type: ignore[attr-defined]
     (row,) = moved.objects.all()
     assert (row.index, row.salt, row.digest, row.registered_id) == ("AB", "s", "d", registered.pk)
     credential = new.get_model("webauthn", "WebAuthnCredential").objects.get()  # type: ignore[attr-defined]
     assert (credential.registered_id, credential.credential_id) == (key.pk, "c")
+    sent = new.get_model("phone", "PhoneSend").objects.get()  # type: ignore[attr-defined]
+    assert (sent.number, sent.channel, sent.user_id) == ("+358401234567", "sms", user.pk)
     with connection.cursor() as cursor:
         # The tables did not move: no copy, no rename.
         tables = connection.introspection.table_names(cursor)
-    assert {"methods_recoverycode", "methods_webauthncredential"} <= set(tables)
+    assert {"methods_recoverycode", "methods_webauthncredential", "methods_phonesend"} <= set(
+        tables
+    )

@@ -14,9 +14,11 @@ from vahva.conf import settings
 from vahva.errors import ExpiredChallenge, MalformedInput
 from vahva.gateways import outbox
 from vahva.gateways.models import OutboxMessage
+from vahva.methods import service
+from vahva.methods.base import AttemptRef, Method, WizardStep
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
-from . import phone, service
-from .base import AttemptRef, Method, WizardStep
+from . import common as phone
 from .calls import (
     ENDED,
     ENROLMENT_STATES,
@@ -28,7 +30,7 @@ from .calls import (
     place_call,
     use_call,
 )
-from .models import PendingEnrolment, PhoneCall, RegisteredMethod
+from .models import PhoneCall
 
 
 class VoiceMethod(phone.PhoneMethod, Method):

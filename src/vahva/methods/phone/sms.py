@@ -32,10 +32,12 @@ from vahva.errors import (
 )
 from vahva.gateways import outbox
 from vahva.gateways.models import OutboxMessage
+from vahva.methods import service, totp
+from vahva.methods.base import AttemptRef, Method, WizardStep
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
-from . import phone, service, totp
-from .base import AttemptRef, Method, WizardStep
-from .models import PendingEnrolment, PhoneCode, RegisteredMethod
+from . import common as phone
+from .models import PhoneCode
 
 DIGITS = 6
 

@@ -32,11 +32,11 @@ from vahva.errors import AlreadyCompleted, ExpiredChallenge, MalformedInput
 from vahva.gateways import outbox
 from vahva.gateways.base import GatewayError
 from vahva.gateways.models import OutboxMessage
+from vahva.methods import registry, service
+from vahva.methods.base import Include, NotOffered
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
-from . import registry, service
-from .base import Include, NotOffered
-from .models import PendingEnrolment, RegisteredMethod
-from .phone_limits import (
+from .limits import (
     DAY,
     HOUR,
     LimitReached,
@@ -50,7 +50,7 @@ from .phone_limits import (
     reserve_audited,
     too_soon,
 )
-from .phone_numbers import (
+from .numbers import (
     NumberRefused,
     country_choices,
     country_code,

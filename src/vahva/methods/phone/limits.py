@@ -34,7 +34,7 @@ from vahva.gateways import outbox
 from vahva.gateways.models import OutboxMessage
 
 from .models import PhoneSend, PhoneSendLock
-from .phone_numbers import mask, region_of
+from .numbers import mask, region_of
 
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)

@@ -34,10 +34,11 @@ from vahva.gateways import base as gateways
 from vahva.gateways import outbox
 from vahva.gateways.base import Answer, Call, CallEvent, CallEventKind, CallReply
 from vahva.gateways.models import OutboxMessage
+from vahva.methods.base import AttemptRef
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
-from . import phone
-from .base import AttemptRef
-from .models import PendingEnrolment, PhoneCall, RegisteredMethod
+from . import common as phone
+from .models import PhoneCall
 
 CALLING, RINGING, ANSWERED = "calling", "ringing", "answered"
 APPROVED, USED, REPORTED = "approved", "used", "reported"
