@@ -4,7 +4,7 @@ approve (:mod:`.calls` places and follows the call)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils.translation import gettext
@@ -31,6 +31,9 @@ from .calls import (
     use_call,
 )
 from .models import PhoneCall
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 
 class VoiceMethod(phone.PhoneMethod, Method):
@@ -122,7 +125,7 @@ class VoiceMethod(phone.PhoneMethod, Method):
 
     # --- enrolment -------------------------------------------------------------------------
 
-    def start_enrolment(self, user: Any, *, now: dt.datetime) -> PendingEnrolment:
+    def start_enrolment(self, user: User, *, now: dt.datetime) -> PendingEnrolment:
         return service.new_pending(user, self.kind, now=now, ttl=settings.ENROLMENT_TTL)
 
     def deliver_enrolment(

@@ -23,7 +23,7 @@ import datetime as dt
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils.crypto import salted_hmac
@@ -60,6 +60,9 @@ from .checks import (
 )
 from .models import WebAuthnChallenge, WebAuthnCredential
 
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
+
 KIND = "webauthn"
 #: Seconds a sign-in challenge is valid; the browser's prompt gives up after TIMEOUT_MS.
 CHALLENGE_TTL = 300
@@ -78,13 +81,13 @@ def passkey_signin_enabled() -> bool:
     return bool(settings.PASSKEY_SIGNIN)
 
 
-def user_handle(user: Any) -> bytes:
+def user_handle(user: User) -> bytes:
     """The WebAuthn user id: stable per person (an authenticator replaces its old passkey for
     the same person), opaque (WebAuthn §14.6.1: no personal data), keyed with the secret key."""
     return salted_hmac("vahva.methods.webauthn.user", str(user.pk), algorithm="sha256").digest()
 
 
-def credentials_of(user: Any) -> list[WebAuthnCredential]:
+def credentials_of(user: User) -> list[WebAuthnCredential]:
     return list(
         WebAuthnCredential.objects.filter(registered__user=user, registered__kind=KIND)
         .select_related("registered")
@@ -98,7 +101,7 @@ def _descriptors(credentials: list[WebAuthnCredential]) -> list[dict[str, Any]]:
     return [descriptor(c.credential_id, list(c.transports)) for c in credentials]
 
 
-def creation_options(user: Any, *, challenge: bytes) -> dict[str, Any]:
+def creation_options(user: User, *, challenge: bytes) -> dict[str, Any]:
     """The options for ``navigator.credentials.create()`` (WebAuthn §5.4), as JSON data."""
     rp = relying_party()
     existing = credentials_of(user)
@@ -128,7 +131,7 @@ def creation_options(user: Any, *, challenge: bytes) -> dict[str, Any]:
     return data
 
 
-def _new_challenge(user: Any, scope: str, *, now: dt.datetime) -> bytes:
+def _new_challenge(user: User | None, scope: str, *, now: dt.datetime) -> bytes:
     value = secrets.token_bytes(CHALLENGE_BYTES)
     with transaction.atomic():
         # One open challenge per ceremony, and none kept after it expired: starting again
@@ -145,7 +148,9 @@ def _new_challenge(user: Any, scope: str, *, now: dt.datetime) -> bytes:
     return value
 
 
-def _use_challenge(assertion: Assertion, *, user: Any, scope: str, now: dt.datetime) -> None:
+def _use_challenge(
+    assertion: Assertion, *, user: User | None, scope: str, now: dt.datetime
+) -> None:
     """Use up the challenge the answer signs, exactly once (conditional UPDATE)."""
     key = bytes_to_base64url(assertion.client.challenge)
     row = WebAuthnChallenge.objects.filter(challenge=key).first()
@@ -191,7 +196,7 @@ class Used:
 def _verify(
     response: str,
     *,
-    user: Any,
+    user: User | None,
     scope: str,
     find: Callable[[str], WebAuthnCredential | None],
     require_user_verification: bool,
@@ -356,7 +361,7 @@ class WebAuthnMethod(Method):
 
     # --- enrolment -------------------------------------------------------------------------
 
-    def start_enrolment(self, user: Any, *, now: dt.datetime) -> PendingEnrolment:
+    def start_enrolment(self, user: User, *, now: dt.datetime) -> PendingEnrolment:
         challenge = bytes_to_base64url(secrets.token_bytes(CHALLENGE_BYTES))
         return service.new_pending(
             user, self.kind, now=now, ttl=settings.ENROLMENT_TTL, data={"challenge": challenge}
