@@ -212,7 +212,7 @@ def test_texts_calls_and_the_daily_cap(
     scrape: Callable[[], Samples], commits: Any, alice: Any, clock: Any, settings: Any
 ) -> None:
     from vahva.errors import RateLimited
-    from vahva.methods import phone as phones
+    from vahva.methods.phone import common as phones
 
     settings.VAHVA = {**settings.VAHVA, "PHONE_DAILY_CAP": 2}
     before = scrape()

@@ -6,7 +6,7 @@ import pytest
 
 from vahva.audit.sentences import _LABELS, SIGNIN_ACTIONS, describe, explain
 from vahva.errors import ExpiredChallenge, InvalidCode, ReplayedCode, VahvaError
-from vahva.methods import webauthn_checks
+from vahva.methods.webauthn import checks as webauthn_checks
 
 
 def _subclasses(base: type) -> list[type]:

@@ -53,7 +53,7 @@ class RecordingGateway(Gateway):
         return self._record(Seen("sms", number, text, connection.in_atomic_block))
 
     def start_call(self, call: Call) -> str:
-        from vahva.methods.models import PhoneCall
+        from vahva.methods.phone.models import PhoneCall
 
         committed = PhoneCall.objects.filter(pk=call.call_id).exists()
         return self._record(

@@ -20,9 +20,11 @@ from vahva.clock import FakeClock
 from vahva.gateways import outbox
 from vahva.gateways.base import GatewayError
 from vahva.gateways.models import OutboxMessage
-from vahva.methods import calls, registry, service, sms
+from vahva.methods import registry, service
 from vahva.methods.base import AttemptRef
-from vahva.methods.models import PendingEnrolment, PhoneCall, PhoneCode, PhoneSend
+from vahva.methods.models import PendingEnrolment
+from vahva.methods.phone import calls, sms
+from vahva.methods.phone.models import PhoneCall, PhoneCode, PhoneSend
 
 NUMBER = "+358441234521"
 State = OutboxMessage.State

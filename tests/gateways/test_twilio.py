@@ -22,7 +22,7 @@ from vahva.gateways.base import GatewayError
 from vahva.gateways.twilio import TwilioGateway, gather_twiml
 from vahva.methods import registry
 from vahva.methods.base import AttemptRef
-from vahva.methods.models import PhoneCall
+from vahva.methods.phone.models import PhoneCall
 
 SID = "AC" + "0" * 32
 TOKEN = "test-auth-token"
@@ -180,7 +180,8 @@ def test_a_failing_gateway_leaves_no_code_behind(
     twilio: FakeTwilio, alice: Any, clock: Any
 ) -> None:
     from vahva.gateways.models import OutboxMessage
-    from vahva.methods.models import PendingEnrolment, PhoneCode, PhoneSend
+    from vahva.methods.models import PendingEnrolment
+    from vahva.methods.phone.models import PhoneCode, PhoneSend
 
     twilio.fail = True
     method = registry.get("sms")

@@ -11,7 +11,13 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("methods", "0006_phone_outbox"), ("recovery_codes", None), ("hardware_token", None)]
+BEFORE = [
+    ("methods", "0006_phone_outbox"),
+    ("recovery_codes", None),
+    ("webauthn", None),
+    ("phone", None),
+    ("hardware_token", None),
+]
 
 
 def _migrate(targets: list[tuple[str, str | None]]) -> object:
@@ -29,7 +35,7 @@ def _latest() -> list[tuple[str, str | None]]:
     return [key for key in executor.loader.graph.leaf_nodes()]
 
 
-def test_recovery_codes_made_before_the_move_are_read_after_it() -> None:
+def test_rows_made_before_the_move_are_read_after_it() -> None:
     latest = _latest()
     old = _migrate(BEFORE)
     user = old.get_model("accounts", "User").objects.create(  # type: ignore[attr-defined]
@@ -42,11 +48,28 @@ def test_recovery_codes_made_before_the_move_are_read_after_it() -> None:
     old.get_model("methods", "RecoveryCode").objects.create(  # type: ignore[attr-defined]
         registered=registered, index="AB", salt="s", digest="d"
     )
+    key = old.get_model("methods", "RegisteredMethod").objects.create(  # type: ignore[attr-defined]
+        user=user, kind="webauthn", created_at=now
+    )
+    old.get_model("methods", "WebAuthnCredential").objects.create(  # type: ignore[attr-defined]
+        registered=key, lookup="l" * 64, credential_id="c", public_key="p"
+    )
+
+    old.get_model("methods", "PhoneSend").objects.create(  # type: ignore[attr-defined]
+        at=now, user=user, number="+358401234567", country="FI", channel="sms"
+    )
 
     new = _migrate(latest)
     moved = new.get_model("recovery_codes", "RecoveryCode")  # type: ignore[attr-defined]
     (row,) = moved.objects.all()
     assert (row.index, row.salt, row.digest, row.registered_id) == ("AB", "s", "d", registered.pk)
+    credential = new.get_model("webauthn", "WebAuthnCredential").objects.get()  # type: ignore[attr-defined]
+    assert (credential.registered_id, credential.credential_id) == (key.pk, "c")
+    sent = new.get_model("phone", "PhoneSend").objects.get()  # type: ignore[attr-defined]
+    assert (sent.number, sent.channel, sent.user_id) == ("+358401234567", "sms", user.pk)
     with connection.cursor() as cursor:
-        # The table did not move: no copy, no rename.
-        assert "methods_recoverycode" in connection.introspection.table_names(cursor)
+        # The tables did not move: no copy, no rename.
+        tables = connection.introspection.table_names(cursor)
+    assert {"methods_recoverycode", "methods_webauthncredential", "methods_phonesend"} <= set(
+        tables
+    )

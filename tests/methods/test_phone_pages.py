@@ -10,7 +10,8 @@ from django.test import Client
 
 from tests.helpers import sign_in_password, text
 from tests.methods.phone_helpers import NUMBER, answer_and_press, last_code, texts
-from vahva.methods.models import PhoneCall, RegisteredMethod
+from vahva.methods.models import RegisteredMethod
+from vahva.methods.phone.models import PhoneCall
 
 SMS = "/security-info/setup/sms/"
 VOICE = "/security-info/setup/voice/"
@@ -189,7 +190,7 @@ def test_the_number_in_the_system_is_offered_masked_and_proved_by_a_text(
     method = RegisteredMethod.objects.get()
     assert (method.kind, method.data["number"]) == ("sms", NUMBER)
     # Registered: it is not offered again.
-    from vahva.methods.phone import known_number
+    from vahva.methods.phone.common import known_number
 
     alice.refresh_from_db()
     assert known_number(alice) == ""

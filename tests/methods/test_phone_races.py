@@ -21,7 +21,8 @@ from vahva.clock import FakeClock
 from vahva.errors import RateLimited
 from vahva.methods import registry, service
 from vahva.methods.base import AttemptRef
-from vahva.methods.models import PendingEnrolment, PhoneSend
+from vahva.methods.models import PendingEnrolment
+from vahva.methods.phone.models import PhoneSend
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

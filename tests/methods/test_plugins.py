@@ -117,6 +117,8 @@ def test_installed_methods_come_from_the_setting_and_bring_their_apps() -> None:
     # The token method lives in its own package, a Django app with its own models.
     assert installed.apps_of(installed.BUILTIN) == [
         "vahva.methods.hardware_token",
+        "vahva.methods.phone",
+        "vahva.methods.webauthn",
         "vahva.methods.recovery_codes",
     ]
 

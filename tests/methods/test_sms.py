@@ -15,9 +15,12 @@ from tests.methods.phone_helpers import NUMBER, delivered, last_code, texts
 from vahva.audit.models import AuditEvent
 from vahva.errors import InvalidCode, MalformedInput, RateLimited, ReplayedCode
 from vahva.gateways.models import DevText, OutboxMessage
-from vahva.methods import phone, registry, sms
+from vahva.methods import registry
 from vahva.methods.base import AttemptRef
-from vahva.methods.models import PendingEnrolment, PhoneCode, RegisteredMethod
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
+from vahva.methods.phone import common as phone
+from vahva.methods.phone import sms
+from vahva.methods.phone.models import PhoneCode
 
 
 def send(pending: PendingEnrolment, now: dt.datetime, **data: str) -> PendingEnrolment:

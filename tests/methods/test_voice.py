@@ -18,9 +18,11 @@ from vahva.gateways import base as gateways
 from vahva.gateways import dev
 from vahva.gateways.base import CallEvent, CallEventKind, CallReply
 from vahva.gateways.models import DevCall
-from vahva.methods import calls, registry
+from vahva.methods import registry
 from vahva.methods.base import AttemptRef
-from vahva.methods.models import PendingEnrolment, PhoneCall, RegisteredMethod
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
+from vahva.methods.phone import calls
+from vahva.methods.phone.models import PhoneCall
 
 
 def call_me(pending: PendingEnrolment, now: dt.datetime) -> PendingEnrolment:

@@ -18,16 +18,12 @@ from tests.methods.contract import MethodContract
 from tests.methods.soft_authenticator import SoftAuthenticator, b64
 from vahva.clock import FakeClock
 from vahva.errors import MalformedInput, VahvaError
-from vahva.methods import registry, webauthn
+from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.methods.base import AttemptRef
-from vahva.methods.models import (
-    PendingEnrolment,
-    RegisteredMethod,
-    WebAuthnChallenge,
-    WebAuthnCredential,
-)
-from vahva.methods.webauthn_checks import (
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
+from vahva.methods.webauthn import method as webauthn
+from vahva.methods.webauthn.checks import (
     ChallengeExpired,
     ClonedAuthenticator,
     CredentialRefused,
@@ -39,6 +35,7 @@ from vahva.methods.webauthn_checks import (
     WrongRelyingParty,
     relying_party,
 )
+from vahva.methods.webauthn.models import WebAuthnChallenge, WebAuthnCredential
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,8 @@ from tests.methods.soft_authenticator import SoftAuthenticator
 from tests.signin.test_passkeys import options_on
 from vahva.audit.models import AuditEvent
 from vahva.clock import FakeClock
-from vahva.methods.models import RegisteredMethod, WebAuthnCredential
+from vahva.methods.models import RegisteredMethod
+from vahva.methods.webauthn.models import WebAuthnCredential
 
 pytestmark = pytest.mark.django_db
 

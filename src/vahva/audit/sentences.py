@@ -101,7 +101,7 @@ _EXACT: dict[str, str | Promise] = {
     UNKNOWN_ADDRESS: _("Nobody has this e-mail address here."),
     "account disabled": _("The account is disabled."),
     "no PAP password": _("The VPN sent no password."),
-    # Passkeys and security keys (webauthn_checks' reasons)
+    # Passkeys and security keys (the reasons of vahva.methods.webauthn.checks)
     "the security key's answer could not be verified": _(
         "The passkey or security key's answer could not be verified."
     ),

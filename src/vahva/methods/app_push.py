@@ -22,7 +22,7 @@ that finishes the enrolment is the approved test's id.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -40,6 +40,9 @@ from .base import AttemptRef, Include, Method, WizardStep
 from .models import PendingEnrolment, RegisteredMethod
 from .totp import qr_data_uri
 
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
+
 ENROL_PATH = "/app/enroll"
 
 
@@ -48,12 +51,12 @@ def enrolment_link(code: str) -> str:
     return f"{str(settings.PUBLIC_URL).rstrip('/')}{ENROL_PATH}#{code}"
 
 
-def pushes_held_until(user: Any) -> dt.datetime | None:
+def pushes_held_until(user: User) -> dt.datetime | None:
     """Until when sign-in requests to the person's app are held after "Deny and report"."""
     return authenticator.held_until(user, now=clock.now())
 
 
-def push_pause_of(user: Any) -> authenticator.Pause | None:
+def push_pause_of(user: User) -> authenticator.Pause | None:
     """The pause of sign-in requests to the person's app after suspicious attempts (push
     bombing), while it lasts: the sign-in asks for a typed code until ``.until``."""
     return authenticator.pause_of(user, now=clock.now())
@@ -76,7 +79,7 @@ class AppPushMethod(Method):
         device = registered.data.get("device")
         return str(device) if device is not None else None
 
-    def security_notice(self, user: Any, *, now: dt.datetime) -> Include | None:
+    def security_notice(self, user: User, *, now: dt.datetime) -> Include | None:
         # "It wasn't me" answers: the person sees them here, the helpdesk got an e-mail.
         reports = recent_for(user, actions=("push.reported",), limit=5)
         # Push bombing: requests to the app paused, a typed code asked instead (until when).
@@ -98,7 +101,7 @@ class AppPushMethod(Method):
         return {"app_url": app_url, "app_qr": totp.qr_data_uri(app_url)}
 
     @staticmethod
-    def _devices(user: Any) -> list[object]:
+    def _devices(user: User) -> list[object]:
         return [
             m.data.get("device")
             for m in RegisteredMethod.objects.filter(user=user, kind=AppPushMethod.kind)
@@ -187,7 +190,7 @@ class AppPushMethod(Method):
             # is withdrawn (nobody is left to approve it, and it would hold the next sign-in).
             authenticator.withdraw_attempt(registered.user, attempt.id, now=now)
 
-    def finished(self, user: Any, *, attempt: AttemptRef, now: dt.datetime) -> None:
+    def finished(self, user: User, *, attempt: AttemptRef, now: dt.datetime) -> None:
         # Signed in another way (a code, a key, a text): the request still waiting on the
         # phone is withdrawn. Left there it would expire "ignored" and count as a suspicious
         # attempt against the person, and hold their next sign-in.
@@ -196,7 +199,7 @@ class AppPushMethod(Method):
     def removed(self, registered: RegisteredMethod, *, now: dt.datetime) -> None:
         authenticator.remove_device_of(registered.user_id, registered.data.get("device"), now=now)
 
-    def start_enrolment(self, user: Any, *, now: dt.datetime) -> PendingEnrolment:
+    def start_enrolment(self, user: User, *, now: dt.datetime) -> PendingEnrolment:
         with transaction.atomic():
             pending = service.new_pending(user, self.kind, now=now, ttl=settings.ENROLMENT_TTL)
             # The code is shown again on reload, so the pending enrolment keeps it (encrypted

@@ -10,7 +10,7 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext
@@ -19,6 +19,9 @@ from django.utils.translation import gettext_lazy as _
 from vahva.errors import MalformedInput
 
 from .models import PendingEnrolment, RegisteredMethod
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 #: The longest answer a ceremony (the browser's own prompt: WebAuthn JSON) may send, in
 #: characters: a bigger one is refused before it is parsed (memory exhaustion).
@@ -169,11 +172,11 @@ class Method(ABC):
         number"); its forms post to ``registration:method_change``."""
         return None
 
-    def security_notice(self, user: Any, *, now: dt.datetime) -> Include | None:
+    def security_notice(self, user: User, *, now: dt.datetime) -> Include | None:
         """A notice at the top of Security info (requests to the app paused)."""
         return None
 
-    def security_section(self, user: Any, *, now: dt.datetime) -> Include | None:
+    def security_section(self, user: User, *, now: dt.datetime) -> Include | None:
         """A card of its own on Security info (how many recovery codes are left)."""
         return None
 
@@ -205,12 +208,12 @@ class Method(ABC):
         known, as ``.subject``) or ReplayedCode."""
         raise NotOffered()
 
-    def helpdesk_section(self, user: Any, *, now: dt.datetime) -> HelpdeskSection | None:
+    def helpdesk_section(self, user: User, *, now: dt.datetime) -> HelpdeskSection | None:
         """What the helpdesk's page about ``user`` shows of this method; None: nothing."""
         return None
 
     def helpdesk_action(
-        self, user: Any, action: str, data: Mapping[str, str], *, now: dt.datetime
+        self, user: User, action: str, data: Mapping[str, str], *, now: dt.datetime
     ) -> str:
         """Do ``action`` of :meth:`helpdesk_section` for ``user`` (the helpdesk room has
         checked the agent, the ticket and writes the audit row). Returns what was done, in a
@@ -271,14 +274,14 @@ class Method(ABC):
         self.verify(registered, response, now=now)
 
     @abstractmethod
-    def start_enrolment(self, user: Any, *, now: dt.datetime) -> PendingEnrolment:
+    def start_enrolment(self, user: User, *, now: dt.datetime) -> PendingEnrolment:
         """Create the pending enrolment (secret, QR...) for ``user``."""
 
     def removed(self, registered: RegisteredMethod, *, now: dt.datetime) -> None:
         """The person (or the helpdesk) removed ``registered``: revoke what it left behind."""
         return None
 
-    def finished(self, user: Any, *, attempt: AttemptRef, now: dt.datetime) -> None:
+    def finished(self, user: User, *, attempt: AttemptRef, now: dt.datetime) -> None:
         """The sign-in ``attempt`` of ``user`` was completed (with any method): drop what this
         method still has waiting for it (a request on the phone)."""
         return None

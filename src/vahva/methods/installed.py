@@ -15,9 +15,9 @@ BUILTIN = (
     "vahva.methods.app_push.AppPushMethod",
     "vahva.methods.totp.TotpMethod",
     "vahva.methods.hardware_token.method.HardwareTokenMethod",
-    "vahva.methods.sms.SmsMethod",
-    "vahva.methods.voice.VoiceMethod",
-    "vahva.methods.webauthn.WebAuthnMethod",
+    "vahva.methods.phone.sms.SmsMethod",
+    "vahva.methods.phone.voice.VoiceMethod",
+    "vahva.methods.webauthn.method.WebAuthnMethod",
     "vahva.methods.recovery_codes.method.RecoveryCodesMethod",
     "vahva.methods.tap.TemporaryPassMethod",
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -15,6 +15,9 @@ from vahva.errors import AlreadyCompleted, ExpiredChallenge, MalformedInput, Rep
 
 from . import registry
 from .models import PendingEnrolment, RegisteredMethod
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 
 def parse_uuid(response: str) -> uuid.UUID:
@@ -42,7 +45,7 @@ def _fallback_kinds() -> list[str]:
     return [m.kind for m in registry.all_methods() if m.fallback]
 
 
-def registered_for(user: Any) -> list[RegisteredMethod]:
+def registered_for(user: User) -> list[RegisteredMethod]:
     """The person's working methods of kinds this deployment knows: an active temporary
     access pass first (the helpdesk gave it because the default, a lost phone, cannot be
     used), then the default, then the rest, and the fallbacks (recovery codes) last."""
@@ -64,12 +67,12 @@ def registered_for(user: Any) -> list[RegisteredMethod]:
     )
 
 
-def listed_for(user: Any) -> list[RegisteredMethod]:
+def listed_for(user: User) -> list[RegisteredMethod]:
     """The methods Security info shows (no temporary access pass), default first."""
     return [m for m in registered_for(user) if registry.get(m.kind).listed]
 
 
-def has_methods(user: Any) -> bool:
+def has_methods(user: User) -> bool:
     """Whether the person has registered a real method (a temporary access pass is not one:
     the policy still sends them to register, and does not start the activation delay)."""
     return RegisteredMethod.objects.filter(
@@ -77,13 +80,13 @@ def has_methods(user: Any) -> bool:
     ).exists()
 
 
-def on_device(user: Any, device_id: object) -> list[RegisteredMethod]:
+def on_device(user: User, device_id: object) -> list[RegisteredMethod]:
     """The person's methods answered by the vahva app device ``device_id``."""
     wanted = str(device_id)
     return [m for m in registered_for(user) if registry.get(m.kind).device_of(m) == wanted]
 
 
-def has_stand_in(user: Any) -> bool:
+def has_stand_in(user: User) -> bool:
     """Whether the person has a working method that is not one they registered themselves (a
     temporary access pass from the helpdesk): it signs them in to register a real one."""
     now = clock.now()
@@ -92,7 +95,7 @@ def has_stand_in(user: Any) -> bool:
     return any(stand_ins[m.kind].working(m, now=now) for m in found)
 
 
-def has_phishing_resistant(user: Any) -> bool:
+def has_phishing_resistant(user: User) -> bool:
     """Whether the person has a method a look-alike site cannot relay (a security key or
     passkey), for services that accept nothing else."""
     kinds = [m.kind for m in registry.all_methods() if m.phishing_resistant]
@@ -101,7 +104,7 @@ def has_phishing_resistant(user: Any) -> bool:
     ).exists()
 
 
-def first_registered_at(user: Any) -> dt.datetime | None:
+def first_registered_at(user: User) -> dt.datetime | None:
     """When the person's first listed method of a kind this deployment knows was registered."""
     # values_list: no secret is decrypted to answer "since when".
     return (
@@ -112,8 +115,9 @@ def first_registered_at(user: Any) -> dt.datetime | None:
     )
 
 
-def get_for(user: Any, method_id: object) -> RegisteredMethod:
-    """The person's own method with this id; MalformedInput for anything else.
+def get_for(user: User | int, method_id: object) -> RegisteredMethod:
+    """The person's (or the person with this id's) own method with this id; MalformedInput for
+    anything else.
 
     Looking up by (user, id) stops one person naming another person's method.
     """
@@ -129,7 +133,7 @@ def get_for(user: Any, method_id: object) -> RegisteredMethod:
 
 
 def save_new(
-    user: Any,
+    user: User,
     kind: str,
     *,
     now: dt.datetime,
@@ -157,7 +161,7 @@ def save_new(
         )
 
 
-def set_default(user: Any, method_id: object) -> RegisteredMethod:
+def set_default(user: User, method_id: object) -> RegisteredMethod:
     method = get_for(user, method_id)
     if method.kind not in _listed_kinds() or method.kind in _fallback_kinds():
         # A temporary access pass stops working by itself, and recovery codes are for when
@@ -170,7 +174,7 @@ def set_default(user: Any, method_id: object) -> RegisteredMethod:
     return method
 
 
-def remove(user: Any, method_id: object) -> RegisteredMethod:
+def remove(user: User, method_id: object) -> RegisteredMethod:
     """Delete one of the person's methods; if it was the default, the oldest one takes over."""
     method = get_for(user, method_id)
     with transaction.atomic():
@@ -230,7 +234,7 @@ def touch(registered: RegisteredMethod, *, now: dt.datetime) -> None:
 
 
 def new_pending(
-    user: Any,
+    user: User,
     kind: str,
     *,
     now: dt.datetime,
@@ -248,7 +252,7 @@ def new_pending(
     )
 
 
-def get_pending(user: Any, pending_id: object) -> PendingEnrolment:
+def get_pending(user: User, pending_id: object) -> PendingEnrolment:
     """The person's own pending enrolment; ExpiredChallenge when gone, used or stale."""
     try:
         pk = uuid.UUID(str(pending_id))
@@ -287,7 +291,7 @@ def _family(kind: str) -> str:
     return method.wizard.slug if method.replaceable and method.wizard is not None else ""
 
 
-def replaceable_of(user: Any, method_id: object, *, by: str) -> RegisteredMethod:
+def replaceable_of(user: User, method_id: object, *, by: str) -> RegisteredMethod:
     """The person's own method with this id, which an enrolment of ``by`` may replace;
     MalformedInput for anything else (looked up by (user, id): an id from the browser never
     reaches another person's method)."""

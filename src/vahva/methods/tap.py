@@ -14,7 +14,7 @@ import datetime as dt
 import hmac
 import re
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -31,6 +31,9 @@ from vahva.errors import ExpiredChallenge, InvalidCode, MalformedInput
 
 from .base import AttemptRef, Method
 from .models import PendingEnrolment, RegisteredMethod
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 KIND = "tap"
 #: Crockford's base32: digits and capitals without I, L, O and U (read aloud without doubt).
@@ -121,7 +124,7 @@ def _is_active(registered: RegisteredMethod, now: dt.datetime) -> bool:
 
 
 def issue(
-    user: Any,
+    user: User,
     *,
     now: dt.datetime,
     ticket: str,
@@ -180,13 +183,13 @@ def issue(
     return registered, grouped(code)
 
 
-def active_pass(user: Any, *, now: dt.datetime) -> RegisteredMethod | None:
+def active_pass(user: User, *, now: dt.datetime) -> RegisteredMethod | None:
     """The person's pass if it still works (not expired, not used up), else None."""
     found = RegisteredMethod.objects.filter(user=user, kind=KIND, expires_at__gt=now).first()
     return found if found is not None and _is_active(found, now) else None
 
 
-def revoke(user: Any, *, ticket: str, actor: Any = None, request: Any = None) -> bool:
+def revoke(user: User, *, ticket: str, actor: Any = None, request: Any = None) -> bool:
     """Delete the person's pass; audit "tap.revoked"; False if there was none (a used or
     expired pass is deleted too, but there was nothing left to revoke)."""
     ticket = clean_ticket(ticket)
@@ -270,7 +273,7 @@ class TemporaryPassMethod(Method):
             registered.counter = 0
             registered.expires_at = now
 
-    def start_enrolment(self, user: Any, *, now: dt.datetime) -> PendingEnrolment:
+    def start_enrolment(self, user: User, *, now: dt.datetime) -> PendingEnrolment:
         # Only the helpdesk issues passes (issue()); a person cannot add one.
         raise MalformedInput(_("A temporary access pass is issued by the helpdesk."))
 

@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import hmac
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyotp
 import segno
@@ -23,6 +23,9 @@ from vahva.errors import InvalidCode, MalformedInput
 from . import service
 from .base import Method, WizardStep
 from .models import PendingEnrolment, RegisteredMethod
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 STEP = 30
 DIGITS = 6
@@ -131,7 +134,7 @@ class TotpMethod(Method):
         # and even when two requests race (the counter moves with a conditional UPDATE).
         service.advance_counter(registered, step, now=now)
 
-    def start_enrolment(self, user: Any, *, now: dt.datetime) -> PendingEnrolment:
+    def start_enrolment(self, user: User, *, now: dt.datetime) -> PendingEnrolment:
         return service.new_pending(
             user, self.kind, now=now, ttl=settings.ENROLMENT_TTL, secret=generate_secret()
         )

@@ -189,4 +189,6 @@ def _sent(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
 def connect() -> None:
     """Listen to the audit log and the sends table (the app's ready(); idempotent)."""
     post_save.connect(_audited, sender="audit.AuditEvent", dispatch_uid="vahva.metrics.audit")
-    post_save.connect(_sent, sender="methods.PhoneSend", dispatch_uid="vahva.metrics.sends")
+    # The phone method's sends table, by label (a lazy reference: nothing is imported, and no
+    # signal is connected where the phone method is not installed).
+    post_save.connect(_sent, sender="phone.PhoneSend", dispatch_uid="vahva.metrics.sends")

@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from vahva import clock
+from vahva.accounts.models import signed_in
 from vahva.errors import RateLimited, VahvaError
 from vahva.methods import registry
 from vahva.methods import service as methods
@@ -42,7 +43,7 @@ def change(request: HttpRequest) -> HttpResponse:
     elsewhere = passwords.change_url_elsewhere(request.user)
     if elsewhere is not None:
         return render(request, "registration/password_elsewhere.html", {"url": elsewhere})
-    if not methods.has_methods(request.user):
+    if not methods.has_methods(signed_in(request)):
         return render(request, "registration/password_needs_method.html", status=409)
     if not passwords.confirmed_with_second_factor(request):
         # Changing the password is a sensitive change: a second factor first, then back here.

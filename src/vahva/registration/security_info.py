@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from vahva import clock
+from vahva.accounts.models import signed_in
 from vahva.audit.log import record
 from vahva.audit.models import AuditEvent
 from vahva.conf import settings
@@ -42,7 +43,8 @@ def _method_label(kind: str) -> str:
 @login_required
 @require_http_methods(["GET"])
 def security_info(request: HttpRequest) -> HttpResponse:
-    registered = methods.listed_for(request.user)
+    person = signed_in(request)
+    registered = methods.listed_for(person)
     now = clock.now()
     rows = [
         {
@@ -56,7 +58,7 @@ def security_info(request: HttpRequest) -> HttpResponse:
         for m in registered
     ]
     installed = registry.all_methods()
-    first = methods.first_registered_at(request.user)
+    first = methods.first_registered_at(person)
     enforced = enforced_from(first, settings.ACTIVATION_DELAY) if first else None
     return render(
         request,
@@ -81,8 +83,8 @@ def security_info(request: HttpRequest) -> HttpResponse:
             "can_add": bool(registry.enrolable()),
             # What the methods say at the top (requests to the app paused, reported
             # requests) and in cards of their own (recovery codes left).
-            "notices": _present(m.security_notice(request.user, now=now) for m in installed),
-            "sections": _present(m.security_section(request.user, now=now) for m in installed),
+            "notices": _present(m.security_notice(person, now=now) for m in installed),
+            "sections": _present(m.security_section(person, now=now) for m in installed),
             # Where the person is signed in (sessions/security_info_sessions.html).
             "sessions": browser_sessions.listed_for(request, now=now),
         },
@@ -144,7 +146,7 @@ def forget_remembered(request: HttpRequest, device_id: int | None = None) -> Htt
 @require_POST
 def set_default(request: HttpRequest) -> HttpResponse:
     try:
-        method = methods.set_default(request.user, request.POST.get("method"))
+        method = methods.set_default(signed_in(request), request.POST.get("method"))
     except MalformedInput:
         return not_yours(request, 400)
     record(
@@ -163,7 +165,7 @@ def set_default(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def remove(request: HttpRequest, method_id: int) -> HttpResponse:
     try:
-        registered = methods.get_for(request.user, method_id)
+        registered = methods.get_for(signed_in(request), method_id)
     except MalformedInput:
         return not_yours(request, 404)
     label = registry.get(registered.kind).describe(registered)
@@ -173,7 +175,7 @@ def remove(request: HttpRequest, method_id: int) -> HttpResponse:
         )
     if not recently_authenticated(request):
         return reauth(request)
-    methods.remove(request.user, registered.pk)
+    methods.remove(signed_in(request), registered.pk)
     record(
         "method.removed",
         subject=request.user,
@@ -191,7 +193,7 @@ def remove(request: HttpRequest, method_id: int) -> HttpResponse:
 def method_change(request: HttpRequest, method_id: int, action: str) -> HttpResponse:
     """A change a method offers on its row ("Use calls instead" / "Use texts instead")."""
     try:
-        registered = methods.get_for(request.user, method_id)
+        registered = methods.get_for(signed_in(request), method_id)
     except MalformedInput:
         return not_yours(request)
     if not recently_authenticated(request):

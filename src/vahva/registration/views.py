@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from vahva import clock
+from vahva.accounts.models import signed_in
 from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.errors import (
@@ -41,7 +42,7 @@ SESSION_NEXT = "vahva_setup_next"
 
 def _wizard_context(request: HttpRequest, current: int, step: wizard.Step | None) -> dict[str, Any]:
     all_steps = wizard.steps()
-    has = methods.has_methods(request.user)
+    has = methods.has_methods(signed_in(request))
     # Staff get no "Not now": their accounts reach everyone else's.
     left = (
         0
@@ -62,13 +63,13 @@ def _wizard_context(request: HttpRequest, current: int, step: wizard.Step | None
 
 
 def _done_kinds(request: HttpRequest) -> set[str]:
-    return {m.kind for m in methods.registered_for(request.user)}
+    return {m.kind for m in methods.registered_for(signed_in(request))}
 
 
 def needsreauth(request: HttpRequest) -> bool:
     # Session hijack → planting an attacker's app: a person who already has methods must
     # have proved who they are recently before another method is added or one removed.
-    return methods.has_methods(request.user) and not recently_authenticated(request)
+    return methods.has_methods(signed_in(request)) and not recently_authenticated(request)
 
 
 def reauth(request: HttpRequest, next_url: str = "") -> HttpResponse:
@@ -117,7 +118,7 @@ def setup(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET"])
 def done(request: HttpRequest) -> HttpResponse:
-    registered = methods.listed_for(request.user)
+    registered = methods.listed_for(signed_in(request))
     default = registered[0] if registered else None
     return render(
         request,
@@ -136,7 +137,7 @@ def start(request: HttpRequest) -> HttpResponse:
     """Where sign-in sends a person without methods: the wizard, unless they put it off."""
     next_url = safe_next(request, request.GET.get("next"))
     now = clock.now()
-    user = request.user
+    user = signed_in(request)
     if methods.has_methods(user) or exemptions.active_for(user, now=now) is not None:
         return redirect(next_url or reverse("registration:security_info"))
     found = campaign.standing(user, now=now)
@@ -154,7 +155,7 @@ def start(request: HttpRequest) -> HttpResponse:
 def skip(request: HttpRequest) -> HttpResponse:
     """ "Skip for now" of a later step, or "Not now" (a snooze) for a person without methods."""
     next_url = request.session.pop(SESSION_NEXT, "") or reverse("registration:security_info")
-    if methods.has_methods(request.user):
+    if methods.has_methods(signed_in(request)):
         record("setup.skipped", subject=request.user, actor=request.user, request=request)
         # Skipping a later step (the phone): the wizard still ends with what was set up.
         return redirect("registration:done")
@@ -212,14 +213,14 @@ def _pending_for(request: HttpRequest, kind: str, replacing: Any = None) -> Any:
     pending_id = request.session.get(SESSION_PENDING)
     if pending_id:
         try:
-            pending = methods.get_pending(request.user, pending_id)
+            pending = methods.get_pending(signed_in(request), pending_id)
             old = methods.replaced_by(pending)
             same = (old.pk if old else None) == (replacing.pk if replacing else None)
             if pending.kind == kind and pending.expires_at > clock.now() and same:
                 return pending
         except VahvaError:
             pass
-    pending = method.start_enrolment(request.user, now=clock.now())
+    pending = method.start_enrolment(signed_in(request), now=clock.now())
     if replacing is not None:
         pending = methods.mark_replacing(pending, replacing)
     request.session[SESSION_PENDING] = str(pending.pk)
@@ -258,7 +259,9 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
         if request.GET.get("replace"):
             # "Change number": the phone it replaces is looked up by (user, id), never trusted.
             try:
-                replacing = methods.replaceable_of(request.user, request.GET["replace"], by=kind)
+                replacing = methods.replaceable_of(
+                    signed_in(request), request.GET["replace"], by=kind
+                )
             except MalformedInput:
                 return not_yours(request)
         pending = _pending_for(request, kind, replacing)
@@ -267,7 +270,7 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
 
     form = _enrol_form(method, request.POST)
     try:
-        pending = methods.get_pending(request.user, request.session.get(SESSION_PENDING))
+        pending = methods.get_pending(signed_in(request), request.session.get(SESSION_PENDING))
         if pending.kind != kind:
             raise ExpiredChallenge()
         if request.POST.get("action"):
@@ -378,7 +381,7 @@ def _enrol_action(
 def enrol_status(request: HttpRequest, kind: str, in_wizard: bool = False) -> JsonResponse:
     """Where a waiting enrolment (a call to answer) is, for its page to poll."""
     try:
-        pending = methods.get_pending(request.user, request.session.get(SESSION_PENDING))
+        pending = methods.get_pending(signed_in(request), request.session.get(SESSION_PENDING))
     except AlreadyCompleted:
         return JsonResponse({"state": "done"})
     except VahvaError as exc:

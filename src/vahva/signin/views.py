@@ -211,7 +211,7 @@ def _waiting_state(argument: str) -> tuple[dict[str, Any], bool, float | None]:
     """The event stream's checker: ``argument`` is "<user>:<method>:<attempt>", set by
     :func:`verify_events` from the session, never by the browser."""
     user_pk, method_pk, attempt_id = argument.split(":", 2)
-    registered = methods.get_for(user_pk, method_pk)
+    registered = methods.get_for(int(user_pk), method_pk)
     state, until = registry.get(registered.kind).status_until(
         registered, attempt=AttemptRef(id=attempt_id), now=clock.now()
     )

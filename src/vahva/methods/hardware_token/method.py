@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -17,6 +17,9 @@ from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
 from . import tokens
 from .models import KIND, HardwareToken, State
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 
 class HardwareTokenMethod(Method):
@@ -54,7 +57,7 @@ class HardwareTokenMethod(Method):
             return False
         return True
 
-    def start_enrolment(self, user: Any, *, now: dt.datetime) -> PendingEnrolment:
+    def start_enrolment(self, user: User, *, now: dt.datetime) -> PendingEnrolment:
         return service.new_pending(user, self.kind, now=now, ttl=settings.ENROLMENT_TTL)
 
     def enrolment_action(
@@ -99,7 +102,7 @@ class HardwareTokenMethod(Method):
             serial=registered.data.get("serial", ""), state=State.ACTIVE
         ).update(state=State.RETIRED, registered=None)
 
-    def helpdesk_section(self, user: Any, *, now: dt.datetime) -> HelpdeskSection | None:
+    def helpdesk_section(self, user: User, *, now: dt.datetime) -> HelpdeskSection | None:
         if not HardwareToken.objects.exists():
             return None
         return HelpdeskSection(
@@ -108,7 +111,7 @@ class HardwareTokenMethod(Method):
         )
 
     def helpdesk_action(
-        self, user: Any, action: str, data: Mapping[str, str], *, now: dt.datetime
+        self, user: User, action: str, data: Mapping[str, str], *, now: dt.datetime
     ) -> str:
         serial = data.get("serial", "")
         if action == "reserve":

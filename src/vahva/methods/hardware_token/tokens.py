@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import F
@@ -20,6 +20,9 @@ from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
 from . import oath
 from .models import KIND, Algorithm, HardwareToken, State
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 #: Wrong activation codes a token takes before only the helpdesk can clear it. A stock token
 #: is activated by whoever holds it (the serial is printed on it, not secret), so without a
@@ -125,7 +128,7 @@ def token_of(registered: RegisteredMethod) -> HardwareToken:
     return token
 
 
-def activatable(user: Any, serial: str) -> HardwareToken:
+def activatable(user: User, serial: str) -> HardwareToken:
     """A token in stock that ``user`` may activate: not reserved, or reserved for them."""
     token = HardwareToken.objects.filter(
         serial=normalise_serial(serial), state=State.AVAILABLE
@@ -137,7 +140,7 @@ def activatable(user: Any, serial: str) -> HardwareToken:
 
 
 def activate(
-    user: Any,
+    user: User,
     serial: str,
     code: str,
     *,
@@ -183,7 +186,7 @@ def activate(
 # --- the helpdesk -----------------------------------------------------------------------------
 
 
-def tokens_of(user: Any) -> list[HardwareToken]:
+def tokens_of(user: User) -> list[HardwareToken]:
     """The person's tokens: in use, or reserved for them (a retired one too: its serial is
     what a lost-token report needs)."""
     pk = user.pk
@@ -193,7 +196,7 @@ def tokens_of(user: Any) -> list[HardwareToken]:
     )
 
 
-def reserve(user: Any, serial: str) -> HardwareToken:
+def reserve(user: User, serial: str) -> HardwareToken:
     """The helpdesk hands a token in stock to ``user``: only they can activate it."""
     token = HardwareToken.objects.filter(
         serial=normalise_serial(serial), state=State.AVAILABLE
@@ -204,7 +207,7 @@ def reserve(user: Any, serial: str) -> HardwareToken:
     return token
 
 
-def _held_by(user: Any, serial: str) -> HardwareToken:
+def _held_by(user: User, serial: str) -> HardwareToken:
     serial = normalise_serial(serial)
     found = next((t for t in tokens_of(user) if t.serial == serial), None)
     if found is None:
@@ -213,7 +216,7 @@ def _held_by(user: Any, serial: str) -> HardwareToken:
     return found
 
 
-def release(user: Any, serial: str, *, lost: bool, now: dt.datetime) -> HardwareToken:
+def release(user: User, serial: str, *, lost: bool, now: dt.datetime) -> HardwareToken:
     """Take the token from ``user``: its method goes; a lost token is retired for good (a
     finder cannot activate it), a returned one goes back to stock with a clean slate."""
     token = _held_by(user, serial)
@@ -232,7 +235,7 @@ def release(user: Any, serial: str, *, lost: bool, now: dt.datetime) -> Hardware
 
 
 def resynchronise(
-    user: Any, serial: str, first: str, second: str, *, now: dt.datetime
+    user: User, serial: str, first: str, second: str, *, now: dt.datetime
 ) -> HardwareToken:
     """Two consecutive codes from a token that drifted (HOTP: pressed many times away from
     us; TOTP: its clock runs off) set where it is; the second code is then used up."""

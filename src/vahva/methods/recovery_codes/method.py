@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import dateformat, timezone
@@ -45,6 +45,9 @@ from vahva.methods.base import AttemptRef, Include, Method
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
 from .models import RecoveryCode
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 KIND = "recovery"
 COUNT = 10
@@ -122,7 +125,7 @@ def is_old_kind(registered: RegisteredMethod) -> bool:
     return RecoveryCode.objects.filter(registered=registered, index="").exists()
 
 
-def recovery_of(user: Any) -> RegisteredMethod | None:
+def recovery_of(user: User) -> RegisteredMethod | None:
     """The person's set of recovery codes, if they made one."""
     return RegisteredMethod.objects.filter(user=user, kind=KIND).first()
 
@@ -156,7 +159,7 @@ class RecoveryCodesMethod(Method):
     def security_row(self, registered: RegisteredMethod) -> Include | None:
         return Include("methods/recovery/_security_row.html", {})
 
-    def security_section(self, user: Any, *, now: dt.datetime) -> Include | None:
+    def security_section(self, user: User, *, now: dt.datetime) -> Include | None:
         """How many codes are left, and when (and from where) they were used."""
         codes = recovery_of(user)
         if codes is None:
@@ -255,7 +258,7 @@ class RecoveryCodesMethod(Method):
 
     # --- enrolment -------------------------------------------------------------------------
 
-    def start_enrolment(self, user: Any, *, now: dt.datetime) -> PendingEnrolment:
+    def start_enrolment(self, user: User, *, now: dt.datetime) -> PendingEnrolment:
         # The codes are shown again on a reload until confirmed: the pending enrolment keeps
         # them (encrypted at rest) and forgets them once the set is saved.
         return service.new_pending(

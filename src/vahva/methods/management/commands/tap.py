@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -14,6 +14,9 @@ from vahva.accounts.models import normalise_email
 from vahva.conf import settings
 from vahva.errors import VahvaError
 from vahva.methods import tap
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 
 class Command(BaseCommand):
@@ -63,7 +66,7 @@ class Command(BaseCommand):
             raise CommandError(f"--minutes must be from 1 to {longest} (TAP_MAX_LIFETIME).")
         return minutes * 60
 
-    def _issue(self, user: Any, options: dict[str, Any]) -> None:
+    def _issue(self, user: User, options: dict[str, Any]) -> None:
         lifetime = self._minutes(options["minutes"])
         registered, code = tap.issue(
             user,
@@ -81,7 +84,7 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(f"{uses} {until}. Ticket {registered.data['ticket']}.")
 
-    def _revoke(self, user: Any, options: dict[str, Any]) -> None:
+    def _revoke(self, user: User, options: dict[str, Any]) -> None:
         if tap.revoke(user, ticket=options["ticket"]):
             self.stdout.write(f"Revoked the temporary access pass of {user.email}.")
         else:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -34,10 +34,14 @@ from vahva.gateways import base as gateways
 from vahva.gateways import outbox
 from vahva.gateways.base import Answer, Call, CallEvent, CallEventKind, CallReply
 from vahva.gateways.models import OutboxMessage
+from vahva.methods.base import AttemptRef
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
-from . import phone
-from .base import AttemptRef
-from .models import PendingEnrolment, PhoneCall, RegisteredMethod
+from . import common as phone
+from .models import PhoneCall
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 CALLING, RINGING, ANSWERED = "calling", "ringing", "answered"
 APPROVED, USED, REPORTED = "approved", "used", "reported"
@@ -89,7 +93,7 @@ def script(*, service_name: str, language: str) -> dict[str, str]:
 
 
 def place_call(
-    user: Any,
+    user: User,
     number: str,
     *,
     now: dt.datetime,
@@ -235,7 +239,7 @@ def _report(call: PhoneCall) -> None:
 gateways.set_call_handler(on_call_event)
 
 
-def calls_held_until(user: Any, *, now: dt.datetime) -> dt.datetime | None:
+def calls_held_until(user: User, *, now: dt.datetime) -> dt.datetime | None:
     since = now - dt.timedelta(seconds=settings.PUSH_REPORT_HOLD)
     last = (
         PhoneCall.objects.filter(user=user, state=REPORTED, created_at__gt=since)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings as django_settings
 from django.db import transaction
@@ -32,11 +32,11 @@ from vahva.errors import AlreadyCompleted, ExpiredChallenge, MalformedInput
 from vahva.gateways import outbox
 from vahva.gateways.base import GatewayError
 from vahva.gateways.models import OutboxMessage
+from vahva.methods import registry, service
+from vahva.methods.base import Include, NotOffered
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
-from . import registry, service
-from .base import Include, NotOffered
-from .models import PendingEnrolment, RegisteredMethod
-from .phone_limits import (
+from .limits import (
     DAY,
     HOUR,
     LimitReached,
@@ -50,7 +50,7 @@ from .phone_limits import (
     reserve_audited,
     too_soon,
 )
-from .phone_numbers import (
+from .numbers import (
     NumberRefused,
     country_choices,
     country_code,
@@ -59,6 +59,9 @@ from .phone_numbers import (
     parse,
     region_of,
 )
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 __all__ = [
     "DAY",
@@ -93,7 +96,7 @@ __all__ = [
 DELIVERIES = ("sms", "voice")
 
 
-def language_of(user: Any) -> str:
+def language_of(user: User) -> str:
     """The language texts and calls speak to this person in."""
     return (
         str(getattr(user, "language", "") or "")
@@ -107,7 +110,7 @@ def language_of(user: Any) -> str:
 REPLACES = service.REPLACES
 
 
-def known_number(user: Any) -> str:
+def known_number(user: User) -> str:
     """The organisation's mobile number for ``user`` in E.164, if it parses and the person
     has not registered it already; else ""."""
     raw = str(getattr(user, "mobile_in_system", "") or "")
@@ -121,7 +124,7 @@ def known_number(user: Any) -> str:
     return "" if number in mine else number
 
 
-def phone_of(user: Any, method_id: object) -> RegisteredMethod:
+def phone_of(user: User, method_id: object) -> RegisteredMethod:
     """The person's own phone with this id; MalformedInput for anything else (looked up by
     (user, id): an id from the browser never reaches another person's method)."""
     registered = service.get_for(user, method_id)
@@ -130,7 +133,7 @@ def phone_of(user: Any, method_id: object) -> RegisteredMethod:
     return registered
 
 
-def set_delivery(user: Any, method_id: object, delivery: str) -> tuple[RegisteredMethod, str]:
+def set_delivery(user: User, method_id: object, delivery: str) -> tuple[RegisteredMethod, str]:
     """Text ↔ call for the same number: (the phone, its kind before).
 
     The number was proved to be the person's when it was added; how it is reached needs no

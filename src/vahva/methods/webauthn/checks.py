@@ -43,8 +43,7 @@ from webauthn.helpers.structs import (
 
 from vahva.conf import settings
 from vahva.errors import ExpiredChallenge, InvalidCode, MalformedInput, ReplayedCode
-
-from .base import CEREMONY_NOT_UNDERSTOOD, MAX_CEREMONY_ANSWER
+from vahva.methods.base import CEREMONY_NOT_UNDERSTOOD, MAX_CEREMONY_ANSWER
 
 #: Longer answers are refused before any parsing (a browser's answer is about 1-2 kB).
 MAX_RESPONSE = MAX_CEREMONY_ANSWER

@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -34,7 +34,10 @@ from vahva.gateways import outbox
 from vahva.gateways.models import OutboxMessage
 
 from .models import PhoneSend, PhoneSendLock
-from .phone_numbers import mask, region_of
+from .numbers import mask, region_of
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
@@ -45,7 +48,7 @@ class Send:
     """One text or call about to go out, as the limits see it."""
 
     number: str
-    user: Any
+    user: User
     ip: str | None
     channel: str
 

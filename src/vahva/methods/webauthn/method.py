@@ -14,7 +14,7 @@
   the passkey names its owner, and possession plus the PIN or biometric it checked is
   multi-factor on its own.
 
-The checks of the answer itself are in :mod:`.webauthn_checks`.
+The checks of the answer itself are in :mod:`.checks`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import datetime as dt
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils.crypto import salted_hmac
@@ -39,11 +39,11 @@ from webauthn.helpers.structs import (
 
 from vahva.conf import settings
 from vahva.errors import ExpiredChallenge, MalformedInput, VahvaError
+from vahva.methods import service
+from vahva.methods.base import AttemptRef, Method, Passwordless
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
-from . import service
-from .base import AttemptRef, Method, Passwordless
-from .models import PendingEnrolment, RegisteredMethod, WebAuthnChallenge, WebAuthnCredential
-from .webauthn_checks import (
+from .checks import (
     Assertion,
     ChallengeExpired,
     ClonedAuthenticator,
@@ -58,6 +58,10 @@ from .webauthn_checks import (
     parse_assertion,
     relying_party,
 )
+from .models import WebAuthnChallenge, WebAuthnCredential
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 KIND = "webauthn"
 #: Seconds a sign-in challenge is valid; the browser's prompt gives up after TIMEOUT_MS.
@@ -77,13 +81,13 @@ def passkey_signin_enabled() -> bool:
     return bool(settings.PASSKEY_SIGNIN)
 
 
-def user_handle(user: Any) -> bytes:
+def user_handle(user: User) -> bytes:
     """The WebAuthn user id: stable per person (an authenticator replaces its old passkey for
     the same person), opaque (WebAuthn §14.6.1: no personal data), keyed with the secret key."""
     return salted_hmac("vahva.methods.webauthn.user", str(user.pk), algorithm="sha256").digest()
 
 
-def credentials_of(user: Any) -> list[WebAuthnCredential]:
+def credentials_of(user: User) -> list[WebAuthnCredential]:
     return list(
         WebAuthnCredential.objects.filter(registered__user=user, registered__kind=KIND)
         .select_related("registered")
@@ -97,7 +101,7 @@ def _descriptors(credentials: list[WebAuthnCredential]) -> list[dict[str, Any]]:
     return [descriptor(c.credential_id, list(c.transports)) for c in credentials]
 
 
-def creation_options(user: Any, *, challenge: bytes) -> dict[str, Any]:
+def creation_options(user: User, *, challenge: bytes) -> dict[str, Any]:
     """The options for ``navigator.credentials.create()`` (WebAuthn §5.4), as JSON data."""
     rp = relying_party()
     existing = credentials_of(user)
@@ -127,7 +131,7 @@ def creation_options(user: Any, *, challenge: bytes) -> dict[str, Any]:
     return data
 
 
-def _new_challenge(user: Any, scope: str, *, now: dt.datetime) -> bytes:
+def _new_challenge(user: User | None, scope: str, *, now: dt.datetime) -> bytes:
     value = secrets.token_bytes(CHALLENGE_BYTES)
     with transaction.atomic():
         # One open challenge per ceremony, and none kept after it expired: starting again
@@ -144,7 +148,9 @@ def _new_challenge(user: Any, scope: str, *, now: dt.datetime) -> bytes:
     return value
 
 
-def _use_challenge(assertion: Assertion, *, user: Any, scope: str, now: dt.datetime) -> None:
+def _use_challenge(
+    assertion: Assertion, *, user: User | None, scope: str, now: dt.datetime
+) -> None:
     """Use up the challenge the answer signs, exactly once (conditional UPDATE)."""
     key = bytes_to_base64url(assertion.client.challenge)
     row = WebAuthnChallenge.objects.filter(challenge=key).first()
@@ -190,7 +196,7 @@ class Used:
 def _verify(
     response: str,
     *,
-    user: Any,
+    user: User | None,
     scope: str,
     find: Callable[[str], WebAuthnCredential | None],
     require_user_verification: bool,
@@ -248,7 +254,7 @@ def passkey_options(*, scope: str, now: dt.datetime) -> dict[str, Any]:
 
 def verify_passkey(response: str, *, scope: str, now: dt.datetime) -> Used:
     """Verify a passwordless answer made for this session's challenge; whose it is comes from
-    the credential. Raises the errors of :mod:`.webauthn_checks` (UnknownCredential for a
+    the credential. Raises the errors of :mod:`.checks` (UnknownCredential for a
     passkey vahva does not know)."""
 
     def find(lookup: str) -> WebAuthnCredential | None:
@@ -355,7 +361,7 @@ class WebAuthnMethod(Method):
 
     # --- enrolment -------------------------------------------------------------------------
 
-    def start_enrolment(self, user: Any, *, now: dt.datetime) -> PendingEnrolment:
+    def start_enrolment(self, user: User, *, now: dt.datetime) -> PendingEnrolment:
         challenge = bytes_to_base64url(secrets.token_bytes(CHALLENGE_BYTES))
         return service.new_pending(
             user, self.kind, now=now, ttl=settings.ENROLMENT_TTL, data={"challenge": challenge}

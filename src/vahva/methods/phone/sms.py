@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import F, QuerySet
@@ -32,10 +32,15 @@ from vahva.errors import (
 )
 from vahva.gateways import outbox
 from vahva.gateways.models import OutboxMessage
+from vahva.methods import service, totp
+from vahva.methods.base import AttemptRef, Method, WizardStep
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
-from . import phone, service, totp
-from .base import AttemptRef, Method, WizardStep
-from .models import PendingEnrolment, PhoneCode, RegisteredMethod
+from . import common as phone
+from .models import PhoneCode
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 DIGITS = 6
 
@@ -67,7 +72,7 @@ def message(code: str, *, language: str) -> str:
 
 
 def send_code(
-    user: Any,
+    user: User,
     number: str,
     *,
     now: dt.datetime,
@@ -233,7 +238,7 @@ class SmsMethod(phone.PhoneMethod, Method):
 
     # --- enrolment -------------------------------------------------------------------------
 
-    def start_enrolment(self, user: Any, *, now: dt.datetime) -> PendingEnrolment:
+    def start_enrolment(self, user: User, *, now: dt.datetime) -> PendingEnrolment:
         return service.new_pending(user, self.kind, now=now, ttl=settings.ENROLMENT_TTL)
 
     def deliver_enrolment(

@@ -4,7 +4,7 @@ approve (:mod:`.calls` places and follows the call)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils.translation import gettext
@@ -14,9 +14,11 @@ from vahva.conf import settings
 from vahva.errors import ExpiredChallenge, MalformedInput
 from vahva.gateways import outbox
 from vahva.gateways.models import OutboxMessage
+from vahva.methods import service
+from vahva.methods.base import AttemptRef, Method, WizardStep
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
-from . import phone, service
-from .base import AttemptRef, Method, WizardStep
+from . import common as phone
 from .calls import (
     ENDED,
     ENROLMENT_STATES,
@@ -28,7 +30,10 @@ from .calls import (
     place_call,
     use_call,
 )
-from .models import PendingEnrolment, PhoneCall, RegisteredMethod
+from .models import PhoneCall
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 
 class VoiceMethod(phone.PhoneMethod, Method):
@@ -120,7 +125,7 @@ class VoiceMethod(phone.PhoneMethod, Method):
 
     # --- enrolment -------------------------------------------------------------------------
 
-    def start_enrolment(self, user: Any, *, now: dt.datetime) -> PendingEnrolment:
+    def start_enrolment(self, user: User, *, now: dt.datetime) -> PendingEnrolment:
         return service.new_pending(user, self.kind, now=now, ttl=settings.ENROLMENT_TTL)
 
     def deliver_enrolment(
