@@ -5,6 +5,11 @@ running in the test thread until the end of the session, and Django refuses the 
 (SynchronousOnlyOperation) unless DJANGO_ALLOW_ASYNC_UNSAFE is set. So the browser tests run
 after all the others, with the variable set only while each of them runs: the guard stays on
 for the rest of the suite, where it catches an ORM call that would block an async view.
+
+Under pytest-xdist (``make test`` runs ``-n``) this holds in each worker too: ``--dist
+loadgroup`` hands out the tests in this collection order, so each worker gets its browser
+tests after its others, as long as no browser test is in an ``xdist_group`` (a group of
+several tests is handed out first; checked below).
 """
 
 from __future__ import annotations
@@ -35,6 +40,16 @@ def is_browser_test(item: pytest.Item) -> bool:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=is_browser_test)  # stable: the order within each group is kept
+    grouped = [
+        item.nodeid
+        for item in items
+        if is_browser_test(item) and item.get_closest_marker("xdist_group") is not None
+    ]
+    if grouped:
+        raise pytest.UsageError(
+            "browser tests must not be in an xdist_group (a worker would run its other "
+            "tests after Playwright started): " + ", ".join(grouped)
+        )
 
 
 @pytest.hookimpl(wrapper=True)
