@@ -40,15 +40,14 @@ def is_browser_test(item: pytest.Item) -> bool:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=is_browser_test)  # stable: the order within each group is kept
-    grouped = [
-        item.nodeid
-        for item in items
-        if is_browser_test(item) and item.get_closest_marker("xdist_group") is not None
-    ]
-    if grouped:
-        raise pytest.UsageError(
-            "browser tests must not be in an xdist_group (a worker would run its other "
-            "tests after Playwright started): " + ", ".join(grouped)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if is_browser_test(item) and item.get_closest_marker("xdist_group") is not None:
+        pytest.fail(
+            "a browser test must not be in an xdist_group: --dist loadgroup hands groups out "
+            "first, and the worker would run its other tests after Playwright started",
+            pytrace=False,
         )
 
 
