@@ -8,8 +8,9 @@ for the rest of the suite, where it catches an ORM call that would block an asyn
 
 Under pytest-xdist (``make test`` runs ``-n``) this holds in each worker too: ``--dist
 loadgroup`` hands out the tests in this collection order, so each worker gets its browser
-tests after its others, as long as no browser test is in an ``xdist_group`` (a group of
-several tests is handed out first; checked below).
+tests after its others, as long as no browser test is in a group (a group of several tests
+is handed out first: tests/conftest.py's ONE_WORKER_MODULES, or an ``xdist_group``; checked
+below).
 """
 
 from __future__ import annotations
@@ -43,10 +44,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if is_browser_test(item) and item.get_closest_marker("xdist_group") is not None:
+    from tests.conftest import ONE_WORKER_MODULES
+
+    grouped = item.get_closest_marker("xdist_group") is not None or (
+        item.nodeid.split("::", 1)[0] in ONE_WORKER_MODULES
+    )
+    if is_browser_test(item) and grouped:
         pytest.fail(
-            "a browser test must not be in an xdist_group: --dist loadgroup hands groups out "
-            "first, and the worker would run its other tests after Playwright started",
+            "a browser test must not be in a group of tests run on one worker: --dist "
+            "loadgroup hands groups out first, and the worker would run its other tests "
+            "after Playwright started",
             pytrace=False,
         )
 

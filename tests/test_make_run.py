@@ -19,9 +19,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-# One worker runs this module: its tests share the one demo server it starts.
-pytestmark = pytest.mark.xdist_group("make-run")
-
 VAHVA = str(Path(sys.executable).with_name("vahva"))
 
 

@@ -67,8 +67,6 @@ if TYPE_CHECKING:
     from tests.redis_server import RedisServer
 
 pytest_plugins = ["tests.postgres_server", "tests.redis_server"]
-# One worker runs this module: its tests share the cluster (and what earlier tests did).
-pytestmark = pytest.mark.xdist_group("production")
 
 #: Every bounded wait of a healthy cluster (an event, a page); a run needs milliseconds.
 WAIT = 20.0

@@ -32,8 +32,6 @@ if TYPE_CHECKING:
     from tests.redis_server import RedisServer
 
 pytest_plugins = ["tests.redis_server"]
-# One worker runs this module: its tests share the two nodes (and what earlier tests did).
-pytestmark = pytest.mark.xdist_group("two-nodes")
 
 VAHVA = str(Path(sys.executable).with_name("vahva"))
 EMAIL = "alice@example.org"

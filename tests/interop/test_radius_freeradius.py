@@ -19,14 +19,10 @@ import pytest
 
 from tests.radius.harness import WAIT, FreeRadiusProxy, free_udp_port, radclient
 
-pytestmark = [
-    pytest.mark.skipif(
-        shutil.which("radclient") is None or shutil.which("freeradius") is None,
-        reason="needs freeradius and freeradius-utils",
-    ),
-    # One worker runs this module: its tests share one vahva radius and one FreeRADIUS.
-    pytest.mark.xdist_group("freeradius"),
-]
+pytestmark = pytest.mark.skipif(
+    shutil.which("radclient") is None or shutil.which("freeradius") is None,
+    reason="needs freeradius and freeradius-utils",
+)
 
 VAHVA = str(Path(sys.executable).with_name("vahva"))
 EMAIL = "alice@example.org"
