@@ -59,7 +59,8 @@ system-deps:
 ## (nproc; -n auto would count the machine's cores even where a cgroup or taskset allows
 ## fewer). More workers than cores gains nothing: each runs its own migrations, Chromium,
 ## Redis and, on PostgreSQL, its own test database (test_vahva_gw0, ...). --dist loadgroup
-## keeps the tests of an xdist_group (a module sharing one set of servers) on one worker.
+## keeps each module that shares one set of servers among its tests on one worker
+## (ONE_WORKER_MODULES in tests/conftest.py), and each worker runs its browser tests last.
 ## `make test TEST_WORKERS=1` runs on one worker; PYTEST_ARGS are passed to every pytest.
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 XDIST := -n $(TEST_WORKERS) --dist loadgroup
