@@ -56,13 +56,16 @@ system-deps:
 	fi
 
 ## Both runs spread the tests over pytest-xdist workers, one per core this process may use
-## (nproc; -n auto would count the machine's cores even where a cgroup or taskset allows
-## fewer). More workers than cores gains nothing: each runs its own migrations, Chromium,
-## Redis and, on PostgreSQL, its own test database (test_vahva_gw0, ...). --dist loadgroup
-## keeps each module that shares one set of servers among its tests on one worker
-## (ONE_WORKER_MODULES in tests/conftest.py), and each worker runs its browser tests last.
+## (nproc: what -n auto counts without psutil), at most 8. The tests mostly keep a core busy
+## (tests/authenticator + tests/signin: 55 s of CPU in 73 s alone), so more workers than
+## cores would only add their start-up. Each worker runs its own migrations,
+## Chromium, Redis and, on PostgreSQL, its own test database (test_vahva_gw0, ...), and all
+## share that one server's 200 connections (a race test opens up to 8 at once).
+## --dist loadgroup keeps each module that shares one set of servers among its tests on
+## one worker (ONE_WORKER_MODULES in tests/conftest.py); each worker runs its browser
+## tests last.
 ## `make test TEST_WORKERS=1` runs on one worker; PYTEST_ARGS are passed to every pytest.
-TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n > 8 ? 8 : n )))
 XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
 ## make test: the whole suite, browser tests included, on SQLite; then the database-backed
