@@ -89,7 +89,11 @@ def throwaway_vahva(*, database_url: str = "") -> Iterator[dict[str, str]]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if os.environ.get("VAHVA_BENCH_KEEP"):
+            # For a look at the server's log after a run with errors.
+            print(f"kept the data directory: {data_dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,16 @@ def set_up_clients() -> None:
 
     clients.add("Password only", addresses=[PASSWORD_ONLY], secret=SECRET, mfa_rule="never")
     clients.add("Codes", addresses=[CODES], secret=SECRET, mfa_rule="always", appended_codes=True)
-    clients.add("Waits", addresses=[WAITING], secret=SECRET, mfa_rule="always", prompt="wait")
+    # A VPN that cannot show the number: its pushes are approve-only (without the opt-in, a
+    # wait-mode client sends no push it could not complete).
+    clients.add(
+        "Waits",
+        addresses=[WAITING],
+        secret=SECRET,
+        mfa_rule="always",
+        prompt="wait",
+        approve_only=True,
+    )
 
 
 def people_with_app(count: int, registered_at: dt.datetime) -> list[str]:

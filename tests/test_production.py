@@ -765,8 +765,10 @@ def test_production_settings_from_the_file_and_the_environment(tmp_path: Path) -
         "sslmode": "verify-full",
         "connect_timeout": 5,
         "application_name": "vahva",
+        # Django's pool: a request holds a connection only while it runs, then puts it back.
+        "pool": {"min_size": 2, "max_size": 20, "timeout": 10, "max_idle": 300},
     }
-    assert shown["max_age"] == 0  # ASGI: no persistent connections
+    assert shown["max_age"] == 0  # the pool's, not persistent per-thread connections
     assert shown["cursors"] is True  # PgBouncer in transaction mode
     # Behind the TLS proxy: its https origin passes CSRF, its X-Forwarded-Proto is read.
     assert shown["csrf"] == ["https://mfa.example.org"]
@@ -774,6 +776,14 @@ def test_production_settings_from_the_file_and_the_environment(tmp_path: Path) -
     assert shown["hsts"] == 365 * 86400
     assert shown["workers"] == 4
     assert json.loads(_settings(tmp_path, VAHVA_WORKERS="2").stdout)["workers"] == 2
+    # ?pool=false (PgBouncer pools already): the request threads' connections persist instead.
+    unpooled = json.loads(
+        _settings(
+            tmp_path, DATABASE_URL="postgres://vahva:pw@db.example:5432/vahva?pool=false"
+        ).stdout
+    )
+    assert "pool" not in unpooled["options"]
+    assert unpooled["max_age"] == 300
 
 
 def test_bad_database_urls_and_worker_counts_are_clear_errors(tmp_path: Path) -> None:

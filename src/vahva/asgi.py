@@ -2,9 +2,11 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vahva.settings.main")
+
+from vahva.web.handler import get_asgi_application
+
+# Django's handler, with each request's thread (and its database connection) kept for the next.
 django_application = get_asgi_application()
 
 from vahva.waits import WaitStreams  # noqa: E402  (needs the settings loaded above)

@@ -175,6 +175,28 @@ def serve(argv: list[str]) -> int:
     return 0
 
 
+def authenticator(argv: list[str]) -> int:
+    """``vahva authenticator``: the app as a client of a (usually remote) server's device API.
+
+    It runs on a person's desktop, where there is no server: no configuration file, no
+    secret key, no database. Django is set up with nothing but what the command needs (its
+    argument parser and output); the device's key and accounts live in ``--state`` only.
+    """
+    from django.conf import settings
+
+    if not settings.configured:
+        # Never the server's settings: they would ask for the server's secrets (issue #16),
+        # and a client has no business reading them.
+        settings.configure(USE_I18N=False, USE_TZ=True, INSTALLED_APPS=[])
+    import django
+
+    django.setup()
+    from vahva.authenticator.management.commands.authenticator import Command
+
+    Command().run_from_argv(["vahva", "authenticator", *argv])
+    return 0
+
+
 _ALIASES = {
     "rotate-keys": "rotate_keys",
     "rotate-signing-key": "rotate_signing_key",
@@ -186,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["init"]:
         return init(args[1:])
+    if args[:1] == ["authenticator"]:
+        return authenticator(args[1:])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vahva.settings.main")
     if args[:1] == ["serve"]:
         return serve(args[1:])

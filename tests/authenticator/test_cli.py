@@ -165,3 +165,32 @@ def test_the_vahva_command_in_a_subprocess(served: str, alice: Any, tmp_path: Pa
     test.refresh_from_db()
     assert test.state == "approved"
     assert str(uuid.UUID(str(Device.objects.get().pk))) in enrolled.stdout
+
+
+def test_approve_without_the_number_only_for_an_approve_only_request(
+    served: str, alice: Any, clock: Any, tmp_path: Path
+) -> None:
+    from vahva.methods.base import AttemptRef
+
+    state = str(tmp_path / "device")
+    method = registry.get("app_push")
+    pending = method.start_enrolment(alice, now=clock())
+    cli("enroll", enrolment_link(pending.secret), "--state", state)
+    test = PushChallenge.objects.get(purpose="test")
+    # The test request has a number: approving without it is refused, and nothing changes.
+    with pytest.raises(CommandError, match="needs the number shown where you are signing in"):
+        cli("approve", "--state", state)
+    assert PushChallenge.objects.get(pk=test.pk).state == "pending"
+    cli("approve", "--number", str(test.number), "--state", state)
+    registered = method.finish_enrolment(PendingEnrolment.objects.get(), test.pk.hex, now=clock())
+    clock.advance(3600)
+    attempt = uuid.uuid4()
+    method.begin(
+        registered,
+        now=clock(),
+        attempt=AttemptRef(id=str(attempt), ip="192.0.2.7", service="VPN", number_matching=False),
+    )
+    listed = cli("pending", "--state", state)
+    assert "Approve sign-in to VPN from 192.0.2.7? (approve or deny, no number)" in listed
+    assert "Approved" in cli("approve", "--state", state)
+    assert PushChallenge.objects.get(attempt=attempt).state == "approved"

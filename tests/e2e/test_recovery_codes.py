@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import BrowserProblems, oathtool, sign_in
 from vahva.clock import FakeClock
-from vahva.methods.models import RecoveryCode
+from vahva.methods.recovery_codes.models import RecoveryCode
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -20,7 +20,7 @@ from vahva.clock import FakeClock
 from vahva.gateways import outbox
 from vahva.gateways.base import GatewayError
 from vahva.gateways.models import OutboxMessage
-from vahva.methods import registry, service, sms, voice
+from vahva.methods import calls, registry, service, sms
 from vahva.methods.base import AttemptRef
 from vahva.methods.models import PendingEnrolment, PhoneCall, PhoneCode, PhoneSend
 
@@ -88,7 +88,7 @@ def test_a_rolled_back_transaction_sends_nothing(
     def write_all_then_fail() -> None:
         with transaction.atomic():
             sms.send_code(alice, NUMBER, now=clock(), attempt="a")
-            voice.place_call(alice, NUMBER, now=clock(), attempt=AttemptRef(id="b"))
+            calls.place_call(alice, NUMBER, now=clock(), attempt=AttemptRef(id="b"))
             outbox.send_mail_after_commit("Subject", "Body", ["helpdesk@demo.example"])
             assert OutboxMessage.objects.count() == 3
             raise Boom()
@@ -174,7 +174,7 @@ def test_a_call_that_cannot_be_placed_says_so(
     attempt = AttemptRef(id=str(uuid.uuid4()))
     with pytest.raises(GatewayError):
         method.begin(saved, now=clock(), attempt=attempt)
-    assert PhoneCall.objects.get().state == voice.FAILED
+    assert PhoneCall.objects.get().state == calls.FAILED
     assert method.status(saved, attempt=attempt, now=clock()) == "expired"
     assert not PhoneSend.objects.exists()
     # Enrolment: the waiting page tells why.
@@ -183,7 +183,7 @@ def test_a_call_that_cannot_be_placed_says_so(
         _send(pending, clock, delivery="voice")
     call = PhoneCall.objects.get(pending=pending)
     status = method.enrolment_status(PendingEnrolment.objects.get(pk=pending.pk), now=clock())
-    assert call.state == voice.FAILED
+    assert call.state == calls.FAILED
     assert status["state"] == "expired"
     assert "could not call your phone" in status["message"]
 

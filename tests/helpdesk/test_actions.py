@@ -37,7 +37,7 @@ def audit(action: str) -> AuditEvent:
 def _issue(desk: Client, person: User, **fields: str) -> Any:
     data = {"pass-ticket": "INC-1001", "pass-lifetime": "3600", "pass-use": "one_time"}
     data.update({f"pass-{name}": value for name, value in fields.items()})
-    return desk.post(f"/helpdesk/people/{person.pk}/pass/", data)
+    return desk.post(f"/helpdesk/people/{person.pk}/pass/", data, follow=True)
 
 
 # --- temporary access pass -----------------------------------------------------------------
@@ -48,6 +48,8 @@ def test_a_pass_is_shown_once_and_kept_only_as_a_hash(
 ) -> None:
     response = _issue(desk, alice)
     assert response.status_code == 200
+    # Post/redirect/get: the page that shows the pass is a GET of its own.
+    assert response.redirect_chain == [(f"/helpdesk/people/{alice.pk}/pass/shown/", 302)]
     found = PASS.search(text(response))
     assert found, text(response)
     code = found.group(1)
@@ -64,6 +66,82 @@ def test_a_pass_is_shown_once_and_kept_only_as_a_hash(
     assert (event.actor_id, event.subject_id) == (agent.pk, alice.pk)
     assert event.data["ticket"] == "INC-1001"
     assert event.data["one_time"] is True
+
+
+def test_reloading_the_pass_page_shows_no_pass_and_issues_none(
+    desk: Client, alice: User, clock: Any
+) -> None:
+    shown = _issue(desk, alice)
+    code = PASS.search(text(shown))
+    assert code
+    issued = RegisteredMethod.objects.get(user=alice, kind=tap.KIND)
+    clock.advance(5)
+    again = desk.get(f"/helpdesk/people/{alice.pk}/pass/shown/")
+    assert again.status_code == 200
+    body = text(again)
+    assert PASS.search(body) is None
+    assert code.group(1) not in body
+    assert "this page has shown it already" in body
+    assert "The pass the person has works for one sign-in, until 2.3.2026" in body
+    # The pass read to the caller still works: nothing was issued behind the agent's back.
+    assert list(RegisteredMethod.objects.filter(user=alice, kind=tap.KIND)) == [issued]
+    assert AuditEvent.objects.filter(action="tap.issued").count() == 1
+    assert tap.active_pass(alice, now=clock()) == issued
+    # Issuing another is its own, explicit form: the ticket is already filled in.
+    assert 'value="INC-1001"' in body
+    assert "Create a new pass instead" in body
+    second = desk.post(
+        f"/helpdesk/people/{alice.pk}/pass/",
+        {"pass-ticket": "INC-1001", "pass-lifetime": "3600", "pass-use": "one_time"},
+        follow=True,
+    )
+    assert PASS.search(text(second))
+    assert AuditEvent.objects.filter(action="tap.issued").count() == 2
+
+
+def test_a_pass_replaced_by_another_agent_is_not_shown(
+    desk: Client, agent: User, alice: User, clock: Any
+) -> None:
+    posted = desk.post(
+        f"/helpdesk/people/{alice.pk}/pass/",
+        {"pass-ticket": "INC-1", "pass-lifetime": "3600", "pass-use": "one_time"},
+    )
+    assert posted.status_code == 302
+    # Between the POST and its page, a colleague issues a new pass: the first no longer works,
+    # so it must not be read to the caller.
+    tap.issue(alice, now=clock(), ticket="INC-2", actor=agent)
+    page = desk.get(posted["Location"])
+    assert PASS.search(text(page)) is None
+    assert "this page has shown it already" in text(page)
+
+
+def test_a_pass_not_fetched_in_time_is_not_shown(desk: Client, alice: User, clock: Any) -> None:
+    posted = desk.post(
+        f"/helpdesk/people/{alice.pk}/pass/",
+        {"pass-ticket": "INC-1", "pass-lifetime": "3600", "pass-use": "one_time"},
+    )
+    clock.advance(121)
+    assert PASS.search(text(desk.get(posted["Location"]))) is None
+
+
+def test_the_ticket_is_remembered_for_the_person_until_changed(
+    desk: Client, alice: User, make_user: Any, clock: Any
+) -> None:
+    bob = make_user("bob@example.org", full_name="Bob")
+    person = f"/helpdesk/people/{alice.pk}/"
+    assert 'value="INC-77"' not in text(desk.get(person))
+    desk.post(f"{person}unlock/", {"unlock-ticket": "INC-77"})
+    page = text(desk.get(person))
+    # Every form of the page and the confirmation pages carry it.
+    assert page.count('value="INC-77"') == 3  # pass, exemption, sign-out (no app, no lockout)
+    assert 'value="INC-77"' in text(desk.get(f"{person}pass/revoke/"))
+    # Another person's page has its own ticket (none yet).
+    assert 'value="INC-77"' not in text(desk.get(f"/helpdesk/people/{bob.pk}/"))
+    # Changed on any form: the new one is remembered.
+    desk.post(f"{person}sign-out/", {"signout-ticket": "INC-78"})
+    page = text(desk.get(person))
+    assert 'value="INC-78"' in page
+    assert 'value="INC-77"' not in page
 
 
 def test_a_time_boxed_pass(desk: Client, alice: User, clock: Any) -> None:

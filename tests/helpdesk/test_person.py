@@ -87,8 +87,9 @@ def test_the_page_shows_methods_devices_and_sign_ins_with_reasons(
     assert 'id="devices"' in body
     assert "In use" in body
     assert "Wrong password" in body
-    assert "wrong password" in body  # the audit row's reason
-    assert "MFA skipped: 130.233.1.7 is in trusted network Campus" in body
+    # The audit rows' reasons, in sentences an agent can read out.
+    assert "The password was wrong." in body
+    assert "No second step: 130.233.1.7 is in the trusted network Campus." in body
     assert "Mail" in body
     assert "No wrong codes were entered" in body
     # A person's sign-in data is not kept by shared caches or the browser's history.

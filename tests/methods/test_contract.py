@@ -34,3 +34,28 @@ class TestTotpContract(MethodContract):
     ) -> str:
         right = self.right_answer(secret_holder, now)
         return "000000" if right != "000000" else "111111"
+
+
+class TestHardwareTokenContract(MethodContract):
+    kind = "hardware_token"
+
+    def right_answer(
+        self, secret_holder: PendingEnrolment | RegisteredMethod, now: dt.datetime
+    ) -> str:
+        from tests.methods.token_helpers import hotp_code, stock_token
+        from vahva.methods.hardware_token.models import HardwareToken
+
+        if isinstance(secret_holder, PendingEnrolment):
+            # The person typed the serial number printed on a token in stock.
+            token = HardwareToken.objects.filter(serial="TK0001").first() or stock_token()
+            secret_holder.data = {"serial": token.serial}
+            secret_holder.save(update_fields=["data"])
+        else:
+            token = HardwareToken.objects.get(registered=secret_holder)
+        return hotp_code(token, token.counter)
+
+    def wrong_answer(
+        self, secret_holder: PendingEnrolment | RegisteredMethod, now: dt.datetime
+    ) -> str:
+        right = self.right_answer(secret_holder, now)
+        return "000000" if right != "000000" else "111111"

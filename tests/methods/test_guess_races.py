@@ -14,8 +14,9 @@ from tests.helpers import sign_in_password
 from tests.signin.parallel import at_once, browser_like, count_checks, needs_shared_database
 from vahva.audit.models import AuditEvent
 from vahva.clock import FakeClock
-from vahva.methods import recovery_codes, registry, tap
+from vahva.methods import registry, tap
 from vahva.methods import service as methods
+from vahva.methods.recovery_codes import method as recovery_codes
 from vahva.signin import throttle
 
 pytestmark = pytest.mark.django_db(transaction=True)

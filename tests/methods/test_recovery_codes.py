@@ -14,9 +14,11 @@ from tests.methods.contract import MethodContract
 from vahva.audit.models import AuditEvent
 from vahva.clock import FakeClock
 from vahva.errors import InvalidCode, MalformedInput, ReplayedCode
-from vahva.methods import recovery_codes, registry
+from vahva.methods import registry
 from vahva.methods import service as methods
-from vahva.methods.models import PendingEnrolment, RecoveryCode, RegisteredMethod
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
+from vahva.methods.recovery_codes import method as recovery_codes
+from vahva.methods.recovery_codes.models import RecoveryCode
 
 pytestmark = pytest.mark.django_db
 

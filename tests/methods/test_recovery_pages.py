@@ -12,7 +12,8 @@ from django.test import Client
 from tests.helpers import code_for, sign_in_password, text
 from vahva.audit.models import AuditEvent
 from vahva.clock import FakeClock
-from vahva.methods.models import RecoveryCode, RegisteredMethod
+from vahva.methods.models import RegisteredMethod
+from vahva.methods.recovery_codes.models import RecoveryCode
 
 pytestmark = pytest.mark.django_db
 

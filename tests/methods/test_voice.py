@@ -18,7 +18,7 @@ from vahva.gateways import base as gateways
 from vahva.gateways import dev
 from vahva.gateways.base import CallEvent, CallEventKind, CallReply
 from vahva.gateways.models import DevCall
-from vahva.methods import registry, voice
+from vahva.methods import calls, registry
 from vahva.methods.base import AttemptRef
 from vahva.methods.models import PendingEnrolment, PhoneCall, RegisteredMethod
 
@@ -109,7 +109,7 @@ def test_unanswered_or_hung_up_calls_say_so(
     status = method.enrolment_status(pending, now=clock())
     assert status["state"] == "expired"
     assert message in status["message"]
-    with pytest.raises(voice.NotApproved):
+    with pytest.raises(calls.NotApproved):
         method.finish_enrolment(pending, str(PhoneCall.objects.get().pk), now=clock())
     assert not RegisteredMethod.objects.exists()
 
@@ -123,7 +123,7 @@ def test_an_unanswered_call_expires(alice: Any, clock: Any) -> None:
     call = dev.current_call(NUMBER)
     dev.act(call, "answer")
     dev.act(call, "key", "#")
-    assert PhoneCall.objects.get().state != voice.APPROVED
+    assert PhoneCall.objects.get().state != calls.APPROVED
 
 
 def test_zero_hash_reports_audits_alerts_and_holds_calls(
@@ -141,7 +141,7 @@ def test_zero_hash_reports_audits_alerts_and_holds_calls(
     assert event.data["signin_ip"] == "198.51.100.9"
     assert [m.to for m in mail.outbox] == [["helpdesk@demo.example"]]
     assert "0#" in mail.outbox[0].body
-    with pytest.raises(voice.CallsHeld):
+    with pytest.raises(calls.CallsHeld):
         method.begin(saved, now=clock(), attempt=AttemptRef(id=str(uuid.uuid4())))
 
 
@@ -157,10 +157,10 @@ def test_sign_in_approval_is_used_once_and_only_by_its_attempt(alice: Any, clock
     assert PhoneCall.objects.filter(attempt=mine).count() == 1
     answer_and_press("#")
     assert method.status(saved, attempt=AttemptRef(id=mine), now=clock()) == "approved"
-    with pytest.raises(voice.NotApproved):
+    with pytest.raises(calls.NotApproved):
         method.verify(saved, other, now=clock())
     method.verify(saved, mine, now=clock())
-    with pytest.raises(voice.NotApproved):
+    with pytest.raises(calls.NotApproved):
         method.verify(saved, mine, now=clock())
 
 

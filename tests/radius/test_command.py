@@ -110,3 +110,55 @@ def test_admin_adds_a_client_and_never_shows_the_secret(admin_client: Any) -> No
     assert bad.status_code == 200
     assert "not an address" in bad.content.decode()
     assert RadiusClient.objects.count() == 1
+
+
+def test_approve_only_is_for_wait_mode_clients() -> None:
+    out = run(
+        "client",
+        "add",
+        "OpenVPN",
+        "--address",
+        "10.0.0.5",
+        "--secret",
+        SECRET,
+        "--prompt",
+        "wait",
+        "--approve-only",
+    )
+    assert "prompt wait, approve-only pushes." in out
+    assert "approve-only pushes" in run("client", "list")
+    assert RadiusClient.objects.get().approve_only
+    # A client that shows challenges shows the number: it keeps number matching.
+    with pytest.raises(CommandError, match="keeps number matching"):
+        run(
+            "client",
+            "add",
+            "FortiGate",
+            "--address",
+            "10.0.0.6",
+            "--secret",
+            SECRET,
+            "--approve-only",
+        )
+    assert RadiusClient.objects.count() == 1
+    added = AuditEvent.objects.get(action="radius.client_added")
+    assert added.data["approve_only"] is True
+
+
+def test_admin_refuses_approve_only_for_a_challenge_client(admin_client: Any) -> None:
+    fields = {
+        "name": "Lab",
+        "addresses": "192.0.2.0/24",
+        "secret": SECRET,
+        "service": "",
+        "mfa_rule": "always",
+        "prompt": "challenge",
+        "approve_only": "on",
+    }
+    page = admin_client.post("/admin/radius/radiusclient/add/", fields)
+    assert page.status_code == 200
+    assert "keeps number matching" in page.content.decode()
+    assert not RadiusClient.objects.exists()
+    saved = admin_client.post("/admin/radius/radiusclient/add/", {**fields, "prompt": "wait"})
+    assert saved.status_code == 302
+    assert RadiusClient.objects.get().approve_only

@@ -36,6 +36,6 @@ def test_accepted_and_rejected_requests_are_in_the_sign_in_log(
     body = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.content.decode()))
     assert "Accepted (RADIUS)" in body
     assert "Rejected (RADIUS)" in body
-    assert "MFA skipped: service VPN never requires it" in body
+    assert "No second step: the service VPN never asks for one." in body  # the policy's reason
     assert "bob@demo.example" in body
     assert "Password only" in body

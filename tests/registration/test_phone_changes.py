@@ -37,7 +37,7 @@ def mobile(alice: Any, clock: Any) -> RegisteredMethod:
 
 
 def _delivery(method: RegisteredMethod) -> str:
-    return f"/security-info/phone/{method.pk}/delivery/"
+    return f"/security-info/methods/{method.pk}/delivery/"
 
 
 def _change(method: RegisteredMethod, kind: str = "sms") -> str:

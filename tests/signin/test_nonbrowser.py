@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import totp_code
 from vahva.errors import AlreadyCompleted, ExpiredChallenge, InvalidCode
 from vahva.signin import nonbrowser
-from vahva.signin.engine import InvalidCredentials
+from vahva.signin.attempts import InvalidCredentials
 from vahva.signin.models import SignInAttempt
 from vahva.signin.requirements import Outcome, Requirement, ServiceRule
 

@@ -20,7 +20,8 @@ from tests.signin.parallel import (
 )
 from vahva.audit.models import AuditEvent
 from vahva.errors import InvalidCode
-from vahva.signin import engine, passkeys, throttle
+from vahva.methods import registry
+from vahva.signin import engine, throttle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -131,7 +132,7 @@ def test_fifty_parallel_forged_passkeys_get_only_the_free_tries_checked(
         raise InvalidCode()
 
     checked = Counting(forged)
-    monkeypatch.setattr(passkeys.webauthn, "verify_passkey", checked)
+    monkeypatch.setattr(registry.get("webauthn"), "verify_passwordless", checked)
 
     def attempt(_n: int) -> int:
         browser = Client(REMOTE_ADDR="203.0.113.8")

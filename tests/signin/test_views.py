@@ -11,7 +11,7 @@ from django.test import Client
 from tests.helpers import code_for, sign_in_password, text
 from vahva.audit.models import AuditEvent
 from vahva.policy import campaign
-from vahva.signin.engine import SESSION_ATTEMPT
+from vahva.signin.attempts import SESSION_ATTEMPT
 from vahva.signin.models import SignInAttempt
 
 pytestmark = pytest.mark.django_db

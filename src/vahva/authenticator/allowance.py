@@ -121,6 +121,8 @@ class Limit(StrEnum):
     WINDOW = "window"
     #: Requests are paused after suspicious attempts.
     PAUSED = "paused"
+    #: An approve-only request within the cool-down after the person's last deny.
+    COOLDOWN = "cooldown"
 
 
 def _reason(limit: Limit) -> str:
@@ -131,6 +133,11 @@ def _reason(limit: Limit) -> str:
         return (
             f"{settings.PUSH_MAX_PER_WINDOW} sign-in requests were sent within "
             f"{settings.PUSH_WINDOW} seconds"
+        )
+    if limit == Limit.COOLDOWN:
+        return (
+            "an approve-only request (no number to type) within "
+            f"{settings.PUSH_APPROVE_ONLY_COOLDOWN} seconds of the person's last deny"
         )
     return "sign-in requests are paused after suspicious attempts"
 

@@ -62,7 +62,9 @@ def answer(
         raise AlreadyAnswered()
     typed: int | None = None
     target = {"approve": State.APPROVED, "deny": State.DENIED, "report": State.REPORTED}[decision]
-    if decision == "approve":
+    if decision == "approve" and found.match != PushChallenge.Match.NONE:
+        # An approval without the right number is refused: the app cannot skip number
+        # matching for a sign-in that shows a number (real-time phishing, push bombing).
         typed = protocol.parse_number(number)
         if typed != found.number:
             _wrong_number(found, device, now=now)

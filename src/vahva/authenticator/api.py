@@ -137,7 +137,12 @@ class ChallengeOut(Schema):
     outside_network: bool | None = Field(
         description="The sign-in came from outside the organisation's networks (None: unknown)."
     )
-    #: Number matching: the person types the number shown on the sign-in page.
+    match: str = Field(
+        description='"number": approve by typing the number shown where the person signs in; '
+        '"none": approve or deny only (a VPN that cannot show a number), so the app asks '
+        '"Approve sign-in to <service> from <address>?"'
+    )
+    #: Number matching: the person types the number shown on the sign-in page (match "number").
     number_required: bool
 
 
@@ -150,7 +155,7 @@ class AnswerBody(Schema):
     nonce: str = Field(max_length=64, description="The challenge's nonce, from `pending`.")
     decision: str = Field(max_length=16, description="approve, deny or report")
     number: int | str | None = Field(
-        default=None, description="The two-digit number typed (approve only)."
+        default=None, description='The two-digit number typed (approve; none for match "none").'
     )
     timestamp: int = Field(description="The same value as the Vahva-Timestamp header.")
 
@@ -209,7 +214,8 @@ def _challenge_out(challenge: PushChallenge) -> dict[str, Any]:
         "ip": context.get("ip"),
         "location": str(context.get("location", "")),
         "outside_network": context.get("outside"),
-        "number_required": True,
+        "match": challenge.match,
+        "number_required": challenge.match != PushChallenge.Match.NONE,
     }
 
 
@@ -269,7 +275,9 @@ def pending(request: HttpRequest) -> dict[str, Any]:
     summary="Answer",
 )
 def answer(request: HttpRequest, payload: AnswerBody) -> dict[str, Any]:
-    """Approve (with the typed number), deny, or deny and report a request."""
+    """Approve (with the typed number, unless the request's ``match`` is "none"), deny, or deny
+    and report a request. An approval without the right number is refused for a request whose
+    ``match`` is "number"."""
     device: Device = request.auth  # type: ignore[attr-defined]
     if str(payload.timestamp) != request.headers.get(protocol.HEADER_TIMESTAMP):
         raise MalformedInput()

@@ -28,6 +28,7 @@ from .errors import (
     DeviceRemoved,
     NoDevice,
     PushBusy,
+    PushCoolingDown,
     PushDenied,
     PushExpired,
     PushHeld,
@@ -60,6 +61,7 @@ __all__ = [
     "attempt_state",
     "attempt_state_until",
     "consume",
+    "cooling_down_until",
     "held_until",
     "helpdesk_check_of",
     "latest",
@@ -82,9 +84,14 @@ def push_for_attempt(
     device_ids: Iterable[object],
     now: dt.datetime,
     context: Mapping[str, Any],
+    match: str = PushChallenge.Match.NUMBER,
 ) -> PushChallenge:
     """The attempt's current push: the pending (or approved, unused) one, else a new one sent to
-    every active device of ``user`` among ``device_ids`` (the first answer wins)."""
+    every active device of ``user`` among ``device_ids`` (the first answer wins).
+
+    ``match``: :attr:`~PushChallenge.Match.NONE` for a sign-in that cannot show the number
+    (approve or deny only); such a request is not sent within ``PUSH_APPROVE_ONLY_COOLDOWN``
+    seconds of the person's last deny (PushCoolingDown)."""
     attempt_id = as_uuid(attempt, MalformedInput())
     current = latest(PushChallenge.objects.filter(user=user, attempt=attempt_id))
     if current is not None:
@@ -107,6 +114,15 @@ def push_for_attempt(
         # reach no phone; the person types the app's offline code (the phone in hand) instead.
         allowance.refused(user, limit=allowance.Limit.PAUSED, attempt=attempt_id, context=context)
         raise PushPaused(pause.until)
+    if match == PushChallenge.Match.NONE:
+        cooling = cooling_down_until(user, now=now)
+        if cooling is not None:
+            # Push bombing without a number to type: right after a "Deny" the thief's retry
+            # reaches no phone, so a tired thumb is not asked again and again.
+            allowance.refused(
+                user, limit=allowance.Limit.COOLDOWN, attempt=attempt_id, context=context
+            )
+            raise PushCoolingDown((cooling - now).total_seconds())
     challenge_id = uuid.uuid4()
     try:
         with transaction.atomic():
@@ -125,6 +141,7 @@ def push_for_attempt(
                 now=now,
                 context=context,
                 challenge_id=challenge_id,
+                match=match,
             )
     except (PushBusy, TooManyPushes) as exc:
         mine = latest(PushChallenge.objects.filter(user=user, attempt=attempt_id))
@@ -151,6 +168,26 @@ def held_until(user: Any, *, now: dt.datetime) -> dt.datetime | None:
     if reported is None:
         return None
     return reported + dt.timedelta(seconds=settings.PUSH_REPORT_HOLD)
+
+
+def cooling_down_until(user: Any, *, now: dt.datetime) -> dt.datetime | None:
+    """Until when approve-only requests to ``user`` wait after their last denied sign-in
+    request (a deny, a report, or wrong numbers until denied), or None."""
+    cooldown = dt.timedelta(seconds=settings.PUSH_APPROVE_ONLY_COOLDOWN)
+    if not cooldown:
+        return None
+    denied = (
+        PushChallenge.objects.filter(
+            user=user,
+            purpose=PushChallenge.Purpose.SIGNIN,
+            state__in=(State.DENIED, State.REPORTED),
+            answered_at__gt=now - cooldown,
+        )
+        .order_by("-answered_at")
+        .values_list("answered_at", flat=True)
+        .first()
+    )
+    return None if denied is None else denied + cooldown
 
 
 def reports_of(user: Any, *, since: dt.datetime) -> list[PushChallenge]:
@@ -234,8 +271,12 @@ def consume(challenge: PushChallenge, *, now: dt.datetime) -> Device:
     if state == State.EXPIRED:
         raise PushExpired()
     device = challenge.answered_by
-    # Number matching, checked again: an approval is only ever stored with the right number.
-    if challenge.answered_number != challenge.number or device is None:
+    if device is None:
+        raise PushDenied()
+    # Number matching, checked again: an approval is only ever stored with the right number
+    # (a request made without a number to type is the only one approved without it).
+    numbered = challenge.match != PushChallenge.Match.NONE
+    if numbered and challenge.answered_number != challenge.number:
         raise PushDenied()
     if device.status == Device.Status.REMOVED:
         raise DeviceRemoved()

@@ -238,10 +238,18 @@ class DeviceClient:
     def answer(
         self, decision: str, *, number: int | None = None, challenge: str | None = None
     ) -> dict[str, Any]:
-        """Approve (with the number shown on the computer), deny or report a request."""
+        """Approve (with the number shown on the computer, unless the request is approve-only:
+        ``match`` "none"), deny or report a request."""
         state = self.enrolment()
         key = self._key()
         chosen = self._choose(challenge)
+        if chosen.get("match") == "none":
+            number = None  # nothing to type: the VPN could not show a number
+        elif decision == "approve" and number is None:
+            raise ClientError(
+                "This request needs the number shown where you are signing in: "
+                "approve --number <number>."
+            )
         payload = {
             "challenge": chosen["id"],
             "nonce": chosen["nonce"],

@@ -173,6 +173,27 @@ class TooManyPushes(RateLimited):
         )
 
 
+class PushCoolingDown(RateLimited):
+    """The person denied a sign-in request a moment ago: no approve-only request (one without
+    number matching) is sent to them until the cool-down ends."""
+
+    code: ClassVar[str] = "cooling_down"
+
+    def __init__(self, retry_after: float) -> None:
+        minutes = max(1, math.ceil(retry_after / 60))
+        super().__init__(
+            retry_after,
+            ngettext_lazy(
+                "You denied a sign-in request a moment ago, so no new one is sent for "
+                "%(minutes)d minute. Try again then.",
+                "You denied a sign-in request a moment ago, so no new one is sent for "
+                "%(minutes)d minutes. Try again then.",
+                "minutes",
+            )
+            % {"minutes": minutes},
+        )
+
+
 class PushPaused(VahvaError):
     """Sign-in requests to the person's app are paused after suspicious attempts; the
     sign-in asks for a typed code (the app's offline code, or another method) instead."""

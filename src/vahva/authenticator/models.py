@@ -84,6 +84,16 @@ class PushChallenge(models.Model):
         #: the person types it into the app. It signs nobody in.
         HELPDESK = "helpdesk"
 
+    class Match(models.TextChoices):
+        """What the person does on the phone to approve."""
+
+        #: Number matching: type the number shown where the sign-in happens (every sign-in
+        #: that can show one: the web, a VPN showing RADIUS challenges).
+        NUMBER = "number"
+        #: Approve or deny only: for a VPN that cannot show a number (RADIUS wait mode, opted
+        #: in per client). Weaker against push bombing, so a deny cools the person down.
+        NONE = "none"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     purpose = models.CharField(max_length=8, choices=Purpose.choices)
@@ -97,6 +107,8 @@ class PushChallenge(models.Model):
     nonce = models.CharField(max_length=64)
     # Number matching: shown in the browser only, typed into the app.
     number = models.PositiveSmallIntegerField()
+    # Set once, at creation: whether an approval must carry ``number`` (see Match).
+    match = models.CharField(max_length=8, choices=Match.choices, default=Match.NUMBER)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)

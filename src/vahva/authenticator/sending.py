@@ -56,10 +56,12 @@ def new_challenge(
     enrolment: uuid.UUID | None = None,
     ttl: int | None = None,
     challenge_id: uuid.UUID | None = None,
+    match: str = PushChallenge.Match.NUMBER,
 ) -> PushChallenge:
     """A challenge for an attempt, an enrolment, or neither (a helpdesk check, whose caller
     limits it), sent to ``devices`` once the transaction commits (Web Push included: no push
-    service is called inside a transaction). ``challenge_id``: the id it was reserved under."""
+    service is called inside a transaction). ``challenge_id``: the id it was reserved under;
+    ``match``: whether the approval must carry the number (see :class:`PushChallenge.Match`)."""
     serial = 0
     if attempt or enrolment:
         key = {"attempt": attempt} if attempt else {"enrolment": enrolment}
@@ -80,6 +82,7 @@ def new_challenge(
             serial=serial,
             nonce=protocol.new_nonce(),
             number=protocol.new_number(),
+            match=PushChallenge.Match(match),
             created_at=now,
             expires_at=now + dt.timedelta(seconds=ttl or settings.PUSH_TTL),
             context=dict(context),

@@ -11,9 +11,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from vahva import clock
+from vahva.audit.tickets import TICKET_MAX, clean_ticket
 from vahva.conf import settings
 from vahva.errors import MalformedInput
-from vahva.methods import tap
 
 #: What the pass form offers, in seconds (those above TAP_MAX_LIFETIME are left out).
 PASS_LIFETIMES = (3600, 4 * 3600, 8 * 3600, 86400, 3 * 86400, 7 * 86400)
@@ -47,7 +47,7 @@ class TicketForm(forms.Form):
 
     ticket = forms.CharField(
         label=_("Ticket number"),
-        max_length=tap.TICKET_MAX,
+        max_length=TICKET_MAX,
         help_text=_("The helpdesk ticket this is done for; it goes to the audit log."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "size": 16}),
         error_messages={
@@ -58,7 +58,7 @@ class TicketForm(forms.Form):
 
     def clean_ticket(self) -> str:
         try:
-            return tap.clean_ticket(self.cleaned_data["ticket"])
+            return clean_ticket(self.cleaned_data["ticket"])
         except MalformedInput as exc:
             raise forms.ValidationError(str(exc.message)) from None
 

@@ -17,8 +17,10 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from vahva.accounts.models import User
+from vahva.audit import sentences
 from vahva.audit.log import recent_for, record
 from vahva.audit.models import AuditEvent
+from vahva.audit.tickets import clean_ticket
 from vahva.authenticator import service as devices
 from vahva.authenticator.models import Device
 from vahva.authenticator.service import Pause as PushPause
@@ -26,7 +28,6 @@ from vahva.conf import settings
 from vahva.errors import MalformedInput
 from vahva.methods import registry, tap
 from vahva.methods import service as methods
-from vahva.methods.app_push import AppPushMethod
 from vahva.methods.models import RegisteredMethod
 from vahva.policy import exemptions
 from vahva.policy.models import Exemption
@@ -37,14 +38,9 @@ from .errors import NotAllowed, UnknownItem, UnknownPerson
 
 #: People one search shows at most: the helpdesk looks someone up, it does not list everyone.
 SEARCH_LIMIT = 25
-#: The sign-in events the person page shows, newest first.
-SIGNIN_ACTIONS = (
-    "signin.password",
-    "signin.mfa",
-    "signin.success",
-    "signin.locked",
-    "signin.expired",
-)
+#: The sign-in events the person page shows, newest first: the sign-in log's, so an app's
+#: denials and "it wasn't me" reports are there too.
+SIGNIN_ACTIONS = tuple(sentences.SIGNIN_ACTIONS)
 SIGNINS_SHOWN = 15
 #: How far back the person page lists "it wasn't me" reports.
 REPORT_DAYS = 30
@@ -133,28 +129,22 @@ class ExemptionRow:
 class SignInRow:
     event: AuditEvent
     result: str
+    #: Why, in a sentence the agent can read out (the recorded reason when unknown).
+    why: str
     method: str
 
 
-_RESULTS = {
-    ("signin.success", "ok"): _("Signed in"),
-    ("signin.password", "ok"): _("Password right"),
-    ("signin.password", "failure"): _("Wrong password"),
-    ("signin.mfa", "failure"): _("Second step failed"),
-    ("signin.mfa", "ok"): _("Second step passed"),
-    ("signin.locked", "failure"): _("Locked: too many wrong codes"),
-    ("signin.expired", "failure"): _("Took too long"),
-}
-
-
 def _signin_row(event: AuditEvent) -> SignInRow:
-    kind = str((event.data or {}).get("method") or "")
+    data = event.data if isinstance(event.data, dict) else {}
+    kind = str(data.get("method") or "")
     try:
         method = str(registry.get(kind).label) if kind else ""
     except KeyError:
         method = kind
-    result = _RESULTS.get((event.action, event.outcome), event.action)
-    return SignInRow(event, str(result), method)
+    words = sentences.describe(
+        action=event.action, outcome=event.outcome, reason=event.reason, data=data
+    )
+    return SignInRow(event, words.label, words.why, method)
 
 
 @dataclass(frozen=True)
@@ -226,7 +216,7 @@ def check_caller(
     """Send the person's app "The helpdesk is checking it's you"; the agent reads the number
     out and the caller types it in."""
     check_may_act(actor, user)
-    ticket = tap.clean_ticket(ticket)
+    ticket = clean_ticket(ticket)
     check = devices.push_for_helpdesk(user, now=now, ticket=ticket, agent=actor)
     record(
         "helpdesk.check_sent",
@@ -263,6 +253,11 @@ def issue_pass(
     )
 
 
+def active_pass(user: Any, *, now: dt.datetime) -> RegisteredMethod | None:
+    """The person's working pass, if any (the page that shows a new pass once reads it)."""
+    return tap.active_pass(user, now=now)
+
+
 def revoke_pass(user: Any, *, ticket: str, actor: Any, request: Any) -> bool:
     check_may_act(actor, user)
     return tap.revoke(user, ticket=ticket, actor=actor, request=request)
@@ -283,7 +278,7 @@ def method_of(user: Any, method_id: object) -> MethodRow:
 def remove_method(user: Any, method_id: object, *, ticket: str, actor: Any, request: Any) -> str:
     """Remove one of the person's methods (an app's device is revoked with it); its label."""
     check_may_act(actor, user)
-    ticket = tap.clean_ticket(ticket)
+    ticket = clean_ticket(ticket)
     row = method_of(user, method_id)
     methods.remove(user, row.registered.pk)
     record(
@@ -309,11 +304,7 @@ def device_of(user: Any, device_id: object) -> Device:
 
 def methods_of_device(user: Any, device: Device) -> list[RegisteredMethod]:
     """The person's vahva app method(s) answered by ``device``."""
-    return [
-        m
-        for m in methods.registered_for(user)
-        if m.kind == AppPushMethod.kind and str(m.data.get("device")) == str(device.pk)
-    ]
+    return methods.on_device(user, device.pk)
 
 
 def leaves_no_method(user: Any, method_ids: list[int]) -> bool:
@@ -329,7 +320,7 @@ def remove_device(
     """Remove one of the person's app devices: its key is refused from now on, and its method
     goes too, so Security info no longer lists it. The device's name."""
     check_may_act(actor, user)
-    ticket = tap.clean_ticket(ticket)
+    ticket = clean_ticket(ticket)
     device = device_of(user, device_id)
     own = methods_of_device(user, device)
     with transaction.atomic():
@@ -364,7 +355,7 @@ def grant_exemption(
     check_may_act(actor, user)
     return exemptions.grant(
         user,
-        ticket=tap.clean_ticket(ticket),
+        ticket=clean_ticket(ticket),
         reason=reason,
         expires_at=expires_at,
         now=now,
@@ -386,14 +377,14 @@ def revoke_exemption(
     check_may_act(actor, user)
     exemption = exemption_of(user, exemption_id)
     return exemptions.revoke(
-        user, exemption.pk, ticket=tap.clean_ticket(ticket), now=now, actor=actor, request=request
+        user, exemption.pk, ticket=clean_ticket(ticket), now=now, actor=actor, request=request
     )
 
 
 def sign_out_everywhere(user: Any, *, ticket: str, actor: Any, request: Any) -> None:
     """End every session of the person (other rooms forget remembered browsers and tokens)."""
     check_may_act(actor, user)
-    ticket = tap.clean_ticket(ticket)
+    ticket = clean_ticket(ticket)
     # The same function as Security info's sign-outs: each session audited, its tokens revoked.
     browser_sessions.end_everywhere(
         user, actor=actor, request=request, reason=f"signed out by the helpdesk ({ticket})"
@@ -404,7 +395,7 @@ def sign_out_everywhere(user: Any, *, ticket: str, actor: Any, request: Any) -> 
 def clear_lockout(user: Any, *, ticket: str, now: dt.datetime, actor: Any, request: Any) -> int:
     """Forget the person's wrong second-factor codes (a lockout or a slow-down); how many."""
     check_may_act(actor, user)
-    ticket = tap.clean_ticket(ticket)
+    ticket = clean_ticket(ticket)
     before = lockout_of(user, now=now)
     key, _rule = _mfa_key(user)
     throttle.clear([key])

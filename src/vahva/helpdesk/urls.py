@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import changes, views
 
 app_name = "helpdesk"
 urlpatterns = [
@@ -14,23 +14,29 @@ urlpatterns = [
         name="check_status",
     ),
     path("people/<int:person_id>/pass/", views.issue_pass, name="issue_pass"),
+    path("people/<int:person_id>/pass/shown/", views.pass_shown, name="pass_shown"),
     path("people/<int:person_id>/pass/revoke/", views.revoke_pass, name="revoke_pass"),
     path(
         "people/<int:person_id>/methods/<int:method_id>/remove/",
-        views.remove_method,
+        changes.remove_method,
         name="remove_method",
     ),
     path(
         "people/<int:person_id>/devices/<uuid:device_id>/remove/",
-        views.remove_device,
+        changes.remove_device,
         name="remove_device",
     ),
-    path("people/<int:person_id>/exemptions/", views.grant_exemption, name="grant_exemption"),
+    path("people/<int:person_id>/exemptions/", changes.grant_exemption, name="grant_exemption"),
     path(
         "people/<int:person_id>/exemptions/<int:exemption_id>/revoke/",
-        views.revoke_exemption,
+        changes.revoke_exemption,
         name="revoke_exemption",
     ),
-    path("people/<int:person_id>/sign-out/", views.sign_out, name="sign_out"),
-    path("people/<int:person_id>/unlock/", views.unlock, name="unlock"),
+    path(
+        "people/<int:person_id>/methods/<slug:kind>/<slug:action>/",
+        changes.method_action,
+        name="method_action",
+    ),
+    path("people/<int:person_id>/sign-out/", changes.sign_out, name="sign_out"),
+    path("people/<int:person_id>/unlock/", changes.unlock, name="unlock"),
 ]

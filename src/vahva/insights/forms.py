@@ -43,6 +43,8 @@ class SignInFilterForm(forms.Form):
     )
     reason = forms.CharField(
         label=_("Reason contains"),
+        # The log shows each reason as a sentence; the filter reads the recorded one.
+        help_text=_("Words of the reason as recorded, in English (as in the CSV export)."),
         required=False,
         max_length=300,
         error_messages={"max_length": _("Use at most %(limit_value)d characters.")},

@@ -18,43 +18,14 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from vahva.audit import sentences
 from vahva.audit.models import AuditEvent
 from vahva.methods import registry
 from vahva.methods.models import RegisteredMethod
 
-#: The audit actions of signing in, with the name of each in the log's action filter.
-ACTIONS: dict[str, str | Promise] = {
-    "signin.password": _("Password step"),
-    "signin.mfa": _("Second step"),
-    "signin.success": _("Signed in"),
-    "signin.locked": _("Locked"),
-    "signin.expired": _("Expired"),
-    "signin.confirm": _("Identity confirmed again"),
-    # RADIUS (VPNs): the radius room's rows.
-    "radius.challenge": _("RADIUS: second step asked"),
-    "radius.mfa": _("RADIUS: second step"),
-    "radius.accept": _("RADIUS: accepted"),
-    "radius.reject": _("RADIUS: rejected"),
-}
-
-#: What a row says happened, by (action, outcome); a lookup table instead of an if-chain.
-_LABELS: dict[tuple[str, str], str | Promise] = {
-    ("signin.password", "ok"): _("Password accepted"),
-    ("signin.password", "failure"): _("Wrong password"),
-    ("signin.mfa", "ok"): _("Second step accepted"),
-    ("signin.mfa", "failure"): _("Wrong code"),
-    ("signin.success", "ok"): _("Signed in"),
-    ("signin.locked", "failure"): _("Locked after wrong codes"),
-    ("signin.expired", "failure"): _("Sign-in expired"),
-    ("signin.confirm", "ok"): _("Identity confirmed again"),
-    ("signin.confirm", "failure"): _("Wrong code when confirming"),
-    ("radius.challenge", "ok"): _("Second step asked (RADIUS)"),
-    ("radius.mfa", "failure"): _("Wrong code (RADIUS)"),
-    ("radius.accept", "ok"): _("Accepted (RADIUS)"),
-    ("radius.reject", "failure"): _("Rejected (RADIUS)"),
-}
-#: The password step's failure for an address nobody has.
-_UNKNOWN_ADDRESS = "unknown e-mail address"
+#: The audit actions of signing in, with the name of each in the log's action filter (the
+#: app's denials and reports, and the texts' and calls' limits and reports, included).
+ACTIONS: dict[str, str | Promise] = sentences.SIGNIN_ACTIONS
 
 OUTCOMES: dict[str, str | Promise] = {"ok": _("Succeeded"), "failure": _("Failed")}
 
@@ -85,6 +56,8 @@ class SignInRow:
 
     event: AuditEvent
     label: str
+    #: Why, in a sentence a helpdesk agent understands (the recorded reason when unknown).
+    why: str
     person: str
     method: str
     service: str
@@ -130,18 +103,18 @@ def _method_label(kind: Any) -> str:
 
 
 def describe(event: AuditEvent) -> SignInRow:
-    """The row for ``event``: what happened in words, who, with which method, for what."""
+    """The row for ``event``: what happened and why in words, who, which method, for what."""
     data = event.data if isinstance(event.data, dict) else {}
-    if event.action == "signin.password" and event.reason == _UNKNOWN_ADDRESS:
-        label: str | Promise = _("Unknown e-mail address")
-    else:
-        label = _LABELS.get((event.action, event.outcome), event.action)
+    words = sentences.describe(
+        action=event.action, outcome=event.outcome, reason=event.reason, data=data
+    )
     method = _method_label(data.get("method"))
     if event.action in ("signin.success", "radius.accept") and not data.get("method"):
         method = str(_("Password only"))
     return SignInRow(
         event=event,
-        label=str(label),
+        label=words.label,
+        why=words.why,
         person=event.subject_email or str(data.get("email") or ""),
         method=method,
         service=str(data.get("service") or ""),

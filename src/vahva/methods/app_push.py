@@ -28,6 +28,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from vahva import clock
+from vahva.audit.log import recent_for
 from vahva.authenticator import protocol as authenticator_protocol
 from vahva.authenticator import service as authenticator
 from vahva.authenticator.errors import PushPaused
@@ -35,7 +36,7 @@ from vahva.conf import settings
 from vahva.errors import MalformedInput
 
 from . import service, totp
-from .base import AttemptRef, Method
+from .base import AttemptRef, Include, Method, WizardStep
 from .models import PendingEnrolment, RegisteredMethod
 from .totp import qr_data_uri
 
@@ -66,6 +67,35 @@ class AppPushMethod(Method):
     # RFC 8176 "swk": proof of possession of a software-secured key (the app's ECDSA key).
     amr = ("swk",)
     waits = True
+    matches_numbers = True
+    typed_code = True
+    audited_outcomes = {"push.denied": "denied", "push.reported": "reported"}
+    wizard = WizardStep("app", _("App"), lead=True, template="methods/app_push/wizard_step.html")
+
+    def device_of(self, registered: RegisteredMethod) -> str | None:
+        device = registered.data.get("device")
+        return str(device) if device is not None else None
+
+    def security_notice(self, user: Any, *, now: dt.datetime) -> Include | None:
+        # "It wasn't me" answers: the person sees them here, the helpdesk got an e-mail.
+        reports = recent_for(user, actions=("push.reported",), limit=5)
+        # Push bombing: requests to the app paused, a typed code asked instead (until when).
+        pause = authenticator.pause_of(user, now=now)
+        if not reports and pause is None:
+            return None
+        return Include(
+            "methods/app_push/_security_notice.html",
+            {
+                "reports": reports,
+                "held_until": authenticator.held_until(user, now=now),
+                "pause": pause,
+            },
+        )
+
+    def wizard_context(self) -> dict[str, Any]:
+        # Where the phone opens the vahva app (the enrolment QR comes on the next page).
+        app_url = f"{str(settings.PUBLIC_URL).rstrip('/')}/app/"
+        return {"app_url": app_url, "app_qr": totp.qr_data_uri(app_url)}
 
     @staticmethod
     def _devices(user: Any) -> list[object]:
@@ -91,6 +121,9 @@ class AppPushMethod(Method):
                     "location": authenticator_protocol.coarse_location(attempt.ip),
                     "outside": attempt.trusted_network is None,
                 },
+                # Approve-only when the sign-in cannot show the number (a VPN in RADIUS wait
+                # mode, opted in); every other sign-in keeps number matching.
+                match="number" if attempt.number_matching else "none",
             )
         except PushPaused as paused:
             # Push bombing: no request is sent; the page asks for the app's offline code (the
@@ -109,6 +142,10 @@ class AppPushMethod(Method):
     @staticmethod
     def _is_code(response: str) -> bool:
         return len(response.strip()) < 32
+
+    def matches(self, registered: RegisteredMethod, code: str, *, now: dt.datetime) -> bool:
+        # The app's offline code (its own TOTP secret), for protocols that cannot wait.
+        return totp.code_matches(registered.secret, code, now=now)
 
     def amr_for(self, response: str) -> tuple[str, ...]:
         # The offline code is a one-time password (RFC 8176 "otp"), not the app's key.

@@ -14,10 +14,63 @@ from typing import Any, ClassVar
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from vahva.errors import MalformedInput
 
 from .models import PendingEnrolment, RegisteredMethod
+
+#: The longest answer a ceremony (the browser's own prompt: WebAuthn JSON) may send, in
+#: characters: a bigger one is refused before it is parsed (memory exhaustion).
+MAX_CEREMONY_ANSWER = 16_384
+#: What a ceremony's answer that cannot be read is told.
+CEREMONY_NOT_UNDERSTOOD = _(
+    "The answer from your security key or passkey was not understood. Try again, or sign in "
+    "another way."
+)
+
+
+class NotOffered(MalformedInput):
+    """A change or action the method does not offer (a page for another method's row)."""
+
+    status = 404
+    default_message = _("That sign-in method does not offer this.")
+
+
+@dataclass(frozen=True)
+class WizardStep:
+    """Where a method stands in the registration wizard ("Keep your account secure").
+
+    Methods with the same ``slug`` satisfy the same step; the ``lead`` one opens it with its
+    own ``template`` (the App step: "get the vahva app"), the others are reached from there
+    ("I want to use a different authenticator app") or by "different method"."""
+
+    slug: str
+    #: The step's tab ("App", "Phone"), as its lead method names it.
+    tab: str | Promise
+    lead: bool = False
+    template: str = ""
+
+
+@dataclass(frozen=True)
+class Include:
+    """What a method adds to a page of another room: a template included there (as
+    ``section``, with ``section.context``) and its data."""
+
+    template: str
+    context: Mapping[str, Any]
+
+
+#: On the helpdesk's page about a person; its forms post to ``helpdesk:method_action``.
+HelpdeskSection = Include
+
+
+@dataclass(frozen=True)
+class Passwordless:
+    """A verified passwordless answer: the method that answered, and what it proved."""
+
+    registered: RegisteredMethod
+    amr: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -33,6 +86,9 @@ class AttemptRef:
     #: The organisation's trusted network the address is in ("Campus"), found by the caller
     #: (methods decide nothing about networks); None: outside them, or unknown.
     trusted_network: str | None = None
+    #: The sign-in can show a number for the person to type in the app (number matching);
+    #: False only for a RADIUS client in wait mode that opted in to approve-only pushes.
+    number_matching: bool = True
 
 
 class Method(ABC):
@@ -70,6 +126,96 @@ class Method(ABC):
     fallback: ClassVar[bool] = False
     #: The typed answer has letters: its field must not offer a number pad.
     letters: ClassVar[bool] = False
+    #: :meth:`begin` returns a ``number`` that the sign-in must show (number matching): a
+    #: client that cannot show it cannot use the method, unless the attempt is approve-only.
+    matches_numbers: ClassVar[bool] = False
+    #: Its answer is a code the person reads from something they hold (an app, a token), so
+    #: a protocol without a browser (the validation API, RADIUS) may check it: see
+    #: :meth:`matches`. A texted code is not: it needs a text sent first.
+    typed_code: ClassVar[bool] = False
+    #: A new enrolment of its wizard step may replace a registered one ("Change number").
+    replaceable: ClassVar[bool] = False
+    #: Audit actions of its own that end a sign-in (``push.denied``), and the outcome they
+    #: are counted as in the sign-ins metric ("denied").
+    audited_outcomes: ClassVar[Mapping[str, str]] = {}
+    #: The channel label of the texts or calls it sends (the phone-send metrics); "": none.
+    send_channel: ClassVar[str] = ""
+    #: Its place in the registration wizard; None: reached only by "different method".
+    wizard: ClassVar[WizardStep | None] = None
+
+    def wizard_context(self) -> dict[str, Any]:
+        """Template data for the wizard step this method leads (the app's address, a QR)."""
+        return {}
+
+    def working(self, registered: RegisteredMethod, *, now: dt.datetime) -> bool:
+        """Whether ``registered`` still works (a one-time pass used up does not)."""
+        return True
+
+    def device_of(self, registered: RegisteredMethod) -> str | None:
+        """The id of the vahva app device that answers for ``registered``, if it is one."""
+        return None
+
+    def available(self) -> bool:
+        """Whether "Add method" offers it now (hardware tokens: when any are in stock)."""
+        return self.enrolable
+
+    def matches(self, registered: RegisteredMethod, code: str, *, now: dt.datetime) -> bool:
+        """For :attr:`typed_code` methods: whether ``code`` would be accepted, consuming
+        nothing (the caller then verifies the one that matches)."""
+        return False
+
+    def security_row(self, registered: RegisteredMethod) -> Include | None:
+        """What Security info's row of ``registered`` offers besides "Remove" ("Change
+        number"); its forms post to ``registration:method_change``."""
+        return None
+
+    def security_notice(self, user: Any, *, now: dt.datetime) -> Include | None:
+        """A notice at the top of Security info (requests to the app paused)."""
+        return None
+
+    def security_section(self, user: Any, *, now: dt.datetime) -> Include | None:
+        """A card of its own on Security info (how many recovery codes are left)."""
+        return None
+
+    def change(
+        self, registered: RegisteredMethod, action: str, data: Mapping[str, str]
+    ) -> tuple[RegisteredMethod, str]:
+        """A change the person asks for on Security info (text <-> call); the registration
+        room has checked a recent sign-in and writes the audit row. Returns the method as it
+        is now and what was done, in a sentence; a VahvaError changes nothing."""
+        raise NotOffered()
+
+    #: For a ceremony: the part of the "Confirm it's you" page that asks for it.
+    confirm_template: ClassVar[str] = ""
+    #: For a passwordless method: the part of the password page that offers it.
+    passwordless_template: ClassVar[str] = ""
+
+    def passwordless_enabled(self) -> bool:
+        """Whether it signs a person in with no password here (a discoverable passkey: the
+        answer names the person); the password page then offers it."""
+        return False
+
+    def passwordless_options(self, *, scope: str, now: dt.datetime) -> dict[str, Any]:
+        """What the browser needs to ask for a passwordless answer bound to ``scope`` (one
+        browser session)."""
+        raise NotOffered()
+
+    def verify_passwordless(self, response: str, *, scope: str, now: dt.datetime) -> Passwordless:
+        """Check a passwordless answer made for ``scope``; raises InvalidCode (its owner, when
+        known, as ``.subject``) or ReplayedCode."""
+        raise NotOffered()
+
+    def helpdesk_section(self, user: Any, *, now: dt.datetime) -> HelpdeskSection | None:
+        """What the helpdesk's page about ``user`` shows of this method; None: nothing."""
+        return None
+
+    def helpdesk_action(
+        self, user: Any, action: str, data: Mapping[str, str], *, now: dt.datetime
+    ) -> str:
+        """Do ``action`` of :meth:`helpdesk_section` for ``user`` (the helpdesk room has
+        checked the agent, the ticket and writes the audit row). Returns what was done, in a
+        sentence; raises a VahvaError for bad input, having changed nothing."""
+        raise MalformedInput()
 
     def amr_for(self, response: str) -> tuple[str, ...]:
         """The RFC 8176 values this ``response`` proves (a method may take more than one

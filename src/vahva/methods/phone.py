@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from vahva.conf import settings
@@ -33,6 +34,7 @@ from vahva.gateways.base import GatewayError
 from vahva.gateways.models import OutboxMessage
 
 from . import registry, service
+from .base import Include, NotOffered
 from .models import PendingEnrolment, RegisteredMethod
 from .phone_limits import (
     DAY,
@@ -102,8 +104,7 @@ def language_of(user: Any) -> str:
 
 # --- Security info: Text <-> Call, change of number -------------------------------------------
 
-#: The key in a pending enrolment's data naming the phone it replaces (a changed number).
-REPLACES = "replaces"
+REPLACES = service.REPLACES
 
 
 def known_number(user: Any) -> str:
@@ -145,24 +146,9 @@ def set_delivery(user: Any, method_id: object, delivery: str) -> tuple[Registere
     return registered, before
 
 
-def mark_replacing(pending: PendingEnrolment, registered: RegisteredMethod) -> PendingEnrolment:
-    """Make ``pending`` a change of number: when it is proved, it replaces ``registered``."""
-    old = phone_of(pending.user, registered.pk)
-    pending.data = {**pending.data, REPLACES: old.pk}
-    pending.save(update_fields=["data"])
-    return pending
-
-
-def replaced_by(pending: PendingEnrolment) -> RegisteredMethod | None:
-    """The person's phone this enrolment replaces, if it is a change of number (and the
-    phone is still there)."""
-    old_id = pending.data.get(REPLACES)
-    if old_id is None:
-        return None
-    try:
-        return phone_of(pending.user, old_id)
-    except MalformedInput:
-        return None
+#: A change of number is the core's replacement of one method by another of its family.
+mark_replacing = service.mark_replacing
+replaced_by = service.replaced_by
 
 
 # --- the enrolment page ----------------------------------------------------------------------
@@ -191,6 +177,27 @@ class PhoneMethod:
     """
 
     kind: ClassVar[str]
+    #: "Change number": a new phone enrolment replaces this one once proved.
+    replaceable: ClassVar[bool] = True
+
+    def security_row(self, registered: RegisteredMethod) -> Include | None:
+        installed = {m.kind for m in registry.all_methods()}
+        # Text <-> call, when this deployment offers the other one.
+        switch_to = next((k for k in DELIVERIES if k != registered.kind and k in installed), None)
+        return Include("methods/phone/_security_row.html", {"switch_to": switch_to})
+
+    def change(
+        self, registered: RegisteredMethod, action: str, data: Mapping[str, str]
+    ) -> tuple[RegisteredMethod, str]:
+        if action != "delivery":
+            raise NotOffered()
+        changed, _before = set_delivery(registered.user, registered.pk, data.get("delivery", ""))
+        if changed.kind == "voice":
+            done = gettext("From now on we call your phone: %(method)s.")
+        else:
+            done = gettext("From now on we text codes to your phone: %(method)s.")
+        method = registry.get(changed.kind)
+        return changed, done % {"method": method.describe(changed)}
 
     def describe(self, registered: RegisteredMethod) -> str:
         number = mask(str(registered.data.get("number", "")))

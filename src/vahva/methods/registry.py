@@ -1,30 +1,57 @@
-"""Which methods exist. The engine looks methods up here by their ``kind``."""
+"""Which methods exist. The engine looks methods up here by their ``kind``.
+
+The list comes from the ``VAHVA_METHODS`` setting (dotted paths, :mod:`.installed`); a path
+that does not import, is not a :class:`Method` or repeats a kind is a system check error
+(``vahva check``), so a typo stops the start instead of silently dropping a method.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, register
 from django.utils.module_loading import import_string
 
 from .base import Method
-
-#: Dotted paths of the built-in methods, in the order "Add method" lists them.
-BUILTIN = (
-    "vahva.methods.app_push.AppPushMethod",
-    "vahva.methods.totp.TotpMethod",
-    "vahva.methods.sms.SmsMethod",
-    "vahva.methods.voice.VoiceMethod",
-    "vahva.methods.webauthn.WebAuthnMethod",
-    "vahva.methods.recovery_codes.RecoveryCodesMethod",
-    "vahva.methods.tap.TemporaryPassMethod",
-)
+from .installed import BUILTIN
 
 _methods: dict[str, Method] = {}
+_problems: list[str] = []
 
 
-def load(paths: tuple[str, ...] = BUILTIN) -> None:
+def configured() -> tuple[str, ...]:
+    return tuple(getattr(settings, "VAHVA_METHODS", BUILTIN))
+
+
+def load(paths: tuple[str, ...] | None = None) -> None:
     _methods.clear()
-    for path in paths:
-        method: Method = import_string(path)()
+    _problems.clear()
+    for path in configured() if paths is None else paths:
+        try:
+            found = import_string(path)
+        except ImportError as exc:
+            _problems.append(f"VAHVA_METHODS: {path!r} cannot be imported ({exc}).")
+            continue
+        if not (isinstance(found, type) and issubclass(found, Method)):
+            _problems.append(f"VAHVA_METHODS: {path!r} is not a sign-in method class.")
+            continue
+        method: Method = found()
+        if method.kind in _methods:
+            _problems.append(f"VAHVA_METHODS: {path!r} repeats the kind {method.kind!r}.")
+            continue
         _methods[method.kind] = method
+
+
+@register()
+def check_methods(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A method that could not be installed is an error naming its path."""
+    found: list[CheckMessage] = [Error(text, id="vahva.E300") for text in _problems]
+    if not any(m.listed for m in _methods.values()):
+        found.append(
+            Error("VAHVA_METHODS installs no method a person can register.", id="vahva.E301")
+        )
+    return found
 
 
 def get(kind: str) -> Method:
@@ -37,4 +64,15 @@ def all_methods() -> list[Method]:
 
 
 def enrolable() -> list[Method]:
-    return [m for m in _methods.values() if m.enrolable]
+    return [m for m in _methods.values() if m.enrolable and m.available()]
+
+
+def passwordless() -> Method | None:
+    """The method that signs people in without a password here, if one is on."""
+    return next((m for m in _methods.values() if m.passwordless_enabled()), None)
+
+
+def typed_code(kind: str) -> Method | None:
+    """The method of ``kind`` when a protocol without a browser may check its codes."""
+    method = _methods.get(kind)
+    return method if method is not None and method.typed_code else None

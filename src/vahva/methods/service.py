@@ -77,6 +77,21 @@ def has_methods(user: Any) -> bool:
     ).exists()
 
 
+def on_device(user: Any, device_id: object) -> list[RegisteredMethod]:
+    """The person's methods answered by the vahva app device ``device_id``."""
+    wanted = str(device_id)
+    return [m for m in registered_for(user) if registry.get(m.kind).device_of(m) == wanted]
+
+
+def has_stand_in(user: Any) -> bool:
+    """Whether the person has a working method that is not one they registered themselves (a
+    temporary access pass from the helpdesk): it signs them in to register a real one."""
+    now = clock.now()
+    stand_ins = {m.kind: m for m in registry.all_methods() if not m.listed}
+    found = RegisteredMethod.objects.filter(_working(now), user=user, kind__in=list(stand_ins))
+    return any(stand_ins[m.kind].working(m, now=now) for m in found)
+
+
 def has_phishing_resistant(user: Any) -> bool:
     """Whether the person has a method a look-alike site cannot relay (a security key or
     passkey), for services that accept nothing else."""
@@ -258,3 +273,46 @@ def consume_pending(pending: PendingEnrolment, *, now: dt.datetime) -> None:
         # A double-submitted form or a second tab got there first.
         raise AlreadyCompleted()
     pending.consumed = True
+
+
+# --- replacing a method (a change of number) --------------------------------------------------
+
+#: The key in a pending enrolment's data naming the method it replaces.
+REPLACES = "replaces"
+
+
+def _family(kind: str) -> str:
+    """Methods that replace one another: those of one wizard step (a phone by text or call)."""
+    method = registry.get(kind)
+    return method.wizard.slug if method.replaceable and method.wizard is not None else ""
+
+
+def replaceable_of(user: Any, method_id: object, *, by: str) -> RegisteredMethod:
+    """The person's own method with this id, which an enrolment of ``by`` may replace;
+    MalformedInput for anything else (looked up by (user, id): an id from the browser never
+    reaches another person's method)."""
+    registered = get_for(user, method_id)
+    family = _family(registered.kind)
+    if not family or family != _family(by):
+        raise MalformedInput(_("That sign-in method cannot be changed this way."))
+    return registered
+
+
+def mark_replacing(pending: PendingEnrolment, registered: RegisteredMethod) -> PendingEnrolment:
+    """Make ``pending`` a change (of number): when it is proved, it replaces ``registered``."""
+    old = replaceable_of(pending.user, registered.pk, by=pending.kind)
+    pending.data = {**pending.data, REPLACES: old.pk}
+    pending.save(update_fields=["data"])
+    return pending
+
+
+def replaced_by(pending: PendingEnrolment) -> RegisteredMethod | None:
+    """The method this enrolment replaces, if it is a change (and that method is still
+    there)."""
+    old_id = pending.data.get(REPLACES)
+    if old_id is None:
+        return None
+    try:
+        return replaceable_of(pending.user, old_id, by=pending.kind)
+    except MalformedInput:
+        return None

@@ -34,7 +34,7 @@ from vahva.gateways import outbox
 from vahva.gateways.models import OutboxMessage
 
 from . import phone, service, totp
-from .base import AttemptRef, Method
+from .base import AttemptRef, Method, WizardStep
 from .models import PendingEnrolment, PhoneCode, RegisteredMethod
 
 DIGITS = 6
@@ -174,6 +174,9 @@ class SmsMethod(phone.PhoneMethod, Method):
     amr = ("sms",)
     verified_message = _("SMS verified successfully")
     sends = True
+    send_channel = "sms"
+    # The Phone step: a number, then "Text me a code" (SMS) or "Call me" (press #).
+    wizard = WizardStep("phone", _("Phone"), lead=True, template="methods/phone/wizard_step.html")
 
     def phone_label(self, masked: str) -> str:
         return gettext("Text a code to %(number)s") % {"number": masked}

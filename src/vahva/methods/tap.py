@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from vahva import clock
 from vahva.audit.log import record
+from vahva.audit.tickets import clean_ticket
 from vahva.conf import settings
 from vahva.errors import ExpiredChallenge, InvalidCode, MalformedInput
 
@@ -41,7 +42,6 @@ _LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _SEPARATORS = re.compile(r"[\s\-_.\u2010-\u2015]+")
 #: Longer input is refused before any work is done on it.
 _MAX_INPUT = 64
-TICKET_MAX = 64
 #: Seconds: someone has to read the pass out and type it.
 MIN_LIFETIME = 60
 
@@ -80,20 +80,6 @@ def digest(code: str, salt: str) -> str:
     # Keyed with the deployment's secret key and salted per pass: a copy of the database alone
     # does not let anyone test guesses offline, and equal passes do not look equal.
     return salted_hmac(f"vahva.methods.tap.{salt}", code, algorithm="sha256").hexdigest()
-
-
-def clean_ticket(ticket: str) -> str:
-    """The helpdesk ticket number every pass is issued under (the audit trail needs it)."""
-    text = (ticket or "").strip()
-    if not text:
-        raise MalformedInput(_("Enter the helpdesk ticket number."))
-    if len(text) > TICKET_MAX or not text.isprintable():
-        # Log injection: no newlines or control characters in what the audit log shows.
-        raise MalformedInput(
-            _("A ticket number is at most %(count)d characters on one line.")
-            % {"count": TICKET_MAX}
-        )
-    return text
 
 
 def _duration(seconds: int) -> str:
@@ -237,6 +223,9 @@ class TemporaryPassMethod(Method):
     amr = ("otp",)
     enrolable = False
     listed = False
+
+    def working(self, registered: RegisteredMethod, *, now: dt.datetime) -> bool:
+        return _is_active(registered, now)
 
     def describe(self, registered: RegisteredMethod) -> str:
         until = valid_until_text(registered)

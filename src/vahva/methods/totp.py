@@ -21,7 +21,7 @@ from vahva.conf import settings
 from vahva.errors import InvalidCode, MalformedInput
 
 from . import service
-from .base import Method
+from .base import Method, WizardStep
 from .models import PendingEnrolment, RegisteredMethod
 
 STEP = 30
@@ -84,6 +84,17 @@ def match_step(
     return matched
 
 
+def code_matches(secret: str, code: str, *, now: dt.datetime) -> bool:
+    """Whether ``code`` is one of ``secret``'s codes around ``now`` (nothing consumed)."""
+    if not secret:
+        return False
+    try:
+        match_step(secret, normalise_code(code), now=now)
+    except (InvalidCode, MalformedInput):
+        return False
+    return True
+
+
 def provisioning_uri(secret: str, *, account: str, issuer: str) -> str:
     return pyotp.TOTP(secret, digits=DIGITS, interval=STEP).provisioning_uri(
         name=account, issuer_name=issuer
@@ -106,6 +117,12 @@ class TotpMethod(Method):
     description = _("A 6-digit code from any authenticator app on your phone or computer.")
     prompt = _("Enter the code from your authenticator app")
     amr = ("otp",)
+    typed_code = True
+    # "I want to use a different authenticator app" on the App step.
+    wizard = WizardStep("app", _("App"))
+
+    def matches(self, registered: RegisteredMethod, code: str, *, now: dt.datetime) -> bool:
+        return code_matches(registered.secret, code, now=now)
 
     def verify(self, registered: RegisteredMethod, response: str, *, now: dt.datetime) -> None:
         code = normalise_code(response)

@@ -41,7 +41,7 @@ from vahva.conf import settings
 from vahva.errors import ExpiredChallenge, MalformedInput, VahvaError
 
 from . import service
-from .base import AttemptRef, Method
+from .base import AttemptRef, Method, Passwordless
 from .models import PendingEnrolment, RegisteredMethod, WebAuthnChallenge, WebAuthnCredential
 from .webauthn_checks import (
     Assertion,
@@ -281,6 +281,19 @@ class WebAuthnMethod(Method):
     ceremony = True
     phishing_resistant = True
     verified_message = _("Security key or passkey added")
+
+    confirm_template = "methods/webauthn/_confirm.html"
+    passwordless_template = "methods/webauthn/_passwordless.html"
+
+    def passwordless_enabled(self) -> bool:
+        return passkey_signin_enabled()
+
+    def passwordless_options(self, *, scope: str, now: dt.datetime) -> dict[str, Any]:
+        return passkey_options(scope=scope, now=now)
+
+    def verify_passwordless(self, response: str, *, scope: str, now: dt.datetime) -> Passwordless:
+        used = verify_passkey(response, scope=scope, now=now)
+        return Passwordless(used.registered, used.amr)
 
     def amr_for(self, response: str) -> tuple[str, ...]:
         user_verified, backup_eligible = flags_of(response)

@@ -44,13 +44,12 @@ from webauthn.helpers.structs import (
 from vahva.conf import settings
 from vahva.errors import ExpiredChallenge, InvalidCode, MalformedInput, ReplayedCode
 
-#: Longer answers are refused before any parsing (a browser's answer is about 1-2 kB).
-MAX_RESPONSE = 16_384
+from .base import CEREMONY_NOT_UNDERSTOOD, MAX_CEREMONY_ANSWER
 
-NOT_UNDERSTOOD = _(
-    "The answer from your security key or passkey was not understood. Try again, or sign in "
-    "another way."
-)
+#: Longer answers are refused before any parsing (a browser's answer is about 1-2 kB).
+MAX_RESPONSE = MAX_CEREMONY_ANSWER
+
+NOT_UNDERSTOOD = CEREMONY_NOT_UNDERSTOOD
 
 
 class CredentialRefused(InvalidCode):

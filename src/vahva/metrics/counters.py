@@ -60,7 +60,6 @@ PUSH_NOTIFY = Histogram(
 _STEP_METHODS = {"": "none", "pwd": "password"}
 #: A failed code's reason (the exception's name, as the engine audits it) → outcome.
 _CODE_FAILURES = {"InvalidCode": "wrong_code", "ReplayedCode": "replayed"}
-_CHANNELS = ("sms", "voice")
 _SCOPES = ("number", "person", "ip", "country", "daily")
 
 Event = Any
@@ -75,6 +74,23 @@ def _known_method(kind: object) -> str:
         return _STEP_METHODS[text]
     known = {method.kind for method in registry.all_methods()}
     return text if text in known else "other"
+
+
+def channels() -> tuple[str, ...]:
+    """The channel labels of texts and calls: the installed methods' own."""
+    from vahva.methods import registry
+
+    return tuple(m.send_channel for m in registry.all_methods() if m.send_channel)
+
+
+def _channel(value: object) -> str:
+    """A channel label as the sending method wrote it (a short lowercase word: the label set
+    stays small whatever a row holds); also usable before Django's apps are loaded (a worker
+    counting a send)."""
+    text = str(value or "")
+    return (
+        text if text.isascii() and text.isalpha() and text.islower() and len(text) <= 8 else "other"
+    )
 
 
 def _one_of(value: object, allowed: tuple[str, ...]) -> str:
@@ -112,16 +128,11 @@ _AUDITED: dict[tuple[str, str], tuple[Counter, Labeller]] = {
         SIGNINS,
         lambda e: {"method": "password", "outcome": "directory_unavailable"},
     ),
-    ("push.denied", "failure"): (SIGNINS, lambda e: {"method": "app_push", "outcome": "denied"}),
-    ("push.reported", "failure"): (
-        SIGNINS,
-        lambda e: {"method": "app_push", "outcome": "reported"},
-    ),
     ("phone.limited", "failure"): (
         PHONE_REFUSED,
         lambda e: {
             "scope": _one_of((e.data or {}).get("scope"), _SCOPES),
-            "channel": _one_of((e.data or {}).get("channel"), _CHANNELS),
+            "channel": _one_of((e.data or {}).get("channel"), channels()),
         },
     ),
     ("validate.check", "ok"): (VALIDATIONS, lambda e: {"outcome": "accepted"}),
@@ -135,10 +146,21 @@ def count_event(event: Event) -> None:
     if found is not None:
         counter, labels = found
         counter.labels(**labels(event)).inc()
+        return
+    method = _ends_signin(event.action) if event.outcome == "failure" else None
+    if method is not None:
+        # A method's own ending of a sign-in (the app's "Deny"), labelled as it says.
+        SIGNINS.labels(method=method.kind, outcome=method.audited_outcomes[event.action]).inc()
+
+
+def _ends_signin(action: str) -> Any:
+    from vahva.methods import registry
+
+    return next((m for m in registry.all_methods() if action in m.audited_outcomes), None)
 
 
 def count_send(channel: str) -> None:
-    PHONE_SENDS.labels(channel=_one_of(channel, _CHANNELS)).inc()
+    PHONE_SENDS.labels(channel=_channel(channel)).inc()
 
 
 def observe_push_told(answered_at: dt.datetime | None, *, now: dt.datetime) -> None:
@@ -151,7 +173,10 @@ def observe_push_told(answered_at: dt.datetime | None, *, now: dt.datetime) -> N
 
 
 def _audited(sender: Any, instance: Event, created: bool, **kwargs: Any) -> None:
-    if created and (instance.action, instance.outcome) in _AUDITED:
+    counted = (instance.action, instance.outcome) in _AUDITED or (
+        instance.outcome == "failure" and _ends_signin(instance.action) is not None
+    )
+    if created and counted:
         # After the commit: an audit row rolled back with its transaction never happened.
         transaction.on_commit(partial(count_event, instance))
 

@@ -16,6 +16,8 @@ from prometheus_client.registry import Collector
 from vahva import clock
 from vahva.conf import settings
 
+from .counters import channels
+
 DAY = dt.timedelta(days=1)
 
 
@@ -54,7 +56,7 @@ class StateCollector(Collector):
             PhoneSend.objects.filter(at__gt=now - DAY).values("channel").annotate(n=Count("pk"))
         )
         sent = {str(row["channel"]): int(row["n"]) for row in by_channel}
-        for channel in ("sms", "voice"):
+        for channel in channels():
             sends.add_metric([channel], sent.get(channel, 0))
         yield sends
 

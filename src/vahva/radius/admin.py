@@ -11,7 +11,7 @@ from django.http import HttpRequest
 
 from vahva import clock
 
-from .clients import MIN_SECRET, InvalidClient, parse_addresses
+from .clients import MIN_SECRET, InvalidClient, check_approve_only, parse_addresses
 from .models import RadiusClient
 
 
@@ -27,7 +27,16 @@ class RadiusClientForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = RadiusClient
-        fields = ["name", "addresses", "secret", "service", "mfa_rule", "prompt", "appended_codes"]
+        fields = [
+            "name",
+            "addresses",
+            "secret",
+            "service",
+            "mfa_rule",
+            "prompt",
+            "appended_codes",
+            "approve_only",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -49,11 +58,30 @@ class RadiusClientForm(forms.ModelForm):  # type: ignore[type-arg]
             raise ValidationError(f"The shared secret must be at least {MIN_SECRET} characters.")
         return secret
 
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        try:
+            check_approve_only(
+                prompt=str(cleaned.get("prompt") or ""),
+                approve_only=bool(cleaned.get("approve_only")),
+            )
+        except InvalidClient as exc:
+            raise ValidationError({"approve_only": str(exc)}) from None
+        return cleaned
+
 
 @admin.register(RadiusClient)
 class RadiusClientAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = RadiusClientForm
-    list_display = ["name", "service", "mfa_rule", "prompt", "appended_codes", "created_at"]
+    list_display = [
+        "name",
+        "service",
+        "mfa_rule",
+        "prompt",
+        "appended_codes",
+        "approve_only",
+        "created_at",
+    ]
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if obj.created_at is None:

@@ -48,6 +48,7 @@ def add(
     service: str = "",
     prompt: str = Prompt.CHALLENGE.value,
     appended_codes: bool = False,
+    approve_only: bool = False,
 ) -> RadiusClient:
     """A new client; audited. InvalidClient for anything that would not work."""
     name = (name or "").strip()
@@ -64,6 +65,7 @@ def add(
         )
     if prompt not in Prompt.values:
         raise InvalidClient(f"The prompt must be one of {', '.join(Prompt.values)}.")
+    check_approve_only(prompt=prompt, approve_only=approve_only)
     try:
         with transaction.atomic():
             client = RadiusClient.objects.create(
@@ -74,6 +76,7 @@ def add(
                 mfa_rule=mfa_rule,
                 prompt=prompt,
                 appended_codes=appended_codes,
+                approve_only=approve_only,
                 created_at=clock.now(),
             )
             record(
@@ -82,10 +85,22 @@ def add(
                 client=name,
                 addresses=client.addresses,
                 mfa_rule=mfa_rule,
+                prompt=prompt,
+                approve_only=approve_only,
             )
     except IntegrityError:
         raise InvalidClient(f"There is already a client called {name!r}.") from None
     return client
+
+
+def check_approve_only(*, prompt: str, approve_only: bool) -> None:
+    """Approve-only pushes are for clients that cannot show the number (wait mode) only."""
+    if approve_only and prompt != Prompt.WAIT:
+        # A client that shows challenges shows the number: it keeps number matching.
+        raise InvalidClient(
+            "Approve-only pushes are for clients that cannot show a challenge (--prompt wait); "
+            "a client that shows challenges keeps number matching."
+        )
 
 
 def listed() -> list[RadiusClient]:
@@ -112,6 +127,8 @@ class KnownClient:
     rule: ServiceRule
     prompt: Prompt
     appended_codes: bool
+    #: Wait mode: the app's push asks Approve / Deny without a number (opted in).
+    approve_only: bool = False
 
 
 def load_all() -> list[KnownClient]:
@@ -125,6 +142,7 @@ def load_all() -> list[KnownClient]:
             rule=ServiceRule(client.mfa_rule),
             prompt=Prompt(client.prompt),
             appended_codes=client.appended_codes,
+            approve_only=client.approve_only and client.prompt == Prompt.WAIT,
         )
         for client in RadiusClient.objects.all()
     ]

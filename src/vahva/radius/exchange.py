@@ -178,6 +178,7 @@ def _password_step(client: KnownClient, request: Request) -> _Started:
         action="radius.mfa",
         answered=code is not None,
         prompts=client.prompt == Prompt.CHALLENGE,
+        approve_only=client.approve_only,
     )
     if result.issue:
         return _Started(_accept(client, request, result))
@@ -292,25 +293,34 @@ async def handle(client: KnownClient, request: Request) -> Answer:
 
 
 def _cannot_ask(client: KnownClient, request: Request, result: nonbrowser.Result) -> Answer:
-    """A client that shows no prompt, and a method whose code must be typed: the code goes
-    with the password (when the client accepts that), or this VPN cannot be used."""
+    """A client that shows no prompt, and a method it cannot complete (a code to type, a
+    number to show, the app's requests paused): the code goes with the password (when the
+    client accepts that), or this VPN cannot be used."""
     assert result.challenge is not None
+    challenge = result.challenge
     with contextlib.suppress(VahvaError):
         nonbrowser.fail(
             nonbrowser.resume(
-                attempt_id=result.challenge.attempt,
-                token=result.challenge.token,
-                channel=channel_of(client),
+                attempt_id=challenge.attempt, token=challenge.token, channel=channel_of(client)
             )
         )
-    message = (
-        _("Add the code to the end of your password (password,123456).")
-        if client.appended_codes
-        else _("Use the vahva app to sign in here: this VPN cannot ask for a code.")
-    )
-    return _reject(
-        client, request, message, reason="the client cannot ask for a code", user=result.user
-    )
+    if challenge.needs_number:
+        reason = "the client cannot show the number to type in the app"
+        message = _(
+            "This VPN cannot show the number to type in the vahva app. Contact your IT support."
+        )
+    elif challenge.paused:
+        reason = "requests to the app are paused"
+        message = _(
+            "Requests to your vahva app are paused after suspicious sign-in attempts. "
+            "Contact your IT support."
+        )
+    else:
+        reason = "the client cannot ask for a code"
+        message = _("Use the vahva app to sign in here: this VPN cannot ask for a code.")
+    if client.appended_codes:
+        message = _("Add the code to the end of your password (password,123456).")
+    return _reject(client, request, message, reason=reason, user=result.user)
 
 
 async def _continue(client: KnownClient, request: Request) -> Answer:

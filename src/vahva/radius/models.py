@@ -38,6 +38,11 @@ class RadiusClient(models.Model):
     )
     #: Accept "password,123456" and "password123456" (a code appended to the password).
     appended_codes = models.BooleanField(_("accept codes appended to the password"), default=False)
+    #: Wait mode only: the push to the app asks "Approve?" without a number to type (the VPN
+    #: cannot show one). Opt-in: weaker against push bombing (see docs/radius.md).
+    approve_only = models.BooleanField(
+        _("push without number matching (wait mode only)"), default=False
+    )
     created_at = models.DateTimeField()
 
     objects: models.Manager[RadiusClient] = models.Manager()

@@ -39,6 +39,7 @@ from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.methods.models import RegisteredMethod
 from vahva.signin import engine
+from vahva.signin.reauth import recently_authenticated
 from vahva.signin.requirements import SESSION_AUTH, client_ip
 
 from .models import PasswordReset
@@ -101,7 +102,7 @@ def confirmed_with_second_factor(request: HttpRequest) -> bool:
     auth = request.session.get(SESSION_AUTH) or {}
     # "" is a sign-in without a second factor (a trusted network), "pwd" a password confirm.
     method = str(auth.get("method") or "")
-    return engine.recently_authenticated(request) and method not in ("", "pwd")
+    return recently_authenticated(request) and method not in ("", "pwd")
 
 
 # --- writing the password ------------------------------------------------------------------

@@ -3,6 +3,8 @@ sign-ins and reports."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
@@ -13,15 +15,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from vahva import clock
-from vahva.audit.log import recent_for, record
+from vahva.audit.log import record
 from vahva.audit.models import AuditEvent
 from vahva.conf import settings
 from vahva.errors import MalformedInput
-from vahva.methods import app_push, phone, recovery_codes, registry
+from vahva.methods import registry
 from vahva.methods import service as methods
+from vahva.methods.base import Include
 from vahva.policy.decide import enforced_from
 from vahva.sessions import service as browser_sessions
-from vahva.signin import engine, remembered
+from vahva.signin import remembered
+from vahva.signin.reauth import recently_authenticated
 
 from .views import not_yours, reauth
 
@@ -40,22 +44,18 @@ def _method_label(kind: str) -> str:
 def security_info(request: HttpRequest) -> HttpResponse:
     registered = methods.listed_for(request.user)
     now = clock.now()
-    kinds = {m.kind for m in registry.all_methods()}
     rows = [
         {
             "registered": m,
             "label": registry.get(m.kind).describe(m),
             # Recovery codes are never the default: the sign-in would lead with them.
             "defaultable": not registry.get(m.kind).fallback,
-            "recovery": m.kind == recovery_codes.KIND,
-            "phone": m.kind in phone.DELIVERIES,
-            # Text <-> call, when this deployment offers the other one.
-            "switch_to": next((k for k in phone.DELIVERIES if k != m.kind and k in kinds), None)
-            if m.kind in phone.DELIVERIES
-            else None,
+            # What the method offers on its row besides "Remove" ("Change number").
+            "section": registry.get(m.kind).security_row(m),
         }
         for m in registered
     ]
+    installed = registry.all_methods()
     first = methods.first_registered_at(request.user)
     enforced = enforced_from(first, settings.ACTIVATION_DELAY) if first else None
     return render(
@@ -66,7 +66,12 @@ def security_info(request: HttpRequest) -> HttpResponse:
             "default": next((row for row in rows if row["defaultable"]), None),
             "enforced_from": enforced if enforced and enforced > now else None,
             "signins": [
-                {"event": event, "method": _method_label(event.data.get("method", ""))}
+                {
+                    "event": event,
+                    "method": _method_label(event.data.get("method", "")),
+                    # A security key's refusal is no "wrong code": nothing was typed.
+                    "ceremony": _is_ceremony(event.data.get("method", "")),
+                }
                 for event in _recent_signins(request.user)
             ],
             "remembered": [
@@ -74,37 +79,25 @@ def security_info(request: HttpRequest) -> HttpResponse:
                 for device in remembered.devices_of(request.user, now=now)
             ],
             "can_add": bool(registry.enrolable()),
-            # "It wasn't me" answers: the person sees them here, the helpdesk got an e-mail.
-            "reports": recent_for(request.user, actions=("push.reported",), limit=5),
-            "held_until": app_push.pushes_held_until(request.user),
-            # Push bombing: requests to the app paused, a typed code asked instead (until when).
-            "push_pause": app_push.push_pause_of(request.user),
-            "recovery": _recovery(request.user, kinds),
+            # What the methods say at the top (requests to the app paused, reported
+            # requests) and in cards of their own (recovery codes left).
+            "notices": _present(m.security_notice(request.user, now=now) for m in installed),
+            "sections": _present(m.security_section(request.user, now=now) for m in installed),
             # Where the person is signed in (sessions/security_info_sessions.html).
             "sessions": browser_sessions.listed_for(request, now=now),
         },
     )
 
 
-def _recovery(user: object, kinds: set[str]) -> dict[str, object] | None:
-    """How many recovery codes are left, and when (and from where) they were used."""
-    if recovery_codes.KIND not in kinds:
-        return None
-    codes = recovery_codes.recovery_of(user)
-    if codes is None:
-        return {"method": None}
-    uses = AuditEvent.objects.filter(
-        subject_id=getattr(user, "pk", None),
-        action__in=("signin.success", "signin.confirm"),
-        data__method=recovery_codes.KIND,
-        at__gte=codes.created_at,
-    ).order_by("-at", "-id")[:10]
-    return {
-        "method": codes,
-        "left": recovery_codes.remaining(codes),
-        "total": recovery_codes.COUNT,
-        "uses": list(uses),
-    }
+def _is_ceremony(kind: str) -> bool:
+    try:
+        return registry.get(kind).ceremony
+    except KeyError:
+        return False
+
+
+def _present(found: Iterable[Include | None]) -> list[Include]:
+    return [section for section in found if section is not None]
 
 
 def _recent_signins(user: object) -> list[AuditEvent]:
@@ -178,7 +171,7 @@ def remove(request: HttpRequest, method_id: int) -> HttpResponse:
         return render(
             request, "registration/remove.html", {"label": label, "registered": registered}
         )
-    if not engine.recently_authenticated(request):
+    if not recently_authenticated(request):
         return reauth(request)
     methods.remove(request.user, registered.pk)
     record(
@@ -195,19 +188,19 @@ def remove(request: HttpRequest, method_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def phone_delivery(request: HttpRequest, method_id: int) -> HttpResponse:
-    """Text ↔ call for one of the person's phones ("Use calls instead" / "Use texts instead")."""
+def method_change(request: HttpRequest, method_id: int, action: str) -> HttpResponse:
+    """A change a method offers on its row ("Use calls instead" / "Use texts instead")."""
     try:
-        phone.phone_of(request.user, method_id)
+        registered = methods.get_for(request.user, method_id)
     except MalformedInput:
         return not_yours(request)
-    if not engine.recently_authenticated(request):
-        # Back to Security info afterwards: this POST cannot be repeated by a redirect.
+    if not recently_authenticated(request):
+        # Session hijack: a change needs a recent sign-in. Back to Security info afterwards:
+        # this POST cannot be repeated by a redirect.
         return reauth(request, reverse("registration:security_info"))
+    before = registered.kind
     try:
-        registered, before = phone.set_delivery(
-            request.user, method_id, str(request.POST.get("delivery", ""))
-        )
+        changed, done = registry.get(before).change(registered, action, request.POST.dict())
     except MalformedInput as exc:
         return render(
             request,
@@ -215,21 +208,16 @@ def phone_delivery(request: HttpRequest, method_id: int) -> HttpResponse:
             {"title": _("Unknown method"), "message": exc.message},
             status=exc.status,
         )
-    if registered.kind != before:
+    if changed.kind != before:
         record(
             "method.changed",
             subject=request.user,
             actor=request.user,
             request=request,
-            change="delivery",
-            method=registered.kind,
-            method_id=registered.pk,
+            change=action[:32],
+            method=changed.kind,
+            method_id=changed.pk,
             old_method=before,
         )
-    label = registry.get(registered.kind).describe(registered)
-    if registered.kind == "voice":
-        done = _("From now on we call your phone: %(method)s.")
-    else:
-        done = _("From now on we text codes to your phone: %(method)s.")
-    messages.success(request, done % {"method": label})
+    messages.success(request, done)
     return redirect("registration:security_info")

@@ -41,8 +41,8 @@ urlpatterns = [
     path("password/reset/", password_views.reset, name="password_reset"),
     path("password/reset/<str:token>/", password_views.reset_link, name="password_reset_link"),
     path(
-        "security-info/phone/<int:method_id>/delivery/",
-        security_info.phone_delivery,
-        name="phone_delivery",
+        "security-info/methods/<int:method_id>/<slug:action>/",
+        security_info.method_change,
+        name="method_change",
     ),
 ]

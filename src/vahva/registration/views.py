@@ -23,12 +23,12 @@ from vahva.errors import (
     RateLimited,
     VahvaError,
 )
-from vahva.methods import phone, registry
+from vahva.methods import registry
 from vahva.methods import service as methods
-from vahva.methods.totp import qr_data_uri
 from vahva.policy import exemptions
 from vahva.signin import engine
 from vahva.signin.forms import EnrolCredentialForm
+from vahva.signin.reauth import recently_authenticated
 from vahva.signin.requirements import is_staff
 from vahva.signin.views import safe_next
 
@@ -68,7 +68,7 @@ def _done_kinds(request: HttpRequest) -> set[str]:
 def needsreauth(request: HttpRequest) -> bool:
     # Session hijack → planting an attacker's app: a person who already has methods must
     # have proved who they are recently before another method is added or one removed.
-    return methods.has_methods(request.user) and not engine.recently_authenticated(request)
+    return methods.has_methods(request.user) and not recently_authenticated(request)
 
 
 def reauth(request: HttpRequest, next_url: str = "") -> HttpResponse:
@@ -94,7 +94,7 @@ def _enrol_url(kind: str, pending: Any, *, in_wizard: bool) -> str:
     """The enrolment page of ``kind``; a change of number keeps saying which phone it replaces."""
     name = "registration:setup_enrol" if in_wizard else "registration:enrol"
     url = reverse(name, kwargs={"kind": kind})
-    old = phone.replaced_by(pending)
+    old = methods.replaced_by(pending)
     return f"{url}?replace={old.pk}" if old else url
 
 
@@ -110,11 +110,8 @@ def setup(request: HttpRequest) -> HttpResponse:
         return redirect("registration:done")
     index, step = found
     context = _wizard_context(request, index, step)
-    if step.slug == "app":
-        # Where the phone opens the vahva app (the enrolment QR comes on the next page).
-        app_url = f"{str(settings.PUBLIC_URL).rstrip('/')}/app/"
-        context.update({"app_url": app_url, "app_qr": qr_data_uri(app_url)})
-    return render(request, f"registration/step_{step.slug}.html", context)
+    context.update(registry.get(step.primary).wizard_context())
+    return render(request, step.template, context)
 
 
 @login_required
@@ -216,7 +213,7 @@ def _pending_for(request: HttpRequest, kind: str, replacing: Any = None) -> Any:
     if pending_id:
         try:
             pending = methods.get_pending(request.user, pending_id)
-            old = phone.replaced_by(pending)
+            old = methods.replaced_by(pending)
             same = (old.pk if old else None) == (replacing.pk if replacing else None)
             if pending.kind == kind and pending.expires_at > clock.now() and same:
                 return pending
@@ -224,7 +221,7 @@ def _pending_for(request: HttpRequest, kind: str, replacing: Any = None) -> Any:
             pass
     pending = method.start_enrolment(request.user, now=clock.now())
     if replacing is not None:
-        pending = phone.mark_replacing(pending, replacing)
+        pending = methods.mark_replacing(pending, replacing)
     request.session[SESSION_PENDING] = str(pending.pk)
     return pending
 
@@ -261,7 +258,7 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
         if request.GET.get("replace"):
             # "Change number": the phone it replaces is looked up by (user, id), never trusted.
             try:
-                replacing = phone.phone_of(request.user, request.GET["replace"])
+                replacing = methods.replaceable_of(request.user, request.GET["replace"], by=kind)
             except MalformedInput:
                 return not_yours(request)
         pending = _pending_for(request, kind, replacing)
@@ -288,7 +285,7 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
     context.update(method.enrolment_context(pending), form=form, pending=pending)
     if not form.is_valid():
         return render(request, f"methods/{kind}/enrol.html", context, status=400)
-    replaced = phone.replaced_by(pending)
+    replaced = methods.replaced_by(pending)
     try:
         registered = method.finish_enrolment(
             pending, form.cleaned_data["code"], now=clock.now(), name=form.cleaned_data["name"]

@@ -1,7 +1,8 @@
 """The wizard's steps: which methods "Keep your account secure" asks for, in order.
 
-Each step names a tab ("App", "Phone") and the method kinds that satisfy it. A step whose
-methods are not installed is left out, so the wizard grows as methods arrive.
+Each method says where it stands (:class:`vahva.methods.base.WizardStep`): a step is led by
+one method (its intro page, its tab's name) and satisfied by any method with the same slug.
+A step without an installed lead is left out, so the wizard grows as methods arrive.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.utils.functional import Promise
-from django.utils.translation import gettext_lazy as _
 
 from vahva.methods import registry
 
@@ -21,20 +21,21 @@ class Step:
     kinds: tuple[str, ...]
     #: The kind the step's own page enrols (the others are reached by "different method").
     primary: str
-
-
-# The App step leads with the vahva app; "I want to use a different authenticator app" (TOTP)
-# satisfies it too.
-# The Phone step: a number, then "Text me a code" (SMS) or "Call me" (press #).
-STEPS = (
-    Step("app", _("App"), ("app_push", "totp"), "app_push"),
-    Step("phone", _("Phone"), ("sms", "voice"), "sms"),
-)
+    #: The step's intro page, the lead method's.
+    template: str
 
 
 def steps() -> list[Step]:
-    installed = {m.kind for m in registry.all_methods()}
-    return [s for s in STEPS if s.primary in installed]
+    """The steps, in the order their lead methods are installed."""
+    installed = registry.all_methods()
+    found = []
+    for lead in installed:
+        if lead.wizard is None or not lead.wizard.lead:
+            continue
+        slug = lead.wizard.slug
+        kinds = tuple(m.kind for m in installed if m.wizard is not None and m.wizard.slug == slug)
+        found.append(Step(slug, lead.wizard.tab, kinds, lead.kind, lead.wizard.template))
+    return found
 
 
 def next_step(done_kinds: set[str]) -> tuple[int, Step] | None:

@@ -1,17 +1,21 @@
-"""SAML services in the admin site: add one by uploading its metadata file."""
+"""SAML services and federations in the admin site: add a service by uploading its metadata
+file or giving its address; add a federation's aggregate and refresh it."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from vahva.audit.log import record
 
-from . import attributes, providers
-from .models import ServiceProvider
+from . import attributes, federation, providers
+from .models import Federation, ServiceProvider
 
 
 class ServiceProviderForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -19,6 +23,12 @@ class ServiceProviderForm(forms.ModelForm):  # type: ignore[type-arg]
         label=_("Metadata file"),
         required=False,
         help_text=_("The service's SAML metadata (XML). Replaces the metadata below."),
+    )
+    metadata_url = forms.URLField(
+        label=_("Metadata address"),
+        required=False,
+        assume_scheme="https",
+        help_text=_("Or the address vahva downloads the service's metadata from (http or https)."),
     )
     release = forms.MultipleChoiceField(
         label=_("Released attributes"),
@@ -32,6 +42,7 @@ class ServiceProviderForm(forms.ModelForm):  # type: ignore[type-arg]
         model = ServiceProvider
         fields = [
             "metadata_file",
+            "metadata_url",
             "name",
             "mfa_rule",
             "profile",
@@ -55,10 +66,15 @@ class ServiceProviderForm(forms.ModelForm):  # type: ignore[type-arg]
                 if upload.size > providers.MAX_METADATA_BYTES:
                     raise providers.InvalidService("the metadata file is larger than 1 MB")
                 xml, facts = providers.read_metadata(upload.read())
+            elif cleaned.get("metadata_url"):
+                data = providers.download_metadata(cleaned["metadata_url"])
+                xml, facts = providers.read_metadata(data)
             elif cleaned.get("metadata_xml"):
                 xml, facts = providers.read_metadata(cleaned["metadata_xml"].encode("utf-8"))
             else:
-                raise providers.InvalidService("upload the service's metadata file")
+                raise providers.InvalidService(
+                    "upload the service's metadata file or give its address"
+                )
         except providers.InvalidService as exc:
             raise forms.ValidationError(str(exc)) from None
         others = ServiceProvider.objects.filter(entity_id=facts.entity_id)
@@ -76,10 +92,10 @@ class ServiceProviderForm(forms.ModelForm):  # type: ignore[type-arg]
 @admin.register(ServiceProvider)
 class ServiceProviderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = ServiceProviderForm
-    list_display = ("name", "entity_id", "mfa_rule", "profile", "enabled")
-    list_filter = ("enabled", "profile", "mfa_rule")
+    list_display = ("name", "entity_id", "mfa_rule", "profile", "federation", "enabled")
+    list_filter = ("enabled", "profile", "mfa_rule", "federation")
     search_fields = ("name", "entity_id")
-    readonly_fields = ("entity_id",)
+    readonly_fields = ("entity_id", "federation")
 
     def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -90,3 +106,80 @@ class ServiceProviderAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             reason=f"service {obj.name}",
             service=obj.entity_id,
         )
+
+
+class FederationForm(forms.ModelForm):  # type: ignore[type-arg]
+    url = forms.URLField(
+        label=_("Aggregate address"),
+        max_length=1024,
+        assume_scheme="https",
+        help_text=_("The address of the federation's signed metadata aggregate."),
+    )
+    release = forms.MultipleChoiceField(
+        label=_("Released attributes"),
+        choices=[(name, name) for name in attributes.ALL],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "What every service of the federation may receive. Services in the REFEDS "
+            "Research and Scholarship category also receive its attributes."
+        ),
+    )
+
+    class Meta:
+        model = Federation
+        fields = ["name", "url", "cert_pem", "mfa_rule", "release"]
+        help_texts = {
+            "cert_pem": _(
+                "The federation's metadata signing certificate (PEM). Check it with the "
+                "federation operator's published fingerprint."
+            ),
+        }
+
+    def clean_cert_pem(self) -> str:
+        try:
+            return federation.check_certificate(str(self.cleaned_data.get("cert_pem") or ""))
+        except providers.InvalidService as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+@admin.register(Federation)
+class FederationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = FederationForm
+    list_display = ("name", "url", "valid_until", "refreshed_at", "last_error")
+    readonly_fields = ("valid_until", "refreshed_at", "last_error")
+    actions = ["refresh"]
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        record(
+            "saml.federation_changed" if change else "saml.federation_added",
+            actor=request.user,
+            request=request,
+            reason=f"federation {obj.name}",
+            url=obj.url,
+        )
+
+    @admin.action(description=_("Refresh the selected federations now"))
+    def refresh(self, request: HttpRequest, queryset: QuerySet[Federation]) -> None:
+        for fed in queryset:
+            try:
+                federation.refresh(fed)
+            except federation.RefreshFailed as exc:
+                self.message_user(
+                    request,
+                    _("%(name)s: refused, the previous services stay: %(reason)s")
+                    % {"name": fed.name, "reason": exc.message},
+                    messages.ERROR,
+                )
+                continue
+            self.message_user(
+                request,
+                ngettext(
+                    "%(name)s: %(count)d service in the aggregate.",
+                    "%(name)s: %(count)d services in the aggregate.",
+                    fed.providers.count(),
+                )
+                % {"name": fed.name, "count": fed.providers.count()},
+                messages.SUCCESS,
+            )

@@ -42,6 +42,25 @@ ALL = (
 DEFAULT_RELEASE = tuple(name for name in ALL if name != SUBJECT_ID)
 
 
+#: REFEDS Research and Scholarship (https://refeds.org/category/research-and-scholarship).
+RESEARCH_AND_SCHOLARSHIP = "http://refeds.org/category/research-and-scholarship"
+#: What an entity category releases whatever the service's own list says: the R&S bundle is
+#: a shared user identifier (eppn, subject-id; the pairwise-id too), the person's name, mail
+#: and scoped affiliation.
+CATEGORY_BUNDLES: dict[str, tuple[str, ...]] = {
+    RESEARCH_AND_SCHOLARSHIP: (
+        EPPN,
+        MAIL,
+        DISPLAY_NAME,
+        GIVEN_NAME,
+        SURNAME,
+        SCOPED_AFFILIATION,
+        SUBJECT_ID,
+        PAIRWISE_ID,
+    ),
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Person:
     """The facts about a person that attributes are made of."""
@@ -111,13 +130,19 @@ def everything(
 
 
 def released(
-    values: dict[str, list[str]], *, allowed: Iterable[str], requested: Collection[str] | None
+    values: dict[str, list[str]],
+    *,
+    allowed: Iterable[str],
+    requested: Collection[str] | None,
+    categories: Collection[str] = (),
 ) -> dict[str, list[str]]:
     """Only what the service's policy allows and, when its metadata lists RequestedAttributes,
-    only what it asks for (data minimisation)."""
+    only what it asks for (data minimisation); plus the bundle of each entity category the
+    federation vouches for (``categories``: pass none for a service added by hand)."""
     allow = set(allowed)
+    bundle = {name for category in categories for name in CATEGORY_BUNDLES.get(category, ())}
     return {
         name: value
         for name, value in values.items()
-        if name in allow and (requested is None or name in requested)
+        if name in bundle or (name in allow and (requested is None or name in requested))
     }

@@ -36,6 +36,7 @@ from . import (
     keys,
     outbound,
     pending,
+    providers,
     redirect_sig,
     spmeta,
 )
@@ -71,7 +72,7 @@ def receive(request: HttpRequest, *, binding: str) -> Received:
         raise errors.TooLarge("RelayState is too long")
     limit = int(settings.SAML_MAX_MESSAGE_BYTES)
     envelope = inbound.envelope(inbound.decode(raw, binding=binding, limit=limit))
-    sp = ServiceProvider.objects.filter(entity_id=envelope.issuer, enabled=True).first()
+    sp = providers.usable().filter(entity_id=envelope.issuer).first()
     if sp is None:
         raise errors.UnknownService("no enabled service with this entity id", envelope.issuer)
     try:
@@ -203,7 +204,7 @@ def answer(request: HttpRequest, ticket: str) -> HttpResponse:
     if waiting is None:
         raise errors.Expired("no such request in this browser, or it expired")
     authn_request = waiting.request
-    sp = ServiceProvider.objects.filter(entity_id=authn_request.sp_entity_id, enabled=True).first()
+    sp = providers.usable().filter(entity_id=authn_request.sp_entity_id).first()
     if sp is None:
         pending.drop(request, ticket)
         raise errors.UnknownService("the service was removed or disabled")
@@ -269,7 +270,12 @@ def subject_for(user: object, sp: ServiceProvider) -> outbound.Subject:
             secret=secret, sp_entity_id=sp.entity_id, stable_id=person.stable_id
         ),
         attributes=attributes.released(
-            values, allowed=list(sp.release or []), requested=facts.requested
+            values,
+            allowed=list(sp.release or []),
+            requested=facts.requested,
+            # Only a federation's signed aggregate vouches for a category: a service added by
+            # hand could claim R&S in its own metadata to receive more than its list allows.
+            categories=facts.entity_categories if sp.federation_id else (),
         ),
     )
 

@@ -8,6 +8,8 @@ version and key; building one parses metadata and takes a few milliseconds.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import shutil
 import threading
 from pathlib import Path
@@ -19,6 +21,7 @@ from saml2.config import IdPConfig
 from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT
 from saml2.server import Server
 
+from vahva import clock
 from vahva.conf import settings
 
 from . import keys, metadata
@@ -133,13 +136,50 @@ def server_for(*, sp_id: int, version: str, metadata_xml: str, must_sign: bool) 
     return server
 
 
-def metadata_xml() -> str:
-    """The IdP's own metadata, with every published certificate."""
-    return metadata.render(
-        entity_id=entity_id(),
-        sso_url=sso_url(),
-        slo_url=slo_url(),
-        certs=keys.published_certs(key_dir()),
-        scope=str(settings.SAML_SCOPE),
-        name=str(settings.ORGANISATION_NAME),
+def _metadata_values() -> dict[str, Any]:
+    return {
+        "entity_id": entity_id(),
+        "sso_url": sso_url(),
+        "slo_url": slo_url(),
+        "certs": keys.published_certs(key_dir()),
+        "scope": str(settings.SAML_SCOPE),
+        "name": str(settings.ORGANISATION_NAME),
+    }
+
+
+_signed: dict[tuple[str, int], str] = {}
+#: The signed metadata is made again each hour (xmlsec1 is a process start per signature).
+RESIGN_SECONDS = 3600
+
+
+def signed_metadata_xml() -> str:
+    """The metadata, signed with the active key, valid for SAML_METADATA_VALID_DAYS from the
+    hour it was signed (NotConfigured without xmlsec1)."""
+    xmlsec = xmlsec_binary()
+    values = _metadata_values()
+    hour = int(clock.now().timestamp()) // RESIGN_SECONDS
+    cache_key = (repr(sorted(values.items())), hour)
+    with _lock:
+        found = _signed.get(cache_key)
+    if found is not None:
+        return found
+    signed_at = dt.datetime.fromtimestamp(hour * RESIGN_SECONDS, dt.UTC)
+    document_id = "_" + hashlib.sha256(repr(cache_key).encode()).hexdigest()[:40]
+    template = metadata.render(
+        **values,
+        document_id=document_id,
+        valid_until=signed_at + dt.timedelta(days=int(settings.SAML_METADATA_VALID_DAYS)),
     )
+    pair = keys.ensure(key_dir(), common_name=entity_id())
+    signed = metadata.sign(
+        template, document_id=document_id, key_file=str(pair.key_file), xmlsec=xmlsec
+    )
+    with _lock:
+        _signed.clear()  # one signed copy at a time: older hours and keys are never served
+        _signed[cache_key] = signed
+    return signed
+
+
+def metadata_xml() -> str:
+    """The IdP's own metadata, with every published certificate (unsigned)."""
+    return metadata.render(**_metadata_values())

@@ -39,6 +39,41 @@ def default_release() -> list[str]:
     return list(DEFAULT_RELEASE)
 
 
+def no_release() -> list[str]:
+    return []
+
+
+class Federation(models.Model):
+    """A federation's metadata aggregate: where to fetch it and the certificate that must have
+    signed it. Its services are kept as :class:`ServiceProvider` rows with ``federation`` set."""
+
+    name = models.CharField(_("name"), max_length=150, unique=True)
+    url = models.URLField(_("aggregate address"), max_length=1024)
+    #: The federation operator's metadata signing certificate (PEM), pinned: an aggregate
+    #: signed by any other key is refused.
+    cert_pem = models.TextField(_("signing certificate"))
+    #: What its services may receive unless an entity category or a per-service change says
+    #: more (friendly names, see vahva.saml.attributes).
+    release = models.JSONField(_("released attributes"), default=no_release, blank=True)
+    mfa_rule = models.CharField(
+        _("second factor"),
+        max_length=32,
+        choices=MFA_RULE_CHOICES,
+        default=ServiceRule.OUTSIDE_TRUSTED.value,
+    )
+    #: The validUntil of the last good aggregate: after it, its services are not answered.
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
+    refreshed_at = models.DateTimeField(_("last refreshed"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True, default="")
+
+    class Meta:
+        verbose_name = _("SAML federation")
+        verbose_name_plural = _("SAML federations")
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class ServiceProvider(models.Model):
     """A service that signs people in with SAML 2.0, known from its metadata."""
 
@@ -60,6 +95,16 @@ class ServiceProvider(models.Model):
         _("profile"), max_length=32, choices=PROFILE_CHOICES, default=Profile.STANDARD.value
     )
     enabled = models.BooleanField(_("enabled"), default=True)
+    #: Set when the service came from a federation aggregate (its metadata is replaced, and
+    #: the service removed, by the next refresh); empty for a service added by hand.
+    federation = models.ForeignKey(
+        Federation,
+        verbose_name=_("federation"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="providers",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import Q, QuerySet
 
+from vahva import clock
 from vahva.audit.log import record
+from vahva.conf import settings
 from vahva.signin.requirements import ServiceRule
 
 from . import attributes, spmeta
+from .fetch import FetchFailed, download
 from .models import Profile, ServiceProvider
 
 #: The largest metadata file accepted (one service's EntityDescriptor is a few kB).
@@ -18,6 +22,14 @@ MAX_METADATA_BYTES = 1024 * 1024
 
 class InvalidService(ValueError):
     """The service cannot be added as given; the message says why."""
+
+
+def usable() -> QuerySet[ServiceProvider]:
+    """Services that may be answered: enabled, and not from an expired aggregate."""
+    # A federation whose last good aggregate expired (no refresh since) is trusted no more.
+    return ServiceProvider.objects.filter(enabled=True).filter(
+        Q(federation__isnull=True) | Q(federation__valid_until__gt=clock.now())
+    )
 
 
 def read_metadata(data: bytes) -> tuple[str, spmeta.Facts]:
@@ -30,6 +42,18 @@ def read_metadata(data: bytes) -> tuple[str, spmeta.Facts]:
         raise InvalidService("the metadata file is not UTF-8 text") from None
     except spmeta.InvalidMetadata as exc:
         raise InvalidService(f"not usable SAML metadata: {exc}") from None
+
+
+def download_metadata(url: str) -> bytes:
+    """One service's metadata from its address (size cap, timeout; InvalidService if not)."""
+    # The address is an administrator's choice (like the file); the bytes are checked as a
+    # file's are, and nothing is saved unless they are one service's usable metadata.
+    try:
+        return download(
+            url, max_bytes=MAX_METADATA_BYTES, timeout=float(settings.SAML_FETCH_TIMEOUT)
+        )
+    except FetchFailed as exc:
+        raise InvalidService(str(exc)) from None
 
 
 def check_release(names: Iterable[str]) -> list[str]:

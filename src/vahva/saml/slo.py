@@ -21,7 +21,7 @@ from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.web.middleware import allow_form_target
 
-from . import errors, idp, inbound, spmeta
+from . import errors, idp, inbound, providers, spmeta
 from .models import ServiceProvider
 
 
@@ -34,7 +34,7 @@ def single_logout(request: HttpRequest, *, binding: str) -> HttpResponse:
     envelope = inbound.envelope(
         inbound.decode(raw, binding=binding, limit=limit), expected="LogoutRequest"
     )
-    sp = ServiceProvider.objects.filter(entity_id=envelope.issuer, enabled=True).first()
+    sp = providers.usable().filter(entity_id=envelope.issuer).first()
     if sp is None:
         raise errors.UnknownService("no enabled service with this entity id", envelope.issuer)
     signature = params.get("Signature") if binding == BINDING_HTTP_REDIRECT else None

@@ -19,6 +19,11 @@ from saml2.attributemaps import saml_uri
 MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
 PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol"
+MDATTR = "{urn:oasis:names:tc:SAML:metadata:attribute}"
+SAML = "{urn:oasis:names:tc:SAML:2.0:assertion}"
+#: The entity attribute that carries entity categories (REFEDS, SAML V2.0 Metadata Extension
+#: for Entity Attributes).
+ENTITY_CATEGORY = "http://macedir.org/entity-category"
 _FROM_URI: dict[str, str] = saml_uri.MAP["fro"]  # codespell:ignore
 
 
@@ -48,6 +53,8 @@ class Facts:
     slo: tuple[tuple[str, str], ...] = ()
     #: Certificates (PEM) of the KeyDescriptors for signing (or for any use).
     signing_certs: tuple[str, ...] = ()
+    #: Entity categories the metadata asserts (http://macedir.org/entity-category values).
+    entity_categories: frozenset[str] = frozenset()
 
     def default_acs(self) -> Acs:
         for acs in self.acs:
@@ -133,7 +140,15 @@ def facts(xml: str) -> Facts:
         for element in descriptor.iter(f"{DS}X509Certificate")
         if (element.text or "").strip()
     )
+    categories = frozenset(
+        (value.text or "").strip()
+        for attribute in root.findall(f"{MD}Extensions/{MDATTR}EntityAttributes/{SAML}Attribute")
+        if attribute.get("Name") == ENTITY_CATEGORY
+        for value in attribute.findall(f"{SAML}AttributeValue")
+        if (value.text or "").strip()
+    )
     return Facts(
+        entity_categories=categories,
         signing_certs=signing_certs,
         slo=slo,
         entity_id=entity_id,

@@ -20,9 +20,11 @@ def _unavailable() -> HttpResponse:
 @require_GET
 def metadata(request: HttpRequest) -> HttpResponse:
     try:
-        xml = idp.metadata_xml()
+        xml = idp.signed_metadata_xml()
     except idp.NotConfigured:
-        return _unavailable()
+        # Without xmlsec1 nothing can be signed (SSO answers 503, and a start-up check warns);
+        # the addresses and certificates are still published, unsigned.
+        xml = idp.metadata_xml()
     return HttpResponse(xml, content_type="application/samlmetadata+xml")
 
 

@@ -85,18 +85,26 @@ def _client_ip(request: HttpRequest) -> str | None:
     return str(ip) if ip else None
 
 
+def _delete(rows: Any) -> int:
+    """One DELETE, without the transaction Django's delete() wraps it in: nothing refers to a
+    session row and no signal listens, and one statement is atomic by itself."""
+    return int(rows._raw_delete(rows.db))
+
+
 def started(request: HttpRequest, user: Any, *, now: dt.datetime) -> BrowserSession:
     """A sign-in: a new session id and row, the start of the absolute lifetime."""
     previous = request.session.get(SESSION_ID)
     if isinstance(previous, str):
-        BrowserSession.objects.filter(digest=_digest(previous)).delete()
+        _delete(BrowserSession.objects.filter(digest=_digest(previous)))
     # Browsers closed without signing out leave rows behind. One that signed in twice the
     # absolute lifetime ago has been signed out by any request since, or its session expired
     # with its cookie: forgetting the row changes nothing for it.
-    BrowserSession.objects.filter(
-        user_id=user.pk,
-        signed_in_at__lt=now - 2 * dt.timedelta(seconds=settings.SESSION_MAX_AGE),
-    ).delete()
+    _delete(
+        BrowserSession.objects.filter(
+            user_id=user.pk,
+            signed_in_at__lt=now - 2 * dt.timedelta(seconds=settings.SESSION_MAX_AGE),
+        )
+    )
     session_id = secrets.token_urlsafe(32)
     request.session[SESSION_ID] = session_id
     return BrowserSession.objects.create(

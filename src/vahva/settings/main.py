@@ -9,6 +9,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from vahva.conf import validate
+from vahva.methods import installed as installed_methods
 from vahva.oidc import keys as oidc_keys
 from vahva.oidc import schemes as oidc_schemes
 from vahva.oidc import scopes as oidc_scopes
@@ -61,6 +62,11 @@ INSTALLED_APPS = [
     "oauth2_provider",
 ]
 
+# The sign-in methods this deployment offers (dotted paths, vahva.methods.installed); a method
+# in its own package with an apps.py brings its models and templates as a Django app.
+VAHVA_METHODS: list[str] = list(VAHVA["METHODS"] or installed_methods.BUILTIN)
+INSTALLED_APPS += installed_methods.apps_of(VAHVA_METHODS)
+
 MIDDLEWARE = [
     # First: every line logged for a request, and its answer, carry the request's id.
     "vahva.logs.RequestIdMiddleware",
@@ -104,12 +110,20 @@ TEMPLATES = [
     },
 ]
 
-# No persistent connections: under ASGI each request's thread is a new one, and Django's docs
-# say to turn them off there (a connection pool, `?pool=true` with psycopg-pool installed, or
-# PgBouncer is the way to reuse them). Query parameters of the URL are the driver's options
-# (`?sslmode=verify-full&sslrootcert=...`).
+# Persistent connections: `vahva serve` keeps a request's thread for the next request
+# (vahva.web.handler), and with it the thread's connection, so a request does not pay for a new
+# connection (and SQLite's PRAGMAs). CONN_HEALTH_CHECKS: a connection the database dropped while
+# it was idle is replaced before a request uses it, not failed on. On PostgreSQL, Django's
+# connection pool instead (psycopg_pool; CONN_MAX_AGE must then be 0): a request takes a
+# connection when it first needs one and puts it back at its end. Query parameters of the URL
+# are the driver's options (`?sslmode=verify-full&sslrootcert=...`); `?pool=false` turns the
+# pool off (with PgBouncer, say), and the connections then persist as on SQLite.
+#: Seconds a thread's connection is kept (SQLite, or PostgreSQL without the pool).
+CONN_MAX_AGE = 300
 try:
-    _db = dj_database_url.parse(CONFIG.database_url, conn_max_age=0)
+    _db = dj_database_url.parse(
+        CONFIG.database_url, conn_max_age=CONN_MAX_AGE, conn_health_checks=True
+    )
 except ValueError as exc:  # UnknownSchemeError, ParseError
     # Not echoed: the URL may hold the database password.
     raise ImproperlyConfigured(
@@ -123,11 +137,27 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
     _options.setdefault("application_name", "vahva")
     # PgBouncer in transaction mode cannot keep a server-side cursor across statements.
     _db["DISABLE_SERVER_SIDE_CURSORS"] = bool(_options.pop("disable_server_side_cursors", False))
+    _pool = str(_options.pop("pool", "true")).lower() not in ("false", "0", "no", "off")
+    if _pool:
+        _options["pool"] = {
+            # Opened when first needed; up to max_size requests hold one at once, the next
+            # waits up to `timeout` seconds for one to come back, then fails (a 500, logged)
+            # rather than queueing without end.
+            "min_size": 2,
+            "max_size": 20,
+            "timeout": 10,
+            # A connection idle this long is closed (the database restarts, a firewall forgets).
+            "max_idle": 300,
+        }
+        _db["CONN_MAX_AGE"] = 0
+        # The pool hands out only connections it has checked.
+        _db["CONN_HEALTH_CHECKS"] = False
 elif _db["ENGINE"] == "django.db.backends.sqlite3":
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     _db["OPTIONS"] = {
         # WAL lets readers and one writer work at once; IMMEDIATE takes the write lock at
-        # BEGIN, so two writers queue instead of failing with "database is locked".
+        # BEGIN, so two writers queue instead of failing with "database is locked". The PRAGMAs
+        # run once per connection, and a connection now lasts CONN_MAX_AGE.
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
         ),
@@ -164,7 +194,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Django's database sessions (signing out deletes them at once), fewer statements per write.
+SESSION_ENGINE = "vahva.sessions.store"
 # The cookie lives as long as the absolute lifetime; vahva.sessions ends the session earlier
 # when it is idle, and activity never extends the lifetime (the cookie's expiry slides, the
 # sign-in time does not).

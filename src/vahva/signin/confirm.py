@@ -4,7 +4,7 @@ the default method, a phone number).
 A person with methods proves it with one of them, never with the password alone (a stolen
 password and a hijacked session must not be enough to plant an attacker's authenticator): a
 typed code or a security key on this page, or any method — a push with number matching, a
-text, a call — through the sign-in's second step (:func:`engine.begin_confirmation`). A
+text, a call — through the sign-in's second step (:func:`reauth.begin_confirmation`). A
 person without methods yet confirms with the password.
 """
 
@@ -25,7 +25,7 @@ from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.methods.models import RegisteredMethod
 
-from . import engine
+from . import reauth
 from .forms import CodeForm, ConfirmPasswordForm, CredentialForm
 from .views import _error_response, answer_form, safe_next
 
@@ -68,7 +68,7 @@ def confirm(request: HttpRequest) -> HttpResponse:
         )
     if has_methods and (registered is None or request.GET.get("other")):
         # A push, a text or a call (or the person's choice of any method): the second step.
-        engine.begin_confirmation(request, next_url=next_url)
+        reauth.begin_confirmation(request, next_url=next_url)
         target = reverse("signin:other" if request.GET.get("other") else "signin:verify")
         return redirect(target)
     method = registry.get(registered.kind) if registered else None
@@ -86,9 +86,9 @@ def confirm(request: HttpRequest) -> HttpResponse:
         return render(request, "signin/confirm.html", context, status=400)
     try:
         if registered is not None:
-            engine.confirm(request, registered=registered, response=form.cleaned_data["code"])
+            reauth.confirm(request, registered=registered, response=form.cleaned_data["code"])
         else:
-            engine.confirm(request, password=form.cleaned_data["password"])
+            reauth.confirm(request, password=form.cleaned_data["password"])
     except VahvaError as exc:
         return _error_response(request, "signin/confirm.html", context, exc)
     return redirect(next_url or reverse("registration:security_info"))

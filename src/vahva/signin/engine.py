@@ -7,10 +7,7 @@ Protocols (OIDC, SAML...) enter here too, never around it.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
-import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import authenticate, get_user_model, login, logout
@@ -33,9 +30,20 @@ from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
-from vahva.policy import Decision, decide
+from vahva.policy import decide
 
-from . import known_browser, remembered, throttle
+from . import remembered, throttle
+from .attempts import (
+    SESSION_ATTEMPT,
+    SESSION_PHISHING_RESISTANT,
+    InvalidCredentials,
+    NotPhishingResistant,
+    PasswordResult,
+    binding,
+    mfa_keys,
+    move,
+    password_keys,
+)
 from .models import SignInAttempt
 from .requirements import (
     SESSION_AUTH,
@@ -45,91 +53,7 @@ from .requirements import (
     pending,
     policy_context,
 )
-from .states import Event, State, next_state
-
-SESSION_ATTEMPT = "vahva_attempt"
-SESSION_BINDING = "vahva_binding"
-#: The attempt (by id) whose service accepts only phishing-resistant methods (WebAuthn).
-SESSION_PHISHING_RESISTANT = "vahva_phishing_resistant"
-
-
-class InvalidCredentials(VahvaError):
-    status = 400
-    # One message for unknown address and wrong password: no account enumeration.
-    default_message = _("The e-mail address or the password is not right.")
-
-
-class NotPhishingResistant(VahvaError):
-    """The service accepts only a security key or passkey, and this is not one."""
-
-    status = 403
-    reason = "not phishing-resistant: the service accepts only a security key or passkey"
-    default_message = _(
-        "This service accepts only a security key or passkey. Use one of yours to continue."
-    )
-
-
-@dataclass(frozen=True)
-class PasswordResult:
-    attempt: SignInAttempt
-    decision: Decision
-
-    @property
-    def second_step(self) -> bool:
-        """Whether the person is asked for a second factor now (a service may demand one of a
-        person without methods: then they are signed in, and the door says what to do)."""
-        return self.attempt.state == State.MFA_REQUIRED
-
-
-def _rule(name: str) -> throttle.Rule:
-    return throttle.Rule.from_setting(getattr(settings, name))
-
-
-def password_keys(
-    request: HttpRequest, email: str, user_pk: object | None
-) -> list[tuple[str, throttle.Rule]]:
-    """The client address's key, then the account's: the browser's own key when it has signed
-    in to the account before, else one for the normalised ``email``."""
-    keys = [(f"pw:ip:{client_ip(request)}", _rule("THROTTLE_PASSWORD_IP"))]
-    own = known_browser.key_for(request, user_pk) if user_pk is not None else None
-    # Account enumeration: the address, not the account, is what is counted, so an unknown
-    # address is slowed down exactly like an existing one (the same 400s, then the same 429).
-    address = throttle.hashed(normalise_email(email))
-    keys.append((own or f"pw:acct:{address}", _rule("THROTTLE_PASSWORD_ACCOUNT")))
-    return keys
-
-
-def mfa_keys(request: HttpRequest, user_pk: object) -> list[tuple[str, throttle.Rule]]:
-    """The client address's key, then the account's (the one the helpdesk reads and clears)."""
-    return [
-        (f"mfa:ip:{client_ip(request)}", _rule("THROTTLE_MFA_IP")),
-        (f"mfa:acct:{user_pk}", _rule("THROTTLE_MFA_ACCOUNT")),
-    ]
-
-
-def _binding(request: HttpRequest) -> str:
-    token = request.session.get(SESSION_BINDING)
-    if not token:
-        token = secrets.token_urlsafe(32)
-        request.session[SESSION_BINDING] = token
-    return hashlib.sha256(str(token).encode()).hexdigest()
-
-
-def _move(attempt: SignInAttempt, event: Event, **fields: Any) -> None:
-    """Apply ``event`` with a conditional UPDATE on the current state.
-
-    Two tabs finishing the same attempt: only the first UPDATE matches; the other raises
-    AlreadyCompleted instead of signing in twice.
-    """
-    target = next_state(State(attempt.state), event)
-    moved = SignInAttempt.objects.filter(pk=attempt.pk, state=attempt.state).update(
-        state=target, **fields
-    )
-    if not moved:
-        raise AlreadyCompleted()
-    attempt.state = target
-    for name, value in fields.items():
-        setattr(attempt, name, value)
+from .states import Event, State
 
 
 def _known_as(name: str) -> tuple[int | None, str]:
@@ -201,7 +125,7 @@ def begin(
     attempt = SignInAttempt.objects.create(
         user=user,
         state=State.PASSWORD_OK,
-        binding=_binding(request),
+        binding=binding(request),
         created_at=now,
         expires_at=now + dt.timedelta(seconds=settings.SIGNIN_ATTEMPT_TTL),
         ip=ip,
@@ -231,7 +155,7 @@ def begin(
         # Kept in the session for every page (CampaignMiddleware) and re-decided at the door.
         request.session[SESSION_MUST_REGISTER] = True
     if decision.require_mfa and (context.has_methods or context.has_pass):
-        _move(attempt, Event.REQUIRE_MFA, reason=decision.reason)
+        move(attempt, Event.REQUIRE_MFA, reason=decision.reason)
         request.session[SESSION_ATTEMPT] = str(attempt.pk)
         if decision.phishing_resistant:
             # Kept beside the attempt in the session, set in the same request: the attempt
@@ -240,52 +164,12 @@ def begin(
         else:
             request.session.pop(SESSION_PHISHING_RESISTANT, None)
     else:
-        _move(attempt, Event.SKIP_MFA, reason=decision.reason, completed_at=now)
+        move(attempt, Event.SKIP_MFA, reason=decision.reason, completed_at=now)
         _signed_in(request, attempt, method="")
     return PasswordResult(attempt, decision)
 
 
 #: The reason of an attempt that re-authenticates a signed-in person (the sign-in log's line).
-CONFIRM_REASON = "re-authentication with a second factor before a change"
-
-
-def begin_confirmation(request: HttpRequest, *, next_url: str) -> SignInAttempt:
-    """Ask the signed-in person for a second factor again (before changing their methods).
-
-    The same attempt as a sign-in's second step, so every method works (a push with number
-    matching, a text, a call, a code, a key) with the same throttle, single use and audit; on
-    success :func:`verify` renews the session's proof and the person goes to ``next_url``.
-    """
-    user = request.user
-    if not user.is_authenticated:
-        raise ExpiredChallenge()
-    now = clock.now()
-    auth = request.session.get(SESSION_AUTH) or {}
-    earlier = [str(value) for value in auth.get("amr") or ["pwd"]]
-    attempt = SignInAttempt.objects.create(
-        user=user,
-        state=State.PASSWORD_OK,
-        binding=_binding(request),
-        created_at=now,
-        expires_at=now + dt.timedelta(seconds=settings.SIGNIN_ATTEMPT_TTL),
-        ip=client_ip(request),
-        next_url=next_url,
-        amr=sorted(set(earlier) - {"mfa"}),
-    )
-    _move(attempt, Event.REQUIRE_MFA, reason=CONFIRM_REASON)
-    request.session[SESSION_ATTEMPT] = str(attempt.pk)
-    request.session.pop(SESSION_PHISHING_RESISTANT, None)
-    record(
-        "signin.confirm",
-        subject=user,
-        actor=user,
-        request=request,
-        reason=CONFIRM_REASON,
-        attempt=str(attempt.pk),
-    )
-    return attempt
-
-
 def current(request: HttpRequest) -> SignInAttempt:
     """The attempt this browser is in the middle of; ExpiredChallenge when there is none."""
     attempt_id = request.session.get(SESSION_ATTEMPT)
@@ -297,14 +181,14 @@ def current(request: HttpRequest) -> SignInAttempt:
     if attempt is None:
         raise ExpiredChallenge(_("Your sign-in has expired. Start again."))
     # Session binding: an attempt id planted into another browser's session does not match.
-    if not hmac.compare_digest(attempt.binding, _binding(request)):
+    if not hmac.compare_digest(attempt.binding, binding(request)):
         raise ExpiredChallenge(_("Your sign-in has expired. Start again."))
     if attempt.state == State.DONE:
         raise AlreadyCompleted()
     if attempt.state != State.MFA_REQUIRED:
         raise ExpiredChallenge(_("Your sign-in has expired. Start again."))
     if attempt.expires_at <= clock.now():
-        _move(attempt, Event.EXPIRE)
+        move(attempt, Event.EXPIRE)
         record(
             "signin.expired",
             subject=attempt.user,
@@ -400,7 +284,7 @@ def verify(
     # The attempt's own amr: "pwd" after a password, the session's earlier proof when the
     # attempt re-authenticates a signed-in person (begin_confirmation).
     amr = sorted({*attempt.amr, *method.amr_for(response), "mfa"})
-    _move(attempt, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=amr)
+    move(attempt, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=amr)
     finished(attempt, now=now)
     _signed_in(request, attempt, method=registered.kind)
 
@@ -501,32 +385,3 @@ def _signed_in(request: HttpRequest, attempt: SignInAttempt, *, method: str) -> 
 def _service_of(request: HttpRequest, attempt: SignInAttempt) -> str:
     waiting = pending(request, attempt.next_url)
     return waiting.requirement.service if waiting else ""
-
-
-def recently_authenticated(request: HttpRequest) -> bool:
-    """Whether the person proved who they are within REAUTH_TTL seconds."""
-    auth = request.session.get(SESSION_AUTH) or {}
-    at = auth.get("at")
-    return isinstance(at, int | float) and clock.now().timestamp() - at < settings.REAUTH_TTL
-
-
-def confirm(
-    request: HttpRequest,
-    *,
-    password: str = "",
-    registered: RegisteredMethod | None = None,
-    response: str = "",
-) -> None:
-    """Re-authenticate a signed-in person (before removing a method, ...)."""
-    user = request.user
-    now = clock.now()
-    if registered is not None:
-        check_second_factor(request, user, registered, response, action="signin.confirm")
-        method = registered.kind
-    else:
-        check_password(request, str(getattr(user, "email", "")), password)
-        method = "pwd"
-    auth = dict(request.session.get(SESSION_AUTH) or {})
-    auth["at"] = now.timestamp()
-    request.session[SESSION_AUTH] = auth
-    record("signin.confirm", subject=user, actor=user, request=request, method=method)

@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from vahva.directory.service import current_config
-from vahva.methods.webauthn_checks import MAX_RESPONSE, NOT_UNDERSTOOD
+from vahva.methods.base import CEREMONY_NOT_UNDERSTOOD, MAX_CEREMONY_ANSWER
 
 
 class PasswordForm(forms.Form):
@@ -72,12 +72,12 @@ class CredentialForm(forms.Form):
     page's script puts here, never typed."""
 
     code = forms.CharField(
-        max_length=MAX_RESPONSE,
+        max_length=MAX_CEREMONY_ANSWER,
         strip=False,
         widget=forms.HiddenInput,
         error_messages={
             "required": _("Use your security key or passkey first: choose the button above."),
-            "max_length": NOT_UNDERSTOOD,
+            "max_length": CEREMONY_NOT_UNDERSTOOD,
         },
     )
 

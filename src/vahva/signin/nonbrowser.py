@@ -44,7 +44,7 @@ from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
 
 from . import engine
-from .engine import _move
+from .attempts import move
 from .models import SignInAttempt
 from .requirements import Authentication, Outcome, Presence, Requirement, Step, decide_step
 from .states import Event, State
@@ -82,6 +82,11 @@ class Challenge:
     message: str
     #: The method's kind, for the log.
     method: str
+    #: Number matching, and the client cannot show the number: nothing was sent (a push
+    #: nobody can complete would only count against the person as ignored).
+    needs_number: bool = False
+    #: Requests to the app are paused after suspicious attempts: only its code works.
+    paused: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,6 +145,7 @@ def start(
     action: str,
     answered: bool = False,
     prompts: bool = True,
+    approve_only: bool = False,
 ) -> Result:
     """After a right password: ask the door; for a second factor, begin the person's method.
 
@@ -148,6 +154,9 @@ def start(
     ``answered``: the client already sent the answer (a code appended to the password), so
     nothing is sent; ``prompts``: the client can show a prompt (else only a method answered
     elsewhere, the app or a call, is begun: a text nobody can type in would be wasted).
+    ``approve_only``: a client without prompts asks the app for Approve / Deny without a
+    number (opted in per client); without it, such a client gets no push that asks for a
+    number it cannot show. A client that prompts keeps number matching whatever this says.
     """
     now = clock.now()
     presence = Presence(user=user, authentication=Authentication(at=now, amr=("pwd",)), ip=ip)
@@ -185,13 +194,19 @@ def start(
         amr=["pwd"],
     )
     method = registry.get(registered.kind)
-    ref = AttemptRef(id=str(attempt.pk), ip=ip, service=requirement.service)
-    send = not answered and (prompts or method.waits)
+    # Number matching stays wherever the number can be shown: only a client that cannot show
+    # it (and opted in) weakens its pushes to approve-only (real-time phishing, push bombing).
+    number_matching = prompts or not approve_only
+    needs_number = method.matches_numbers and not prompts and number_matching
+    ref = AttemptRef(
+        id=str(attempt.pk), ip=ip, service=requirement.service, number_matching=number_matching
+    )
+    send = not answered and not needs_number and (prompts or method.waits)
     try:
         # Outside any transaction: a text or a push goes out once the method has saved it.
         shown = method.begin(registered, now=now, attempt=ref) if send else {}
     except VahvaError as exc:
-        _move(attempt, Event.FAIL)
+        move(attempt, Event.FAIL)
         record(
             action,
             subject=user,
@@ -205,17 +220,26 @@ def start(
             step=Step(Outcome.REFUSE, reason=step.reason), user=user, message=str(exc.message)
         )
     number = shown.get("number")
-    if method.waits and isinstance(number, int):
+    paused = "paused_until" in shown
+    if method.waits and isinstance(number, int) and number_matching:
         message = _("Open the vahva app and type the number %(number)s") % {"number": number}
+    elif paused:
+        message = _(
+            "Requests to your vahva app are paused after suspicious sign-in attempts. "
+            "Enter the code shown in the app."
+        )
     else:
         message = str(method.prompt)
     challenge = Challenge(
         attempt=attempt.pk,
         token=token,
-        waits=method.waits,
-        number=number if isinstance(number, int) else None,
+        # Nothing to wait for when no request went to the phone (paused, or not sent).
+        waits=method.waits and not needs_number and not paused,
+        number=number if isinstance(number, int) and number_matching else None,
         message=message,
         method=registered.kind,
+        needs_number=needs_number,
+        paused=paused,
     )
     return Result(step=step, user=user, challenge=challenge)
 
@@ -234,7 +258,7 @@ def resume(*, attempt_id: uuid.UUID, token: str, channel: str) -> SignInAttempt:
     if attempt.state != State.MFA_REQUIRED:
         raise expired
     if attempt.expires_at <= clock.now():
-        _move(attempt, Event.EXPIRE)
+        move(attempt, Event.EXPIRE)
         raise expired
     return attempt
 
@@ -265,9 +289,9 @@ def _finish(
     )
     step = decide_step(presence, requirement, now=now)
     if not step.issue:
-        _move(attempt, Event.FAIL)
+        move(attempt, Event.FAIL)
         return Result(step=step, user=attempt.user, message=_refusal(step, requirement))
-    _move(attempt, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=list(amr))
+    move(attempt, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=list(amr))
     engine.finished(attempt, now=now)
     return Result(step=step, user=attempt.user)
 
@@ -314,7 +338,7 @@ def answer_code(
             )
         except VahvaError as exc:
             # Committed with the failure: the throttle's count and the audit row stay.
-            _move(current, Event.FAIL)
+            move(current, Event.FAIL)
             failure = exc
         else:
             return _finish(current, registered, method, typed, requirement=requirement, ip=ip)
@@ -343,7 +367,7 @@ def finish_wait(attempt: SignInAttempt, *, requirement: Requirement, ip: str | N
 def fail(attempt: SignInAttempt) -> None:
     """The attempt ends without a sign-in (denied, no answer in time)."""
     with contextlib.suppress(AlreadyCompleted):
-        _move(attempt, Event.FAIL)
+        move(attempt, Event.FAIL)
 
 
 def _state_now(attempt: SignInAttempt, requirement: Requirement) -> str:
@@ -358,9 +382,13 @@ async def wait_for_answer(
     attempt: SignInAttempt, *, requirement: Requirement, timeout: float
 ) -> str:
     """Wait (without a thread) until the attempt's method is answered or ``timeout`` seconds
-    pass; returns its state then ("pending" after the timeout)."""
+    pass; returns its state then ("pending" after the timeout). Whichever ends first: the
+    event loop's monotonic time, or :mod:`vahva.clock`, read at every look (at least every
+    ``POLL_INTERVAL`` seconds, and whenever the bus speaks), so a test moves the clock
+    instead of sleeping."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    until = clock.now() + dt.timedelta(seconds=timeout)
     # Subscribed before the first look: an answer published in between is queued, not lost.
     listener = bus.get().subscribe(str(attempt.pk))
     check = sync_to_async(_state_now, thread_sensitive=False)
@@ -369,7 +397,7 @@ async def wait_for_answer(
     try:
         while True:
             state = await check(attempt, requirement)
-            left = deadline - loop.time()
+            left = min(deadline - loop.time(), (until - clock.now()).total_seconds())
             if state != "pending" or left <= 0:
                 return state
             await listener.next(min(left, poll))

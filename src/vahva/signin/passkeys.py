@@ -15,10 +15,12 @@ from vahva import clock
 from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.errors import InvalidCode, ReplayedCode, VahvaError
-from vahva.methods import webauthn
+from vahva.methods import registry
+from vahva.methods.base import Method
 
 from . import throttle
-from .engine import _binding, _move, _rule, _signed_in, failure_reason
+from .attempts import binding, move, rule
+from .engine import _signed_in, failure_reason
 from .models import SignInAttempt
 from .requirements import Requirement, client_ip
 from .states import Event, State
@@ -29,9 +31,32 @@ class PasskeyRefused(VahvaError):
     default_message = _("This account cannot sign in. Contact the helpdesk.")
 
 
+class NotAvailable(VahvaError):
+    status = 404
+    default_message = _("Sign in with your password.")
+
+
+def _method() -> Method:
+    """The method that signs in without a password (a passkey), or NotAvailable."""
+    found = registry.passwordless()
+    if found is None:
+        raise NotAvailable()
+    return found
+
+
+def offered() -> str:
+    """The password page's part that offers a passwordless sign-in; "" when none is on."""
+    found = registry.passwordless()
+    return found.passwordless_template if found is not None else ""
+
+
+def available() -> bool:
+    return registry.passwordless() is not None
+
+
 def passkey_options(request: HttpRequest) -> dict[str, Any]:
     """Options for "Sign in with a passkey", bound to this browser's session."""
-    return webauthn.passkey_options(scope=_binding(request), now=clock.now())
+    return _method().passwordless_options(scope=binding(request), now=clock.now())
 
 
 def passkey_sign_in(
@@ -45,11 +70,12 @@ def passkey_sign_in(
     and unlocking it (user verification, required) are two factors (NIST SP 800-63B
     §5.1.9: a multi-factor cryptographic authenticator). Throttled and audited like codes."""
     now = clock.now()
-    keys = [(f"mfa:ip:{client_ip(request)}", _rule("THROTTLE_MFA_IP"))]
+    method = _method()
+    keys = [(f"mfa:ip:{client_ip(request)}", rule("THROTTLE_MFA_IP"))]
     # Reserve first: a burst of parallel forged assertions is counted before any is checked.
     reservation = throttle.reserve(keys, now=now)
     try:
-        used = webauthn.verify_passkey(response, scope=_binding(request), now=now)
+        used = method.verify_passwordless(response, scope=binding(request), now=now)
     except (InvalidCode, ReplayedCode) as exc:
         owner = getattr(exc, "subject", None)
         record(
@@ -58,7 +84,7 @@ def passkey_sign_in(
             request=request,
             outcome="failure",
             reason=failure_reason(exc),
-            method=webauthn.KIND,
+            method=method.kind,
         )
         raise
     except BaseException:
@@ -74,7 +100,7 @@ def passkey_sign_in(
             request=request,
             outcome="failure",
             reason="account disabled",
-            method=webauthn.KIND,
+            method=method.kind,
         )
         raise PasskeyRefused()
     if request.user.is_authenticated and request.user.pk != user.pk:
@@ -84,7 +110,7 @@ def passkey_sign_in(
     attempt = SignInAttempt.objects.create(
         user=user,
         state=State.MFA_REQUIRED,
-        binding=_binding(request),
+        binding=binding(request),
         created_at=now,
         expires_at=now + dt.timedelta(seconds=settings.SIGNIN_ATTEMPT_TTL),
         ip=client_ip(request),
@@ -103,6 +129,6 @@ def passkey_sign_in(
     )
     # No "pwd": no password was typed. "mfa" because the passkey verified the person.
     amr = sorted({*used.amr, "mfa"} if "user" in used.amr else set(used.amr))
-    _move(attempt, Event.PASS_MFA, completed_at=now, method=webauthn.KIND, amr=amr)
-    _signed_in(request, attempt, method=webauthn.KIND)
+    move(attempt, Event.PASS_MFA, completed_at=now, method=method.kind, amr=amr)
+    _signed_in(request, attempt, method=method.kind)
     return attempt

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from vahva import clock
 from vahva.conf import settings
-from vahva.methods import registry, tap
+from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.policy import Context, campaign, decide, exemptions, trusted
 from vahva.policy.decide import ServiceRule
@@ -248,7 +248,8 @@ def policy_context(
         now=now,
         client_ip=ip,
         has_methods=has,
-        has_pass=not has and tap.active_pass(user, now=now) is not None,
+        # A stand-in (the helpdesk's temporary pass) is not a method the person registered.
+        has_pass=not has and methods.has_stand_in(user),
         registered_at=methods.first_registered_at(user),
         activation_delay=settings.ACTIVATION_DELAY,
         force_mfa=requirement is not None and requirement.mfa,
@@ -383,7 +384,13 @@ def step_for(request: HttpRequest, requirement: Requirement) -> Step:
             % {"service": _service_name(requirement)},
         )
     if step.outcome == Outcome.NEED_PASSKEY:
-        add = reverse("registration:enrol", kwargs={"kind": "webauthn"})
+        # Where the person adds a method that such a service accepts.
+        kind = next((m.kind for m in registry.enrolable() if m.phishing_resistant), "")
+        add = (
+            reverse("registration:enrol", kwargs={"kind": kind})
+            if kind
+            else reverse("registration:choose")
+        )
         return replace(
             step,
             url=_with_next(add, requirement.next_url),

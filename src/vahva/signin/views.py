@@ -19,13 +19,13 @@ from vahva import clock, waits
 from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.errors import AlreadyCompleted, MalformedInput, RateLimited, VahvaError
-from vahva.methods import registry, webauthn
+from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
 from vahva.policy import trusted
 
-from . import engine, known_browser, passkeys, remembered, requirements
+from . import attempts, engine, known_browser, passkeys, remembered, requirements
 from .forms import CodeForm, CredentialForm, PasswordForm
 from .models import SignInAttempt
 
@@ -83,14 +83,14 @@ def password(request: HttpRequest) -> HttpResponse:
             {
                 "form": PasswordForm(initial=initial),
                 "service": service,
-                "passkeys": webauthn.passkey_signin_enabled(),
+                "passkeys": passkeys.offered(),
             },
         )
     form = PasswordForm(request.POST)
     context: dict[str, Any] = {
         "form": form,
         "service": service,
-        "passkeys": webauthn.passkey_signin_enabled(),
+        "passkeys": passkeys.offered(),
     }
     if not form.is_valid():
         return render(request, "signin/password.html", context, status=400)
@@ -134,7 +134,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         registered = engine.choose_method(
             request, attempt, request.GET.get("method"), answer=request.method == "POST"
         )
-    except (MalformedInput, engine.NotPhishingResistant) as exc:
+    except (MalformedInput, attempts.NotPhishingResistant) as exc:
         # A method id that is not one of this person's, or a code where the service accepts
         # only a security key: offer the methods that can be used instead.
         return _error_response(request, "signin/other.html", _other_context(request, attempt), exc)
@@ -178,7 +178,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         engine.verify(request, attempt, registered, response)
     except AlreadyCompleted:
         return redirect("registration:security_info")
-    except engine.NotPhishingResistant as exc:
+    except attempts.NotPhishingResistant as exc:
         return _error_response(request, "signin/other.html", _other_context(request, attempt), exc)
     except VahvaError as exc:
         return _error_response(request, f"methods/{method.kind}/verify.html", context, exc)
@@ -320,14 +320,14 @@ def _passkey_page(request: HttpRequest, next_url: str) -> dict[str, Any]:
     return {
         "form": PasswordForm(initial={"next": next_url}),
         "service": waiting.requirement.service if waiting else "",
-        "passkeys": True,
+        "passkeys": passkeys.offered(),
     }
 
 
 @require_POST
 def passkey_options(request: HttpRequest) -> JsonResponse:
     """The options for "Sign in with a passkey" (a fresh challenge for this session)."""
-    if not webauthn.passkey_signin_enabled():
+    if not passkeys.available():
         return JsonResponse({"error": "passkey sign-in is not enabled"}, status=404)
     return JsonResponse(passkeys.passkey_options(request))
 
@@ -335,7 +335,7 @@ def passkey_options(request: HttpRequest) -> JsonResponse:
 @require_POST
 def passkey(request: HttpRequest) -> HttpResponse:
     """Sign in with a passkey instead of the password (when the deployment allows it)."""
-    if not webauthn.passkey_signin_enabled():
+    if not passkeys.available():
         return render(
             request,
             "web/error.html",

@@ -122,7 +122,10 @@ class CheckBody(Schema):
 class CheckOut(Schema):
     accepted: bool
     user: str = Field(description="The person's e-mail address, as vahva keeps it.")
-    method: str = Field(description='Where the code came from: "totp" or "app_push".')
+    method: str = Field(
+        description="Which of the person's methods the code came from (its kind: an "
+        "authenticator app, the vahva app's offline code, a hardware token)."
+    )
 
 
 class ErrorOut(Schema):

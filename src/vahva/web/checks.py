@@ -19,7 +19,7 @@ from django.core.checks import CheckMessage, Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.http.request import validate_host
 
-from vahva.conf import validate
+from vahva.conf import VahvaSettings, parse
 
 #: SHA-256 of keys published with vahva itself: whoever has the source has them. The test
 #: settings' secret key, and their encryption key (its 32 bytes).
@@ -40,9 +40,9 @@ def fingerprint(secret: str | bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _values() -> dict[str, Any] | None:
+def _values() -> VahvaSettings | None:
     try:
-        return validate(getattr(django_settings, "VAHVA", {}))
+        return parse(getattr(django_settings, "VAHVA", {}))
     except ImproperlyConfigured:
         return None  # vahva.E001 says why
 
@@ -50,11 +50,11 @@ def _values() -> dict[str, Any] | None:
 @register()
 def check_vahva_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     try:
-        values = validate(getattr(django_settings, "VAHVA", {}))
+        values = parse(getattr(django_settings, "VAHVA", {}))
     except ImproperlyConfigured as exc:
         return [Error(str(exc), id="vahva.E001")]
     problems: list[CheckMessage] = []
-    if not values["ENCRYPTION_KEYS"]:
+    if not values.ENCRYPTION_KEYS:
         problems.append(
             Error(
                 "VAHVA['ENCRYPTION_KEYS'] is empty: secrets at rest cannot be encrypted.",
@@ -62,9 +62,7 @@ def check_vahva_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
                 id="vahva.E002",
             )
         )
-    if not str(values["PUBLIC_URL"]).startswith(
-        ("https://", "http://localhost", "http://127.0.0.1")
-    ):
+    if not values.PUBLIC_URL.startswith(("https://", "http://localhost", "http://127.0.0.1")):
         problems.append(
             Warning(
                 "VAHVA['PUBLIC_URL'] is not https: the vahva app and QR links need a "
@@ -118,7 +116,7 @@ def database_checks(*, engine: str, workers: int, redis_url: str) -> list[CheckM
     return problems
 
 
-def _key_checks(values: dict[str, Any]) -> list[CheckMessage]:
+def _key_checks(values: VahvaSettings) -> list[CheckMessage]:
     problems: list[CheckMessage] = []
     secret = str(django_settings.SECRET_KEY)
     if fingerprint(secret) in PUBLISHED_KEYS or len(set(secret)) < MIN_DISTINCT:
@@ -130,8 +128,8 @@ def _key_checks(values: dict[str, Any]) -> list[CheckMessage]:
                 id="vahva.E010",
             )
         )
-    for key_id, key in dict(values["ENCRYPTION_KEYS"]).items():
-        raw = base64.urlsafe_b64decode(str(key) + "=" * (-len(str(key)) % 4))
+    for key_id, key in values.ENCRYPTION_KEYS.items():
+        raw = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
         if fingerprint(raw) in PUBLISHED_KEYS or len(set(raw)) < MIN_DISTINCT:
             # Secrets at rest (TOTP seeds...) would be readable by whoever has a database copy.
             problems.append(
@@ -163,9 +161,9 @@ def _phone_checks() -> list[CheckMessage]:
     return []
 
 
-def _url_checks(values: dict[str, Any]) -> list[CheckMessage]:
+def _url_checks(values: VahvaSettings) -> list[CheckMessage]:
     problems: list[CheckMessage] = []
-    public_url = str(values["PUBLIC_URL"])
+    public_url = values.PUBLIC_URL
     parts = urlsplit(public_url)
     if parts.scheme != "https":
         problems.append(
@@ -177,7 +175,7 @@ def _url_checks(values: dict[str, Any]) -> list[CheckMessage]:
                 id="vahva.E013",
             )
         )
-    elif not values["TRUSTED_PROXIES"]:
+    elif not values.TRUSTED_PROXIES:
         # vahva serves plain http: an https public URL means a proxy in front, and without it
         # in TRUSTED_PROXIES every request seems to come from the proxy's address.
         problems.append(
@@ -212,10 +210,10 @@ def _url_checks(values: dict[str, Any]) -> list[CheckMessage]:
     return problems
 
 
-def _proxy_checks(values: dict[str, Any]) -> list[CheckMessage]:
+def _proxy_checks(values: VahvaSettings) -> list[CheckMessage]:
     problems: list[CheckMessage] = []
-    for block in values["TRUSTED_PROXIES"]:
-        network = ipaddress.ip_network(str(block), strict=False)
+    for block in values.TRUSTED_PROXIES:
+        network = ipaddress.ip_network(block, strict=False)
         if network.prefixlen == 0 or (not network.is_private and network.num_addresses > 256):
             # Anyone in that range could choose the address vahva sees (spoofing the campus
             # network to skip MFA, or someone else's address to get them throttled).
@@ -227,7 +225,7 @@ def _proxy_checks(values: dict[str, Any]) -> list[CheckMessage]:
                     id="vahva.E015",
                 )
             )
-    if values["PUSH_ALLOW_PRIVATE_ENDPOINTS"]:
+    if values.PUSH_ALLOW_PRIVATE_ENDPOINTS:
         # SSRF: a device could register a "push endpoint" on the internal network.
         problems.append(
             Error(

@@ -2,7 +2,7 @@
 
     vahva authenticator enroll '<https://…/app/enroll#code>' [--name NAME]
     vahva authenticator pending
-    vahva authenticator approve --number N [--challenge ID]
+    vahva authenticator approve [--number N] [--challenge ID]
     vahva authenticator deny [--report] [--challenge ID]
     vahva authenticator remove
 
@@ -54,7 +54,9 @@ class Command(BaseCommand):
         action("pending", "list the requests waiting")
         approve = action("approve", "approve a request")
         approve.add_argument(
-            "--number", type=_number, required=True, help="the number shown on the computer"
+            "--number",
+            type=_number,
+            help="the number shown on the computer (not for an approve-only request)",
         )
         approve.add_argument("--challenge", help="which request, when several are waiting")
         deny = action("deny", "deny a request")
@@ -83,12 +85,16 @@ class Command(BaseCommand):
         if not challenges:
             self.stdout.write("No requests waiting.")
         for c in challenges:
-            what = "Test request" if c.get("purpose") == "test" else "Sign-in request"
             where = f" from {c['ip']}" if c.get("ip") else ""
             service = f" to {c['service']}" if c.get("service") else ""
+            if c.get("match") == "none":
+                # No number to type (a VPN that cannot show one): the question is the request.
+                what = f"Approve sign-in{service}{where}? (approve or deny, no number)"
+            else:
+                kind = "Test request" if c.get("purpose") == "test" else "Sign-in request"
+                what = f"{kind}{service}{where}"
             self.stdout.write(
-                f"{c['id']}  {what}{service}{where} for {c.get('organisation', '')}, "
-                f"expires {c['expires_at']}"
+                f"{c['id']}  {what} for {c.get('organisation', '')}, expires {c['expires_at']}"
             )
 
     def _approve(self, client: DeviceClient, options: dict[str, Any]) -> None:

@@ -326,7 +326,23 @@ function addRequest(account, challenge) {
   field(card, "ip").textContent = challenge.ip || text("unknown");
   field(card, "location").textContent = locationText(challenge);
   field(card, "outside").hidden = challenge.outside_network !== true;
-  const entry = { challenge, account, card, done: false, busy: false };
+  // Approve-only (a VPN that cannot show a number): the question instead of a number field.
+  const approveOnly = purpose === "signin" && challenge.match === "none";
+  field(card, "number-field").hidden = approveOnly;
+  field(card, "no-number").hidden = !approveOnly;
+  const question = field(card, "question");
+  question.hidden = !approveOnly;
+  if (approveOnly) {
+    const values = {
+      service: challenge.service || text("service-none"),
+      address: challenge.ip || text("unknown"),
+    };
+    question.textContent = text("approve-question").replace(
+      /\{(service|address)\}/g,
+      (_whole, name) => values[name],
+    );
+  }
+  const entry = { challenge, account, card, done: false, busy: false, approveOnly };
   const form = card.querySelector("form");
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -372,7 +388,7 @@ async function answer(entry, decision) {
   if (entry.busy || entry.done) return;
   const input = entry.card.querySelector("input.number");
   let number;
-  if (decision === "approve") {
+  if (decision === "approve" && !entry.approveOnly) {
     const typed = input.value.trim();
     if (!/^[0-9]{2}$/.test(typed)) {
       const helpdesk = entry.challenge.purpose === "helpdesk";

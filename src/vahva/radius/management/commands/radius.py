@@ -59,6 +59,12 @@ class Command(BaseCommand):
             action="store_true",
             help='accept a code appended to the password ("password,123456")',
         )
+        add.add_argument(
+            "--approve-only",
+            action="store_true",
+            help="with --prompt wait: the app asks Approve/Deny without a number to type "
+            "(weaker against push bombing; see docs/radius.md)",
+        )
         what.add_parser("list", help="list the clients")
         remove = what.add_parser("remove", help="remove a client")
         remove.add_argument("name")
@@ -94,12 +100,14 @@ class Command(BaseCommand):
                 service=options["service"],
                 prompt=options["prompt"],
                 appended_codes=options["appended_codes"],
+                approve_only=options["approve_only"],
             )
         except clients.InvalidClient as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
             f"Added RADIUS client {client.name} ({', '.join(client.addresses)}), "
-            f"MFA {client.mfa_rule}, prompt {client.prompt}."
+            f"MFA {client.mfa_rule}, prompt {client.prompt}"
+            + (", approve-only pushes." if client.approve_only else ".")
         )
 
     def _client_list(self, options: dict[str, Any]) -> None:
@@ -111,6 +119,7 @@ class Command(BaseCommand):
                 f"{client.name}\t{', '.join(client.addresses)}\tservice {client.service_name}"
                 f"\tMFA {client.mfa_rule}\tprompt {client.prompt}"
                 + ("\tappended codes" if client.appended_codes else "")
+                + ("\tapprove-only pushes" if client.approve_only else "")
             )
 
     def _client_remove(self, options: dict[str, Any]) -> None:

@@ -37,12 +37,14 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from vahva.audit.log import record
+from vahva.audit.models import AuditEvent
 from vahva.conf import settings
 from vahva.errors import ExpiredChallenge, InvalidCode, MalformedInput, ReplayedCode
+from vahva.methods import service, tap
+from vahva.methods.base import AttemptRef, Include, Method
+from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
-from . import service, tap
-from .base import AttemptRef, Method
-from .models import PendingEnrolment, RecoveryCode, RegisteredMethod
+from .models import RecoveryCode
 
 KIND = "recovery"
 COUNT = 10
@@ -150,6 +152,25 @@ class RecoveryCodesMethod(Method):
     fallback = True
     letters = True
     verified_message = _("Recovery codes saved")
+
+    def security_row(self, registered: RegisteredMethod) -> Include | None:
+        return Include("methods/recovery/_security_row.html", {})
+
+    def security_section(self, user: Any, *, now: dt.datetime) -> Include | None:
+        """How many codes are left, and when (and from where) they were used."""
+        codes = recovery_of(user)
+        if codes is None:
+            return Include("methods/recovery/_security_section.html", {"method": None})
+        uses = AuditEvent.objects.filter(
+            subject_id=getattr(user, "pk", None),
+            action__in=("signin.success", "signin.confirm"),
+            data__method=KIND,
+            at__gte=codes.created_at,
+        ).order_by("-at", "-id")[:10]
+        return Include(
+            "methods/recovery/_security_section.html",
+            {"method": codes, "left": remaining(codes), "total": COUNT, "uses": list(uses)},
+        )
 
     def describe(self, registered: RegisteredMethod) -> str:
         left = remaining(registered)
