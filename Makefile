@@ -55,11 +55,24 @@ system-deps:
 	    "xmlsec1 apache2 libapache2-mod-shib"; fi; \
 	fi
 
+## Both runs spread the tests over pytest-xdist workers, one per core this process may use
+## (nproc: what -n auto counts without psutil), at most 8. The tests mostly keep a core busy
+## (tests/authenticator + tests/signin: 55 s of CPU in 73 s alone), so more workers than
+## cores would only add their start-up. Each worker runs its own migrations,
+## Chromium, Redis and, on PostgreSQL, its own test database (test_vahva_gw0, ...), and all
+## share that one server's 200 connections (a race test opens up to 8 at once).
+## --dist loadgroup keeps each module that shares one set of servers among its tests on
+## one worker (ONE_WORKER_MODULES in tests/conftest.py); each worker runs its browser
+## tests last.
+## `make test TEST_WORKERS=1` runs on one worker; PYTEST_ARGS are passed to every pytest.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n > 8 ? 8 : n )))
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
+
 ## make test: the whole suite, browser tests included, on SQLite; then the database-backed
 ## tests again on PostgreSQL (make test-postgres) when it is installed
 test: system-deps
 	@$(MAKE) --no-print-directory install
-	$(BIN)/pytest
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 	@if $(HAVE_POSTGRES); then $(MAKE) --no-print-directory test-postgres; \
 	else echo "PostgreSQL is not installed: skipping make test-postgres"; fi
 
@@ -73,7 +86,7 @@ test: system-deps
 POSTGRES_SKIP := tests/test_production.py tests/test_two_nodes.py tests/test_make_run.py
 POSTGRES_BROWSER := tests/e2e/test_alice_story.py
 test-postgres: install
-	$(BIN)/python -m tests.postgres_server sh -c '$(BIN)/pytest -m "not e2e" \
+	$(BIN)/python -m tests.postgres_server sh -c '$(BIN)/pytest $(XDIST) -m "not e2e" \
 	  $(addprefix --ignore=,$(POSTGRES_SKIP)) $(PYTEST_ARGS); tests=$$?; \
 	  $(BIN)/pytest $(POSTGRES_BROWSER) $(PYTEST_ARGS); browser=$$?; \
 	  [ $$tests = 0 ] && [ $$browser = 0 ]'

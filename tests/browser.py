@@ -5,6 +5,12 @@ running in the test thread until the end of the session, and Django refuses the 
 (SynchronousOnlyOperation) unless DJANGO_ALLOW_ASYNC_UNSAFE is set. So the browser tests run
 after all the others, with the variable set only while each of them runs: the guard stays on
 for the rest of the suite, where it catches an ORM call that would block an async view.
+
+Under pytest-xdist (``make test`` runs ``-n``) this holds in each worker too: ``--dist
+loadgroup`` hands out the tests in this collection order, so each worker gets its browser
+tests after its others, as long as no browser test is in a group (a group of several tests
+is handed out first: tests/conftest.py's ONE_WORKER_MODULES, or an ``xdist_group``; checked
+below).
 """
 
 from __future__ import annotations
@@ -35,6 +41,21 @@ def is_browser_test(item: pytest.Item) -> bool:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=is_browser_test)  # stable: the order within each group is kept
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    from tests.conftest import ONE_WORKER_MODULES
+
+    grouped = item.get_closest_marker("xdist_group") is not None or (
+        item.nodeid.split("::", 1)[0] in ONE_WORKER_MODULES
+    )
+    if is_browser_test(item) and grouped:
+        pytest.fail(
+            "a browser test must not be in a group of tests run on one worker: --dist "
+            "loadgroup hands groups out first, and the worker would run its other tests "
+            "after Playwright started",
+            pytrace=False,
+        )
 
 
 @pytest.hookimpl(wrapper=True)

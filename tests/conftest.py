@@ -14,6 +14,39 @@ from vahva.clock import FakeClock
 
 pytest_plugins = ["tests.browser"]
 
+#: Modules whose tests share servers started once for the module (a module-scoped fixture),
+#: and may build on what the tests before them did: under pytest-xdist (``make test`` runs
+#: ``-n … --dist loadgroup``) one worker runs each of them whole, rather than every worker
+#: starting its own set for a part of the module. Not for browser tests (see tests/browser.py).
+ONE_WORKER_MODULES = frozenset(
+    {
+        "tests/interop/test_radius_freeradius.py",
+        "tests/test_make_run.py",
+        "tests/test_production.py",
+        "tests/test_two_nodes.py",
+    }
+)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` that also keeps each of ONE_WORKER_MODULES on one worker.
+
+    xdist's own grouping (the ``xdist_group`` mark) does nothing on pytest 9.2: it renames
+    the test's node id, which pytest no longer lets a plugin change (pytest-xdist#1386), and
+    the tests are then spread as if unmarked. This decides by the module's path instead.
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleGroupScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER_MODULES else super()._split_scope(nodeid)
+
+    return ModuleGroupScheduling(config, log)
+
 
 @pytest.fixture
 def clock() -> Iterator[FakeClock]:

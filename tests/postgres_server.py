@@ -10,7 +10,10 @@ As a command, it runs another command against a fresh server and stops the serve
     python -m tests.postgres_server pytest tests/signin -q
 
 The command gets ``DATABASE_URL=postgres://…`` (the settings read it, and pytest-django creates
-its ``test_…`` database there). ``make test-postgres`` runs the suite that way.
+its ``test_…`` database there: under pytest-xdist one per worker, ``test_vahva_gw0``, …, on
+this one server). ``make test-postgres`` runs the suite that way. The ``postgres_server``
+fixture is per session, so each xdist worker that needs one starts its own (own port, own
+directory).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -20,10 +21,23 @@ import pytest
 READY_TRIES = 200
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    """A port free on 127.0.0.1 now, for a peer to bind a moment later.
+
+    Under pytest-xdist, only a port of this worker's share (half the port number, modulo
+    the number of workers, is the worker's number; Linux hands bind() odd ports), so two
+    workers asking at the same moment cannot be handed the same port.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ...
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    for _try in range(100 * count):
+        with socket.socket(socket.AF_INET, kind) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if count <= 1 or (port // 2) % count == index:
+            break
+    return port
 
 
 def _pong(port: int) -> bool:

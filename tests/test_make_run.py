@@ -11,7 +11,6 @@ import os
 import re
 import selectors
 import shlex
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -44,9 +43,9 @@ def _vahva(*args: str, env: dict[str, str], cwd: Path) -> str:
 
 
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    from tests.redis_server import free_port  # this xdist worker's share of the ports
+
+    return free_port()
 
 
 def _wait_until_serving(server: subprocess.Popen[bytes], url: str, log: bytearray) -> None:

@@ -8,10 +8,10 @@ vahva stamps ``auth_time`` with its own, and the libraries compare both with the
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import html
 import re
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -122,10 +122,9 @@ def sign_in_over_http(
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    from tests.redis_server import free_port as worker_free_port  # this xdist worker's share
+
+    return worker_free_port()
 
 
 @pytest.fixture(scope="session")
@@ -135,15 +134,20 @@ def node_modules() -> Path:
     if node is None or npm is None:
         pytest.skip("node and npm are not installed (apt-get install nodejs npm)")
     modules = HERE / "node_modules"
-    if not (modules / "openid-client" / "package.json").exists():
-        installed = subprocess.run(
-            [npm, "ci", "--prefer-offline", "--no-audit", "--no-fund"],
-            cwd=HERE,
-            timeout=300,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if installed.returncode != 0:
-            pytest.fail(f"npm ci in {HERE} failed:\n{installed.stderr}")
+    # pytest-xdist's workers share this folder: one installs while the others wait (npm ci
+    # starts by deleting node_modules, under a worker that may be using it). The lock is
+    # on package-lock.json, which npm ci reads and never writes.
+    with (HERE / "package-lock.json").open("rb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (modules / "openid-client" / "package.json").exists():
+            installed = subprocess.run(
+                [npm, "ci", "--prefer-offline", "--no-audit", "--no-fund"],
+                cwd=HERE,
+                timeout=300,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if installed.returncode != 0:
+                pytest.fail(f"npm ci in {HERE} failed:\n{installed.stderr}")
     return modules

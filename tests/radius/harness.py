@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tests.redis_server import free_port
 from vahva.radius import clients
 from vahva.radius.server import RadiusServer
 
@@ -23,9 +24,7 @@ WAIT = 20.0
 
 
 def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return free_port(socket.SOCK_DGRAM)  # this xdist worker's share of the ports
 
 
 def radclient_input(attrs: Mapping[str, str | bytes], *, authenticator: bool = True) -> str:
