@@ -101,7 +101,9 @@ def sp_settings(base_url: str) -> dict[str, Any]:
 
 def sp_metadata(base_url: str) -> str:
     settings = OneLogin_Saml2_Settings(sp_settings(base_url), sp_validation_only=True)
-    return str(settings.get_sp_metadata().decode())
+    metadata = settings.get_sp_metadata()
+    # python3-saml returns str in its current releases, bytes in older ones.
+    return metadata.decode() if isinstance(metadata, bytes) else str(metadata)
 
 
 def _request_data(request: Request, post: dict[str, Any] | None = None) -> dict[str, Any]:
