@@ -309,3 +309,19 @@ def test_a_temporary_access_pass_cannot_be_set_up_by_the_person(signed_in: Clien
         refused = signed_in.get(url)
         assert refused.status_code == 404
         assert "That sign-in method does not exist here." in text(refused)
+
+
+def test_success_says_when_the_second_factor_starts(
+    signed_in: Client, clock: Any, settings: Any
+) -> None:
+    # The seeds' organisation: MFA starts about two hours after registering (08:00 UTC + 2 h,
+    # shown in Helsinki time), and the wizard's last page says so, as Security info does.
+    settings.VAHVA = {**settings.VAHVA, "ACTIVATION_DELAY": 7200}
+    secret = _secret_on(signed_in.get("/security-info/setup/totp/"))
+    signed_in.post("/security-info/setup/totp/", {"code": code_for(secret, clock)})
+    done = text(signed_in.get("/security-info/setup/done/"))
+    assert "From 2.3.2026 12:00 on, we'll ask for it when you sign in." in done
+    assert "Next time you sign in" not in done
+    assert "Multi-factor sign-in will be required from 2.3.2026 12:00." in text(
+        signed_in.get("/security-info/")
+    )

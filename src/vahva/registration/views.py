@@ -27,6 +27,7 @@ from vahva.errors import (
 from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.policy import exemptions
+from vahva.policy.decide import enforced_from
 from vahva.signin import engine
 from vahva.signin.forms import EnrolCredentialForm
 from vahva.signin.reauth import recently_authenticated
@@ -118,8 +119,13 @@ def setup(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET"])
 def done(request: HttpRequest) -> HttpResponse:
-    registered = methods.listed_for(signed_in(request))
+    person = signed_in(request)
+    registered = methods.listed_for(person)
     default = registered[0] if registered else None
+    # When the second factor starts to be asked (the activation delay after registering), as
+    # Security info says it: the wizard says the same.
+    first = methods.first_registered_at(person)
+    enforced = enforced_from(first, settings.ACTIVATION_DELAY) if first else None
     return render(
         request,
         "registration/done.html",
@@ -127,6 +133,7 @@ def done(request: HttpRequest) -> HttpResponse:
             **_wizard_context(request, len(wizard.steps()), None),
             "default": registry.get(default.kind).describe(default) if default else None,
             "next": request.session.get(SESSION_NEXT, ""),
+            "enforced_from": enforced if enforced and enforced > clock.now() else None,
         },
     )
 
