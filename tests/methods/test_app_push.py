@@ -341,3 +341,35 @@ def test_the_phone_is_told_whether_the_sign_in_is_inside_the_networks(
         method.begin(app, now=clock(), attempt=attempt)
         assert PushChallenge.objects.get(attempt=attempt.id).context["outside"] is outside
         clock.advance(60)  # expired: the next sign-in may send its own (one waits at a time)
+
+
+def test_the_offline_code_of_any_of_the_persons_devices_signs_in(
+    alice: Any, clock: Any, client: Any
+) -> None:
+    # Issue #19, item 3: the request went to both phones, so either phone's offline code is
+    # Alice's; the page says the request is on any of her devices.
+    from tests.helpers import code_for, sign_in_password, text
+
+    method = registry.get("app_push")
+    phones = []
+    for _ in range(2):
+        pending = method.start_enrolment(alice, now=clock() - dt.timedelta(days=1))
+        answer = _answer(pending, clock() - dt.timedelta(days=1), "approve")
+        phones.append(method.finish_enrolment(pending, answer, now=clock() - dt.timedelta(days=1)))
+    first, second = phones
+    assert first.is_default
+
+    assert sign_in_password(client)["Location"] == "/signin/verify/"
+    page = text(client.get("/signin/verify/"))
+    assert "on any of your 2 devices" in page
+    signed_in = client.post("/signin/verify/", {"code": code_for(second.secret, clock)})
+    assert signed_in.status_code == 302
+    assert RegisteredMethod.objects.get(pk=second.pk).last_used_at == clock()
+
+    # The same code again, at another sign-in: already used (the second phone's counter moved).
+    other = type(client)()
+    sign_in_password(other)
+    other.get("/signin/verify/")
+    replayed = other.post("/signin/verify/", {"code": code_for(second.secret, clock)})
+    assert replayed.status_code == 400
+    assert "already been used" in text(replayed)

@@ -112,11 +112,12 @@ class AppPushMethod(Method):
     ) -> dict[str, Any]:
         if attempt is None:
             raise MalformedInput()
+        devices = self._devices(registered.user)
         try:
             push = authenticator.push_for_attempt(
                 registered.user,
                 attempt=attempt.id,
-                device_ids=self._devices(registered.user),
+                device_ids=devices,
                 now=now,
                 context={
                     "ip": attempt.ip,
@@ -132,7 +133,8 @@ class AppPushMethod(Method):
             # Push bombing: no request is sent; the page asks for the app's offline code (the
             # phone in hand, which the thief does not have) or another method, and says why.
             return {"paused_until": paused.until}
-        return {"number": push.number, "expires_at": push.expires_at}
+        # The request goes to every device: the page says so when there are several.
+        return {"number": push.number, "expires_at": push.expires_at, "devices": len(devices)}
 
     def status(self, registered: RegisteredMethod, *, attempt: AttemptRef, now: dt.datetime) -> str:
         return self.status_until(registered, attempt=attempt, now=now)[0]
@@ -156,12 +158,17 @@ class AppPushMethod(Method):
 
     def verify(self, registered: RegisteredMethod, response: str, *, now: dt.datetime) -> None:
         if self._is_code(response):
-            if not registered.secret:
-                raise MalformedInput()
             code = totp.normalise_code(response)
-            step = totp.match_step(registered.secret, code, now=now)
+            # The request went to every app device of the person, so the offline code of any of
+            # them is theirs (a second phone, a tablet): the one whose code it is answers.
+            owner = self._device_with_code(registered, code, now=now)
+            if not owner.secret:
+                raise MalformedInput()
+            step = totp.match_step(owner.secret, code, now=now)
             # Replay: the same step is never accepted twice (conditional UPDATE).
-            service.advance_counter(registered, step, now=now)
+            service.advance_counter(owner, step, now=now)
+            if owner.pk != registered.pk:
+                service.touch(owner, now=now)
             return
         attempt = service.parse_uuid(response)
         device = authenticator.use_attempt_approval(registered.user, attempt, now=now)
@@ -175,6 +182,18 @@ class AppPushMethod(Method):
         service.touch(answered, now=now)
         if answered.pk == registered.pk:
             registered.last_used_at = now
+
+    def _device_with_code(
+        self, registered: RegisteredMethod, code: str, *, now: dt.datetime
+    ) -> RegisteredMethod:
+        """The person's app method whose offline code ``code`` is now (pure checks); else
+        ``registered``, so a wrong code is refused (and counted once) as before. Each device
+        adds its three valid codes to a guess's chances, as a second authenticator would."""
+        others = RegisteredMethod.objects.filter(user_id=registered.user_id, kind=self.kind)
+        for candidate in [registered, *others.exclude(pk=registered.pk)]:
+            if candidate.secret and totp.code_matches(candidate.secret, code, now=now):
+                return candidate
+        return registered
 
     def verify_for(
         self,
