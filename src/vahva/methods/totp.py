@@ -47,7 +47,8 @@ def normalise_code(raw: str, *, digits: int = DIGITS) -> str:
         raise MalformedInput(_("Enter the code."))
     if not code.isascii() or not code.isdigit() or len(code) != digits:
         raise MalformedInput(
-            _("The code is %(digits)d digits, for example 123456.") % {"digits": digits}
+            _("The code is %(digits)d digits, for example %(example)s.")
+            % {"digits": digits, "example": "12345678"[:digits]}
         )
     return code
 

@@ -123,7 +123,7 @@ class HardwareTokenMethod(Method):
             why = data.get("why", "")
             if why not in ("lost", "returned"):
                 raise MalformedInput(gettext("Say whether the token was lost or returned."))
-            token = tokens.release(user, serial, lost=why == "lost", now=now)
+            token = tokens.release(user, serial, lost=why == "lost")
             if why == "lost":
                 done = gettext("Token %(serial)s is retired: it can never be used again.")
             else:

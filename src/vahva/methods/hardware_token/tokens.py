@@ -7,7 +7,6 @@ conditional UPDATE, so two requests racing with the same code cannot both pass.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -15,7 +14,7 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from vahva.errors import InvalidCode, MalformedInput, RateLimited, ReplayedCode
-from vahva.methods import service
+from vahva.methods import service, totp
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
 from . import oath
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 #: cap an account could guess at the codes of every token in stock; each one takes
 #: MAX_ACTIVATION_TRIES * 11 / 10^6 chances at most.
 MAX_ACTIVATION_TRIES = 10
-_SPACES = re.compile(r"[\s-]+")
 
 
 class UnknownToken(MalformedInput):
@@ -49,15 +47,8 @@ def normalise_serial(raw: str) -> str:
 
 
 def normalise_code(raw: str, token: HardwareToken) -> str:
-    typed = _SPACES.sub("", raw or "")
-    if not typed:
-        raise MalformedInput(_("Enter the code."))
-    if not typed.isascii() or not typed.isdigit() or len(typed) != token.digits:
-        raise MalformedInput(
-            _("The code is %(digits)d digits, for example %(example)s.")
-            % {"digits": token.digits, "example": "12345678"[: token.digits]}
-        )
-    return typed
+    """The typed code without spaces or dashes, as many digits as the token shows."""
+    return totp.normalise_code(raw, digits=token.digits)
 
 
 def _step(token: HardwareToken, now: dt.datetime) -> int:
@@ -128,11 +119,15 @@ def token_of(registered: RegisteredMethod) -> HardwareToken:
     return token
 
 
-def activatable(user: User, serial: str) -> HardwareToken:
-    """A token in stock that ``user`` may activate: not reserved, or reserved for them."""
-    token = HardwareToken.objects.filter(
+def _in_stock(serial: str) -> HardwareToken | None:
+    return HardwareToken.objects.filter(
         serial=normalise_serial(serial), state=State.AVAILABLE
     ).first()
+
+
+def activatable(user: User, serial: str) -> HardwareToken:
+    """A token in stock that ``user`` may activate: not reserved, or reserved for them."""
+    token = _in_stock(serial)
     if token is None or token.reserved_for_id not in (None, getattr(user, "pk", None)):
         # A token reserved for someone else looks the same as an unknown serial.
         raise UnknownToken()
@@ -198,9 +193,7 @@ def tokens_of(user: User) -> list[HardwareToken]:
 
 def reserve(user: User, serial: str) -> HardwareToken:
     """The helpdesk hands a token in stock to ``user``: only they can activate it."""
-    token = HardwareToken.objects.filter(
-        serial=normalise_serial(serial), state=State.AVAILABLE
-    ).first()
+    token = _in_stock(serial)
     if token is None:
         raise UnknownToken(_("No token with that serial number is in stock."))
     HardwareToken.objects.filter(pk=token.pk).update(reserved_for=user, activation_tries=0)
@@ -216,7 +209,7 @@ def _held_by(user: User, serial: str) -> HardwareToken:
     return found
 
 
-def release(user: User, serial: str, *, lost: bool, now: dt.datetime) -> HardwareToken:
+def release(user: User, serial: str, *, lost: bool) -> HardwareToken:
     """Take the token from ``user``: its method goes; a lost token is retired for good (a
     finder cannot activate it), a returned one goes back to stock with a clean slate."""
     token = _held_by(user, serial)
