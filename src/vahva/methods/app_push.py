@@ -189,11 +189,14 @@ class AppPushMethod(Method):
         """The person's app method whose offline code ``code`` is now (pure checks); else
         ``registered``, so a wrong code is refused (and counted once) as before. Each device
         adds its three valid codes to a guess's chances, as a second authenticator would."""
-        others = RegisteredMethod.objects.filter(user_id=registered.user_id, kind=self.kind)
-        for candidate in [registered, *others.exclude(pk=registered.pk)]:
-            if candidate.secret and totp.code_matches(candidate.secret, code, now=now):
-                return candidate
-        return registered
+        if totp.code_matches(registered.secret, code, now=now):
+            return registered
+        # Only then the person's other devices (no query when the default one answered).
+        others = RegisteredMethod.objects.filter(
+            user_id=registered.user_id, kind=self.kind
+        ).exclude(pk=registered.pk)
+        found = (m for m in others if totp.code_matches(m.secret, code, now=now))
+        return next(found, registered)
 
     def verify_for(
         self,

@@ -67,7 +67,6 @@ __all__ = [
     "DAY",
     "DELIVERIES",
     "HOUR",
-    "REPLACES",
     "LimitReached",
     "NumberRefused",
     "PhoneMethod",
@@ -78,14 +77,12 @@ __all__ = [
     "display",
     "language_of",
     "lock_sends",
-    "mark_replacing",
     "mask",
     "parse",
     "phone_of",
     "refund",
     "refusals_audited",
     "region_of",
-    "replaced_by",
     "resend_wait",
     "reserve",
     "reserve_audited",
@@ -106,8 +103,6 @@ def language_of(user: User) -> str:
 
 
 # --- Security info: Text <-> Call, change of number -------------------------------------------
-
-REPLACES = service.REPLACES
 
 
 def known_number(user: User) -> str:
@@ -147,11 +142,6 @@ def set_delivery(user: User, method_id: object, delivery: str) -> tuple[Register
     RegisteredMethod.objects.filter(user=user, pk=registered.pk, kind=before).update(kind=delivery)
     registered.refresh_from_db(fields=["kind"])
     return registered, before
-
-
-#: A change of number is the core's replacement of one method by another of its family.
-mark_replacing = service.mark_replacing
-replaced_by = service.replaced_by
 
 
 # --- the enrolment page ----------------------------------------------------------------------
@@ -235,7 +225,7 @@ class PhoneMethod:
             raise ExpiredChallenge()
         if action == "change":
             # Another number, same purpose: a change of number still replaces the old phone.
-            pending.data = {k: v for k, v in pending.data.items() if k == REPLACES}
+            pending.data = {k: v for k, v in pending.data.items() if k == service.REPLACES}
             pending.save(update_fields=["data"])
             return pending
         if action == "send":
@@ -294,7 +284,7 @@ class PhoneMethod:
     ) -> RegisteredMethod:
         """Save the phone just proved, in the caller's transaction (with the consumed
         enrolment); a changed number replaces the old phone there too, nothing half-done."""
-        old = replaced_by(pending)
+        old = service.replaced_by(pending)
         saved = service.save_new(
             pending.user,
             self.kind,
@@ -310,7 +300,7 @@ class PhoneMethod:
         from vahva import clock
 
         number = str(pending.data.get("number", ""))
-        old = replaced_by(pending)
+        old = service.replaced_by(pending)
         known = known_number(pending.user) if not number and old is None else ""
         return {
             # Masked: enough for the person to recognise their phone, little to anyone else.
