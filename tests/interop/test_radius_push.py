@@ -5,7 +5,6 @@ cannot show a challenge (the request waits)."""
 
 from __future__ import annotations
 
-import io
 import re
 import shutil
 import subprocess
@@ -14,22 +13,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from tests.radius.harness import (
     SECRET,
     WAIT,
     ServerThread,
+    enrol_cli_app,
     parse_radclient,
     radclient,
     radclient_command,
     radclient_input,
 )
+from tests.radius.harness import (
+    authenticator_cli as cli,
+)
 from vahva.audit.models import AuditEvent
 from vahva.authenticator.models import PushChallenge
-from vahva.methods import registry
-from vahva.methods.app_push import enrolment_link
-from vahva.methods.models import PendingEnrolment
 from vahva.radius import clients
 
 pytestmark = [
@@ -40,24 +40,11 @@ pytestmark = [
 PASSWORD = "correct horse battery"
 
 
-def cli(*args: str) -> str:
-    out = io.StringIO()
-    call_command("authenticator", *args, stdout=out)
-    return out.getvalue()
-
-
 @pytest.fixture
 def device(live_server: Any, settings: Any, alice: Any, clock: Any, tmp_path: Path) -> Path:
     """Alice's vahva app: the command-line client enrolled against the live server."""
     settings.VAHVA = {**settings.VAHVA, "PUBLIC_URL": live_server.url, "RADIUS_PUSH_WAIT": 10}
-    state = tmp_path / "device"
-    method = registry.get("app_push")
-    pending = method.start_enrolment(alice, now=clock())
-    cli("enroll", enrolment_link(pending.secret), "--name", "Phone", "--state", str(state))
-    test = PushChallenge.objects.get(purpose="test")
-    cli("approve", "--number", str(test.number), "--state", str(state))
-    method.finish_enrolment(PendingEnrolment.objects.get(), test.pk.hex, now=clock())
-    return state
+    return enrol_cli_app(alice, clock, tmp_path / "device")
 
 
 @pytest.fixture

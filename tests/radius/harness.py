@@ -5,6 +5,7 @@ the test database and the in-process event bus). Everything listens on 127.0.0.1
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import socket
 import subprocess
@@ -14,6 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from django.core.management import call_command
+
 from tests.redis_server import free_port
 from vahva.radius import clients
 from vahva.radius.server import RadiusServer
@@ -21,6 +24,32 @@ from vahva.radius.server import RadiusServer
 SECRET = "testing123-long-enough"
 #: Every bounded wait of the harness (a peer starting, a reply); a healthy run needs far less.
 WAIT = 20.0
+
+
+def authenticator_cli(*args: str) -> str:
+    """Run `vahva authenticator` (the command-line app, a client of the device API)."""
+    out = io.StringIO()
+    call_command("authenticator", *args, stdout=out)
+    return out.getvalue()
+
+
+def enrol_cli_app(user: Any, clock: Any, state: Path) -> Path:
+    """Enrol the command-line app as ``user``'s vahva app against the live server, as the
+    pages do: enrol, answer the test request with its number, save the method."""
+    from vahva.authenticator.models import PushChallenge
+    from vahva.methods import registry
+    from vahva.methods.app_push import enrolment_link
+    from vahva.methods.models import PendingEnrolment
+
+    method = registry.get("app_push")
+    pending = method.start_enrolment(user, now=clock())
+    authenticator_cli(
+        "enroll", enrolment_link(pending.secret), "--name", "Phone", "--state", str(state)
+    )
+    test = PushChallenge.objects.get(purpose="test")
+    authenticator_cli("approve", "--number", str(test.number), "--state", str(state))
+    method.finish_enrolment(PendingEnrolment.objects.get(), test.pk.hex, now=clock())
+    return state
 
 
 def free_udp_port() -> int:

@@ -9,7 +9,6 @@ requests on the phone than the allowance."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import shutil
 import subprocess
 import threading
@@ -20,26 +19,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from pyrad import packet
 
 from tests.radius.harness import (
     SECRET,
     WAIT,
     ServerThread,
+    enrol_cli_app,
     parse_radclient,
     radclient,
     radclient_command,
     radclient_input,
+)
+from tests.radius.harness import (
+    authenticator_cli as cli,
 )
 from tests.radius.test_server import Nas
 from vahva import bus
 from vahva.audit.models import AuditEvent
 from vahva.authenticator.models import PushChallenge
 from vahva.conf import settings as vahva_settings
-from vahva.methods import registry
-from vahva.methods.app_push import enrolment_link
-from vahva.methods.models import PendingEnrolment
 from vahva.radius import clients
 
 pytestmark = [
@@ -55,24 +54,11 @@ SIGN_IN = {
 }
 
 
-def cli(*args: str) -> str:
-    out = io.StringIO()
-    call_command("authenticator", *args, stdout=out)
-    return out.getvalue()
-
-
 @pytest.fixture
 def device(live_server: Any, settings: Any, alice: Any, clock: Any, tmp_path: Path) -> Path:
     """Alice's vahva app: the command-line client enrolled against the live server."""
     settings.VAHVA = {**settings.VAHVA, "PUBLIC_URL": live_server.url, "RADIUS_PUSH_WAIT": 15}
-    state = tmp_path / "device"
-    method = registry.get("app_push")
-    pending = method.start_enrolment(alice, now=clock())
-    cli("enroll", enrolment_link(pending.secret), "--name", "Phone", "--state", str(state))
-    test = PushChallenge.objects.get(purpose="test")
-    cli("approve", "--number", str(test.number), "--state", str(state))
-    method.finish_enrolment(PendingEnrolment.objects.get(), test.pk.hex, now=clock())
-    return state
+    return enrol_cli_app(alice, clock, tmp_path / "device")
 
 
 @pytest.fixture
