@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import uvicorn
 from demo.learn.app import Config, create_app, sp_metadata
+from django.test import Client
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import BrowserProblems
@@ -44,6 +45,9 @@ def learn(live_server: Any, settings: Any) -> Iterator[str]:
     port = free_port()
     base = f"http://localhost:{port}"
     providers.add(metadata=sp_metadata(base).encode(), name="Demo Learn")
+    # vahva's first /saml/metadata makes its key and signs with xmlsec1: done here, so Demo
+    # Learn's own fetch (5 s timeout) meets the cached copy even on a loaded machine.
+    assert Client().get("/saml/metadata").status_code == 200
     app = create_app(Config(idp_metadata_url=f"{live_server.url}/saml/metadata", base_url=base))
     server = Served(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
