@@ -133,7 +133,8 @@ def test_the_ticket_is_remembered_for_the_person_until_changed(
     desk.post(f"{person}unlock/", {"unlock-ticket": "INC-77"})
     page = text(desk.get(person))
     # Every form of the page and the confirmation pages carry it.
-    assert page.count('value="INC-77"') == 3  # pass, exemption, sign-out (no app, no lockout)
+    # pass, exemption, sign-out, the procedure (no app, no lockout, no way to send a code)
+    assert page.count('value="INC-77"') == 4
     assert 'value="INC-77"' in text(desk.get(f"{person}pass/revoke/"))
     # Another person's page has its own ticket (none yet).
     assert 'value="INC-77"' not in text(desk.get(f"/helpdesk/people/{bob.pk}/"))
