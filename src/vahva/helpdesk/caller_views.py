@@ -21,7 +21,7 @@ from vahva.errors import RateLimited, VahvaError
 from . import callers
 from .forms import CallerCodeForm, CallerForm, ProcedureForm
 from .models import CallerCheck
-from .pages import error_page, finished, local_time, person_view, ticket_action
+from .pages import error_page, finished, person_view, ticket_action
 
 #: The message the check's page shows once after its code was sent ("A code was texted…").
 SESSION_SENT = "helpdesk.caller_sent"
@@ -75,7 +75,6 @@ def _check_page(
             "hint": next(
                 (w.offer.hint for w in callers.ways(user, now=now) if w.value == _way(check)), ""
             ),
-            "verified_at": local_time(check.verified_at) if check.verified_at else "",
             "form": form or CallerCodeForm(),
             "error": error,
         },
