@@ -46,9 +46,9 @@ from vahva.methods.base import CallerCheck as Offer
 from vahva.methods.base import Method
 from vahva.methods.models import RegisteredMethod
 
+from .access import check_may_act
 from .errors import UnknownItem
 from .models import CallerCheck
-from .service import check_may_act
 
 State = CallerCheck.State
 #: The audit action of every caller check's outcome (the app's checks write it too).

@@ -22,7 +22,7 @@ from vahva.accounts.models import User
 from vahva.errors import RateLimited, VahvaError
 
 from . import callers, method_actions, service
-from .access import helpdesk_required
+from .access import check_may_act, helpdesk_required
 from .forms import CallerForm, ExemptionForm, PassForm, ProcedureForm, TicketForm
 
 #: The person page's forms, each with its own prefix (so their fields' ids do not clash).
@@ -128,7 +128,7 @@ def person_page(
     page_forms.update(bound or {})
     agent = request.user
     try:
-        service.check_may_act(agent, user)
+        check_may_act(agent, user)
         read_only = ""
     except VahvaError as exc:
         read_only = str(exc.message)

@@ -14,7 +14,6 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
-from django.utils.translation import gettext_lazy as _
 
 from vahva.accounts.models import User
 from vahva.audit import sentences
@@ -26,7 +25,7 @@ from vahva.authenticator.models import Device
 from vahva.authenticator.service import Pause as PushPause
 from vahva.conf import settings
 from vahva.errors import MalformedInput
-from vahva.methods import registry, tap
+from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.methods.models import RegisteredMethod
 from vahva.policy import exemptions
@@ -34,7 +33,9 @@ from vahva.policy.models import Exemption
 from vahva.sessions import service as browser_sessions
 from vahva.signin import throttle
 
-from .errors import NotAllowed, UnknownItem, UnknownPerson
+from . import passes
+from .access import check_may_act
+from .errors import UnknownItem, UnknownPerson
 
 #: People one search shows at most: the helpdesk looks someone up, it does not list everyone.
 SEARCH_LIMIT = 25
@@ -73,21 +74,6 @@ def person(person_id: object) -> User:
     if found is None:
         raise UnknownPerson()
     return found
-
-
-def check_may_act(agent: Any, user: Any) -> None:
-    """NotAllowed when ``agent`` may not change ``user``'s sign-in."""
-    if agent.pk == user.pk:
-        # Self-service bypass: an agent does not issue themself a pass or an exemption.
-        raise NotAllowed(
-            _("You cannot use the helpdesk tools on your own account. Ask a colleague.")
-        )
-    if (user.is_staff or user.is_superuser) and not agent.is_superuser:
-        # Privilege escalation: a helpdesk agent cannot take over an administrator's (or
-        # another agent's) account with a pass, an exemption or a removed phone.
-        raise NotAllowed(
-            _("Only an administrator can change the sign-in of staff and administrators.")
-        )
 
 
 def viewed(user: Any, *, actor: Any, request: Any) -> None:
@@ -180,7 +166,7 @@ def lockout_of(user: Any, *, now: dt.datetime) -> Lockout:
 
 def overview(user: User, *, now: dt.datetime) -> Overview:
     listed = methods.listed_for(user)
-    active = tap.active_pass(user, now=now)
+    active = passes.active(user, now=now)
     rows = [
         ExemptionRow(
             e,
@@ -193,7 +179,7 @@ def overview(user: User, *, now: dt.datetime) -> Overview:
         methods=[MethodRow(m, registry.get(m.kind).describe(m)) for m in listed],
         devices=devices.devices_of(user),
         active_pass=active,
-        pass_label=registry.get(tap.KIND).describe(active) if active else "",
+        pass_label=passes.label(active) if active else "",
         exemptions=rows,
         active_exemption=exemptions.active_for(user, now=now),
         reports=devices.reports_of(user, since=now - dt.timedelta(days=REPORT_DAYS)),
@@ -227,40 +213,6 @@ def check_caller(
         challenge=str(check.id),
     )
     return check
-
-
-def issue_pass(
-    user: Any,
-    *,
-    ticket: str,
-    lifetime: int,
-    one_time: bool,
-    now: dt.datetime,
-    actor: Any,
-    request: Any,
-) -> tuple[RegisteredMethod, str]:
-    """A temporary access pass (audited "tap.issued" by the methods room); the clear text is
-    returned once, for the page to show."""
-    check_may_act(actor, user)
-    return tap.issue(
-        user,
-        now=now,
-        ticket=ticket,
-        actor=actor,
-        lifetime=lifetime,
-        one_time=one_time,
-        request=request,
-    )
-
-
-def active_pass(user: Any, *, now: dt.datetime) -> RegisteredMethod | None:
-    """The person's working pass, if any (the page that shows a new pass once reads it)."""
-    return tap.active_pass(user, now=now)
-
-
-def revoke_pass(user: Any, *, ticket: str, actor: Any, request: Any) -> bool:
-    check_may_act(actor, user)
-    return tap.revoke(user, ticket=ticket, actor=actor, request=request)
 
 
 def method_of(user: Any, method_id: object) -> MethodRow:

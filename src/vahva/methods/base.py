@@ -353,6 +353,47 @@ class Method(ABC):
         code read out); "" for nothing."""
         return ""
 
+    # --- what the helpdesk issues (a temporary access pass), and the demo's people (#15) -----
+
+    def issues_passes(self) -> bool:
+        """Whether the helpdesk issues this method to a person who cannot use theirs (a
+        temporary access pass: :meth:`issue_pass`, :meth:`active_pass`, :meth:`revoke_pass`)."""
+        return False
+
+    def issue_pass(
+        self,
+        user: User,
+        *,
+        now: dt.datetime,
+        ticket: str,
+        actor: Any,
+        lifetime: int,
+        one_time: bool,
+        request: Any,
+    ) -> tuple[RegisteredMethod, str]:
+        """Issue ``user`` a pass for ``ticket`` (audited here); (the method, the pass in clear
+        text, shown once)."""
+        raise NotOffered()
+
+    def active_pass(self, user: User, *, now: dt.datetime) -> RegisteredMethod | None:
+        """``user``'s pass if it still works."""
+        return None
+
+    def revoke_pass(self, user: User, *, ticket: str, actor: Any, request: Any) -> bool:
+        """End ``user``'s pass now (audited here); False when none was working."""
+        raise NotOffered()
+
+    def demo_hint(self, secret: str) -> str:
+        """For ``vahva demo``: how the demo's people get codes for ``secret`` ("key … code:
+        oathtool …"); "" when this method makes no demo registrations."""
+        return ""
+
+    def save_demo(
+        self, user: User, *, secret: str, now: dt.datetime, name: str = ""
+    ) -> RegisteredMethod:
+        """Register ``secret`` for the demo person ``user`` (demo data, printed on purpose)."""
+        raise NotOffered()
+
 
 @dataclass(frozen=True)
 class CallerCheck:

@@ -179,3 +179,13 @@ class TotpMethod(Method):
             for registered in service.registered_for(user)
             if registered.kind == self.kind
         ]
+
+    # --- the demo's people (vahva demo) --------------------------------------------------------
+
+    def demo_hint(self, secret: str) -> str:
+        return f"key {group_secret(secret)}   code: oathtool --totp -b {secret}"
+
+    def save_demo(
+        self, user: User, *, secret: str, now: dt.datetime, name: str = ""
+    ) -> RegisteredMethod:
+        return service.save_new(user, self.kind, now=now, secret=secret, name=name)
