@@ -11,7 +11,7 @@ from typing import Any
 import pyotp
 import pytest
 from django.core import mail
-from django.test import Client, override_settings
+from django.test import Client
 from django.utils.timezone import localtime
 
 from tests.helpers import force_mfa_login, text
@@ -84,12 +84,11 @@ def test_the_person_page_offers_what_the_person_has(
 
 
 def test_a_person_with_nothing_gets_the_procedure_the_organisation_wrote(
-    desk: Client, alice: User
+    desk: Client, alice: User, settings: Any
 ) -> None:
-    with override_settings(
-        VAHVA={"HELPDESK_CALLER_PROCEDURE": "Ask for the employee number; call back via HR."}
-    ):
-        page = text(desk.get(f"/helpdesk/people/{alice.pk}/"))
+    procedure = "Ask for the employee number; call back via HR."
+    settings.VAHVA = {**settings.VAHVA, "HELPDESK_CALLER_PROCEDURE": procedure}
+    page = text(desk.get(f"/helpdesk/people/{alice.pk}/"))
     assert 'id="no-caller-ways"' in page
     assert "Ask for the employee number; call back via HR." in page
 
@@ -330,3 +329,72 @@ def test_an_invalid_code_is_not_a_500(desk: Client, alice: User, clock: FakeCloc
     for junk in ("", "x" * 65, "abcdef", "\uff11\uff12\uff13\uff14\uff15\uff16"):
         assert _read_out(desk, page, junk).status_code == 400
     assert CallerCheck.objects.get().state == "pending"
+
+
+def test_the_helpdesks_texts_count_against_the_phone_limits(
+    desk: Client, alice: User, clock: FakeClock, settings: Any
+) -> None:
+    phone = _phone(alice, clock)
+    settings.VAHVA = {**settings.VAHVA, "PHONE_LIMITS": {"number": 1}}
+    _started(desk, alice, phone)
+    refused = _start(desk, alice, phone, ticket="INC-12")
+    assert refused.status_code == 429
+    assert "Too many texts or calls" in text(refused)
+    assert texts() == 1
+    # The check that could not send is over, and the refusal is in the audit log.
+    assert CallerCheck.objects.get(ticket="INC-12").state == "failed"
+    assert _outcomes()[-1] == ("failure", "LimitReached", "INC-12")
+    assert AuditEvent.objects.filter(action="phone.limited").exists()
+
+
+def test_an_agent_cannot_verify_a_staff_colleague(
+    desk: Client, make_user: Any, clock: FakeClock
+) -> None:
+    colleague = make_user("colleague@example.org", full_name="Col League", is_staff=True)
+    phone = _phone(colleague, clock)
+    refused = _start(desk, colleague, phone)
+    assert refused.status_code == 403
+    assert texts() == 0
+
+
+def test_a_hardware_token_code_read_out(desk: Client, alice: User, clock: FakeClock) -> None:
+    from tests.methods.token_helpers import hotp_code, stock_token
+    from vahva.methods.hardware_token import tokens
+
+    token = stock_token("TK0500")
+    registered = tokens.activate(alice, "TK0500", hotp_code(token, 0), now=clock())
+    page = _started(desk, alice, registered)
+    assert "press the button on the token" in text(desk.get(page))
+    assert _read_out(desk, page, hotp_code(token, 1)).status_code == 302
+    assert "Verified by a code from Hardware token (TK0500)" in text(desk.get(page))
+    assert _outcomes()[-1][1] == "caller verified: a code from Hardware token (TK0500) read out"
+    # Used up: the token's counter moved past it.
+    with pytest.raises(ReplayedCode):
+        registry.get("hardware_token").verify(registered, hotp_code(token, 1), now=clock())
+
+
+@pytest.mark.parametrize(
+    ("reason", "sentence"),
+    [
+        (
+            "the person approved the helpdesk's check with the number read out",
+            "Verified in the vahva app: the person typed the number the agent read out.",
+        ),
+        (
+            "the person said they are not the one talking to the helpdesk",
+            "The person said in the vahva app that they are not the caller",
+        ),
+        ("too many caller checks", "No check was started: too many checks were started"),
+        ("caller verified: a code called to +358 44 *** **21", "said in a call to +358 44"),
+        ("LimitReached", "The limit of texts or calls was reached."),
+    ],
+)
+def test_every_caller_check_outcome_has_a_sentence(reason: str, sentence: str) -> None:
+    from vahva.audit import sentences
+
+    ok = reason.startswith(("caller verified", "the person approved"))
+    words = sentences.describe(
+        action="helpdesk.caller_check", outcome="ok" if ok else "failure", reason=reason, data={}
+    )
+    assert words.label == ("Caller verified" if ok else "Caller not verified")
+    assert sentence in words.why
