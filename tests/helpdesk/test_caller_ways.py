@@ -398,3 +398,14 @@ def test_every_caller_check_outcome_has_a_sentence(reason: str, sentence: str) -
     )
     assert words.label == ("Caller verified" if ok else "Caller not verified")
     assert sentence in words.why
+
+
+def test_checks_the_caller_passed_do_not_count_against_the_limit(
+    desk: Client, alice: User, clock: FakeClock, alice_totp: Any
+) -> None:
+    registered, secret = alice_totp
+    for _ in range(6):
+        page = _started(desk, alice, registered)
+        clock.advance(30)  # the next step of the app: a new code
+        assert _read_out(desk, page, pyotp.TOTP(secret).at(clock())).status_code == 302
+    assert CallerCheck.objects.filter(user=alice, state="verified").count() == 6

@@ -7,8 +7,8 @@ hardware token, a recovery code read out (used up, and the person is told); and 
 organisation's own procedure as guidance, with an "I verified them this way" confirmation.
 
 Guessing is bounded twice, both reserve-first: a person gets HELPDESK_CALLER_CHECKS checks per
-HELPDESK_CALLER_WINDOW seconds (counted under a lock of their row, in the transaction that
-creates the check), and each check HELPDESK_CALLER_TRIES codes (a conditional UPDATE counts
+HELPDESK_CALLER_WINDOW seconds that were not passed (counted under a lock of their row, in
+the transaction that creates the check), and each check HELPDESK_CALLER_TRIES codes (a conditional UPDATE counts
 the try before the code is looked at). A code is checked only for the check it was sent for.
 Every outcome is an audit row "helpdesk.caller_check" with the agent's ticket, in words by
 :mod:`vahva.audit.sentences`.
@@ -117,6 +117,8 @@ def _reserve_check(user: User, *, now: dt.datetime) -> float:
     since = now - dt.timedelta(seconds=settings.HELPDESK_CALLER_WINDOW)
     recent = list(
         CallerCheck.objects.filter(user=user, created_at__gt=since)
+        # Refunded on success: a check the caller passed does not count against the next.
+        .exclude(state=State.VERIFIED)
         .order_by("created_at")
         .values_list("created_at", flat=True)
     )
