@@ -9,9 +9,9 @@ organisation's own procedure as guidance, with an "I verified them this way" con
 Guessing is bounded twice, both reserve-first: a person gets HELPDESK_CALLER_CHECKS checks per
 HELPDESK_CALLER_WINDOW seconds that were not passed (counted under a lock of their row, in
 the transaction that creates the check), and each check HELPDESK_CALLER_TRIES codes (a
-conditional UPDATE counts the try before the code is looked at). A code is checked only for the check it was sent for.
-Every outcome is an audit row "helpdesk.caller_check" with the agent's ticket, in words by
-:mod:`vahva.audit.sentences`.
+conditional UPDATE counts the try before the code is looked at). A code is checked only for
+the check it was sent for. Every outcome is an audit row "helpdesk.caller_check" with the
+agent's ticket, in words by :mod:`vahva.audit.sentences`.
 """
 
 from __future__ import annotations
