@@ -21,7 +21,7 @@ from vahva import clock
 from vahva.accounts.models import User
 from vahva.errors import RateLimited, VahvaError
 
-from . import callers, method_actions, service
+from . import callers, method_actions, passes, service
 from .access import check_may_act, helpdesk_required
 from .forms import CallerForm, ExemptionForm, PassForm, ProcedureForm, TicketForm
 
@@ -139,6 +139,7 @@ def person_page(
         "read_only": read_only,
         "error": error,
         "method_sections": method_actions.sections(user, now=clock.now()),
+        "passes_offered": passes.method() is not None,
         "caller_ways": callers.ways(user, now=clock.now()),
         "caller_procedure": callers.procedure_text(),
         "caller_outcomes": callers.outcomes(user),
