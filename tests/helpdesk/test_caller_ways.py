@@ -409,3 +409,27 @@ def test_checks_the_caller_passed_do_not_count_against_the_limit(
         clock.advance(30)  # the next step of the app: a new code
         assert _read_out(desk, page, pyotp.TOTP(secret).at(clock())).status_code == 302
     assert CallerCheck.objects.filter(user=alice, state="verified").count() == 6
+
+
+def test_every_method_offers_only_the_persons_own_registrations(
+    alice: User, make_user: Any, clock: FakeClock
+) -> None:
+    from tests.methods.token_helpers import hotp_code, stock_token
+    from vahva.helpdesk import callers
+    from vahva.methods.hardware_token import tokens
+    from vahva.methods.totp import generate_secret
+
+    bob = make_user("bob@example.org", full_name="Bob")
+    for number, person in (("+358441234521", alice), ("+358441234522", bob)):
+        _phone(person, clock, "sms", number)
+        _phone(person, clock, "voice", number)
+        methods.save_new(person, "totp", now=clock(), secret=generate_secret())
+        make_codes(person, clock)
+        serial = f"TK{person.pk:04d}"
+        tokens.activate(person, serial, hotp_code(stock_token(serial), 0), now=clock())
+    mine = {m.pk for m in RegisteredMethod.objects.filter(user=alice)}
+    offered = callers.ways(alice, now=clock())
+    kinds = {w.value.split(":")[0] for w in offered}
+    assert kinds == {"sms", "voice", "totp", "recovery", "hardware_token"}
+    assert {w.offer.registered for w in offered} <= mine
+    assert len(offered) == 5
