@@ -104,9 +104,9 @@ types:
 
 check: lint types test
 
-## Rebuild the Finnish message catalogue (needs GNU gettext: apt-get install gettext).
+## Rebuild the Finnish and Swedish message catalogues (needs GNU gettext: apt-get install gettext).
 messages: install
-	cd src/vahva && ../../$(BIN)/django-admin makemessages -l fi --no-obsolete \
+	cd src/vahva && ../../$(BIN)/django-admin makemessages -l fi -l sv --no-obsolete \
 	  --ignore 'settings/*' && ../../$(BIN)/django-admin compilemessages
 
 clean:
