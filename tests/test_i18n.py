@@ -549,3 +549,15 @@ def test_a_swedish_speaker_gets_a_swedish_mail(alice: Any, client: Client, clock
         "Någon har bett om ett nytt lösenord för ditt konto hos Demo University.\n"
         "Öppna den här länken inom 15 minuter för att välja ett nytt:\n"
     )
+
+
+@pytest.mark.django_db
+def test_the_apps_notifications_are_swedish(client: Client) -> None:
+    """The service worker (a template that renders JavaScript) shows the notifications:
+    its texts are in the catalogue too (`make messages` reads templates/**/*.js)."""
+    worker = text(_swedish(client).get("/app/sw.js"))
+    assert 'title: "Inloggningsbegäran"' in worker
+    assert "{organisation} ber dig godkänna en inloggning. Öppna appen för att svara." in worker
+    assert "Öppna appen för att godkänna eller neka en inloggning." in worker
+    assert 'helpdeskTitle: "Helpdesken kontrollerar att det är du"' in worker
+    assert "Öppna appen och skriv numret som helpdesken läser upp för dig." in worker
