@@ -373,6 +373,11 @@ def walk(language: str, alice: Any, make_user: Any, clock: Any) -> dict[str, Any
     for path in ("/helpdesk/?q=alice", "/helpdesk/sign-ins/", "/helpdesk/adoption/"):
         pages[path] = desk.get(path)
     pages["/helpdesk/people/{alice}/"] = desk.get(f"/helpdesk/people/{alice.pk}/")
+    issue = {"pass-ticket": "INC-1", "pass-lifetime": "3600", "pass-use": "one_time"}
+    pages["temporary pass"] = desk.post(f"/helpdesk/people/{alice.pk}/pass/", issue, follow=True)
+    pages["no ticket"] = desk.post(
+        f"/helpdesk/people/{alice.pk}/pass/", {**issue, "pass-ticket": ""}
+    )
     for name, page in pages.items():
         assert page.status_code in (200, 400, 404), (name, page.status_code)
         assert _lang(page) == language, name
@@ -432,6 +437,11 @@ KNOWN: dict[str, list[tuple[str, str]]] = {
         ("Väliaikainen pääsykoodi", "Tillfälligt åtkomstpass"),
         ("Myönnä vapautus", "Bevilja undantag"),
     ],
+    "temporary pass": [
+        ("Väliaikainen pääsykoodi", "Tillfälligt åtkomstpass"),
+        ("Mitä henkilö tekee seuraavaksi", "Vad personen gör härnäst"),
+    ],
+    "no ticket": [("Syötä tukipyynnön numero.", "Ange helpdeskens ärendenummer.")],
     "/helpdesk/sign-ins/": [
         ("Kirjautumisloki", "Inloggningslogg"),
         ("Salasana oli väärin.", "Lösenordet var fel."),
