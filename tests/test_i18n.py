@@ -409,7 +409,10 @@ KNOWN: dict[str, list[tuple[str, str]]] = {
     ],
     "/security-info/setup/": [
         ("Pidä tilisi turvassa", "Håll ditt konto säkert"),
-        ("Aloita hankkimalla vahva-sovellus", "Börja med att skaffa vahva-appen"),
+        (
+            "Organisaatiosi pyytää sinua ottamaan käyttöön nämä tavat todistaa henkilöllisyytesi.",
+            "Din organisation ber dig ställa in de här sätten att bevisa vem du är.",
+        ),
     ],
     "/security-info/setup/choose/": [
         ("Minkä kirjautumistavan haluat lisätä?", "Vilken metod vill du lägga till?")
