@@ -12,6 +12,7 @@ from django.test import Client
 
 from tests.helpers import sign_in_password, text
 from tests.methods.phone_helpers import NUMBER, answer_and_press, last_code, texts
+from tests.registration.prg import failed_post
 from vahva.audit.models import AuditEvent
 from vahva.methods import service
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
@@ -171,8 +172,10 @@ def test_change_number_by_text(signed_in: Client, mobile: RegisteredMethod) -> N
     assert texts(NEW) == 1
     assert texts(NUMBER) == 0
     other = f"{(int(last_code(NEW)) + 1) % 10**6:06d}"
-    wrong = signed_in.post(_change(mobile), {"code": other})
+    wrong = failed_post(signed_in, _change(mobile), {"code": other})
     assert wrong.status_code == 400
+    # Still the change of number, after the redirect.
+    assert "the new number replaces" in text(wrong)
     assert _unchanged(mobile)
 
     done = signed_in.post(_change(mobile), {"code": last_code(NEW)})
@@ -233,9 +236,14 @@ def test_bad_new_number_is_4xx_and_saves_nothing(
     signed_in: Client, mobile: RegisteredMethod, number: str
 ) -> None:
     signed_in.get(_change(mobile))
-    response = _send(signed_in, _change(mobile), number=number)
+    posted = _send(signed_in, _change(mobile), number=number)
+    assert posted.status_code == 303
+    assert posted["Location"].startswith(_change(mobile) + "&failed=")
+    response = signed_in.get(posted["Location"])
     assert response.status_code == 400
     assert "What phone number would you like to use?" in text(response)
+    # The number typed comes back in its field, to be corrected.
+    assert f'value="{number}"' in text(response)
     assert texts(NEW) == 0
     assert list(RegisteredMethod.objects.values_list("pk", flat=True)) == [mobile.pk]
     assert _unchanged(mobile)
