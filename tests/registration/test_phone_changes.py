@@ -113,14 +113,16 @@ def test_cannot_switch_another_persons_phone(
 ) -> None:
     bob = make_user(email="bob@example.org")
     bobs = service.save_new(bob, "sms", now=clock(), data={"number": NEW})
-    assert signed_in.post(_delivery(bobs), {"delivery": "voice"}).status_code == 404
+    assert (
+        failed_post(signed_in, _delivery(bobs), {"delivery": "voice"}, to=INFO).status_code == 404
+    )
     assert _unchanged(bobs)
     assert not AuditEvent.objects.filter(action="method.changed").exists()
 
 
 def test_cannot_switch_what_is_not_a_phone(signed_in: Client, alice: Any, clock: Any) -> None:
     app = service.save_new(alice, "totp", now=clock(), secret=pyotp.random_base32())
-    assert signed_in.post(_delivery(app), {"delivery": "voice"}).status_code == 404
+    assert failed_post(signed_in, _delivery(app), {"delivery": "voice"}, to=INFO).status_code == 404
     assert RegisteredMethod.objects.get(pk=app.pk).kind == "totp"
 
 
@@ -128,9 +130,10 @@ def test_cannot_switch_what_is_not_a_phone(signed_in: Client, alice: Any, clock:
 def test_unknown_delivery_is_400(
     signed_in: Client, mobile: RegisteredMethod, delivery: str
 ) -> None:
-    response = signed_in.post(_delivery(mobile), {"delivery": delivery})
+    response = failed_post(signed_in, _delivery(mobile), {"delivery": delivery}, to=INFO)
     assert response.status_code == 400
     assert "Text me a code" in text(response)
+    assert 'id="form-error"' in text(response)
     assert _unchanged(mobile)
 
 

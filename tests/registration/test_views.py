@@ -259,7 +259,11 @@ def test_add_change_default_and_remove(signed_in: Client, clock: Any) -> None:
     phone.refresh_from_db()
     assert tablet.is_default
     assert not phone.is_default
-    assert signed_in.post("/security-info/default/", {"method": "x"}).status_code == 400
+    refused = failed_post(
+        signed_in, "/security-info/default/", {"method": "x"}, to="/security-info/"
+    )
+    assert refused.status_code == 400
+    assert text(refused).count("Choose one of your own methods.") == 1
 
     confirm_page = signed_in.get(f"/security-info/remove/{tablet.pk}/")
     assert "Remove <strong>Authenticator app code (Tablet)</strong>?" in text(confirm_page)
@@ -314,8 +318,11 @@ def test_cannot_touch_another_persons_method(signed_in: Client, make_user: Any, 
     bob = make_user("bob@example.org")
     bobs = service.save_new(bob, "totp", now=clock(), secret=pyotp.random_base32())
     assert signed_in.get(f"/security-info/remove/{bobs.pk}/").status_code == 404
-    assert signed_in.post(f"/security-info/remove/{bobs.pk}/").status_code == 404
-    assert signed_in.post("/security-info/default/", {"method": bobs.pk}).status_code == 400
+    info = "/security-info/"
+    assert failed_post(signed_in, f"/security-info/remove/{bobs.pk}/", to=info).status_code == 404
+    refused = failed_post(signed_in, "/security-info/default/", {"method": bobs.pk}, to=info)
+    assert refused.status_code == 400
+    assert "Choose one of your own methods." in text(refused)
     assert RegisteredMethod.objects.filter(pk=bobs.pk).exists()
 
 
