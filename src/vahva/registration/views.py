@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -93,7 +93,7 @@ def _enrol_url(kind: str, pending: PendingEnrolment, *, in_wizard: bool) -> str:
 
 
 @login_required
-@require_http_methods(["GET"])
+@require_http_methods(["GET", "POST"])
 def setup(request: HttpRequest) -> HttpResponse:
     """Keep your account secure: the first step the person has not done yet."""
     next_url = safe_next(request, request.GET.get("next"))
@@ -104,9 +104,12 @@ def setup(request: HttpRequest) -> HttpResponse:
         return redirect("registration:done")
     index, step = found
     if not step.template:
-        # The step opens on its lead method's enrolment page (one page fewer: the app's QR
-        # both installs the app and adds the account).
-        return redirect("registration:setup_enrol", kind=step.primary)
+        # The step opens on its lead method's enrolment page, here at the wizard's address
+        # (one page fewer: the app's QR both brings the app and adds the account). Its forms
+        # post here: a step done meanwhile (another tab) is met as AlreadyCompleted.
+        return enrol(request, step.primary, in_wizard=True)
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
     context = _wizard_context(request, index, step)
     context.update(registry.get(step.primary).wizard_context())
     return render(request, step.template, context)
@@ -207,7 +210,7 @@ def choose(request: HttpRequest, in_wizard: bool = False) -> HttpResponse:
 
 
 #: The enrolment page's fields that may be shown again after a failure (never the code).
-KEPT_FIELDS = ("name", "country", "number", "delivery", "known")
+KEPT_FIELDS = ("name", "country", "number", "delivery", "known", "serial")
 #: Failure.page of an enrolment that must start again.
 EXPIRED = "expired"
 
