@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -20,6 +22,7 @@ from vahva.signin.forms import CodeForm
 
 from . import failures, passwords
 from .forms import ChangePasswordForm, ForgotPasswordForm, NewPasswordForm
+from .models import PasswordReset
 from .views import reauth
 
 
@@ -36,13 +39,14 @@ def _failed(
 def _again(
     request: HttpRequest,
     *,
-    form: Any = None,
+    form: forms.Form | None = None,
     exc: VahvaError | ValidationError | None = None,
     keep: tuple[str, ...] = (),
 ) -> HttpResponse:
     """Post/redirect/get: the failure is shown by the page's GET. Passwords and codes typed
     are never kept (failures.SECRET_FIELDS): the person types them again."""
     if isinstance(exc, ValidationError):
+        assert form is not None  # Django's password validators answer about a form's field
         form.add_error("new", exc)
         exc = None
     return failures.redirect_failed(
@@ -168,7 +172,7 @@ def reset(request: HttpRequest) -> HttpResponse:
     return redirect("registration:password_reset")
 
 
-def _new_password(request: HttpRequest, row: Any, *, now: Any) -> HttpResponse:
+def _new_password(request: HttpRequest, row: PasswordReset, *, now: dt.datetime) -> HttpResponse:
     if request.method == "GET":
         failure = failures.recalled(request)
         context = {"form": failures.form_again(NewPasswordForm, failure)}

@@ -170,9 +170,17 @@ def skip(request: HttpRequest) -> HttpResponse:
     snoozed = None if is_staff(person) else campaign.snooze(person, now=clock.now())
     if snoozed is None:
         request.session[campaign.SESSION_MUST_REGISTER] = True
-        # Said on the wizard's page it redirects to (post/redirect/get: no resubmission).
-        messages.error(request, _("Your organisation requires you to set up a sign-in method now."))
-        return redirect("registration:setup")
+        # Refused, not redirected: the wizard offered no "Not now" (staff, or none left), so
+        # this POST was forged or its page stale; nothing was changed to post again.
+        return render(
+            request,
+            "web/error.html",
+            {
+                "title": _("Setup cannot be put off"),
+                "message": _("Your organisation requires you to set up a sign-in method now."),
+            },
+            status=403,
+        )
     # "Not now" holds: the session may leave the wizard until the snooze ends (the door
     # re-decides from the snooze itself on every assertion).
     request.session.pop(campaign.SESSION_MUST_REGISTER, None)
