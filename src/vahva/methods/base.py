@@ -149,7 +149,8 @@ class Method(ABC):
     wizard: ClassVar[WizardStep | None] = None
 
     def wizard_context(self) -> dict[str, Any]:
-        """Template data for the wizard step this method leads (the app's address, a QR)."""
+        """Template data for the method's pages in the wizard (its intro page, if it has one,
+        and its enrolment page there)."""
         return {}
 
     def working(self, registered: RegisteredMethod, *, now: dt.datetime) -> bool:

@@ -272,7 +272,7 @@ def _enrol_context(request: HttpRequest, method: Method, *, in_wizard: bool) -> 
         context.update(
             _wizard_context(request, found[0] if found else 1, found[1] if found else None)
         )
-        # What the method says on its wizard page (the app's address, for a phone without it).
+        # What the method adds to its page in the wizard (Method.wizard_context).
         context.update(method.wizard_context())
     return context
 
