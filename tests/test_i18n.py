@@ -92,7 +92,9 @@ def test_setlang_then_wizard_in_finnish(alice: Any, client: Client, clock: Any) 
     assert _lang(step) == "fi"
     assert "<h1>Pidä tilisi turvassa</h1>" in body
     assert re.search(r"Kirjautumistapa 1/\d+: Sovellus", body)
-    assert "Aloita hankkimalla vahva-sovellus" in body
+    # The App step opens on the vahva app's QR code.
+    assert 'alt="QR-koodi vahva-sovellusta varten"' in body
+    assert "Odotetaan puhelintasi…" in body
     assert "Haluan käyttää toista todennussovellusta" in body
     assert "Haluan ottaa käyttöön toisen kirjautumistavan" in body
     assert re.search(r"Ei nyt \(kysy uudelleen \d+ päivän kuluttua\)", body)
@@ -102,7 +104,7 @@ def test_setlang_then_wizard_in_finnish(alice: Any, client: Client, clock: Any) 
     assert "Syötä sovelluksen näyttämä 6-numeroinen koodi" in text(enrol)
     secret = re.search(r'<code id="secret" class="secret">([A-Z2-7 ]+)</code>', text(enrol))
     assert secret
-    wrong = client.post("/security-info/setup/totp/", {"code": "12345"})
+    wrong = client.post("/security-info/setup/totp/", {"code": "12345"}, follow=True)
     assert "Koodissa on 6 numeroa" in text(wrong)
 
     code = code_for(secret.group(1).replace(" ", ""), clock)
