@@ -17,6 +17,7 @@ from vahva.errors import InvalidCode, MalformedInput, RateLimited, ReplayedCode
 from vahva.gateways.models import DevText, OutboxMessage
 from vahva.methods import registry
 from vahva.methods.base import AttemptRef
+from vahva.methods.challenges import TypeCode
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 from vahva.methods.phone import common as phone
 from vahva.methods.phone import sms
@@ -201,8 +202,9 @@ def test_a_reload_of_the_sign_in_page_does_not_text_again(alice: Any, clock: Any
     )
     attempt = AttemptRef(id=str(uuid.uuid4()))
     before = texts()
-    context = method.begin(saved, now=clock(), attempt=attempt)
-    assert context["masked"] == "+358 44 *** **21"
+    shown = method.begin(saved, now=clock(), attempt=attempt)
+    assert isinstance(shown, TypeCode)
+    assert shown.sent_to == "+358 44 *** **21"
     method.begin(saved, now=clock(), attempt=attempt)
     assert texts() == before + 1
     with pytest.raises(RateLimited) as caught:

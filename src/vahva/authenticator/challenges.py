@@ -211,8 +211,8 @@ def state_for_device(device: Device, challenge: object, *, now: dt.datetime) -> 
 
 
 def attempt_state(user: Any, attempt: object, *, now: dt.datetime) -> str:
-    """The state of the attempt's latest push: pending/approved/denied/expired ("reported"
-    reads as denied; an approval already used reads as expired). Cheap: one indexed read."""
+    """The state of the attempt's latest push: pending/approved/denied/reported/expired (an
+    approval already used reads as expired). Cheap: one indexed read."""
     return attempt_state_until(user, attempt, now=now)[0]
 
 
@@ -227,8 +227,6 @@ def attempt_state_until(
     state = protocol.effective_state(current.state, expires_at=current.expires_at, now=now)
     if state == State.PENDING:
         return str(state), current.expires_at
-    if state == State.REPORTED:
-        return "denied", None
     if state == State.APPROVED and current.consumed_at is not None:
         return "expired", None
     metrics.observe_push_told(current.answered_at, now=now)

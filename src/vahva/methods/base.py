@@ -10,6 +10,7 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.utils.functional import Promise
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from vahva.errors import MalformedInput
 
+from .challenges import Challenge, TypeCode
 from .models import PendingEnrolment, RegisteredMethod
 
 if TYPE_CHECKING:
@@ -94,6 +96,52 @@ class AttemptRef:
     number_matching: bool = True
 
 
+class Answer(StrEnum):
+    """What a method takes as the answer at sign-in."""
+
+    #: Digits read from something the person holds (an authenticator app, a token): a
+    #: protocol without a browser (the validation API, RADIUS) may check it
+    #: (:meth:`Method.matches`).
+    HELD_CODE = "held_code"
+    #: Digits texted for one sign-in attempt: asked only inside the attempt that sent them
+    #: (never to confirm a signed-in person), and never checked without a browser's attempt.
+    SENT_CODE = "sent_code"
+    #: A code with letters, written down or read out (recovery codes, a temporary pass).
+    LETTERS = "letters"
+    #: The browser's own prompt (a security key or passkey): WebAuthn JSON made by the page's
+    #: script, in a long hidden field instead of a code.
+    CREDENTIAL = "credential"
+    #: Approved elsewhere (answer the call, press #): the page waits on :meth:`Method.status`,
+    #: then :meth:`Method.verify` receives the attempt's own id as the response.
+    APPROVAL = "approval"
+    #: Approved in the vahva app (the page waits, as for APPROVAL), or the app's offline
+    #: code typed (checked like a HELD_CODE, also without a browser).
+    APP = "app"
+
+
+#: The answers that come from elsewhere: the sign-in page waits, the response is the attempt.
+ANSWERED_ELSEWHERE = frozenset({Answer.APPROVAL, Answer.APP})
+#: The answers a protocol without a browser may check as a typed code.
+HELD_CODES = frozenset({Answer.HELD_CODE, Answer.APP})
+#: The answers a signed-in person can give on the "Confirm it's you" page itself (no text,
+#: call or push: those go through the sign-in's second step).
+ON_THE_PAGE = frozenset({Answer.HELD_CODE, Answer.LETTERS, Answer.CREDENTIAL})
+
+
+class Role(StrEnum):
+    """A method's place among the person's methods."""
+
+    #: Registered by the person: listed on Security info, may be the default, counts as a
+    #: registered method for the policy.
+    METHOD = "method"
+    #: A way back in when the usual methods cannot be used (recovery codes): listed, never
+    #: the default, offered under "Sign in another way", never used to confirm a change.
+    FALLBACK = "fallback"
+    #: Given by the helpdesk (a temporary access pass): neither listed nor set up by the
+    #: person, not a registered method (the person must still register a real one).
+    STAND_IN = "stand_in"
+
+
 class Method(ABC):
     #: Short identifier stored in ``RegisteredMethod.kind``.
     kind: ClassVar[str]
@@ -105,37 +153,16 @@ class Method(ABC):
     prompt: ClassVar[str | Promise]
     #: RFC 8176 authentication method references this method contributes.
     amr: ClassVar[tuple[str, ...]]
-    #: Whether a person can add it from the wizard / Security info.
-    enrolable: ClassVar[bool] = True
-    #: Shown on Security info and counted as a registered method by the policy (a
-    #: temporary access pass is neither: the person must still register a real method).
-    listed: ClassVar[bool] = True
-    #: The answer is given elsewhere (approved in a phone app), not typed: the sign-in page
-    #: polls :meth:`status`, then :meth:`verify` receives the attempt's id as the response.
-    waits: ClassVar[bool] = False
-    #: :meth:`begin` sends the challenge (a text) for one sign-in attempt: the method can be
-    #: asked only inside an attempt that began it (not to confirm a signed-in person).
-    sends: ClassVar[bool] = False
+    #: What it takes at sign-in (a code, a credential, an approval): one declaration that
+    #: the forms and the protocols without a browser read, instead of several flags.
+    answer: ClassVar[Answer] = Answer.HELD_CODE
+    #: Its place among the person's methods: an ordinary one, a way back in, or a stand-in.
+    role: ClassVar[Role] = Role.METHOD
     #: Said on the wizard's next page once the method is saved ("SMS verified successfully").
     verified_message: ClassVar[str | Promise] = ""
-    #: The answer is the browser's own prompt (a security key or passkey: WebAuthn JSON made
-    #: by the page's script), not typed: the forms take a long hidden field instead of a code.
-    ceremony: ClassVar[bool] = False
     #: Cannot be phished: the answer is bound to this site's address by the browser, so a
     #: look-alike site cannot relay it (WebAuthn). A service may accept only such methods.
     phishing_resistant: ClassVar[bool] = False
-    #: A way back in when the usual methods cannot be used (recovery codes): never the
-    #: default, offered under "Sign in another way", never picked to confirm a change.
-    fallback: ClassVar[bool] = False
-    #: The typed answer has letters: its field must not offer a number pad.
-    letters: ClassVar[bool] = False
-    #: :meth:`begin` returns a ``number`` that the sign-in must show (number matching): a
-    #: client that cannot show it cannot use the method, unless the attempt is approve-only.
-    matches_numbers: ClassVar[bool] = False
-    #: Its answer is a code the person reads from something they hold (an app, a token), so
-    #: a protocol without a browser (the validation API, RADIUS) may check it: see
-    #: :meth:`matches`. A texted code is not: it needs a text sent first.
-    typed_code: ClassVar[bool] = False
     #: A new enrolment of its wizard step may replace a registered one ("Change number").
     replaceable: ClassVar[bool] = False
     #: Audit actions of its own that end a sign-in (``push.denied``), and the outcome they
@@ -158,12 +185,18 @@ class Method(ABC):
         """The id of the vahva app device that answers for ``registered``, if it is one."""
         return None
 
+    @property
+    def listed(self) -> bool:
+        """Shown on Security info and counted as a registered method (not a stand-in)."""
+        return self.role is not Role.STAND_IN
+
     def available(self) -> bool:
-        """Whether "Add method" offers it now (hardware tokens: when any are in stock)."""
-        return self.enrolable
+        """Whether "Add method" offers it now (hardware tokens: when any are in stock); a
+        stand-in is never set up by the person."""
+        return self.role is not Role.STAND_IN
 
     def matches(self, registered: RegisteredMethod, code: str, *, now: dt.datetime) -> bool:
-        """For :attr:`typed_code` methods: whether ``code`` would be accepted, consuming
+        """For methods whose answer is a held code: whether ``code`` would be accepted, consuming
         nothing (the caller then verifies the one that matches)."""
         return False
 
@@ -240,9 +273,10 @@ class Method(ABC):
 
     def begin(
         self, registered: RegisteredMethod, *, now: dt.datetime, attempt: AttemptRef | None = None
-    ) -> dict[str, Any]:
-        """Start a challenge at sign-in (send a code, ring a phone...). Returns template data."""
-        return {}
+    ) -> Challenge:
+        """Start a challenge at sign-in (send a code, ring a phone...): what the person must
+        do now. Raises a VahvaError when it cannot be asked at all (a used-up pass)."""
+        return TypeCode(letters=self.answer is Answer.LETTERS)
 
     def status(self, registered: RegisteredMethod, *, attempt: AttemptRef, now: dt.datetime) -> str:
         """For waiting methods: "pending", "approved", "denied" or "expired"."""
@@ -284,6 +318,11 @@ class Method(ABC):
     def finished(self, user: User, *, attempt: AttemptRef, now: dt.datetime) -> None:
         """The sign-in ``attempt`` of ``user`` was completed (with any method): drop what this
         method still has waiting for it (a request on the phone)."""
+        return None
+
+    def held_until(self, user: User, *, now: dt.datetime) -> dt.datetime | None:
+        """Until when this method asks nothing of ``user`` (requests to the app held after
+        "Deny and report"): "Sign in another way" does not offer it meanwhile."""
         return None
 
     def enrolment_context(self, pending: PendingEnrolment) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from vahva.conf import settings
 from vahva.errors import InvalidCode, MalformedInput
 
 from . import service
-from .base import Method, WizardStep
+from .base import Answer, Method, WizardStep
 from .models import PendingEnrolment, RegisteredMethod
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ class TotpMethod(Method):
     description = _("A 6-digit code from any authenticator app on your phone or computer.")
     prompt = _("Enter the code from your authenticator app")
     amr = ("otp",)
-    typed_code = True
+    answer = Answer.HELD_CODE
     # "I want to use a different authenticator app" on the App step.
     wizard = WizardStep("app", _("App"))
 

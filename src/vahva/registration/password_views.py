@@ -16,6 +16,7 @@ from vahva.accounts.models import signed_in
 from vahva.errors import RateLimited, VahvaError
 from vahva.methods import registry
 from vahva.methods import service as methods
+from vahva.methods.base import Answer
 from vahva.signin.forms import CodeForm
 
 from . import passwords
@@ -127,7 +128,7 @@ def reset(request: HttpRequest) -> HttpResponse:
         )
     method = registry.get(registered.kind)
     form = CodeForm(request.POST if request.method == "POST" else None)
-    if method.letters or not method.listed:
+    if method.answer is Answer.LETTERS:
         form.letters()
     context = {"form": form, "method": method}
     if request.method == "GET" or not form.is_valid():

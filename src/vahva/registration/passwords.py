@@ -37,6 +37,7 @@ from vahva.directory.service import current_config
 from vahva.errors import RateLimited, VahvaError
 from vahva.methods import registry
 from vahva.methods import service as methods
+from vahva.methods.base import Answer, Role
 from vahva.methods.models import RegisteredMethod
 from vahva.signin import engine
 from vahva.signin.reauth import recently_authenticated
@@ -89,11 +90,9 @@ def second_factor(user: Any) -> RegisteredMethod | None:
     usable = [
         m
         for m in methods.registered_for(user)
-        if not registry.get(m.kind).waits
-        and not registry.get(m.kind).sends
-        and not registry.get(m.kind).ceremony
+        if registry.get(m.kind).answer in (Answer.HELD_CODE, Answer.LETTERS)
     ]
-    usable.sort(key=lambda m: registry.get(m.kind).fallback)
+    usable.sort(key=lambda m: registry.get(m.kind).role is Role.FALLBACK)
     return usable[0] if usable else None
 
 

@@ -26,6 +26,7 @@ from vahva.errors import (
 )
 from vahva.methods import registry
 from vahva.methods import service as methods
+from vahva.methods.base import Answer, Role
 from vahva.policy import exemptions
 from vahva.policy.decide import enforced_from
 from vahva.signin import engine
@@ -89,7 +90,7 @@ def not_yours(request: HttpRequest, status: int = 404) -> HttpResponse:
 
 def _enrol_form(method: Any, data: Any = None) -> EnrolCodeForm | EnrolCredentialForm:
     """A security key's answer is the browser's WebAuthn JSON, not a 6-digit code."""
-    return EnrolCredentialForm(data) if method.ceremony else EnrolCodeForm(data)
+    return EnrolCredentialForm(data) if method.answer is Answer.CREDENTIAL else EnrolCodeForm(data)
 
 
 def _enrol_url(kind: str, pending: Any, *, in_wizard: bool) -> str:
@@ -240,7 +241,7 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
     """Set up one method: show the QR (or ask for a number...), check the proof, save."""
     try:
         method = registry.get(kind)
-        if not method.enrolable:
+        if method.role is Role.STAND_IN:
             # A temporary access pass is issued by the helpdesk, never set up by the person.
             raise KeyError(kind)
     except KeyError:

@@ -37,10 +37,11 @@ from django.utils.translation import gettext as _
 from vahva import bus, clock
 from vahva.audit.log import record
 from vahva.conf import settings
-from vahva.errors import AlreadyCompleted, ExpiredChallenge, VahvaError
+from vahva.errors import AlreadyCompleted, ExpiredChallenge, RateLimited, VahvaError
+from vahva.methods import challenges as asks
 from vahva.methods import registry
 from vahva.methods import service as methods
-from vahva.methods.base import AttemptRef, Method
+from vahva.methods.base import ANSWERED_ELSEWHERE, Answer, AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
 
 from . import engine
@@ -126,7 +127,11 @@ def _refusal(step: Step, requirement: Requirement) -> str:
 def usable_methods(user: Any) -> list[RegisteredMethod]:
     """The person's methods that work without a browser, the one to ask first first: no
     security key or passkey (its ceremony needs the browser)."""
-    return [m for m in methods.registered_for(user) if not registry.get(m.kind).ceremony]
+    return [
+        m
+        for m in methods.registered_for(user)
+        if registry.get(m.kind).answer is not Answer.CREDENTIAL
+    ]
 
 
 def check_password(*, email: str, password: str, source: str | None) -> Any:
@@ -197,14 +202,18 @@ def start(
     # Number matching stays wherever the number can be shown: only a client that cannot show
     # it (and opted in) weakens its pushes to approve-only (real-time phishing, push bombing).
     number_matching = prompts or not approve_only
-    needs_number = method.matches_numbers and not prompts and number_matching
+    needs_number = method.answer is Answer.APP and not prompts and number_matching
     ref = AttemptRef(
         id=str(attempt.pk), ip=ip, service=requirement.service, number_matching=number_matching
     )
-    send = not answered and not needs_number and (prompts or method.waits)
+    send = not answered and not needs_number and (prompts or method.answer in ANSWERED_ELSEWHERE)
     try:
         # Outside any transaction: a text or a push goes out once the method has saved it.
-        shown = method.begin(registered, now=now, attempt=ref) if send else {}
+        shown: asks.Challenge | None = (
+            method.begin(registered, now=now, attempt=ref) if send else None
+        )
+        if isinstance(shown, asks.LimitReached):
+            raise RateLimited(max(1.0, (shown.until - now).total_seconds()), shown.message)
     except VahvaError as exc:
         move(attempt, Event.FAIL)
         record(
@@ -219,23 +228,28 @@ def start(
         return Result(
             step=Step(Outcome.REFUSE, reason=step.reason), user=user, message=str(exc.message)
         )
-    number = shown.get("number")
-    paused = "paused_until" in shown
-    if method.waits and isinstance(number, int) and number_matching:
-        message = _("Open the vahva app and type the number %(number)s") % {"number": number}
-    elif paused:
-        message = _(
-            "Requests to your vahva app are paused after suspicious sign-in attempts. "
-            "Enter the code shown in the app."
-        )
-    else:
-        message = str(method.prompt)
+    waits, number, paused = False, None, False
+    message = str(method.prompt)
+    match shown:
+        case asks.MatchNumber(number=shown_number):
+            waits, number = True, shown_number
+            message = _("Open the vahva app and type the number %(number)s") % {"number": number}
+        case asks.Approve():
+            waits = True
+        case asks.Paused():
+            # Nothing to wait for: no request went to the phone.
+            paused = True
+            message = _(
+                "Requests to your vahva app are paused after suspicious sign-in attempts. "
+                "Enter the code shown in the app."
+            )
+        case asks.TypeCode() | asks.Ceremony() | asks.LimitReached() | None:
+            pass
     challenge = Challenge(
         attempt=attempt.pk,
         token=token,
-        # Nothing to wait for when no request went to the phone (paused, or not sent).
-        waits=method.waits and not needs_number and not paused,
-        number=number if isinstance(number, int) and number_matching else None,
+        waits=waits,
+        number=number,
         message=message,
         method=registered.kind,
         needs_number=needs_number,
@@ -326,7 +340,7 @@ def answer_code(
     registered = _method_of(attempt)
     method = registry.get(registered.kind)
     typed = response.strip()
-    if method.waits and (not typed or len(typed) > MAX_TYPED_CODE):
+    if method.answer in ANSWERED_ELSEWHERE and (not typed or len(typed) > MAX_TYPED_CODE):
         # A waiting method's approval is never taken from typed text (see MAX_TYPED_CODE).
         raise ExpiredChallenge()
     ref = AttemptRef(id=str(attempt.pk), ip=attempt.ip, service=requirement.service)
@@ -346,10 +360,12 @@ def answer_code(
 
 
 def state_of(attempt: SignInAttempt, requirement: Requirement) -> str:
-    """Where a waiting method is: "pending", "approved", "denied" or "expired"."""
+    """Where a waiting method is: "pending", "approved", "denied" or "expired" (a request
+    reported as not the person's is denied, for the client)."""
     registered = _method_of(attempt)
     ref = AttemptRef(id=str(attempt.pk))
-    return registry.get(registered.kind).status(registered, attempt=ref, now=clock.now())
+    state = registry.get(registered.kind).status(registered, attempt=ref, now=clock.now())
+    return "denied" if state == "reported" else state
 
 
 def finish_wait(attempt: SignInAttempt, *, requirement: Requirement, ip: str | None) -> Result:
@@ -407,4 +423,4 @@ async def wait_for_answer(
 
 def method_waits(attempt: SignInAttempt) -> bool:
     """Whether the attempt's method is answered elsewhere (the app, a call)."""
-    return registry.get(_method_of(attempt).kind).waits
+    return registry.get(_method_of(attempt).kind).answer in ANSWERED_ELSEWHERE

@@ -21,7 +21,16 @@ from vahva.conf import settings
 from vahva.errors import AlreadyCompleted, MalformedInput, RateLimited, VahvaError
 from vahva.methods import registry
 from vahva.methods import service as methods
-from vahva.methods.base import AttemptRef, Method
+from vahva.methods.base import ANSWERED_ELSEWHERE, Answer, AttemptRef, Method, Role
+from vahva.methods.challenges import (
+    Approve,
+    Ceremony,
+    Challenge,
+    LimitReached,
+    MatchNumber,
+    Paused,
+    TypeCode,
+)
 from vahva.methods.models import RegisteredMethod
 from vahva.policy import trusted
 
@@ -115,13 +124,39 @@ def _finished_elsewhere(request: HttpRequest, exc: VahvaError) -> HttpResponse:
 
 def answer_form(method: Method, data: Any = None) -> CodeForm | CredentialForm:
     """The form a method's answer comes in: the browser's WebAuthn JSON, or a typed code."""
-    if method.ceremony:
-        return CredentialForm(data)
-    form = CodeForm(data)
-    if method.letters or not method.listed:
-        # A temporary access pass or a recovery code has letters: no number pad.
-        form.letters()
-    return form
+    match method.answer:
+        case Answer.CREDENTIAL:
+            return CredentialForm(data)
+        case Answer.LETTERS:
+            # A temporary access pass or a recovery code has letters: no number pad.
+            return CodeForm(data).letters()
+        case _:
+            return CodeForm(data)
+
+
+def _shown(
+    request: HttpRequest, method: Method, challenge: Challenge, context: dict[str, Any]
+) -> HttpResponse:
+    """The page for what the person must do now: the method's own page, with the challenge
+    under the name its part of the page reads, or the limit's page (no field for a code that
+    never came)."""
+    template = f"methods/{method.kind}/verify.html"
+    match challenge:
+        case LimitReached(until=until):
+            response = render(request, "signin/limit_reached.html", {**context, "limit": challenge})
+            response.status_code = 429
+            response["Retry-After"] = str(max(1, int((until - clock.now()).total_seconds())))
+            return response
+        case Paused():
+            context["paused"] = challenge
+        case MatchNumber() | Approve():
+            # The page waits: it listens for the answer (verify_events, verify_status).
+            context["waiting"] = challenge
+        case Ceremony():
+            context["ceremony"] = challenge
+        case TypeCode():
+            context["typed"] = challenge
+    return render(request, template, context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -149,22 +184,23 @@ def verify(request: HttpRequest) -> HttpResponse:
         # "Don't ask again on this device": after a real second factor, not a helpdesk pass
         # or a recovery code.
         "remember_days": settings.REMEMBER_DEVICE_DAYS
-        if remembered.offered() and method.listed and not method.fallback
+        if remembered.offered() and method.role is Role.METHOD
         else 0,
     }
     if request.method == "GET":
         try:
-            context.update(
-                method.begin(
-                    registered,
-                    now=clock.now(),
-                    attempt=_attempt_ref(request, attempt, resend=bool(request.GET.get("resend"))),
-                )
+            challenge = method.begin(
+                registered,
+                now=clock.now(),
+                attempt=_attempt_ref(request, attempt, resend=bool(request.GET.get("resend"))),
             )
         except VahvaError as exc:
             return _error_response(request, f"methods/{method.kind}/verify.html", context, exc)
-        return render(request, f"methods/{method.kind}/verify.html", context)
-    if method.waits and not request.POST.get("code"):
+        if isinstance(challenge, MatchNumber | Approve | LimitReached):
+            # What is possible once it is over (reported, or the limit reached): the others.
+            context["choices"] = _choices(request, attempt, without=registered)
+        return _shown(request, method, challenge, context)
+    if method.answer in ANSWERED_ELSEWHERE and not request.POST.get("code"):
         # Approved elsewhere: the response is this session's own attempt, never browser input,
         # so an approval completes only the attempt it was given for.
         response = str(attempt.pk)
@@ -245,7 +281,7 @@ def _waiting(request: HttpRequest) -> _Waiting:
     except VahvaError as exc:
         return _Waiting({"state": "gone", "message": str(exc.message)}, exc.status)
     method = registry.get(registered.kind)
-    if not method.waits:
+    if method.answer not in ANSWERED_ELSEWHERE:
         return _Waiting({"state": "gone"}, 400)
     state = method.status(registered, attempt=_attempt_ref(request, attempt), now=clock.now())
     return _Waiting({"state": state}, 200, attempt, registered)
@@ -296,16 +332,26 @@ def other(request: HttpRequest) -> HttpResponse:
     return render(request, "signin/other.html", _other_context(request, attempt))
 
 
+def _choices(
+    request: HttpRequest, attempt: SignInAttempt, *, without: RegisteredMethod | None = None
+) -> list[dict[str, Any]]:
+    """The ways to finish ``attempt`` now: not a method whose requests are held (the app
+    after "Deny and report"), and not the kind of ``without`` (the one the page asks for)."""
+    now = clock.now()
+    found = []
+    for m in engine.methods_for(request, attempt):
+        method = registry.get(m.kind)
+        if without is not None and m.kind == without.kind:
+            continue
+        if method.held_until(attempt.user, now=now) is not None:
+            continue
+        found.append({"id": m.pk, "label": method.describe(m), "prompt": method.prompt})
+    return found
+
+
 def _other_context(request: HttpRequest, attempt: SignInAttempt) -> dict[str, Any]:
     return {
-        "choices": [
-            {
-                "id": m.pk,
-                "label": registry.get(m.kind).describe(m),
-                "prompt": registry.get(m.kind).prompt,
-            }
-            for m in engine.methods_for(request, attempt)
-        ],
+        "choices": _choices(request, attempt),
         "phishing_resistant": engine.phishing_resistant_only(request, attempt),
     }
 

@@ -40,7 +40,8 @@ from webauthn.helpers.structs import (
 from vahva.conf import settings
 from vahva.errors import ExpiredChallenge, MalformedInput, VahvaError
 from vahva.methods import service
-from vahva.methods.base import AttemptRef, Method, Passwordless
+from vahva.methods.base import Answer, AttemptRef, Method, Passwordless
+from vahva.methods.challenges import Ceremony
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
 from .checks import (
@@ -284,7 +285,7 @@ class WebAuthnMethod(Method):
     prompt = _("Use your security key or passkey")
     # Refined per answer by amr_for: "hwk"/"swk", and "user" when the person was verified.
     amr = ("hwk",)
-    ceremony = True
+    answer = Answer.CREDENTIAL
     phishing_resistant = True
     verified_message = _("Security key or passkey added")
 
@@ -309,12 +310,14 @@ class WebAuthnMethod(Method):
 
     def begin(
         self, registered: RegisteredMethod, *, now: dt.datetime, attempt: AttemptRef | None = None
-    ) -> dict[str, Any]:
+    ) -> Ceremony:
         scope = attempt.id if attempt is not None else ""
         challenge = _new_challenge(registered.user, scope, now=now)
         # Any of the person's keys may answer: the one at hand is the one they use.
         allow = credentials_of(registered.user)
-        return {"options": request_options(challenge, allow=allow, user_verification="preferred")}
+        return Ceremony(
+            options=request_options(challenge, allow=allow, user_verification="preferred")
+        )
 
     def _own(self, registered: RegisteredMethod) -> Callable[[str], WebAuthnCredential | None]:
         def find(lookup: str) -> WebAuthnCredential | None:
