@@ -320,6 +320,11 @@ class Method(ABC):
         method still has waiting for it (a request on the phone)."""
         return None
 
+    def answered_also_by(self, registered: RegisteredMethod) -> tuple[str, ...]:
+        """The kinds of other methods that can answer for ``registered`` at sign-in (a number
+        registered for texts can be called too): "Sign in another way" offers them."""
+        return ()
+
     def held_until(self, user: User, *, now: dt.datetime) -> dt.datetime | None:
         """Until when this method asks nothing of ``user`` (requests to the app held after
         "Deny and report"): "Sign in another way" does not offer it meanwhile."""

@@ -254,13 +254,18 @@ def choose_method(
 
 
 def verify(
-    request: HttpRequest, attempt: SignInAttempt, registered: RegisteredMethod, response: str
+    request: HttpRequest,
+    attempt: SignInAttempt,
+    registered: RegisteredMethod,
+    response: str,
+    *,
+    kind: str = "",
 ) -> None:
     """Check the second factor (:func:`.second_factor.verify_answer`, the one place every
     sign-in's answer is verified); on success the browser is signed in."""
     if (
         phishing_resistant_only(request, attempt)
-        and not registry.get(registered.kind).phishing_resistant
+        and not registry.get(kind or registered.kind).phishing_resistant
     ):
         # A code (which a look-alike site can relay) offered where the service demands a
         # security key: refused before the code is even checked.
@@ -274,8 +279,8 @@ def verify(
             method=registered.kind,
         )
         raise refused
-    verified = verify_answer(request, attempt, registered, response, action="signin.mfa")
-    _signed_in(request, verified.attempt, method=registered.kind)
+    verified = verify_answer(request, attempt, registered, response, action="signin.mfa", kind=kind)
+    _signed_in(request, verified.attempt, method=verified.method.kind)
 
 
 def _signed_in(request: HttpRequest, attempt: SignInAttempt, *, method: str) -> None:

@@ -48,20 +48,23 @@ def check_second_factor(
     action: str,
     attempt: AttemptRef | None = None,
     keys: list[tuple[str, throttle.Rule]] | None = None,
+    kind: str = "",
 ) -> Method:
     """Verify ``response`` for ``registered`` under the MFA throttle; audit failures.
 
     The try is reserved (counted as a failure) before the method sees it, and given back when
     it is right. Malformed input (letters, wrong length) is refused before it reaches the
     method and does not count as a guess. ``keys``: the throttle keys, the account's last
-    (default: the client address's and the account's, :func:`mfa_keys`).
+    (default: the client address's and the account's, :func:`mfa_keys`). ``kind``: the
+    method that answers for ``registered`` when it is not its own ("Call me" for a number
+    registered for texts).
     """
     now = clock.now()
     keys = keys if keys is not None else mfa_keys(request, user.pk)
     # Reserve first: N parallel wrong codes are counted one by one before any is checked, so
     # a burst gets no more checks than the back-off allows and stops at exactly the limit.
     reservation = throttle.reserve(keys, now=now)
-    method = registry.get(registered.kind)
+    method = registry.get(kind or registered.kind)
     try:
         if attempt is not None:
             method.verify_for(registered, response, now=now, attempt=attempt)
@@ -74,7 +77,7 @@ def check_second_factor(
             request=request,
             outcome="failure",
             reason=failure_reason(exc),
-            method=registered.kind,
+            method=method.kind,
         )
         account_key, rule = keys[-1]
         if rule.limit is not None and reservation.failures(account_key) == rule.limit:
@@ -86,7 +89,7 @@ def check_second_factor(
                 request=request,
                 outcome="failure",
                 reason=f"{rule.limit} consecutive wrong codes",
-                method=registered.kind,
+                method=method.kind,
             )
         raise
     except BaseException:
@@ -140,6 +143,7 @@ def verify_answer(
     service: str = "",
     end_on_failure: bool = False,
     admit: Callable[[tuple[str, ...]], bool] | None = None,
+    kind: str = "",
 ) -> Verified:
     """Finish ``attempt`` with ``response`` for ``registered``, or raise its VahvaError.
 
@@ -156,7 +160,13 @@ def verify_answer(
         current = locked(attempt)
         try:
             method = check_second_factor(
-                request, current.user, registered, response, action=action, attempt=ref
+                request,
+                current.user,
+                registered,
+                response,
+                action=action,
+                attempt=ref,
+                kind=kind,
             )
         except VahvaError as exc:
             if end_on_failure:
@@ -170,7 +180,7 @@ def verify_answer(
             if admit is not None and not admit(amr):
                 move(current, Event.FAIL)
                 return Verified(attempt=current, method=method, amr=amr, admitted=False)
-            move(current, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=list(amr))
+            move(current, Event.PASS_MFA, completed_at=now, method=method.kind, amr=list(amr))
             finished(current, now=now)
             return Verified(attempt=current, method=method, amr=amr)
     raise failure

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -15,11 +14,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from vahva import clock, waits
+from vahva import clock
 from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.errors import AlreadyCompleted, MalformedInput, RateLimited, VahvaError
-from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.methods.base import ANSWERED_ELSEWHERE, Answer, AttemptRef, Method, Role
 from vahva.methods.challenges import (
@@ -31,10 +29,9 @@ from vahva.methods.challenges import (
     Paused,
     TypeCode,
 )
-from vahva.methods.models import RegisteredMethod
 from vahva.policy import trusted
 
-from . import attempts, engine, known_browser, passkeys, remembered, requirements
+from . import attempts, choices, engine, known_browser, passkeys, remembered, requirements
 from .forms import CodeForm, CredentialForm, PasswordForm
 from .models import SignInAttempt
 
@@ -134,6 +131,20 @@ def answer_form(method: Method, data: Any = None) -> CodeForm | CredentialForm:
             return CodeForm(data)
 
 
+def _ways_now(
+    request: HttpRequest, attempt: SignInAttempt, method: Method, challenge: Challenge
+) -> list[choices.Choice]:
+    """What the page offers once the asked method cannot be used: after a report, every way
+    but this method; with the text limit reached, no text or call either."""
+    match challenge:
+        case LimitReached():
+            return choices.ways(request, attempt, leave_out=lambda c: bool(c.method.send_channel))
+        case MatchNumber() | Approve():
+            return choices.ways(request, attempt, leave_out=lambda c: c.method.kind == method.kind)
+        case _:
+            return []
+
+
 def _shown(
     request: HttpRequest, method: Method, challenge: Challenge, context: dict[str, Any]
 ) -> HttpResponse:
@@ -173,12 +184,21 @@ def verify(request: HttpRequest) -> HttpResponse:
         # A method id that is not one of this person's, or a code where the service accepts
         # only a security key: offer the methods that can be used instead.
         return _error_response(request, "signin/other.html", _other_context(request, attempt), exc)
-    method = registry.get(registered.kind)
-    others = [m for m in engine.methods_for(request, attempt) if m.pk != registered.pk]
+    try:
+        # "Call me" for a number registered for texts (and the other way round).
+        method = choices.answering(registered, request.GET.get("by", ""))
+    except MalformedInput as exc:
+        return _error_response(request, "signin/other.html", _other_context(request, attempt), exc)
+    others = choices.ways(
+        request,
+        attempt,
+        leave_out=lambda c: c.registered.pk == registered.pk and c.method.kind == method.kind,
+    )
     context: dict[str, Any] = {
         "attempt": attempt,
         "registered": registered,
         "method": method,
+        "by": "" if method.kind == registered.kind else method.kind,
         "has_others": bool(others),
         "form": answer_form(method),
         # "Don't ask again on this device": after a real second factor, not a helpdesk pass
@@ -196,9 +216,7 @@ def verify(request: HttpRequest) -> HttpResponse:
             )
         except VahvaError as exc:
             return _error_response(request, f"methods/{method.kind}/verify.html", context, exc)
-        if isinstance(challenge, MatchNumber | Approve | LimitReached):
-            # What is possible once it is over (reported, or the limit reached): the others.
-            context["choices"] = _choices(request, attempt, without=registered)
+        context["choices"] = _ways_now(request, attempt, method, challenge)
         return _shown(request, method, challenge, context)
     if method.answer in ANSWERED_ELSEWHERE and not request.POST.get("code"):
         # Approved elsewhere: the response is this session's own attempt, never browser input,
@@ -211,7 +229,7 @@ def verify(request: HttpRequest) -> HttpResponse:
             return render(request, f"methods/{method.kind}/verify.html", context, status=400)
         response = form.cleaned_data["code"]
     try:
-        engine.verify(request, attempt, registered, response)
+        engine.verify(request, attempt, registered, response, kind=method.kind)
     except AlreadyCompleted:
         return redirect("registration:security_info")
     except attempts.NotPhishingResistant as exc:
@@ -243,85 +261,6 @@ def _attempt_ref(
     )
 
 
-def _waiting_state(argument: str) -> tuple[dict[str, Any], bool, float | None]:
-    """The event stream's checker: ``argument`` is "<user>:<method>:<attempt>", set by
-    :func:`verify_events` from the session, never by the browser."""
-    user_pk, method_pk, attempt_id = argument.split(":", 2)
-    registered = methods.get_for(int(user_pk), method_pk)
-    state, until = registry.get(registered.kind).status_until(
-        registered, attempt=AttemptRef(id=attempt_id), now=clock.now()
-    )
-    return {"state": state}, state != "pending", until.timestamp() if until else None
-
-
-waits.register("signin", _waiting_state)
-
-
-@dataclass(frozen=True)
-class _Waiting:
-    """Where a waiting method is, for the waiting page: the answer, its HTTP status for the
-    JSON poll, and (while it waits) the session's attempt and the method it waits on."""
-
-    data: dict[str, Any]
-    status: int = 200
-    attempt: SignInAttempt | None = None
-    registered: RegisteredMethod | None = None
-
-
-def _waiting(request: HttpRequest) -> _Waiting:
-    try:
-        attempt = engine.current(request)
-    except VahvaError as exc:
-        if isinstance(exc, AlreadyCompleted) or request.user.is_authenticated:
-            # Finished (in this tab or another): the page reloads and carries on signed in.
-            return _Waiting({"state": "done"})
-        return _Waiting({"state": "gone", "message": str(exc.message)}, exc.status)
-    try:
-        registered = engine.choose_method(request, attempt, request.GET.get("method"))
-    except VahvaError as exc:
-        return _Waiting({"state": "gone", "message": str(exc.message)}, exc.status)
-    method = registry.get(registered.kind)
-    if method.answer not in ANSWERED_ELSEWHERE:
-        return _Waiting({"state": "gone"}, 400)
-    state = method.status(registered, attempt=_attempt_ref(request, attempt), now=clock.now())
-    return _Waiting({"state": state}, 200, attempt, registered)
-
-
-@require_http_methods(["GET"])
-def verify_events(request: HttpRequest) -> HttpResponse:
-    """The waiting page's server-sent events: the push's state now, then each change.
-
-    The stream is carried on outside Django (:mod:`vahva.waits`), so a waiting sign-in holds
-    no thread and no database connection; the answers are the same as :func:`verify_status`.
-    """
-    found = _waiting(request)
-    wait = None
-    if (
-        found.attempt is not None
-        and found.registered is not None
-        and (found.data["state"] == "pending")
-    ):
-        # Only this session's own attempt is ever waited on: the browser names a method of
-        # the attempt's person at most, never an attempt.
-        wait = waits.Wait(
-            checker="signin",
-            argument=f"{found.attempt.user_id}:{found.registered.pk}:{found.attempt.pk}",
-            key=str(found.attempt.pk),
-        )
-    return waits.event_stream(request, found.data, wait)
-
-
-@require_http_methods(["GET"])
-def verify_status(request: HttpRequest) -> JsonResponse:
-    """Where a waiting method (a push to the app) is, for the waiting page to poll.
-
-    Cheap and read-only: the session's attempt and the method's status. "approved" tells the
-    page to post its form, which completes the sign-in through engine.verify.
-    """
-    found = _waiting(request)
-    return JsonResponse(found.data, status=found.status)
-
-
 @require_http_methods(["GET"])
 def other(request: HttpRequest) -> HttpResponse:
     """Sign in another way: the person's other registered methods."""
@@ -332,26 +271,9 @@ def other(request: HttpRequest) -> HttpResponse:
     return render(request, "signin/other.html", _other_context(request, attempt))
 
 
-def _choices(
-    request: HttpRequest, attempt: SignInAttempt, *, without: RegisteredMethod | None = None
-) -> list[dict[str, Any]]:
-    """The ways to finish ``attempt`` now: not a method whose requests are held (the app
-    after "Deny and report"), and not the kind of ``without`` (the one the page asks for)."""
-    now = clock.now()
-    found = []
-    for m in engine.methods_for(request, attempt):
-        method = registry.get(m.kind)
-        if without is not None and m.kind == without.kind:
-            continue
-        if method.held_until(attempt.user, now=now) is not None:
-            continue
-        found.append({"id": m.pk, "label": method.describe(m), "prompt": method.prompt})
-    return found
-
-
 def _other_context(request: HttpRequest, attempt: SignInAttempt) -> dict[str, Any]:
     return {
-        "choices": _choices(request, attempt),
+        "choices": choices.ways(request, attempt),
         "phishing_resistant": engine.phishing_resistant_only(request, attempt),
     }
 

@@ -194,6 +194,10 @@ class PhoneMethod:
         method = registry.get(changed.kind)
         return changed, done % {"method": method.describe(changed)}
 
+    def answered_also_by(self, registered: RegisteredMethod) -> tuple[str, ...]:
+        # One number, both ways: a text to a number registered for calls, and the other way.
+        return tuple(kind for kind in DELIVERIES if kind != registered.kind)
+
     def describe(self, registered: RegisteredMethod) -> str:
         number = mask(str(registered.data.get("number", "")))
         label = self.phone_label(number)
