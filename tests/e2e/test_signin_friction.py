@@ -13,7 +13,7 @@ from django.utils import timezone
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.e2e.conftest import ALICE, BrowserProblems, sign_in
-from tests.e2e.test_phone import NUMBER, dev_phone, read_code
+from tests.e2e.test_phone import NUMBER, dev_phone, press, read_code
 from tests.e2e.test_push_app import (
     WAIT,
     Phone,
@@ -163,3 +163,48 @@ def test_text_limit_reached_says_until_when_and_offers_the_other_ways(
     page.get_by_role("button", name="Verify").click()
     expect(page.get_by_role("heading", name="Security info")).to_be_visible()
     problems.assert_none(expected_status_at={"/signin/verify/": 429})
+
+
+def test_a_number_registered_for_texts_can_be_called_and_the_other_way_round(
+    live_server: Any,
+    page: Page,
+    context: BrowserContext,
+    clock: FakeClock,
+    make_user: Callable[..., Any],
+    problems: BrowserProblems,
+) -> None:
+    """Item 5: one number, both ways, as "Sign in another way" choices."""
+    alice = make_user(email=ALICE)
+    service.save_new(alice, "sms", now=clock() - dt.timedelta(hours=3), data={"number": NUMBER})
+    bob = make_user(email="bob@example.org", full_name="Bob")
+    service.save_new(bob, "voice", now=clock() - dt.timedelta(hours=3), data={"number": NUMBER})
+
+    # Alice's number takes texts; she has no phone signal for texts today: "Call me".
+    sign_in(page, live_server.url)
+    expect(page.locator("#sent")).to_contain_text("We texted your phone")
+    page.get_by_role("link", name="Sign in another way").click()
+    choices = page.locator("ul.choices a")
+    expect(choices).to_have_count(2)
+    expect(choices.nth(0)).to_contain_text("Text a code to +358 44 *** **21")
+    expect(choices.nth(1)).to_contain_text("Call +358 44 *** **21")
+    choices.nth(1).click()
+    expect(
+        page.get_by_text("We're calling your phone +358 44 *** **21. Answer it to continue.")
+    ).to_be_visible()
+    press(dev_phone(context, live_server.url), "#")
+    expect(page.get_by_role("heading", name="Security info")).to_be_visible(timeout=WAIT)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="You have signed out")).to_be_visible()
+
+    # Bob's number takes calls; he is in a meeting: "Text me".
+    sign_in(page, live_server.url, email="bob@example.org")
+    expect(page.get_by_text("We're calling your phone", exact=False)).to_be_visible()
+    page.get_by_role("link", name="Sign in another way").click()
+    page.locator("ul.choices a", has_text="Text a code to +358 44 *** **21").click()
+    expect(page.locator("#sent")).to_have_text(
+        "We texted your phone +358 44 *** **21. Enter the code."
+    )
+    page.get_by_label("Code").fill(read_code(dev_phone(context, live_server.url)))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name="Security info")).to_be_visible()
+    problems.assert_none()
