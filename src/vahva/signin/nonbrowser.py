@@ -7,10 +7,11 @@ The same engine pieces as the web's sign-in, without a session or cookies:
 - the door is :func:`vahva.signin.requirements.decide_step`, asked after the password and
   again after the second factor, and nothing is issued unless it answers ISSUE;
 - the second factor is a :class:`~vahva.signin.models.SignInAttempt` driven like the web's:
-  the method's ``begin`` (a push to the app with its number, a text sent), its ``status``
-  while waiting, and :func:`vahva.signin.engine.check_second_factor` for the answer (the
-  reserve-first throttle, single use, audit). A push's approval is used through the
-  method's ``verify`` with the attempt's own id, never with anything the client sent.
+  the method's ``begin`` (its typed challenge: a number to match, a call, a code to type),
+  its ``status`` while waiting (:mod:`.nonbrowser_wait`), and the engine's one verification,
+  :func:`vahva.signin.second_factor.verify_answer`, for the answer (the locked attempt, the
+  reserve-first throttle, single use, audit), typed codes and approvals alike. A push's
+  approval is answered with the attempt's own id, never with anything the client sent.
 
 The attempt is bound to a random token that only the caller holds (RADIUS puts it in the
 ``State`` attribute, with the attempt's id) and to a ``channel`` (the RADIUS client): a
@@ -67,6 +68,10 @@ if TYPE_CHECKING:
 #: The longest typed answer taken as a code for a method that waits (the app's offline code):
 #: anything longer is refused, so typed text can never stand for the attempt's own id.
 MAX_TYPED_CODE = 12
+
+
+class LimitReached(RateLimited):
+    """Nothing was sent: a limit on texts or calls is full (its name is the log's reason)."""
 
 
 def bare_request(ip: str | None) -> HttpRequest:
@@ -211,7 +216,7 @@ def start(
             method.begin(registered, now=now, attempt=ref) if send else None
         )
         if isinstance(shown, asks.LimitReached):
-            raise RateLimited(max(1.0, (shown.until - now).total_seconds()), shown.message)
+            raise LimitReached(max(1.0, (shown.until - now).total_seconds()), shown.message)
     except VahvaError as exc:
         move(attempt, Event.FAIL)
         record(
