@@ -85,10 +85,13 @@ test: system-deps
 ## tests/test_production.py runs on PostgreSQL in make test already.
 POSTGRES_SKIP := tests/test_production.py tests/test_two_nodes.py tests/test_make_run.py
 POSTGRES_BROWSER := tests/e2e/test_alice_story.py
+## pytest-playwright empties its output folder when a run starts: the PostgreSQL runs keep
+## theirs in test-results/postgres, so the SQLite run's screenshots and traces stay.
+POSTGRES_OUTPUT := --output=test-results/postgres
 test-postgres: install
 	$(BIN)/python -m tests.postgres_server sh -c '$(BIN)/pytest $(XDIST) -m "not e2e" \
-	  $(addprefix --ignore=,$(POSTGRES_SKIP)) $(PYTEST_ARGS); tests=$$?; \
-	  $(BIN)/pytest $(POSTGRES_BROWSER) $(PYTEST_ARGS); browser=$$?; \
+	  $(addprefix --ignore=,$(POSTGRES_SKIP)) $(POSTGRES_OUTPUT) $(PYTEST_ARGS); tests=$$?; \
+	  $(BIN)/pytest $(POSTGRES_BROWSER) $(POSTGRES_OUTPUT) $(PYTEST_ARGS); browser=$$?; \
 	  [ $$tests = 0 ] && [ $$browser = 0 ]'
 
 lint:

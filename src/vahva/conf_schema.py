@@ -279,6 +279,18 @@ class VahvaSettings(BaseModel):
     # Days vahva's signed metadata at /saml/metadata says it is valid (its validUntil).
     SAML_METADATA_VALID_DAYS: Positive = 7
 
+    # --- the helpdesk verifies a caller (helpdesk; issue #19 item 9) ---
+    # The organisation's own way to verify a caller who has none of their methods at hand,
+    # shown to the agent as guidance beside an "I verified them this way" confirmation.
+    # Empty: vahva's default text.
+    HELPDESK_CALLER_PROCEDURE: Text = ""
+    # Caller checks (a code texted, called or read out) one person may get within
+    # HELPDESK_CALLER_WINDOW seconds, and wrong codes each check takes: an agent, or a social
+    # engineer on the phone, cannot guess a code by starting check after check.
+    HELPDESK_CALLER_CHECKS: Positive = 5
+    HELPDESK_CALLER_TRIES: Positive = 3
+    HELPDESK_CALLER_WINDOW: Positive = 900
+
     @model_validator(mode="before")
     @classmethod
     def _complete_tables(cls, data: Any) -> Any:

@@ -133,7 +133,8 @@ def test_the_ticket_is_remembered_for_the_person_until_changed(
     desk.post(f"{person}unlock/", {"unlock-ticket": "INC-77"})
     page = text(desk.get(person))
     # Every form of the page and the confirmation pages carry it.
-    assert page.count('value="INC-77"') == 3  # pass, exemption, sign-out (no app, no lockout)
+    # pass, exemption, sign-out, the procedure (no app, no lockout, no way to send a code)
+    assert page.count('value="INC-77"') == 4
     assert 'value="INC-77"' in text(desk.get(f"{person}pass/revoke/"))
     # Another person's page has its own ticket (none yet).
     assert 'value="INC-77"' not in text(desk.get(f"/helpdesk/people/{bob.pk}/"))
@@ -462,3 +463,25 @@ def test_removing_the_last_method_warns_first(
     # With another method left, no warning.
     methods.save_new(alice, "totp", now=clock(), secret=generate_secret())
     assert "last sign-in method" not in text(desk.get(url))
+
+
+def test_without_the_pass_method_the_helpdesk_offers_no_pass(desk: Client, alice: User) -> None:
+    from django.test import override_settings
+
+    from vahva.methods import installed, registry
+
+    paths = tuple(p for p in installed.BUILTIN if not p.endswith("TemporaryPassMethod"))
+    try:
+        with override_settings(VAHVA_METHODS=paths):
+            registry.load()
+            page = text(desk.get(f"/helpdesk/people/{alice.pk}/"))
+            assert 'id="pass"' not in page
+            refused = desk.post(
+                f"/helpdesk/people/{alice.pk}/pass/",
+                {"pass-ticket": "INC-1", "pass-lifetime": "3600", "pass-use": "one_time"},
+            )
+            assert refused.status_code == 400
+            assert "does not issue temporary access passes" in text(refused)
+    finally:
+        registry.load()
+    assert 'id="pass"' in text(desk.get(f"/helpdesk/people/{alice.pk}/"))

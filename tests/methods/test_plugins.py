@@ -19,13 +19,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "vahva"
 #: that ``begin`` returns) and its public service.
 INTERFACE = {"base", "challenges", "registry", "service", "models", "installed"}
 #: Files that still name a kind, and why; this list only shrinks.
-KNOWN = {
-    # Demo data: the demo's people are given an authenticator app.
-    "web/management/commands/demo.py",
-    # The helpdesk's temporary access pass (issue, show once, revoke): to move into the pass
-    # method's helpdesk section and actions.
-    "helpdesk/service.py",
-}
+KNOWN: set[str] = set()
 
 
 def _kinds() -> set[str]:

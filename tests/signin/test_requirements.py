@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from vahva.signin.requirements import Ask, Authentication, Outcome, next_step
+from vahva.signin.door import Ask, Authentication, Outcome, next_step
 
 NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)

@@ -274,3 +274,52 @@ def describe(*, action: str, outcome: str, reason: str, data: Mapping[str, Any])
             "device": device,
         }
     return Described(str(label), why)
+
+
+# --- the helpdesk's caller checks (helpdesk.caller_check: the app's and the other ways) -----
+
+_LABELS.update(
+    {
+        ("helpdesk.caller_check", "ok"): _("Caller verified"),
+        ("helpdesk.caller_check", "failure"): _("Caller not verified"),
+    }
+)
+_EXACT.update(
+    {
+        "the person approved the helpdesk's check with the number read out": _(
+            "Verified in the vahva app: the person typed the number the agent read out."
+        ),
+        "the person denied the helpdesk's check": _(
+            "The person denied the helpdesk's check in the vahva app."
+        ),
+        "the person said they are not the one talking to the helpdesk": _(
+            "The person said in the vahva app that they are not the caller: the caller may be "
+            "someone else."
+        ),
+        "caller verified: a recovery code read out (now used up)": _(
+            "Verified by a recovery code read out; that code is now used up."
+        ),
+        "caller verified by the organisation's procedure": _(
+            "The agent verified the caller by the organisation's own procedure."
+        ),
+        "too many caller checks": _(
+            "No check was started: too many checks were started for this person a short while ago."
+        ),
+    }
+)
+_PATTERNS.extend(
+    [
+        (
+            re.compile(r"caller verified: a code texted to (?P<number>.+)"),
+            _("Verified by a code texted to %(number)s."),
+        ),
+        (
+            re.compile(r"caller verified: a code called to (?P<number>.+)"),
+            _("Verified by a code said in a call to %(number)s."),
+        ),
+        (
+            re.compile(r"caller verified: a code from (?P<method>.+) read out"),
+            _("Verified by a code read out from %(method)s."),
+        ),
+    ]
+)

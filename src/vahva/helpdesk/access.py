@@ -8,21 +8,27 @@ from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from vahva.accounts.models import User
+
+from .errors import NotAllowed
+
 PERMISSION = "helpdesk.access"
 
 View = Callable[..., HttpResponseBase]
 
 
-def may_use(user: Any) -> bool:
+def may_use(user: User | AnonymousUser) -> bool:
     return bool(
-        getattr(user, "is_authenticated", False)
-        and getattr(user, "is_active", False)
+        user.is_authenticated
+        and isinstance(user, User)
+        and user.is_active
         and user.is_staff
         and user.has_perm(PERMISSION)
     )
@@ -50,3 +56,18 @@ def helpdesk_required(view: View) -> View:
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def check_may_act(agent: Any, user: User) -> None:
+    """NotAllowed when ``agent`` may not change ``user``'s sign-in."""
+    if agent.pk == user.pk:
+        # Self-service bypass: an agent does not issue themself a pass or an exemption.
+        raise NotAllowed(
+            _("You cannot use the helpdesk tools on your own account. Ask a colleague.")
+        )
+    if (user.is_staff or user.is_superuser) and not agent.is_superuser:
+        # Privilege escalation: a helpdesk agent cannot take over an administrator's (or
+        # another agent's) account with a pass, an exemption or a removed phone.
+        raise NotAllowed(
+            _("Only an administrator can change the sign-in of staff and administrators.")
+        )

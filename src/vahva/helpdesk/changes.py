@@ -17,13 +17,12 @@ from .forms import ExemptionForm, TicketForm
 from .pages import (
     confirmed_action,
     error_page,
-    failed_page,
     finished,
     last_method_warning,
     local_time,
     person_page,
     person_view,
-    remember_ticket,
+    ticket_action,
 )
 
 # --- methods and devices -------------------------------------------------------------------
@@ -86,11 +85,7 @@ def remove_device(request: HttpRequest, user: User, device_id: Any) -> HttpRespo
 
 @person_view("POST")
 def grant_exemption(request: HttpRequest, user: User) -> HttpResponse:
-    form = ExemptionForm(request.POST, prefix="exemption")
-    if not form.is_valid():
-        return failed_page(request, user, "exemption", form)
-    remember_ticket(request, user, form.cleaned_data["ticket"])
-    try:
+    def act(form: ExemptionForm) -> HttpResponse:
         exemption = service.grant_exemption(
             user,
             ticket=form.cleaned_data["ticket"],
@@ -100,13 +95,14 @@ def grant_exemption(request: HttpRequest, user: User) -> HttpResponse:
             actor=request.user,
             request=request,
         )
-    except VahvaError as exc:
-        return failed_page(request, user, "exemption", form, exc)
-    return finished(
-        request,
-        user,
-        _("The exemption was granted until %(time)s.") % {"time": local_time(exemption.expires_at)},
-    )
+        return finished(
+            request,
+            user,
+            _("The exemption was granted until %(time)s.")
+            % {"time": local_time(exemption.expires_at)},
+        )
+
+    return ticket_action(request, user, "exemption", ExemptionForm, act)
 
 
 @person_view("GET", "POST")
@@ -138,26 +134,18 @@ def revoke_exemption(request: HttpRequest, user: User, exemption_id: int) -> Htt
 
 @person_view("POST")
 def sign_out(request: HttpRequest, user: User) -> HttpResponse:
-    form = TicketForm(request.POST, prefix="signout")
-    if not form.is_valid():
-        return failed_page(request, user, "signout", form)
-    remember_ticket(request, user, form.cleaned_data["ticket"])
-    try:
+    def act(form: TicketForm) -> HttpResponse:
         service.sign_out_everywhere(
             user, ticket=form.cleaned_data["ticket"], actor=request.user, request=request
         )
-    except VahvaError as exc:
-        return failed_page(request, user, "signout", form, exc)
-    return finished(request, user, _("The person was signed out everywhere."))
+        return finished(request, user, _("The person was signed out everywhere."))
+
+    return ticket_action(request, user, "signout", TicketForm, act)
 
 
 @person_view("POST")
 def unlock(request: HttpRequest, user: User) -> HttpResponse:
-    form = TicketForm(request.POST, prefix="unlock")
-    if not form.is_valid():
-        return failed_page(request, user, "unlock", form)
-    remember_ticket(request, user, form.cleaned_data["ticket"])
-    try:
+    def act(form: TicketForm) -> HttpResponse:
         service.clear_lockout(
             user,
             ticket=form.cleaned_data["ticket"],
@@ -165,9 +153,11 @@ def unlock(request: HttpRequest, user: User) -> HttpResponse:
             actor=request.user,
             request=request,
         )
-    except VahvaError as exc:
-        return failed_page(request, user, "unlock", form, exc)
-    return finished(request, user, _("The wrong codes were forgotten: the person can try again."))
+        return finished(
+            request, user, _("The wrong codes were forgotten: the person can try again.")
+        )
+
+    return ticket_action(request, user, "unlock", TicketForm, act)
 
 
 # --- what the sign-in methods add ------------------------------------------------------------

@@ -127,3 +127,43 @@ class ExemptionForm(TicketForm):
         day: dt.date = self.cleaned_data["until"]
         midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min)
         return timezone.make_aware(midnight, timezone.get_current_timezone())
+
+
+# --- verifying a caller without the app ------------------------------------------------------
+
+
+class CallerForm(TicketForm):
+    """Start a check of one of the ways the person page lists (its value: method and id)."""
+
+    way = forms.CharField(
+        label=_("How to verify the caller"),
+        max_length=80,
+        error_messages={
+            "required": _("Choose one of the ways listed to verify the caller."),
+            "max_length": _("Choose one of the ways listed to verify the caller."),
+        },
+    )
+
+
+class CallerCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("The code the caller read out"),
+        max_length=64,
+        # Recovery codes have letters: no number pad, no autocorrect, nothing remembered.
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
+        ),
+        error_messages={
+            "required": _("Enter the code the caller read out."),
+            "max_length": _("A code is at most %(limit_value)d characters."),
+        },
+    )
+
+
+class ProcedureForm(TicketForm):
+    confirmed = forms.BooleanField(
+        label=_("I verified the caller this way"),
+        error_messages={
+            "required": _("Tick the box to confirm that you verified the caller this way."),
+        },
+    )

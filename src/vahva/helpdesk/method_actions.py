@@ -23,7 +23,7 @@ from vahva.errors import VahvaError
 from vahva.methods import registry
 from vahva.methods.base import HelpdeskSection
 
-from . import service
+from .access import check_may_act
 from .errors import UnknownItem
 from .forms import TicketForm
 
@@ -47,7 +47,7 @@ def act(request: HttpRequest, user: User, kind: str, action: str) -> tuple[str, 
     ticket = form.cleaned_data["ticket"]
     try:
         # Privilege escalation / self-service: the same rule as every helpdesk action.
-        service.check_may_act(request.user, user)
+        check_may_act(request.user, user)
         done = method.helpdesk_action(user, action, request.POST.dict(), now=clock.now())
     except VahvaError as exc:
         record(

@@ -21,13 +21,15 @@ from vahva import clock
 from vahva.accounts.models import User
 from vahva.errors import RateLimited, VahvaError
 
-from . import method_actions, service
-from .access import helpdesk_required
-from .forms import ExemptionForm, PassForm, TicketForm
+from . import callers, method_actions, passes, service
+from .access import check_may_act, helpdesk_required
+from .forms import CallerForm, ExemptionForm, PassForm, ProcedureForm, TicketForm
 
 #: The person page's forms, each with its own prefix (so their fields' ids do not clash).
 PAGE_FORMS: dict[str, type[forms.Form]] = {
     "check": TicketForm,
+    "caller": CallerForm,
+    "procedure": ProcedureForm,
     "pass": PassForm,
     "exemption": ExemptionForm,
     "signout": TicketForm,
@@ -126,7 +128,7 @@ def person_page(
     page_forms.update(bound or {})
     agent = request.user
     try:
-        service.check_may_act(agent, user)
+        check_may_act(agent, user)
         read_only = ""
     except VahvaError as exc:
         read_only = str(exc.message)
@@ -137,6 +139,10 @@ def person_page(
         "read_only": read_only,
         "error": error,
         "method_sections": method_actions.sections(user, now=clock.now()),
+        "passes_offered": passes.method() is not None,
+        "caller_ways": callers.ways(user, now=clock.now()),
+        "caller_procedure": callers.procedure_text(),
+        "caller_outcomes": callers.outcomes(user),
     }
     return render(request, "helpdesk/person.html", context, status=status)
 
@@ -162,6 +168,25 @@ def failed_page(
     if isinstance(exc, RateLimited):
         response["Retry-After"] = str(exc.retry_after)
     return response
+
+
+def ticket_action(
+    request: HttpRequest,
+    user: User,
+    name: str,
+    cls: type[TicketForm],
+    act: Callable[[Any], HttpResponse],
+) -> HttpResponse:
+    """A form of the person page posted: bound (``name`` is its prefix), its ticket
+    remembered, ``act(form)`` done; or the page again with the form's errors or the refusal."""
+    form = cls(request.POST, prefix=name)
+    if not form.is_valid():
+        return failed_page(request, user, name, form)
+    remember_ticket(request, user, form.cleaned_data["ticket"])
+    try:
+        return act(form)
+    except VahvaError as exc:
+        return failed_page(request, user, name, form, exc)
 
 
 def finished(request: HttpRequest, user: User, message: str) -> HttpResponse:

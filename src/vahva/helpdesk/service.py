@@ -14,7 +14,6 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
-from django.utils.translation import gettext_lazy as _
 
 from vahva.accounts.models import User
 from vahva.audit import sentences
@@ -26,7 +25,7 @@ from vahva.authenticator.models import Device
 from vahva.authenticator.service import Pause as PushPause
 from vahva.conf import settings
 from vahva.errors import MalformedInput
-from vahva.methods import registry, tap
+from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.methods.models import RegisteredMethod
 from vahva.policy import exemptions
@@ -34,7 +33,9 @@ from vahva.policy.models import Exemption
 from vahva.sessions import service as browser_sessions
 from vahva.signin import throttle
 
-from .errors import NotAllowed, UnknownItem, UnknownPerson
+from . import passes
+from .access import check_may_act
+from .errors import UnknownItem, UnknownPerson
 
 #: People one search shows at most: the helpdesk looks someone up, it does not list everyone.
 SEARCH_LIMIT = 25
@@ -75,22 +76,7 @@ def person(person_id: object) -> User:
     return found
 
 
-def check_may_act(agent: Any, user: Any) -> None:
-    """NotAllowed when ``agent`` may not change ``user``'s sign-in."""
-    if agent.pk == user.pk:
-        # Self-service bypass: an agent does not issue themself a pass or an exemption.
-        raise NotAllowed(
-            _("You cannot use the helpdesk tools on your own account. Ask a colleague.")
-        )
-    if (user.is_staff or user.is_superuser) and not agent.is_superuser:
-        # Privilege escalation: a helpdesk agent cannot take over an administrator's (or
-        # another agent's) account with a pass, an exemption or a removed phone.
-        raise NotAllowed(
-            _("Only an administrator can change the sign-in of staff and administrators.")
-        )
-
-
-def viewed(user: Any, *, actor: Any, request: Any) -> None:
+def viewed(user: User, *, actor: Any, request: Any) -> None:
     """Opening a person's page is itself recorded: who looked at whose sign-in data."""
     record("helpdesk.viewed", subject=user, actor=actor, request=request)
 
@@ -164,12 +150,12 @@ class Overview:
     signins: list[SignInRow]
 
 
-def _mfa_key(user: Any) -> tuple[str, throttle.Rule]:
+def _mfa_key(user: User) -> tuple[str, throttle.Rule]:
     # The same key the sign-in engine counts wrong codes on (vahva.signin.engine.mfa_keys).
     return f"mfa:acct:{user.pk}", throttle.Rule.from_setting(settings.THROTTLE_MFA_ACCOUNT)
 
 
-def lockout_of(user: Any, *, now: dt.datetime) -> Lockout:
+def lockout_of(user: User, *, now: dt.datetime) -> Lockout:
     key, rule = _mfa_key(user)
     # Read, not reserved: looking at the lockout must not count as a try.
     state = throttle.state_of(key, rule, now=now)
@@ -180,7 +166,7 @@ def lockout_of(user: Any, *, now: dt.datetime) -> Lockout:
 
 def overview(user: User, *, now: dt.datetime) -> Overview:
     listed = methods.listed_for(user)
-    active = tap.active_pass(user, now=now)
+    active = passes.active(user, now=now)
     rows = [
         ExemptionRow(
             e,
@@ -193,7 +179,7 @@ def overview(user: User, *, now: dt.datetime) -> Overview:
         methods=[MethodRow(m, registry.get(m.kind).describe(m)) for m in listed],
         devices=devices.devices_of(user),
         active_pass=active,
-        pass_label=registry.get(tap.KIND).describe(active) if active else "",
+        pass_label=passes.label(active) if active else "",
         exemptions=rows,
         active_exemption=exemptions.active_for(user, now=now),
         reports=devices.reports_of(user, since=now - dt.timedelta(days=REPORT_DAYS)),
@@ -211,7 +197,7 @@ def overview(user: User, *, now: dt.datetime) -> Overview:
 
 
 def check_caller(
-    user: Any, *, ticket: str, now: dt.datetime, actor: Any, request: Any
+    user: User, *, ticket: str, now: dt.datetime, actor: Any, request: Any
 ) -> devices.HelpdeskCheck:
     """Send the person's app "The helpdesk is checking it's you"; the agent reads the number
     out and the caller types it in."""
@@ -229,41 +215,7 @@ def check_caller(
     return check
 
 
-def issue_pass(
-    user: Any,
-    *,
-    ticket: str,
-    lifetime: int,
-    one_time: bool,
-    now: dt.datetime,
-    actor: Any,
-    request: Any,
-) -> tuple[RegisteredMethod, str]:
-    """A temporary access pass (audited "tap.issued" by the methods room); the clear text is
-    returned once, for the page to show."""
-    check_may_act(actor, user)
-    return tap.issue(
-        user,
-        now=now,
-        ticket=ticket,
-        actor=actor,
-        lifetime=lifetime,
-        one_time=one_time,
-        request=request,
-    )
-
-
-def active_pass(user: Any, *, now: dt.datetime) -> RegisteredMethod | None:
-    """The person's working pass, if any (the page that shows a new pass once reads it)."""
-    return tap.active_pass(user, now=now)
-
-
-def revoke_pass(user: Any, *, ticket: str, actor: Any, request: Any) -> bool:
-    check_may_act(actor, user)
-    return tap.revoke(user, ticket=ticket, actor=actor, request=request)
-
-
-def method_of(user: Any, method_id: object) -> MethodRow:
+def method_of(user: User, method_id: object) -> MethodRow:
     """One of the methods the person page lists (never the pass: it has its own form)."""
     try:
         registered = methods.get_for(user, method_id)
@@ -275,7 +227,7 @@ def method_of(user: Any, method_id: object) -> MethodRow:
     return MethodRow(registered, method.describe(registered))
 
 
-def remove_method(user: Any, method_id: object, *, ticket: str, actor: Any, request: Any) -> str:
+def remove_method(user: User, method_id: object, *, ticket: str, actor: Any, request: Any) -> str:
     """Remove one of the person's methods (an app's device is revoked with it); its label."""
     check_may_act(actor, user)
     ticket = clean_ticket(ticket)
@@ -294,7 +246,7 @@ def remove_method(user: Any, method_id: object, *, ticket: str, actor: Any, requ
     return row.label
 
 
-def device_of(user: Any, device_id: object) -> Device:
+def device_of(user: User, device_id: object) -> Device:
     wanted = str(device_id)
     found = next((d for d in devices.devices_of(user) if str(d.pk) == wanted), None)
     if found is None:
@@ -302,12 +254,12 @@ def device_of(user: Any, device_id: object) -> Device:
     return found
 
 
-def methods_of_device(user: Any, device: Device) -> list[RegisteredMethod]:
+def methods_of_device(user: User, device: Device) -> list[RegisteredMethod]:
     """The person's vahva app method(s) answered by ``device``."""
     return methods.on_device(user, device.pk)
 
 
-def leaves_no_method(user: Any, method_ids: list[int]) -> bool:
+def leaves_no_method(user: User, method_ids: list[int]) -> bool:
     """Whether removing ``method_ids`` would leave the person without a method: they would
     then sign in with the password alone until they register one (the policy's campaign)."""
     listed = methods.listed_for(user)
@@ -315,7 +267,7 @@ def leaves_no_method(user: Any, method_ids: list[int]) -> bool:
 
 
 def remove_device(
-    user: Any, device_id: object, *, ticket: str, now: dt.datetime, actor: Any, request: Any
+    user: User, device_id: object, *, ticket: str, now: dt.datetime, actor: Any, request: Any
 ) -> str:
     """Remove one of the person's app devices: its key is refused from now on, and its method
     goes too, so Security info no longer lists it. The device's name."""
@@ -343,7 +295,7 @@ def remove_device(
 
 
 def grant_exemption(
-    user: Any,
+    user: User,
     *,
     ticket: str,
     reason: str,
@@ -364,7 +316,7 @@ def grant_exemption(
     )
 
 
-def exemption_of(user: Any, exemption_id: object) -> Exemption:
+def exemption_of(user: User, exemption_id: object) -> Exemption:
     found = next((e for e in exemptions.of(user) if str(e.pk) == str(exemption_id)), None)
     if found is None:
         raise UnknownItem()
@@ -372,7 +324,7 @@ def exemption_of(user: Any, exemption_id: object) -> Exemption:
 
 
 def revoke_exemption(
-    user: Any, exemption_id: object, *, ticket: str, now: dt.datetime, actor: Any, request: Any
+    user: User, exemption_id: object, *, ticket: str, now: dt.datetime, actor: Any, request: Any
 ) -> Exemption:
     check_may_act(actor, user)
     exemption = exemption_of(user, exemption_id)
@@ -381,7 +333,7 @@ def revoke_exemption(
     )
 
 
-def sign_out_everywhere(user: Any, *, ticket: str, actor: Any, request: Any) -> None:
+def sign_out_everywhere(user: User, *, ticket: str, actor: Any, request: Any) -> None:
     """End every session of the person (other rooms forget remembered browsers and tokens)."""
     check_may_act(actor, user)
     ticket = clean_ticket(ticket)
@@ -392,7 +344,7 @@ def sign_out_everywhere(user: Any, *, ticket: str, actor: Any, request: Any) -> 
     record("helpdesk.signed_out", subject=user, actor=actor, request=request, ticket=ticket)
 
 
-def clear_lockout(user: Any, *, ticket: str, now: dt.datetime, actor: Any, request: Any) -> int:
+def clear_lockout(user: User, *, ticket: str, now: dt.datetime, actor: Any, request: Any) -> int:
     """Forget the person's wrong second-factor codes (a lockout or a slow-down); how many."""
     check_may_act(actor, user)
     ticket = clean_ticket(ticket)

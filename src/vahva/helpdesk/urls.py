@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import changes, views
+from . import caller_views, changes, views
 
 app_name = "helpdesk"
 urlpatterns = [
@@ -12,6 +12,22 @@ urlpatterns = [
         "people/<int:person_id>/check/<uuid:check_id>/status/",
         views.check_status,
         name="check_status",
+    ),
+    path("people/<int:person_id>/callers/", caller_views.start, name="caller_start"),
+    path(
+        "people/<int:person_id>/callers/procedure/",
+        caller_views.procedure,
+        name="caller_procedure",
+    ),
+    path(
+        "people/<int:person_id>/callers/<uuid:check_id>/",
+        caller_views.page,
+        name="caller_page",
+    ),
+    path(
+        "people/<int:person_id>/callers/<uuid:check_id>/code/",
+        caller_views.code,
+        name="caller_code",
     ),
     path("people/<int:person_id>/pass/", views.issue_pass, name="issue_pass"),
     path("people/<int:person_id>/pass/shown/", views.pass_shown, name="pass_shown"),

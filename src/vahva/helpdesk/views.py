@@ -23,7 +23,7 @@ from vahva.authenticator import service as authenticator
 from vahva.authenticator.errors import UnknownChallenge
 from vahva.errors import VahvaError
 
-from . import service
+from . import passes, service
 from .access import helpdesk_required
 from .errors import UnknownItem
 from .forms import ONE_TIME, PassForm, SearchForm, TicketForm
@@ -33,10 +33,9 @@ from .pages import (
     SESSION_PASS,
     confirmed_action,
     error_page,
-    failed_page,
     person_page,
     person_view,
-    remember_ticket,
+    ticket_action,
     ticket_form,
 )
 
@@ -69,11 +68,7 @@ def person(request: HttpRequest, user: User) -> HttpResponse:
 
 @person_view("POST")
 def check(request: HttpRequest, user: User) -> HttpResponse:
-    form = TicketForm(request.POST, prefix="check")
-    if not form.is_valid():
-        return failed_page(request, user, "check", form)
-    remember_ticket(request, user, form.cleaned_data["ticket"])
-    try:
+    def act(form: TicketForm) -> HttpResponse:
         sent = service.check_caller(
             user,
             ticket=form.cleaned_data["ticket"],
@@ -81,11 +76,11 @@ def check(request: HttpRequest, user: User) -> HttpResponse:
             actor=request.user,
             request=request,
         )
-    except VahvaError as exc:
-        return failed_page(request, user, "check", form, exc)
-    return redirect(
-        reverse("helpdesk:check_page", kwargs={"person_id": user.pk, "check_id": sent.id})
-    )
+        return redirect(
+            reverse("helpdesk:check_page", kwargs={"person_id": user.pk, "check_id": sent.id})
+        )
+
+    return ticket_action(request, user, "check", TicketForm, act)
 
 
 def _check_of(user: User, check_id: object) -> authenticator.HelpdeskCheck:
@@ -128,33 +123,28 @@ def check_status(request: HttpRequest, user: User, check_id: Any) -> JsonRespons
 
 @person_view("POST")
 def issue_pass(request: HttpRequest, user: User) -> HttpResponse:
-    form = PassForm(request.POST, prefix="pass")
-    if not form.is_valid():
-        return failed_page(request, user, "pass", form)
-    remember_ticket(request, user, form.cleaned_data["ticket"])
-    one_time = form.cleaned_data["use"] == ONE_TIME
-    try:
-        registered, code = service.issue_pass(
+    def act(form: PassForm) -> HttpResponse:
+        registered, code = passes.issue(
             user,
             ticket=form.cleaned_data["ticket"],
             lifetime=form.cleaned_data["lifetime"],
-            one_time=one_time,
+            one_time=form.cleaned_data["use"] == ONE_TIME,
             now=clock.now(),
             actor=request.user,
             request=request,
         )
-    except VahvaError as exc:
-        return failed_page(request, user, "pass", form, exc)
-    # Post/redirect/get: a reload of the page that shows the pass must not issue another
-    # one, silently replacing the pass just read to the caller. The pass waits for that one
-    # page in the agent's session, encrypted, never in a URL or a log.
-    request.session[SESSION_PASS] = {
-        "person": user.pk,
-        "method": registered.pk,
-        "code": crypto.encrypt(code, purpose=PASS_PURPOSE),
-        "at": clock.now().timestamp(),
-    }
-    return redirect(reverse("helpdesk:pass_shown", kwargs={"person_id": user.pk}))
+        # Post/redirect/get: a reload of the page that shows the pass must not issue another
+        # one, silently replacing the pass just read to the caller. The pass waits for that
+        # one page in the agent's session, encrypted, never in a URL or a log.
+        request.session[SESSION_PASS] = {
+            "person": user.pk,
+            "method": registered.pk,
+            "code": crypto.encrypt(code, purpose=PASS_PURPOSE),
+            "at": clock.now().timestamp(),
+        }
+        return redirect(reverse("helpdesk:pass_shown", kwargs={"person_id": user.pk}))
+
+    return ticket_action(request, user, "pass", PassForm, act)
 
 
 def _pass_to_show(request: HttpRequest, user: User) -> str:
@@ -164,7 +154,7 @@ def _pass_to_show(request: HttpRequest, user: User) -> str:
         return ""
     if clock.now().timestamp() - float(waiting.get("at") or 0) > PASS_SHOWN_WITHIN:
         return ""
-    active = service.active_pass(user, now=clock.now())
+    active = passes.active(user, now=clock.now())
     # Replaced or revoked in between (another agent): that pass no longer works.
     if active is None or active.pk != waiting.get("method"):
         return ""
@@ -179,7 +169,7 @@ def pass_shown(request: HttpRequest, user: User) -> HttpResponse:
     """The pass, the first time; after that (a reload, Back) only what it is and an explicit
     way to issue another."""
     code = _pass_to_show(request, user)
-    active = service.active_pass(user, now=clock.now())
+    active = passes.active(user, now=clock.now())
     return render(
         request,
         "helpdesk/pass.html",
@@ -196,7 +186,7 @@ def pass_shown(request: HttpRequest, user: User) -> HttpResponse:
 @person_view("GET", "POST")
 def revoke_pass(request: HttpRequest, user: User) -> HttpResponse:
     def act(ticket: str) -> str:
-        if service.revoke_pass(user, ticket=ticket, actor=request.user, request=request):
+        if passes.revoke(user, ticket=ticket, actor=request.user, request=request):
             return _("The temporary access pass was revoked.")
         return _("There was no working temporary access pass to revoke.")
 

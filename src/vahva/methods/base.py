@@ -357,3 +357,111 @@ class Method(ABC):
         self, pending: PendingEnrolment, response: str, *, now: dt.datetime, name: str = ""
     ) -> RegisteredMethod:
         """Check the person's proof and save the method; consume ``pending`` exactly once."""
+
+    # --- the helpdesk verifies a caller (issue #19 item 9) ----------------------------------
+    # A caller who lost their phone has no vahva app: the helpdesk's person page offers every
+    # way a method has to check that the caller holds what the person registered. The
+    # helpdesk room reserves the tries, writes the audit row and names no method.
+
+    def caller_checks(self, user: User, *, now: dt.datetime) -> list[CallerCheck]:
+        """The ways ``user``'s registrations of this method can verify a caller; [] for none."""
+        return []
+
+    def send_caller_code(
+        self, registered: RegisteredMethod, *, check: str, now: dt.datetime
+    ) -> str:
+        """For a way that :attr:`CallerCheck.sends`: send a code bound to the helpdesk check
+        ``check`` (through the outbox, after the caller's commit). Returns what was done, in a
+        sentence for the agent; a VahvaError (a limit) sends nothing."""
+        raise NotOffered()
+
+    def check_caller(
+        self, registered: RegisteredMethod, code: str, *, check: str, now: dt.datetime
+    ) -> CallerProof:
+        """Whether ``code``, read out by the caller, proves ``registered``: the default takes
+        what the method takes at sign-in (:meth:`verify`, so the code is used up: one read to
+        the helpdesk cannot be replayed at a sign-in). Raises InvalidCode, ReplayedCode..."""
+        from django.utils import translation
+
+        self.verify(registered, code, now=now)
+        with translation.override("en"):
+            english = self.describe(registered)
+        return CallerProof(
+            reason=f"a code from {english} read out",
+            said=gettext("a code from %(method)s, read out")
+            % {"method": self.describe(registered)},
+        )
+
+    def caller_check_used(self, registered: RegisteredMethod) -> str:
+        """What the person is told when a check used up something of theirs (a recovery
+        code read out); "" for nothing."""
+        return ""
+
+    # --- what the helpdesk issues (a temporary access pass), and the demo's people (#15) -----
+
+    def issues_passes(self) -> bool:
+        """Whether the helpdesk issues this method to a person who cannot use theirs (a
+        temporary access pass: :meth:`issue_pass`, :meth:`active_pass`, :meth:`revoke_pass`)."""
+        return False
+
+    def issue_pass(
+        self,
+        user: User,
+        *,
+        now: dt.datetime,
+        ticket: str,
+        actor: Any,
+        lifetime: int,
+        one_time: bool,
+        request: Any,
+    ) -> tuple[RegisteredMethod, str]:
+        """Issue ``user`` a pass for ``ticket`` (audited here); (the method, the pass in clear
+        text, shown once)."""
+        raise NotOffered()
+
+    def active_pass(self, user: User, *, now: dt.datetime) -> RegisteredMethod | None:
+        """``user``'s pass if it still works."""
+        return None
+
+    def revoke_pass(self, user: User, *, ticket: str, actor: Any, request: Any) -> bool:
+        """End ``user``'s pass now (audited here); False when none was working."""
+        raise NotOffered()
+
+    def demo_hint(self, secret: str) -> str:
+        """For ``vahva demo``: how the demo's people get codes for ``secret`` ("key … code:
+        oathtool …"); "" when this method makes no demo registrations."""
+        return ""
+
+    def save_demo(
+        self, user: User, *, secret: str, now: dt.datetime, name: str = ""
+    ) -> RegisteredMethod:
+        """Register ``secret`` for the demo person ``user`` (demo data, printed on purpose)."""
+        raise NotOffered()
+
+
+@dataclass(frozen=True)
+class CallerCheck:
+    """One way to verify a caller, as the helpdesk's person page offers it."""
+
+    #: The registration it checks (its id travels in the form, looked up by person).
+    registered: int
+    #: The button or heading: "Text a code to +358 40 *** **23".
+    label: str
+    #: What the agent tells the caller to do, in a sentence.
+    hint: str
+    #: The agent first sends a code (a text, a call); otherwise the caller reads one out from
+    #: something they hold (an authenticator app, a token, their printed recovery codes).
+    sends: bool = False
+    #: Reading the code out uses it up (a recovery code): the page says so before.
+    consumes: bool = False
+
+
+@dataclass(frozen=True)
+class CallerProof:
+    """A caller verified: how, for the audit log (English, stable) and for the page."""
+
+    #: "a code texted to +358 40 *** **23": the audit row's reason after "caller verified: "
+    #: (the sentences of :mod:`vahva.audit.sentences` translate it for the logs).
+    reason: str
+    #: The same, translated, for the agent's page.
+    said: str

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 import pyotp
 import segno
 from django.db import transaction
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from vahva.conf import settings
 from vahva.errors import InvalidCode, MalformedInput
 
 from . import service
-from .base import Answer, Method, WizardStep
+from .base import Answer, CallerCheck, Method, WizardStep
 from .models import PendingEnrolment, RegisteredMethod
 
 if TYPE_CHECKING:
@@ -162,3 +163,29 @@ class TotpMethod(Method):
                 counter=step,
                 name=name,
             )
+
+    # --- the helpdesk verifies a caller (issue #19 item 9) ------------------------------------
+
+    def caller_checks(self, user: User, *, now: dt.datetime) -> list[CallerCheck]:
+        return [
+            CallerCheck(
+                registered=registered.pk,
+                label=gettext("A code from %(method)s") % {"method": self.describe(registered)},
+                hint=gettext(
+                    "Ask the caller to open their authenticator app and read out the 6-digit "
+                    "code it shows for this account now."
+                ),
+            )
+            for registered in service.registered_for(user)
+            if registered.kind == self.kind
+        ]
+
+    # --- the demo's people (vahva demo) --------------------------------------------------------
+
+    def demo_hint(self, secret: str) -> str:
+        return f"key {group_secret(secret)}   code: oathtool --totp -b {secret}"
+
+    def save_demo(
+        self, user: User, *, secret: str, now: dt.datetime, name: str = ""
+    ) -> RegisteredMethod:
+        return service.save_new(user, self.kind, now=now, secret=secret, name=name)

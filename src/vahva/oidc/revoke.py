@@ -11,7 +11,7 @@ refresh-token family (``token_family``, kept across rotations) is what gets revo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
@@ -19,8 +19,11 @@ from vahva.audit.log import record
 
 from .models import Authorization
 
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
-def revoke_all(user: Any) -> int:
+
+def revoke_all(user: User) -> int:
     """Revoke every token of ``user``; the number of refresh tokens revoked."""
     refresh = get_refresh_token_model().objects.filter(user_id=user.pk, revoked__isnull=True)
     count = 0
@@ -31,7 +34,7 @@ def revoke_all(user: Any) -> int:
     return count
 
 
-def _families(user: Any, digests: list[str]) -> list[Any]:
+def _families(user: User, digests: list[str]) -> list[Any]:
     return list(
         Authorization.objects.filter(
             user_id=user.pk, session__in=[d for d in digests if d], token_family__isnull=False
@@ -41,7 +44,7 @@ def _families(user: Any, digests: list[str]) -> list[Any]:
     )
 
 
-def revoke_sessions(user: Any, digests: list[str]) -> int:
+def revoke_sessions(user: User, digests: list[str]) -> int:
     """Revoke the tokens issued from these browser sessions; the number of families revoked."""
     families = _families(user, digests)
     refresh_tokens = get_refresh_token_model()
@@ -74,13 +77,13 @@ def services_of(digests: list[str]) -> dict[str, list[str]]:
     return found
 
 
-def on_signed_out_everywhere(sender: Any, user: Any, **kwargs: Any) -> None:
+def on_signed_out_everywhere(sender: Any, user: User, **kwargs: Any) -> None:
     count = revoke_all(user)
     record("oidc.tokens_revoked", subject=user, reason="signed out everywhere", count=count)
 
 
 def on_session_ended(
-    sender: Any, user: Any, digests: list[str], reason: str, **kwargs: Any
+    sender: Any, user: User, digests: list[str], reason: str, **kwargs: Any
 ) -> None:
     count = revoke_sessions(user, digests)
     if count:

@@ -8,7 +8,7 @@ sends the person through :mod:`vahva.signin` and back.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.contrib.auth import logout
@@ -32,6 +32,9 @@ from vahva.web.middleware import allow_form_target
 from . import claims, consent
 from .models import Service
 from .validator import well_formed_uri
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 Application = get_application_model()
 
@@ -287,7 +290,7 @@ class LogoutView(RPInitiatedLogoutView):  # type: ignore[misc]
         application: Any = None,
         post_logout_redirect_uri: str | None = None,
         state: str | None = None,
-        token_user: Any = None,
+        token_user: User | None = None,
     ) -> HttpResponse:
         person = self.request.user if self.request.user.is_authenticated else token_user
         if person is not None:

@@ -5,7 +5,7 @@ reason and an end date, revocable; every change audited. The sign-in engine asks
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
@@ -14,6 +14,9 @@ from vahva.conf import settings
 from vahva.errors import MalformedInput
 
 from .models import Exemption
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 
 def _required(value: str, what: Any) -> str:
@@ -24,7 +27,7 @@ def _required(value: str, what: Any) -> str:
 
 
 def grant(
-    user: Any,
+    user: User,
     *,
     ticket: str,
     reason: str,
@@ -69,7 +72,7 @@ def grant(
     return exemption
 
 
-def active_for(user: Any, *, now: dt.datetime) -> Exemption | None:
+def active_for(user: User, *, now: dt.datetime) -> Exemption | None:
     """The person's exemption in force now (the one lasting longest), or None."""
     found: Exemption | None = (
         Exemption.objects.filter(
@@ -81,13 +84,13 @@ def active_for(user: Any, *, now: dt.datetime) -> Exemption | None:
     return found
 
 
-def of(user: Any) -> list[Exemption]:
+def of(user: User) -> list[Exemption]:
     """All of the person's exemptions, newest first (for the helpdesk)."""
     return list(Exemption.objects.filter(user_id=getattr(user, "pk", user)))
 
 
 def revoke(
-    user: Any,
+    user: User,
     exemption_id: object,
     *,
     ticket: str,

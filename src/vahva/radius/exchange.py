@@ -14,7 +14,7 @@ import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import connections
@@ -29,6 +29,9 @@ from vahva.signin.requirements import Requirement
 from .clients import KnownClient
 from .models import Prompt
 from .packets import Code, Request, make_state, read_state
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 T = TypeVar("T")
 
@@ -88,7 +91,7 @@ def _log(
     *,
     client: KnownClient,
     request: Request,
-    user: Any = None,
+    user: User | None = None,
     outcome: str = "ok",
     reason: str = "",
     **data: Any,
@@ -108,7 +111,7 @@ def _log(
 
 
 def _reject(
-    client: KnownClient, request: Request, message: str, *, reason: str, user: Any = None
+    client: KnownClient, request: Request, message: str, *, reason: str, user: User | None = None
 ) -> Answer:
     _log(
         "radius.reject", client=client, request=request, user=user, outcome="failure", reason=reason

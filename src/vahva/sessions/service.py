@@ -21,6 +21,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from vahva import clock
+from vahva.accounts.models import User
 from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.errors import VahvaError
@@ -91,7 +92,7 @@ def _delete(rows: Any) -> int:
     return int(rows._raw_delete(rows.db))
 
 
-def started(request: HttpRequest, user: Any, *, now: dt.datetime) -> BrowserSession:
+def started(request: HttpRequest, user: User, *, now: dt.datetime) -> BrowserSession:
     """A sign-in: a new session id and row, the start of the absolute lifetime."""
     previous = request.session.get(SESSION_ID)
     if isinstance(previous, str):
@@ -117,7 +118,7 @@ def started(request: HttpRequest, user: Any, *, now: dt.datetime) -> BrowserSess
     )
 
 
-def check(request: HttpRequest, user: Any, *, now: dt.datetime, activity: bool) -> Status:
+def check(request: HttpRequest, user: User, *, now: dt.datetime, activity: bool) -> Status:
     """Whether the signed-in session of ``request`` may go on; marks it seen if ``activity``.
 
     A poll from a waiting page is not activity (``activity=False``): a tab left open would
@@ -142,7 +143,7 @@ def check(request: HttpRequest, user: Any, *, now: dt.datetime, activity: bool) 
     return Status.ACTIVE
 
 
-def expired(request: HttpRequest, user: Any, *, status: Status) -> None:
+def expired(request: HttpRequest, user: User, *, status: Status) -> None:
     """Audit a session that ran out (the caller signs the browser out)."""
     record(
         "session.expired",
@@ -153,7 +154,7 @@ def expired(request: HttpRequest, user: Any, *, status: Status) -> None:
     )
 
 
-def _live(user: Any, *, now: dt.datetime) -> Any:
+def _live(user: User, *, now: dt.datetime) -> Any:
     return BrowserSession.objects.filter(
         user_id=user.pk,
         last_seen_at__gt=now - dt.timedelta(seconds=settings.SESSION_IDLE_TIMEOUT),
@@ -161,9 +162,18 @@ def _live(user: Any, *, now: dt.datetime) -> Any:
     )
 
 
+def _person(request: HttpRequest) -> User:
+    """The signed-in person of ``request`` (Security info's pages are for them only)."""
+    user = request.user
+    if not isinstance(user, User):
+        # Nobody signed in has sessions to list or end (a view forgot login_required).
+        raise UnknownSession()
+    return user
+
+
 def listed_for(request: HttpRequest, *, now: dt.datetime) -> list[SessionRow]:
     """The person's live sessions, this browser's first, then the most recently seen."""
-    rows = list(_live(request.user, now=now).order_by("-last_seen_at", "-pk"))
+    rows = list(_live(_person(request), now=now).order_by("-last_seen_at", "-pk"))
     services: dict[str, set[str]] = {row.digest: set() for row in rows}
     for _receiver, answer in services_asked.send(sender=BrowserSession, digests=list(services)):
         found: dict[str, list[str]] = answer if isinstance(answer, dict) else {}
@@ -185,7 +195,7 @@ def listed_for(request: HttpRequest, *, now: dt.datetime) -> list[SessionRow]:
     return sorted(listed, key=lambda row: not row.this)
 
 
-def _end(user: Any, rows: list[BrowserSession], *, reason: str, actor: Any, request: Any) -> int:
+def _end(user: User, rows: list[BrowserSession], *, reason: str, actor: Any, request: Any) -> int:
     digests = [row.digest for row in rows]
     # Deleted first: from here on the middleware signs those browsers out on any request.
     BrowserSession.objects.filter(pk__in=[row.pk for row in rows]).delete()
@@ -212,29 +222,24 @@ def end(request: HttpRequest, session_id: object, *, now: dt.datetime) -> Browse
     except ValueError:
         raise UnknownSession() from None
     # Another person's id, or this browser's own (it has the normal sign-out): nothing ended.
+    user = _person(request)
     row: BrowserSession | None = (
-        _live(request.user, now=now).filter(pk=pk).exclude(digest=digest_of(request)).first()
+        _live(user, now=now).filter(pk=pk).exclude(digest=digest_of(request)).first()
     )
     if row is None:
         raise UnknownSession()
-    _end(
-        request.user,
-        [row],
-        reason="signed out from another browser",
-        actor=request.user,
-        request=request,
-    )
+    _end(user, [row], reason="signed out from another browser", actor=user, request=request)
     return row
 
 
 def end_others(request: HttpRequest) -> int:
     """*Sign out everywhere else*: every session of the person but this browser's."""
-    user: Any = request.user
+    user = _person(request)
     rows = list(BrowserSession.objects.filter(user_id=user.pk).exclude(digest=digest_of(request)))
     return _end(user, rows, reason="signed out everywhere else", actor=user, request=request)
 
 
-def end_everywhere(user: Any, *, actor: Any, request: Any, reason: str) -> int:
+def end_everywhere(user: User, *, actor: Any, request: Any, reason: str) -> int:
     """Every session of the person, this one included (the helpdesk's *Sign out everywhere*).
 
     Besides the listed sessions, the person's session hash changes (a session no row
@@ -247,12 +252,12 @@ def end_everywhere(user: Any, *, actor: Any, request: Any, reason: str) -> int:
     return count
 
 
-def _on_logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+def _on_logged_in(sender: Any, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
     if request is not None and hasattr(request, "session"):
         started(request, user, now=clock.now())
 
 
-def _on_logged_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+def _on_logged_out(sender: Any, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
     # The person's own sign-out (or an expiry): the row goes with the session.
     if request is not None and hasattr(request, "session"):
         digest = digest_of(request)

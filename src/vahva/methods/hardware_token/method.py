@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from vahva.conf import settings
 from vahva.errors import AlreadyCompleted, MalformedInput, VahvaError
 from vahva.methods import service
-from vahva.methods.base import Answer, HelpdeskSection, Method, WizardStep
+from vahva.methods.base import Answer, CallerCheck, HelpdeskSection, Method, WizardStep
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
 from . import tokens
@@ -135,3 +135,19 @@ class HardwareTokenMethod(Method):
         else:
             raise MalformedInput()
         return done % {"serial": token.serial}
+
+    # --- the helpdesk verifies a caller (issue #19 item 9) ------------------------------------
+
+    def caller_checks(self, user: User, *, now: dt.datetime) -> list[CallerCheck]:
+        return [
+            CallerCheck(
+                registered=registered.pk,
+                label=gettext("A code from %(method)s") % {"method": self.describe(registered)},
+                hint=gettext(
+                    "Ask the caller to press the button on the token with this serial number "
+                    "and read out the code it shows."
+                ),
+            )
+            for registered in service.registered_for(user)
+            if registered.kind == self.kind
+        ]

@@ -41,7 +41,7 @@ from vahva.audit.models import AuditEvent
 from vahva.conf import settings
 from vahva.errors import ExpiredChallenge, InvalidCode, MalformedInput, ReplayedCode
 from vahva.methods import service, tap
-from vahva.methods.base import Answer, AttemptRef, Include, Method, Role
+from vahva.methods.base import Answer, AttemptRef, CallerCheck, CallerProof, Include, Method, Role
 from vahva.methods.challenges import TypeCode
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
@@ -317,3 +317,42 @@ class RecoveryCodesMethod(Method):
             raise
         pending.secret = ""
         return saved
+
+    # --- the helpdesk verifies a caller (issue #19 item 9) ------------------------------------
+
+    def caller_checks(self, user: User, *, now: dt.datetime) -> list[CallerCheck]:
+        codes = recovery_of(user)
+        if codes is None or remaining(codes) == 0:
+            return []
+        return [
+            CallerCheck(
+                registered=codes.pk,
+                label=self.describe(codes),
+                hint=gettext(
+                    "Ask the caller to read out one of their unused recovery codes. The code "
+                    "is then used up, as if they had signed in with it, and they are told so."
+                ),
+                consumes=True,
+            )
+        ]
+
+    def check_caller(
+        self, registered: RegisteredMethod, code: str, *, check: str, now: dt.datetime
+    ) -> CallerProof:
+        # The same check as at sign-in, so the code is used up: a code read out over the
+        # phone (perhaps overheard) can never sign anyone in afterwards.
+        self.verify(registered, code, now=now)
+        return CallerProof(
+            reason="a recovery code read out (now used up)",
+            said=gettext("a recovery code, read out (it is now used up)"),
+        )
+
+    def caller_check_used(self, registered: RegisteredMethod) -> str:
+        left = remaining(registered)
+        return ngettext(
+            "One of your recovery codes was read out to the helpdesk to verify you, and it is "
+            "now used up. %(count)d code is left.",
+            "One of your recovery codes was read out to the helpdesk to verify you, and it is "
+            "now used up. %(count)d codes are left.",
+            left,
+        ) % {"count": left}

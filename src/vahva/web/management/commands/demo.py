@@ -9,14 +9,15 @@ from typing import Any
 
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, Permission
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from oauth2_provider.models import get_application_model
 
 from vahva import clock
 from vahva.accounts.models import User
 from vahva.conf import settings
+from vahva.methods import registry
 from vahva.methods import service as methods
-from vahva.methods import totp
+from vahva.methods.base import Method
 from vahva.oidc import clients
 from vahva.saml import providers
 from vahva.saml.models import ServiceProvider
@@ -55,6 +56,15 @@ AUTHENTICATOR_KEYS = {
 }
 
 
+def _authenticator_app() -> Method:
+    """The installed method that makes the demo's registrations (an authenticator app): found
+    by what it offers, not by its name."""
+    found = next((m for m in registry.all_methods() if m.demo_hint(BOB_SECRET)), None)
+    if found is None:
+        raise CommandError("No installed sign-in method makes demo registrations.")
+    return found
+
+
 class Command(BaseCommand):
     help = "Create the demo people and print how to sign in."
 
@@ -77,16 +87,13 @@ class Command(BaseCommand):
                 user.save()
                 if role == "helpdesk":
                     user.groups.add(helpdesk)
+        app = _authenticator_app()
         for email, secret in AUTHENTICATOR_KEYS.items():
             person = User.objects.get(email=email)
             if not methods.has_methods(person):
                 # Registered a day ago: past the activation delay, so the second step is asked.
-                methods.save_new(
-                    person,
-                    "totp",
-                    now=clock.now() - dt.timedelta(days=1),
-                    secret=secret,
-                    name="Demo",
+                app.save_demo(
+                    person, secret=secret, now=clock.now() - dt.timedelta(days=1), name="Demo"
                 )
         url = str(settings.PUBLIC_URL).rstrip("/")
         mail_file = self._mail_service(url)
@@ -117,9 +124,7 @@ class Command(BaseCommand):
         out("  bob, helen and admin have an authenticator app (staff always use a second factor):")
         for email, secret in AUTHENTICATOR_KEYS.items():
             name = email.split("@")[0]
-            out(
-                f"    {name:<6} key {totp.group_secret(secret)}   code: oathtool --totp -b {secret}"
-            )
+            out(f"    {name:<6} {app.demo_hint(secret)}")
         out("")
         out(f"  The demo Mail service signs in through vahva: {MAIL_URL}/")
         out(f"  (its client id and secret are in {mail_file}).")
