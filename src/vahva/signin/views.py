@@ -212,7 +212,7 @@ def verify(request: HttpRequest) -> HttpResponse:
             challenge = method.begin(
                 registered,
                 now=clock.now(),
-                attempt=_attempt_ref(request, attempt, resend=bool(request.GET.get("resend"))),
+                attempt=attempt_ref(request, attempt, resend=bool(request.GET.get("resend"))),
             )
         except VahvaError as exc:
             return _error_response(request, f"methods/{method.kind}/verify.html", context, exc)
@@ -248,7 +248,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     return done
 
 
-def _attempt_ref(
+def attempt_ref(
     request: HttpRequest, attempt: SignInAttempt, *, resend: bool = False
 ) -> AttemptRef:
     waiting = requirements.pending(request, attempt.next_url)

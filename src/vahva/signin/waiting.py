@@ -18,7 +18,7 @@ from vahva.methods.models import RegisteredMethod
 
 from . import choices, engine
 from .models import SignInAttempt
-from .views import _attempt_ref
+from .views import attempt_ref
 
 
 def _waiting_state(argument: str) -> tuple[dict[str, Any], bool, float | None]:
@@ -63,7 +63,7 @@ def _waiting(request: HttpRequest) -> _Waiting:
         return _Waiting({"state": "gone", "message": str(exc.message)}, exc.status)
     if method.answer not in ANSWERED_ELSEWHERE:
         return _Waiting({"state": "gone"}, 400)
-    state = method.status(registered, attempt=_attempt_ref(request, attempt), now=clock.now())
+    state = method.status(registered, attempt=attempt_ref(request, attempt), now=clock.now())
     return _Waiting({"state": state}, 200, attempt, registered, method.kind)
 
 

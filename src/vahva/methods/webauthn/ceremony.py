@@ -116,7 +116,7 @@ def creation_options(user: User, *, challenge: bytes) -> dict[str, Any]:
     return data
 
 
-def _new_challenge(user: User | None, scope: str, *, now: dt.datetime) -> bytes:
+def new_challenge(user: User | None, scope: str, *, now: dt.datetime) -> bytes:
     value = secrets.token_bytes(CHALLENGE_BYTES)
     with transaction.atomic():
         # One open challenge per ceremony, and none kept after it expired: starting again
@@ -178,7 +178,7 @@ class Used:
     amr: tuple[str, ...]
 
 
-def _verify(
+def verify_assertion(
     response: str,
     *,
     user: User | None,
@@ -233,7 +233,7 @@ def _verify(
 def passkey_options(*, scope: str, now: dt.datetime) -> dict[str, Any]:
     """Options for a passwordless sign-in: no allow list (the passkey names its owner) and user
     verification required. ``scope`` binds the challenge to one browser session."""
-    challenge = _new_challenge(None, PASSKEY_SCOPE + scope, now=now)
+    challenge = new_challenge(None, PASSKEY_SCOPE + scope, now=now)
     return request_options(challenge, allow=[], user_verification="required")
 
 
@@ -249,7 +249,7 @@ def verify_passkey(response: str, *, scope: str, now: dt.datetime) -> Used:
             .first()
         )
 
-    return _verify(
+    return verify_assertion(
         response,
         user=None,
         scope=PASSKEY_SCOPE + scope,

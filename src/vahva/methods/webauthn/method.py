@@ -50,14 +50,14 @@ from .ceremony import (
     CHALLENGE_TTL,
     KIND,
     AlreadyRegistered,
-    _new_challenge,
-    _verify,
     creation_options,
     credentials_of,
+    new_challenge,
     passkey_options,
     passkey_signin_enabled,
     request_options,
     user_handle,
+    verify_assertion,
     verify_passkey,
 )
 
@@ -108,7 +108,7 @@ class WebAuthnMethod(Method):
         self, registered: RegisteredMethod, *, now: dt.datetime, attempt: AttemptRef | None = None
     ) -> Ceremony:
         scope = attempt.id if attempt is not None else ""
-        challenge = _new_challenge(registered.user, scope, now=now)
+        challenge = new_challenge(registered.user, scope, now=now)
         # Any of the person's keys may answer: the one at hand is the one they use.
         allow = credentials_of(registered.user)
         return Ceremony(
@@ -131,7 +131,7 @@ class WebAuthnMethod(Method):
     def _check(
         self, registered: RegisteredMethod, response: str, *, now: dt.datetime, scope: str
     ) -> None:
-        used = _verify(
+        used = verify_assertion(
             response,
             user=registered.user,
             scope=scope,
