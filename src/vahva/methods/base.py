@@ -10,7 +10,6 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.utils.functional import Promise
@@ -19,7 +18,12 @@ from django.utils.translation import gettext_lazy as _
 
 from vahva.errors import MalformedInput
 
+from .challenges import ANSWERED_ELSEWHERE as ANSWERED_ELSEWHERE
+from .challenges import HELD_CODES as HELD_CODES
+from .challenges import ON_THE_PAGE as ON_THE_PAGE
+from .challenges import Answer as Answer
 from .challenges import Challenge, TypeCode
+from .challenges import Role as Role
 from .models import PendingEnrolment, RegisteredMethod
 
 if TYPE_CHECKING:
@@ -94,52 +98,6 @@ class AttemptRef:
     #: The sign-in can show a number for the person to type in the app (number matching);
     #: False only for a RADIUS client in wait mode that opted in to approve-only pushes.
     number_matching: bool = True
-
-
-class Answer(StrEnum):
-    """What a method takes as the answer at sign-in."""
-
-    #: Digits read from something the person holds (an authenticator app, a token): a
-    #: protocol without a browser (the validation API, RADIUS) may check it
-    #: (:meth:`Method.matches`).
-    HELD_CODE = "held_code"
-    #: Digits texted for one sign-in attempt: asked only inside the attempt that sent them
-    #: (never to confirm a signed-in person), and never checked without a browser's attempt.
-    SENT_CODE = "sent_code"
-    #: A code with letters, written down or read out (recovery codes, a temporary pass).
-    LETTERS = "letters"
-    #: The browser's own prompt (a security key or passkey): WebAuthn JSON made by the page's
-    #: script, in a long hidden field instead of a code.
-    CREDENTIAL = "credential"
-    #: Approved elsewhere (answer the call, press #): the page waits on :meth:`Method.status`,
-    #: then :meth:`Method.verify` receives the attempt's own id as the response.
-    APPROVAL = "approval"
-    #: Approved in the vahva app (the page waits, as for APPROVAL), or the app's offline
-    #: code typed (checked like a HELD_CODE, also without a browser).
-    APP = "app"
-
-
-#: The answers that come from elsewhere: the sign-in page waits, the response is the attempt.
-ANSWERED_ELSEWHERE = frozenset({Answer.APPROVAL, Answer.APP})
-#: The answers a protocol without a browser may check as a typed code.
-HELD_CODES = frozenset({Answer.HELD_CODE, Answer.APP})
-#: The answers a signed-in person can give on the "Confirm it's you" page itself (no text,
-#: call or push: those go through the sign-in's second step).
-ON_THE_PAGE = frozenset({Answer.HELD_CODE, Answer.LETTERS, Answer.CREDENTIAL})
-
-
-class Role(StrEnum):
-    """A method's place among the person's methods."""
-
-    #: Registered by the person: listed on Security info, may be the default, counts as a
-    #: registered method for the policy.
-    METHOD = "method"
-    #: A way back in when the usual methods cannot be used (recovery codes): listed, never
-    #: the default, offered under "Sign in another way", never used to confirm a change.
-    FALLBACK = "fallback"
-    #: Given by the helpdesk (a temporary access pass): neither listed nor set up by the
-    #: person, not a registered method (the person must still register a real one).
-    STAND_IN = "stand_in"
 
 
 class Method(ABC):

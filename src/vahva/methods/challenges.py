@@ -1,4 +1,5 @@
-"""What a person must do to answer a method at sign-in: the typed result of ``Method.begin``.
+"""What a method takes and asks at sign-in: its declared :class:`Answer` and :class:`Role`, and
+the typed result of ``Method.begin`` (re-exported by :mod:`.base`).
 
 A small sealed family of frozen dataclasses. The sign-in pages (the browser's and RADIUS's)
 ``match`` on the type to choose the form, the template and whether to wait; no caller asks a
@@ -17,9 +18,56 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from django.utils.functional import Promise
+
+
+class Answer(StrEnum):
+    """What a method takes as the answer at sign-in."""
+
+    #: Digits read from something the person holds (an authenticator app, a token): a
+    #: protocol without a browser (the validation API, RADIUS) may check it
+    #: (:meth:`Method.matches`).
+    HELD_CODE = "held_code"
+    #: Digits texted for one sign-in attempt: asked only inside the attempt that sent them
+    #: (never to confirm a signed-in person), and never checked without a browser's attempt.
+    SENT_CODE = "sent_code"
+    #: A code with letters, written down or read out (recovery codes, a temporary pass).
+    LETTERS = "letters"
+    #: The browser's own prompt (a security key or passkey): WebAuthn JSON made by the page's
+    #: script, in a long hidden field instead of a code.
+    CREDENTIAL = "credential"
+    #: Approved elsewhere (answer the call, press #): the page waits on :meth:`Method.status`,
+    #: then :meth:`Method.verify` receives the attempt's own id as the response.
+    APPROVAL = "approval"
+    #: Approved in the vahva app (the page waits, as for APPROVAL), or the app's offline
+    #: code typed (checked like a HELD_CODE, also without a browser).
+    APP = "app"
+
+
+#: The answers that come from elsewhere: the sign-in page waits, the response is the attempt.
+ANSWERED_ELSEWHERE = frozenset({Answer.APPROVAL, Answer.APP})
+#: The answers a protocol without a browser may check as a typed code.
+HELD_CODES = frozenset({Answer.HELD_CODE, Answer.APP})
+#: The answers a signed-in person can give on the "Confirm it's you" page itself (no text,
+#: call or push: those go through the sign-in's second step).
+ON_THE_PAGE = frozenset({Answer.HELD_CODE, Answer.LETTERS, Answer.CREDENTIAL})
+
+
+class Role(StrEnum):
+    """A method's place among the person's methods."""
+
+    #: Registered by the person: listed on Security info, may be the default, counts as a
+    #: registered method for the policy.
+    METHOD = "method"
+    #: A way back in when the usual methods cannot be used (recovery codes): listed, never
+    #: the default, offered under "Sign in another way", never used to confirm a change.
+    FALLBACK = "fallback"
+    #: Given by the helpdesk (a temporary access pass): neither listed nor set up by the
+    #: person, not a registered method (the person must still register a real one).
+    STAND_IN = "stand_in"
 
 
 @dataclass(frozen=True, kw_only=True)
