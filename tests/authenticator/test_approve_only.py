@@ -18,12 +18,13 @@ from vahva.authenticator.errors import PushBusy, PushCoolingDown, PushDenied, Pu
 from vahva.authenticator.models import PushChallenge
 from vahva.methods import registry
 from vahva.methods.base import AttemptRef
+from vahva.methods.challenges import Approve, Challenge, MatchNumber
 from vahva.methods.models import RegisteredMethod
 
 pytestmark = pytest.mark.django_db
 
 
-def begin(user: Any, clock: Any, *, number_matching: bool) -> tuple[uuid.UUID, dict[str, Any]]:
+def begin(user: Any, clock: Any, *, number_matching: bool) -> tuple[uuid.UUID, Challenge]:
     """A sign-in's push as the sign-in sends it: through the app method's ``begin`` (the web
     sign-in passes an AttemptRef with number matching; a wait-mode VPN without it)."""
     attempt = uuid.uuid4()
@@ -41,7 +42,9 @@ def begin(user: Any, clock: Any, *, number_matching: bool) -> tuple[uuid.UUID, d
 def test_the_app_is_told_there_is_no_number_to_type(
     alice: Any, phone: TestDevice, clock: Any
 ) -> None:
-    attempt, _shown = begin(alice, clock, number_matching=False)
+    attempt, shown = begin(alice, clock, number_matching=False)
+    # Nothing for the sign-in to show: it waits for Approve or Deny.
+    assert isinstance(shown, Approve)
     (request,) = phone.challenges()
     assert request["match"] == "none"
     assert request["number_required"] is False
@@ -60,7 +63,7 @@ def test_an_ordinary_sign_in_keeps_number_matching(
     alice: Any, phone: TestDevice, clock: Any
 ) -> None:
     _attempt, shown = begin(alice, clock, number_matching=True)
-    assert isinstance(shown["number"], int)
+    assert isinstance(shown, MatchNumber)
     (request,) = phone.challenges()
     assert request["match"] == "number"
     assert request["number_required"] is True
@@ -121,9 +124,9 @@ def test_a_deny_cools_approve_only_requests_down(
     assert limited.data["service"] == "VPN"
     # A sign-in that shows the number is not held: the person types it, a thief cannot.
     _attempt, shown = begin(alice, clock, number_matching=True)
-    assert isinstance(shown["number"], int)
+    assert isinstance(shown, MatchNumber)
     (numbered,) = phone.challenges()
-    assert phone.answer(numbered, "approve", shown["number"]).status_code == 200
+    assert phone.answer(numbered, "approve", shown.number).status_code == 200
     # Once the cool-down is over, approve-only requests reach the phone again.
     clock.advance(240)
     begin(alice, clock, number_matching=False)

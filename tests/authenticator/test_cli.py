@@ -103,7 +103,7 @@ def test_enrol_and_sign_in_from_the_command_line(
     sign_in_password(browser)
     browser.get("/signin/verify/")
     assert "Denied and reported" in cli("deny", "--report", "--state", str(state))
-    assert browser.get("/signin/verify/status/").json() == {"state": "denied"}
+    assert browser.get("/signin/verify/status/").json() == {"state": "reported"}
     assert AuditEvent.objects.filter(action="push.reported").count() == 1
 
     assert "Removed device" in cli("remove", "--state", str(state))

@@ -223,7 +223,7 @@ def test_denied(client: Client, with_app: TestDevice) -> None:
 def test_reported(client: Client, with_app: TestDevice) -> None:
     start(client)
     assert with_app.answer(with_app.challenges()[0], "report").status_code == 200
-    assert status(client, STATUS) == {"state": "denied"}
+    assert status(client, STATUS) == {"state": "reported"}
     assert client.post("/signin/verify/").status_code == 403
     assert client.get("/security-info/").status_code == 302
     event = AuditEvent.objects.get(action="push.reported")

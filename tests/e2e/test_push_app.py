@@ -319,7 +319,9 @@ def test_deny_then_deny_and_report(
     card = phone.answer(None, "Deny and report")
     expect(card.get_by_text("Denied and reported.", exact=False)).to_be_visible(timeout=WAIT)
     expect(card.get_by_text("The helpdesk has been told.", exact=False)).to_be_visible()
-    expect(page.get_by_text("Request denied")).to_be_visible(timeout=WAIT)
+    # Final: the page says it was reported, and sends no other request (#19, item 4).
+    expect(page.get_by_text("You reported this request as not yours")).to_be_visible(timeout=WAIT)
+    expect(page.get_by_role("link", name="Send another request")).to_be_hidden()
     assert [m.to for m in mailoutbox] == [["helpdesk@demo.example"]]
     problems.assert_none()
 

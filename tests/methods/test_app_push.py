@@ -27,7 +27,8 @@ from vahva.conf import settings
 from vahva.errors import MalformedInput, RateLimited
 from vahva.methods import registry
 from vahva.methods.app_push import enrolment_link
-from vahva.methods.base import AttemptRef
+from vahva.methods.base import Answer, AttemptRef
+from vahva.methods.challenges import MatchNumber
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
 
@@ -102,7 +103,8 @@ def test_metadata_and_registry_order() -> None:
     assert str(method.label) == "vahva app"
     assert str(method.prompt) == "Approve the sign-in request in the vahva app"
     assert method.amr == ("swk",)
-    assert method.waits
+    # Approved in the app (the page waits), or the app's offline code typed.
+    assert method.answer is Answer.APP
     assert next(m.kind for m in registry.all_methods()) == "app_push"
 
 
@@ -146,9 +148,12 @@ def test_begin_keeps_one_push_per_attempt(app: RegisteredMethod, clock: Any) -> 
     method = registry.get("app_push")
     attempt = AttemptRef(id=str(uuid.uuid4()), ip="198.51.100.7", service="Mail")
     first = method.begin(app, now=clock(), attempt=attempt)
-    assert 10 <= first["number"] <= 99
+    assert isinstance(first, MatchNumber)
+    assert 10 <= first.number <= 99
     # Reloading the page shows the same number: no second push.
-    assert method.begin(app, now=clock(), attempt=attempt)["number"] == first["number"]
+    again = method.begin(app, now=clock(), attempt=attempt)
+    assert isinstance(again, MatchNumber)
+    assert again.number == first.number
     assert PushChallenge.objects.filter(purpose="signin").count() == 1
     push = PushChallenge.objects.get(purpose="signin")
     assert push.context == {
@@ -215,7 +220,7 @@ def test_verify_outcomes(app: RegisteredMethod, clock: Any, django_settings: Any
     with pytest.raises(PushDenied):
         method.verify(app, push_and("deny"), now=clock())
     reported = push_and("report")
-    assert method.status(app, attempt=AttemptRef(reported), now=clock()) == "denied"
+    assert method.status(app, attempt=AttemptRef(reported), now=clock()) == "reported"
     with pytest.raises(PushDenied):
         method.verify(app, reported, now=clock())
     # After the report the person's pushes are held (see test_report_holds_pushes).
@@ -327,7 +332,9 @@ def test_report_holds_pushes_and_withdraws_the_others(
     assert app.user.email in alert.subject
     clock.advance(settings.PUSH_REPORT_HOLD + 1)
     assert authenticator.held_until(app.user, now=clock()) is None
-    assert method.begin(app, now=clock(), attempt=AttemptRef(id=str(uuid.uuid4())))["number"]
+    assert isinstance(
+        method.begin(app, now=clock(), attempt=AttemptRef(id=str(uuid.uuid4()))), MatchNumber
+    )
 
 
 @pytest.mark.django_db

@@ -15,8 +15,9 @@ from tests.methods.phone_helpers import NUMBER, delivered, last_code, texts
 from vahva.audit.models import AuditEvent
 from vahva.errors import InvalidCode, MalformedInput, RateLimited, ReplayedCode
 from vahva.gateways.models import DevText, OutboxMessage
-from vahva.methods import registry
+from vahva.methods import challenges, registry
 from vahva.methods.base import AttemptRef
+from vahva.methods.challenges import TypeCode
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 from vahva.methods.phone import common as phone
 from vahva.methods.phone import sms
@@ -201,8 +202,9 @@ def test_a_reload_of_the_sign_in_page_does_not_text_again(alice: Any, clock: Any
     )
     attempt = AttemptRef(id=str(uuid.uuid4()))
     before = texts()
-    context = method.begin(saved, now=clock(), attempt=attempt)
-    assert context["masked"] == "+358 44 *** **21"
+    shown = method.begin(saved, now=clock(), attempt=attempt)
+    assert isinstance(shown, TypeCode)
+    assert shown.sent_to == "+358 44 *** **21"
     method.begin(saved, now=clock(), attempt=attempt)
     assert texts() == before + 1
     with pytest.raises(RateLimited) as caught:
@@ -320,3 +322,44 @@ def test_the_global_daily_cap(alice: Any, make_user: Any, clock: Any, settings: 
         clock(),
         number="044 1234597",
     )
+
+
+def test_a_registration_text_does_not_use_up_the_persons_sign_in_texts(
+    alice: Any, clock: Any, settings: Any
+) -> None:
+    """Issue #19 item 6: the registration's test text counts apart from sign-ins."""
+    settings.VAHVA = {**settings.VAHVA, "PHONE_LIMITS": {"person": 1}, "PHONE_RESEND_AFTER": 0}
+    method = registry.get("sms")
+    saved = method.finish_enrolment(
+        send(method.start_enrolment(alice, now=clock()), clock()), last_code(), now=clock()
+    )
+    # Registering took the person's one registration text this hour; signing in still texts.
+    first = clock()
+    shown = method.begin(saved, now=first, attempt=AttemptRef(id=str(uuid.uuid4())))
+    assert isinstance(shown, TypeCode)
+    assert shown.sent_to == "+358 44 *** **21"
+    assert texts() == 2
+    # The next sign-in's text is over the limit: nothing is sent, the page says until when.
+    clock.advance(600)
+    limited = method.begin(saved, now=clock(), attempt=AttemptRef(id=str(uuid.uuid4())))
+    assert isinstance(limited, challenges.LimitReached)
+    assert limited.until == first + dt.timedelta(hours=1)
+    assert "Try again in 50 minutes" in str(limited.message)
+    assert texts() == 2
+    assert AuditEvent.objects.get(action="phone.limited").data["scope"] == "person"
+
+
+def test_a_registration_text_still_counts_for_the_number(
+    alice: Any, clock: Any, settings: Any
+) -> None:
+    """SMS pumping: the number's (and the address's, the country's, the day's) limits count
+    registration texts and sign-in texts alike."""
+    settings.VAHVA = {**settings.VAHVA, "PHONE_LIMITS": {"number": 1}, "PHONE_RESEND_AFTER": 0}
+    method = registry.get("sms")
+    saved = method.finish_enrolment(
+        send(method.start_enrolment(alice, now=clock()), clock()), last_code(), now=clock()
+    )
+    limited = method.begin(saved, now=clock(), attempt=AttemptRef(id=str(uuid.uuid4())))
+    assert isinstance(limited, challenges.LimitReached)
+    assert texts() == 1
+    assert AuditEvent.objects.get(action="phone.limited").data["scope"] == "number"

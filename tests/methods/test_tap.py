@@ -18,6 +18,7 @@ from vahva.clock import FakeClock
 from vahva.conf import settings
 from vahva.errors import ExpiredChallenge, InvalidCode, MalformedInput, VahvaError
 from vahva.methods import registry, service, tap
+from vahva.methods.base import Role
 from vahva.methods.models import RegisteredMethod
 from vahva.signin.models import SignInAttempt
 
@@ -90,8 +91,9 @@ def test_the_method_is_registered_last_and_is_not_a_method_to_add_or_list() -> N
     assert str(method.prompt) == "Enter the temporary access pass the helpdesk gave you"
     assert method.amr == ("otp",)
     assert set(method.amr) <= RFC8176
-    assert not method.enrolable
-    assert not method.listed
+    # Given by the helpdesk: neither set up by the person nor listed on Security info.
+    assert method.role is Role.STAND_IN
+    assert not method.available()
     assert method not in registry.enrolable()
 
 

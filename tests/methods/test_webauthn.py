@@ -21,6 +21,7 @@ from vahva.errors import MalformedInput, VahvaError
 from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.methods.base import AttemptRef
+from vahva.methods.challenges import Ceremony, Challenge
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 from vahva.methods.webauthn import method as webauthn
 from vahva.methods.webauthn.checks import (
@@ -36,6 +37,13 @@ from vahva.methods.webauthn.checks import (
     relying_party,
 )
 from vahva.methods.webauthn.models import WebAuthnChallenge, WebAuthnCredential
+
+
+def ceremony(asked: Challenge) -> dict[str, Any]:
+    """The options of the security key's prompt that ``begin`` asks for."""
+    assert isinstance(asked, Ceremony)
+    return asked.options
+
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +64,7 @@ class TestWebAuthnContract(MethodContract):
     ) -> str:
         if isinstance(secret_holder, PendingEnrolment):
             return self.key.create(METHOD.enrolment_context(secret_holder)["options"])
-        return self.key.get(METHOD.begin(secret_holder, now=now)["options"])
+        return self.key.get(ceremony(METHOD.begin(secret_holder, now=now)))
 
     def wrong_answer(
         self, secret_holder: PendingEnrolment | RegisteredMethod, now: dt.datetime
@@ -66,7 +74,7 @@ class TestWebAuthnContract(MethodContract):
             return SoftAuthenticator().create(options, origin="https://vahva.example.net")
         # Signed by a key that is not the registered one.
         other = ec.generate_private_key(ec.SECP256R1())
-        return self.key.get(METHOD.begin(secret_holder, now=now)["options"], key=other)
+        return self.key.get(ceremony(METHOD.begin(secret_holder, now=now)), key=other)
 
 
 def enrol(user: Any, clock: FakeClock, key: SoftAuthenticator, name: str = "") -> RegisteredMethod:
@@ -79,7 +87,7 @@ def sign_in(
     registered: RegisteredMethod, device: SoftAuthenticator, clock: FakeClock, **lie: Any
 ) -> str:
     """Begin a challenge for attempt "a1" and answer it with ``device``."""
-    options = METHOD.begin(registered, now=clock(), attempt=AttemptRef(id="a1"))["options"]
+    options = ceremony(METHOD.begin(registered, now=clock(), attempt=AttemptRef(id="a1")))
     return device.get(options, **lie)
 
 
@@ -290,7 +298,7 @@ def test_any_of_the_persons_keys_answers_and_is_the_one_used(alice: Any, clock: 
     yubikey, laptop = SoftAuthenticator(), SoftAuthenticator(transports=["internal"])
     first = enrol(alice, clock, yubikey, name="YubiKey")
     second = enrol(alice, clock, laptop, name="Laptop")
-    options = METHOD.begin(first, now=clock(), attempt=AttemptRef(id="a1"))["options"]
+    options = ceremony(METHOD.begin(first, now=clock(), attempt=AttemptRef(id="a1")))
     assert [c["id"] for c in options["allowCredentials"]] == [
         b64(yubikey.credential_id),
         b64(laptop.credential_id),

@@ -135,3 +135,30 @@ def test_waiting_times_out_as_pending(alice: Any, clock: Any, settings: Any) -> 
     )
     state = asyncio.run(nonbrowser.wait_for_answer(attempt, requirement=ALWAYS, timeout=0.2))
     assert state == "pending"
+
+
+def test_a_text_over_the_limit_is_refused_with_when(alice: Any, clock: Any, settings: Any) -> None:
+    """The method's LimitReached challenge: the client is told, nothing is sent, and the log
+    names the limit."""
+    from vahva.audit.models import AuditEvent
+    from vahva.methods import service
+    from vahva.methods.phone.models import PhoneSend
+
+    settings.VAHVA = {**settings.VAHVA, "PHONE_LIMITS": {"person": 1}}
+    service.save_new(
+        alice, "sms", now=clock() - dt.timedelta(hours=3), data={"number": "+358441234521"}
+    )
+    PhoneSend.objects.create(
+        at=clock() - dt.timedelta(minutes=20),
+        user=alice,
+        number="+358441234521",
+        country="FI",
+        channel="sms",
+    )
+    result = start(alice)
+    assert result.step.outcome == Outcome.REFUSE
+    assert result.challenge is None
+    assert "Too many texts or calls were asked for. Try again in 40 minutes" in result.message
+    assert PhoneSend.objects.count() == 1
+    assert AuditEvent.objects.get(action="test.mfa").reason == "LimitReached"
+    assert SignInAttempt.objects.get().state == "failed"

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Min, Q
@@ -38,6 +38,9 @@ from . import alerts
 from .errors import PushBusy, TooManyPushes
 from .models import PushChallenge, PushPause, PushSlot
 from .sending import publish
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 State = PushChallenge.State
 Kind = PushSlot.Kind
@@ -142,7 +145,7 @@ def _reason(limit: Limit) -> str:
     return "sign-in requests are paused after suspicious attempts"
 
 
-def refused(user: Any, *, limit: Limit, attempt: uuid.UUID, context: Mapping[str, Any]) -> None:
+def refused(user: User, *, limit: Limit, attempt: uuid.UUID, context: Mapping[str, Any]) -> None:
     """Audit a sign-in whose request was not sent, and why."""
     record(
         "push.limited",
@@ -169,13 +172,13 @@ class Pause:
     attempts: int
 
 
-def pause_of(user: Any, *, now: dt.datetime) -> Pause | None:
+def pause_of(user: User, *, now: dt.datetime) -> Pause | None:
     """The pause in force for ``user``, or None (read only: Security info, the helpdesk)."""
     row = PushPause.objects.filter(user=user, until__gt=now).first()
     return Pause(row.since, row.until, row.attempts) if row else None
 
 
-def note_ignored(user: Any, *, now: dt.datetime) -> int:
+def note_ignored(user: User, *, now: dt.datetime) -> int:
     """Mark the person's unanswered sign-in requests whose time ran out as expired, each with
     an audit row ("push.ignored"), once; returns how many."""
     stale = PushChallenge.objects.filter(
@@ -201,7 +204,7 @@ def note_ignored(user: Any, *, now: dt.datetime) -> int:
     return noted
 
 
-def suspicious_attempts(user: Any, *, since: dt.datetime, now: dt.datetime) -> int:
+def suspicious_attempts(user: User, *, since: dt.datetime, now: dt.datetime) -> int:
     """Sign-in attempts (each a right password) since ``since`` whose request was denied,
     reported or not answered, and that no approval finished."""
     signin = PushChallenge.objects.filter(
@@ -218,7 +221,7 @@ def suspicious_attempts(user: Any, *, since: dt.datetime, now: dt.datetime) -> i
     return refused_ones.exclude(attempt__in=finished).values("attempt").distinct().count()
 
 
-def check_pause(user: Any, *, now: dt.datetime) -> Pause | None:
+def check_pause(user: User, *, now: dt.datetime) -> Pause | None:
     """The pause in force for ``user``; starts one when the suspicious attempts since the last
     pause (within PUSH_SUSPICIOUS_WINDOW) reached PUSH_SUSPICIOUS_LIMIT."""
     current = pause_of(user, now=now)
@@ -236,7 +239,7 @@ def check_pause(user: Any, *, now: dt.datetime) -> Pause | None:
     return _start_pause(user, attempts=count, now=now)
 
 
-def _start_pause(user: Any, *, attempts: int, now: dt.datetime) -> Pause:
+def _start_pause(user: User, *, attempts: int, now: dt.datetime) -> Pause:
     until = now + dt.timedelta(seconds=settings.PUSH_PAUSE)
     with transaction.atomic():
         PushPause.objects.bulk_create(

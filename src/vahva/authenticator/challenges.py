@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
@@ -48,6 +48,9 @@ from .helpdesk_checks import (
 from .models import Device, PushChallenge
 from .sending import MAX_PUSHES_PER_ATTEMPT, State, as_uuid, latest, new_challenge, publish
 
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
+
 __all__ = [
     "HELPDESK_CHECK_TTL",
     "HELPDESK_CHECK_WINDOW",
@@ -78,7 +81,7 @@ __all__ = [
 
 
 def push_for_attempt(
-    user: Any,
+    user: User,
     *,
     attempt: object,
     device_ids: Iterable[object],
@@ -153,7 +156,7 @@ def push_for_attempt(
         raise
 
 
-def held_until(user: Any, *, now: dt.datetime) -> dt.datetime | None:
+def held_until(user: User, *, now: dt.datetime) -> dt.datetime | None:
     """Until when sign-in pushes to ``user`` are held after a "Deny and report", or None."""
     since = now - dt.timedelta(seconds=settings.PUSH_REPORT_HOLD)
     reported = (
@@ -170,7 +173,7 @@ def held_until(user: Any, *, now: dt.datetime) -> dt.datetime | None:
     return reported + dt.timedelta(seconds=settings.PUSH_REPORT_HOLD)
 
 
-def cooling_down_until(user: Any, *, now: dt.datetime) -> dt.datetime | None:
+def cooling_down_until(user: User, *, now: dt.datetime) -> dt.datetime | None:
     """Until when approve-only requests to ``user`` wait after their last denied sign-in
     request (a deny, a report, or wrong numbers until denied), or None."""
     cooldown = dt.timedelta(seconds=settings.PUSH_APPROVE_ONLY_COOLDOWN)
@@ -190,7 +193,7 @@ def cooling_down_until(user: Any, *, now: dt.datetime) -> dt.datetime | None:
     return None if denied is None else denied + cooldown
 
 
-def reports_of(user: Any, *, since: dt.datetime) -> list[PushChallenge]:
+def reports_of(user: User, *, since: dt.datetime) -> list[PushChallenge]:
     """The person's "it wasn't me" reports since ``since``, newest first (Security info)."""
     return list(
         PushChallenge.objects.filter(user=user, state=State.REPORTED, answered_at__gte=since)
@@ -210,14 +213,14 @@ def state_for_device(device: Device, challenge: object, *, now: dt.datetime) -> 
     return str(state), found.answered_by_id == device.pk
 
 
-def attempt_state(user: Any, attempt: object, *, now: dt.datetime) -> str:
-    """The state of the attempt's latest push: pending/approved/denied/expired ("reported"
-    reads as denied; an approval already used reads as expired). Cheap: one indexed read."""
+def attempt_state(user: User, attempt: object, *, now: dt.datetime) -> str:
+    """The state of the attempt's latest push: pending/approved/denied/reported/expired (an
+    approval already used reads as expired). Cheap: one indexed read."""
     return attempt_state_until(user, attempt, now=now)[0]
 
 
 def attempt_state_until(
-    user: Any, attempt: object, *, now: dt.datetime
+    user: User | int, attempt: object, *, now: dt.datetime
 ) -> tuple[str, dt.datetime | None]:
     """:func:`attempt_state`, and when a pending push expires (None once it is not pending)."""
     attempt_id = as_uuid(attempt, MalformedInput())
@@ -227,15 +230,13 @@ def attempt_state_until(
     state = protocol.effective_state(current.state, expires_at=current.expires_at, now=now)
     if state == State.PENDING:
         return str(state), current.expires_at
-    if state == State.REPORTED:
-        return "denied", None
     if state == State.APPROVED and current.consumed_at is not None:
         return "expired", None
     metrics.observe_push_told(current.answered_at, now=now)
     return str(state), None
 
 
-def use_attempt_approval(user: Any, attempt: object, *, now: dt.datetime) -> Device:
+def use_attempt_approval(user: User, attempt: object, *, now: dt.datetime) -> Device:
     """Use the approval of the attempt's latest push, exactly once; the device that gave it."""
     attempt_id = as_uuid(attempt, MalformedInput())
     current = latest(
@@ -246,7 +247,7 @@ def use_attempt_approval(user: Any, attempt: object, *, now: dt.datetime) -> Dev
     return consume(current, now=now)
 
 
-def withdraw_attempt(user: Any, attempt: object, *, now: dt.datetime) -> int:
+def withdraw_attempt(user: User, attempt: object, *, now: dt.datetime) -> int:
     """The sign-in finished another way (the app's offline code): its request still waiting
     on the phone is withdrawn, frees the person's next sign-in and is no suspicious attempt
     (``consumed_at`` says the sign-in was completed). Returns how many were withdrawn."""

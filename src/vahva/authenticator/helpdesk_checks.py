@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
@@ -17,6 +17,9 @@ from . import protocol
 from .errors import NoDevice, UnknownChallenge
 from .models import Device, PushChallenge
 from .sending import as_uuid, latest, new_challenge
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 State = PushChallenge.State
 #: Seconds a helpdesk check waits for its answer: the agent reads the number out on the phone
@@ -68,7 +71,7 @@ def _check_of(challenge: PushChallenge, *, now: dt.datetime) -> HelpdeskCheck:
 
 
 def push_for_helpdesk(
-    user: Any, *, now: dt.datetime, ticket: str, agent: Any = None
+    user: User, *, now: dt.datetime, ticket: str, agent: Any = None
 ) -> HelpdeskCheck:
     """Send "The helpdesk is checking it's you" to every active device of ``user`` (or give
     back the check still waiting); NoDevice when there is none, RateLimited after
@@ -101,7 +104,7 @@ def push_for_helpdesk(
     return _check_of(challenge, now=now)
 
 
-def helpdesk_check_of(user: Any, check: object, *, now: dt.datetime) -> HelpdeskCheck:
+def helpdesk_check_of(user: User, check: object, *, now: dt.datetime) -> HelpdeskCheck:
     """The helpdesk check ``check`` of ``user``; UnknownChallenge for anything else (another
     person's check, a sign-in push, a mangled id)."""
     pk = as_uuid(check, UnknownChallenge())

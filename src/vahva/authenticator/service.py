@@ -15,7 +15,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import IntegrityError, transaction
@@ -53,6 +53,9 @@ from .errors import (
 )
 from .models import Device, EnrolmentLink, PushChallenge, SeenRequest
 
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
+
 __all__ = [
     "MAX_PUSHES_PER_ATTEMPT",
     "MAX_WRONG_NUMBERS",
@@ -89,7 +92,7 @@ __all__ = [
 # --- enrolment -----------------------------------------------------------------------------
 
 
-def create_enrolment_link(user: Any, *, enrolment: uuid.UUID, now: dt.datetime, ttl: int) -> str:
+def create_enrolment_link(user: User, *, enrolment: uuid.UUID, now: dt.datetime, ttl: int) -> str:
     """A new one-time code for ``user``'s pending enrolment; returns the code (not stored)."""
     code = protocol.new_enrolment_code()
     EnrolmentLink.objects.create(
@@ -166,7 +169,7 @@ class EnrolmentStatus:
 
 
 def enrolment_status(
-    user: Any, enrolment: object, *, now: dt.datetime, resend: bool = False
+    user: User, enrolment: object, *, now: dt.datetime, resend: bool = False
 ) -> EnrolmentStatus:
     """The state of ``user``'s enrolment; with ``resend``, a new test notification replaces one
     that was denied or expired ("Send another request")."""
@@ -211,7 +214,7 @@ def enrolment_status(
     return EnrolmentStatus(str(state), device=device.name)
 
 
-def finish_test(user: Any, enrolment: object, response: object, *, now: dt.datetime) -> Device:
+def finish_test(user: User, enrolment: object, response: object, *, now: dt.datetime) -> Device:
     """Use the approved test notification ``response`` of ``user``'s enrolment, once, and
     activate its device. PushPending / PushDenied / PushExpired / AlreadyAnswered else."""
     enrolment_id = as_uuid(enrolment, MalformedInput())
@@ -315,7 +318,7 @@ def set_push_subscription(device: Device, subscription: Mapping[str, Any]) -> di
     return clean
 
 
-def remove_device_of(user: Any, device_id: object, *, now: dt.datetime) -> bool:
+def remove_device_of(user: User | int, device_id: object, *, now: dt.datetime) -> bool:
     """Remove ``user``'s device ``device_id`` (its method was removed); False if unknown."""
     try:
         pk = as_uuid(device_id, UnknownDevice())
@@ -330,7 +333,7 @@ def forget_totp_secret(device: Device) -> None:
     device.totp_secret = ""
 
 
-def devices_of(user: Any) -> list[Device]:
+def devices_of(user: User) -> list[Device]:
     return list(
         Device.objects.filter(user=user)
         .exclude(status=Device.Status.REMOVED)

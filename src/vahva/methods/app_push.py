@@ -36,7 +36,8 @@ from vahva.conf import settings
 from vahva.errors import MalformedInput
 
 from . import service, totp
-from .base import AttemptRef, Include, Method, WizardStep
+from .base import Answer, AttemptRef, Include, Method, WizardStep
+from .challenges import Approve, Challenge, MatchNumber, Paused
 from .models import PendingEnrolment, RegisteredMethod
 from .totp import qr_data_uri
 
@@ -69,9 +70,7 @@ class AppPushMethod(Method):
     prompt = _("Approve the sign-in request in the vahva app")
     # RFC 8176 "swk": proof of possession of a software-secured key (the app's ECDSA key).
     amr = ("swk",)
-    waits = True
-    matches_numbers = True
-    typed_code = True
+    answer = Answer.APP
     audited_outcomes = {"push.denied": "denied", "push.reported": "reported"}
     # The App step opens on the enrolment page: its QR both opens the app (on a phone
     # without it) and adds the account, so there is no "get the app" page before it.
@@ -97,6 +96,9 @@ class AppPushMethod(Method):
             },
         )
 
+    def held_until(self, user: User, *, now: dt.datetime) -> dt.datetime | None:
+        return authenticator.held_until(user, now=now)
+
     @staticmethod
     def _devices(user: User) -> list[object]:
         return [
@@ -106,7 +108,7 @@ class AppPushMethod(Method):
 
     def begin(
         self, registered: RegisteredMethod, *, now: dt.datetime, attempt: AttemptRef | None = None
-    ) -> dict[str, Any]:
+    ) -> Challenge:
         if attempt is None:
             raise MalformedInput()
         devices = self._devices(registered.user)
@@ -129,9 +131,11 @@ class AppPushMethod(Method):
         except PushPaused as paused:
             # Push bombing: no request is sent; the page asks for the app's offline code (the
             # phone in hand, which the thief does not have) or another method, and says why.
-            return {"paused_until": paused.until}
+            return Paused(until=paused.until, code=bool(registered.secret))
         # The request goes to every device: the page says so when there are several.
-        return {"number": push.number, "expires_at": push.expires_at, "devices": len(devices)}
+        if push.number is None or not attempt.number_matching:
+            return Approve(devices=len(devices))
+        return MatchNumber(number=push.number, expires_at=push.expires_at, devices=len(devices))
 
     def status(self, registered: RegisteredMethod, *, attempt: AttemptRef, now: dt.datetime) -> str:
         return self.status_until(registered, attempt=attempt, now=now)[0]

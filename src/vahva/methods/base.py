@@ -18,6 +18,12 @@ from django.utils.translation import gettext_lazy as _
 
 from vahva.errors import MalformedInput
 
+from .challenges import ANSWERED_ELSEWHERE as ANSWERED_ELSEWHERE
+from .challenges import HELD_CODES as HELD_CODES
+from .challenges import ON_THE_PAGE as ON_THE_PAGE
+from .challenges import Answer as Answer
+from .challenges import Challenge, TypeCode
+from .challenges import Role as Role
 from .models import PendingEnrolment, RegisteredMethod
 
 if TYPE_CHECKING:
@@ -107,37 +113,16 @@ class Method(ABC):
     prompt: ClassVar[str | Promise]
     #: RFC 8176 authentication method references this method contributes.
     amr: ClassVar[tuple[str, ...]]
-    #: Whether a person can add it from the wizard / Security info.
-    enrolable: ClassVar[bool] = True
-    #: Shown on Security info and counted as a registered method by the policy (a
-    #: temporary access pass is neither: the person must still register a real method).
-    listed: ClassVar[bool] = True
-    #: The answer is given elsewhere (approved in a phone app), not typed: the sign-in page
-    #: polls :meth:`status`, then :meth:`verify` receives the attempt's id as the response.
-    waits: ClassVar[bool] = False
-    #: :meth:`begin` sends the challenge (a text) for one sign-in attempt: the method can be
-    #: asked only inside an attempt that began it (not to confirm a signed-in person).
-    sends: ClassVar[bool] = False
+    #: What it takes at sign-in (a code, a credential, an approval): one declaration that
+    #: the forms and the protocols without a browser read, instead of several flags.
+    answer: ClassVar[Answer] = Answer.HELD_CODE
+    #: Its place among the person's methods: an ordinary one, a way back in, or a stand-in.
+    role: ClassVar[Role] = Role.METHOD
     #: Said on the wizard's next page once the method is saved ("SMS verified successfully").
     verified_message: ClassVar[str | Promise] = ""
-    #: The answer is the browser's own prompt (a security key or passkey: WebAuthn JSON made
-    #: by the page's script), not typed: the forms take a long hidden field instead of a code.
-    ceremony: ClassVar[bool] = False
     #: Cannot be phished: the answer is bound to this site's address by the browser, so a
     #: look-alike site cannot relay it (WebAuthn). A service may accept only such methods.
     phishing_resistant: ClassVar[bool] = False
-    #: A way back in when the usual methods cannot be used (recovery codes): never the
-    #: default, offered under "Sign in another way", never picked to confirm a change.
-    fallback: ClassVar[bool] = False
-    #: The typed answer has letters: its field must not offer a number pad.
-    letters: ClassVar[bool] = False
-    #: :meth:`begin` returns a ``number`` that the sign-in must show (number matching): a
-    #: client that cannot show it cannot use the method, unless the attempt is approve-only.
-    matches_numbers: ClassVar[bool] = False
-    #: Its answer is a code the person reads from something they hold (an app, a token), so
-    #: a protocol without a browser (the validation API, RADIUS) may check it: see
-    #: :meth:`matches`. A texted code is not: it needs a text sent first.
-    typed_code: ClassVar[bool] = False
     #: A new enrolment of its wizard step may replace a registered one ("Change number").
     replaceable: ClassVar[bool] = False
     #: Audit actions of its own that end a sign-in (``push.denied``), and the outcome they
@@ -161,12 +146,18 @@ class Method(ABC):
         """The id of the vahva app device that answers for ``registered``, if it is one."""
         return None
 
+    @property
+    def listed(self) -> bool:
+        """Shown on Security info and counted as a registered method (not a stand-in)."""
+        return self.role is not Role.STAND_IN
+
     def available(self) -> bool:
-        """Whether "Add method" offers it now (hardware tokens: when any are in stock)."""
-        return self.enrolable
+        """Whether "Add method" offers it now (hardware tokens: when any are in stock); a
+        stand-in is never set up by the person."""
+        return self.role is not Role.STAND_IN
 
     def matches(self, registered: RegisteredMethod, code: str, *, now: dt.datetime) -> bool:
-        """For :attr:`typed_code` methods: whether ``code`` would be accepted, consuming
+        """For methods whose answer is a held code: whether ``code`` would be accepted, consuming
         nothing (the caller then verifies the one that matches)."""
         return False
 
@@ -243,9 +234,10 @@ class Method(ABC):
 
     def begin(
         self, registered: RegisteredMethod, *, now: dt.datetime, attempt: AttemptRef | None = None
-    ) -> dict[str, Any]:
-        """Start a challenge at sign-in (send a code, ring a phone...). Returns template data."""
-        return {}
+    ) -> Challenge:
+        """Start a challenge at sign-in (send a code, ring a phone...): what the person must
+        do now. Raises a VahvaError when it cannot be asked at all (a used-up pass)."""
+        return TypeCode(letters=self.answer is Answer.LETTERS)
 
     def status(self, registered: RegisteredMethod, *, attempt: AttemptRef, now: dt.datetime) -> str:
         """For waiting methods: "pending", "approved", "denied" or "expired"."""
@@ -287,6 +279,16 @@ class Method(ABC):
     def finished(self, user: User, *, attempt: AttemptRef, now: dt.datetime) -> None:
         """The sign-in ``attempt`` of ``user`` was completed (with any method): drop what this
         method still has waiting for it (a request on the phone)."""
+        return None
+
+    def answered_also_by(self, registered: RegisteredMethod) -> tuple[str, ...]:
+        """The kinds of other methods that can answer for ``registered`` at sign-in (a number
+        registered for texts can be called too): "Sign in another way" offers them."""
+        return ()
+
+    def held_until(self, user: User, *, now: dt.datetime) -> dt.datetime | None:
+        """Until when this method asks nothing of ``user`` (requests to the app held after
+        "Deny and report"): "Sign in another way" does not offer it meanwhile."""
         return None
 
     def enrolment_context(self, pending: PendingEnrolment) -> dict[str, Any]:

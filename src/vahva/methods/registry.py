@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 from django.utils.module_loading import import_string
 
-from .base import Method
+from .base import HELD_CODES, Method, Role
 from .installed import BUILTIN
 
 _methods: dict[str, Method] = {}
@@ -47,7 +47,7 @@ def load(paths: tuple[str, ...] | None = None) -> None:
 def check_methods(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """A method that could not be installed is an error naming its path."""
     found: list[CheckMessage] = [Error(text, id="vahva.E300") for text in _problems]
-    if not any(m.listed for m in _methods.values()):
+    if not any(m.role is Role.METHOD for m in _methods.values()):
         found.append(
             Error("VAHVA_METHODS installs no method a person can register.", id="vahva.E301")
         )
@@ -64,7 +64,7 @@ def all_methods() -> list[Method]:
 
 
 def enrolable() -> list[Method]:
-    return [m for m in _methods.values() if m.enrolable and m.available()]
+    return [m for m in _methods.values() if m.available()]
 
 
 def passwordless() -> Method | None:
@@ -75,4 +75,4 @@ def passwordless() -> Method | None:
 def typed_code(kind: str) -> Method | None:
     """The method of ``kind`` when a protocol without a browser may check its codes."""
     method = _methods.get(kind)
-    return method if method is not None and method.typed_code else None
+    return method if method is not None and method.answer in HELD_CODES else None

@@ -14,6 +14,7 @@ from vahva import clock
 from vahva.errors import AlreadyCompleted, ExpiredChallenge, MalformedInput, ReplayedCode
 
 from . import registry
+from .base import Role
 from .models import PendingEnrolment, RegisteredMethod
 
 if TYPE_CHECKING:
@@ -38,11 +39,11 @@ def _working(now: dt.datetime) -> Q:
 
 
 def _listed_kinds() -> list[str]:
-    return [m.kind for m in registry.all_methods() if m.listed]
+    return [m.kind for m in registry.all_methods() if m.role is not Role.STAND_IN]
 
 
 def _fallback_kinds() -> list[str]:
-    return [m.kind for m in registry.all_methods() if m.fallback]
+    return [m.kind for m in registry.all_methods() if m.role is Role.FALLBACK]
 
 
 def registered_for(user: User) -> list[RegisteredMethod]:
@@ -58,8 +59,9 @@ def registered_for(user: User) -> list[RegisteredMethod]:
     return sorted(
         methods,
         key=lambda m: (
-            known[m.kind].listed,
-            known[m.kind].fallback,
+            # A stand-in first, the fallbacks last.
+            known[m.kind].role is not Role.STAND_IN,
+            known[m.kind].role is Role.FALLBACK,
             not m.is_default,
             m.created_at,
             m.pk,
@@ -69,7 +71,7 @@ def registered_for(user: User) -> list[RegisteredMethod]:
 
 def listed_for(user: User) -> list[RegisteredMethod]:
     """The methods Security info shows (no temporary access pass), default first."""
-    return [m for m in registered_for(user) if registry.get(m.kind).listed]
+    return [m for m in registered_for(user) if registry.get(m.kind).role is not Role.STAND_IN]
 
 
 def has_methods(user: User) -> bool:
@@ -90,7 +92,7 @@ def has_stand_in(user: User) -> bool:
     """Whether the person has a working method that is not one they registered themselves (a
     temporary access pass from the helpdesk): it signs them in to register a real one."""
     now = clock.now()
-    stand_ins = {m.kind: m for m in registry.all_methods() if not m.listed}
+    stand_ins = {m.kind: m for m in registry.all_methods() if m.role is Role.STAND_IN}
     found = RegisteredMethod.objects.filter(_working(now), user=user, kind__in=list(stand_ins))
     return any(stand_ins[m.kind].working(m, now=now) for m in found)
 

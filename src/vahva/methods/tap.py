@@ -29,7 +29,8 @@ from vahva.audit.tickets import clean_ticket
 from vahva.conf import settings
 from vahva.errors import ExpiredChallenge, InvalidCode, MalformedInput
 
-from .base import AttemptRef, Method
+from .base import Answer, AttemptRef, Method, Role
+from .challenges import TypeCode
 from .models import PendingEnrolment, RegisteredMethod
 
 if TYPE_CHECKING:
@@ -224,8 +225,8 @@ class TemporaryPassMethod(Method):
     # RFC 8176 has no value for a helpdesk-issued pass; it is a one-time (or short-lived)
     # password the person did not choose, and "otp" is what services expect for that.
     amr = ("otp",)
-    enrolable = False
-    listed = False
+    answer = Answer.LETTERS
+    role = Role.STAND_IN
 
     def working(self, registered: RegisteredMethod, *, now: dt.datetime) -> bool:
         return _is_active(registered, now)
@@ -242,11 +243,11 @@ class TemporaryPassMethod(Method):
 
     def begin(
         self, registered: RegisteredMethod, *, now: dt.datetime, attempt: AttemptRef | None = None
-    ) -> dict[str, Any]:
+    ) -> TypeCode:
         if not _is_active(registered, now):
             # The page of a used or expired pass (from history, a second tab) says so at once.
             raise ExpiredChallenge(EXPIRED)
-        return {}
+        return TypeCode(letters=True)
 
     def verify(self, registered: RegisteredMethod, response: str, *, now: dt.datetime) -> None:
         code = normalise(response)

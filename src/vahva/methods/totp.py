@@ -22,7 +22,7 @@ from vahva.conf import settings
 from vahva.errors import InvalidCode, MalformedInput
 
 from . import service
-from .base import CallerCheck, Method, WizardStep
+from .base import Answer, CallerCheck, Method, WizardStep
 from .models import PendingEnrolment, RegisteredMethod
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ class TotpMethod(Method):
     description = _("A 6-digit code from any authenticator app on your phone or computer.")
     prompt = _("Enter the code from your authenticator app")
     amr = ("otp",)
-    typed_code = True
+    answer = Answer.HELD_CODE
     # "I want to use a different authenticator app" on the App step.
     wizard = WizardStep("app", _("App"))
 

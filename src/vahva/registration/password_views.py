@@ -18,6 +18,7 @@ from vahva.accounts.models import signed_in
 from vahva.errors import RateLimited, VahvaError
 from vahva.methods import registry
 from vahva.methods import service as methods
+from vahva.methods.base import Answer
 from vahva.signin.forms import CodeForm
 
 from . import failures, passwords
@@ -157,7 +158,7 @@ def reset(request: HttpRequest) -> HttpResponse:
         if request.method == "POST"
         else failures.form_again(CodeForm, failure)
     )
-    if method.letters or not method.listed:
+    if method.answer is Answer.LETTERS:
         form.letters()
     context = {"form": form, "method": method}
     if request.method == "GET":

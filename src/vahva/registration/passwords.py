@@ -21,6 +21,7 @@ import threading
 from typing import Any
 
 from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.password_validation import validate_password
 from django.core import mail
 from django.db import transaction
@@ -37,6 +38,7 @@ from vahva.directory.service import current_config
 from vahva.errors import RateLimited, VahvaError
 from vahva.methods import registry
 from vahva.methods import service as methods
+from vahva.methods.base import Answer, Role
 from vahva.methods.models import RegisteredMethod
 from vahva.signin import engine
 from vahva.signin.reauth import recently_authenticated
@@ -71,11 +73,13 @@ def _key(purpose: str, value: str) -> str:
 # --- who may change what -------------------------------------------------------------------
 
 
-def directory_link(user: Any) -> DirectoryLink | None:
+def directory_link(user: User | AnonymousUser | None) -> DirectoryLink | None:
+    if user is None or user.pk is None:
+        return None
     return DirectoryLink.objects.filter(user_id=user.pk).first()
 
 
-def change_url_elsewhere(user: Any) -> str | None:
+def change_url_elsewhere(user: User | AnonymousUser | None) -> str | None:
     """Where a directory person changes the password when vahva may not (None: here)."""
     config = current_config()
     if config.enabled and not config.password_change and directory_link(user) is not None:
@@ -83,17 +87,17 @@ def change_url_elsewhere(user: Any) -> str | None:
     return None
 
 
-def second_factor(user: Any) -> RegisteredMethod | None:
+def second_factor(user: User | None) -> RegisteredMethod | None:
     """A registered method that answers with a typed code (an app's code, a hardware token),
     else a recovery code; None when the person has neither."""
+    if user is None:
+        return None
     usable = [
         m
         for m in methods.registered_for(user)
-        if not registry.get(m.kind).waits
-        and not registry.get(m.kind).sends
-        and not registry.get(m.kind).ceremony
+        if registry.get(m.kind).answer in (Answer.HELD_CODE, Answer.LETTERS)
     ]
-    usable.sort(key=lambda m: registry.get(m.kind).fallback)
+    usable.sort(key=lambda m: registry.get(m.kind).role is Role.FALLBACK)
     return usable[0] if usable else None
 
 
@@ -242,6 +246,9 @@ def confirm_second_factor(
     request: HttpRequest, row: PasswordReset, registered: RegisteredMethod, code: str
 ) -> None:
     """The engine checks the code (throttled, single use, audited)."""
+    if row.user is None:
+        # A link made for an address nobody has: there is no second factor to check.
+        raise ResetLinkInvalid()
     engine.check_second_factor(request, row.user, registered, code, action="password.reset_code")
     request.session[SESSION_RESET_CONFIRMED] = row.pk
 

@@ -22,7 +22,7 @@ from vahva.conf import settings
 from vahva.errors import MalformedInput
 from vahva.methods import registry
 from vahva.methods import service as methods
-from vahva.methods.base import Include
+from vahva.methods.base import Answer, Include, Role
 from vahva.policy.decide import enforced_from
 from vahva.sessions import service as browser_sessions
 from vahva.signin import remembered
@@ -52,7 +52,7 @@ def security_info(request: HttpRequest) -> HttpResponse:
             "registered": m,
             "label": registry.get(m.kind).describe(m),
             # Recovery codes are never the default: the sign-in would lead with them.
-            "defaultable": not registry.get(m.kind).fallback,
+            "defaultable": registry.get(m.kind).role is Role.METHOD,
             # What the method offers on its row besides "Remove" ("Change number").
             "section": registry.get(m.kind).security_row(m),
         }
@@ -107,7 +107,7 @@ def _refused(request: HttpRequest, status: int, error: str = "") -> HttpResponse
 
 def _is_ceremony(kind: str) -> bool:
     try:
-        return registry.get(kind).ceremony
+        return registry.get(kind).answer is Answer.CREDENTIAL
     except KeyError:
         return False
 

@@ -20,7 +20,7 @@ from vahva.conf import settings
 from vahva.errors import AlreadyCompleted, ExpiredChallenge, MalformedInput, RateLimited, VahvaError
 from vahva.methods import registry
 from vahva.methods import service as methods
-from vahva.methods.base import Method
+from vahva.methods.base import Answer, Method, Role
 from vahva.methods.models import PendingEnrolment
 from vahva.policy import exemptions
 from vahva.policy.decide import enforced_from
@@ -81,7 +81,7 @@ def not_yours(request: HttpRequest, status: int = 404) -> HttpResponse:
 
 def _enrol_form(method: Method, data: Any = None) -> EnrolCodeForm | EnrolCredentialForm:
     """A security key's answer is the browser's WebAuthn JSON, not a 6-digit code."""
-    return EnrolCredentialForm(data) if method.ceremony else EnrolCodeForm(data)
+    return EnrolCredentialForm(data) if method.answer is Answer.CREDENTIAL else EnrolCodeForm(data)
 
 
 def _enrol_url(kind: str, pending: PendingEnrolment, *, in_wizard: bool) -> str:
@@ -229,7 +229,7 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
     """Set up one method: show the QR (or ask for a number...), check the proof, save."""
     try:
         method = registry.get(kind)
-        if not method.enrolable:
+        if method.role is Role.STAND_IN:
             # A temporary access pass is issued by the helpdesk, never set up by the person.
             raise KeyError(kind)
     except KeyError:

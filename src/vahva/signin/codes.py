@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
@@ -27,16 +27,19 @@ from vahva.methods.models import RegisteredMethod
 
 from . import attempts, engine
 
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
+
 _SPACES = re.compile(r"[\s-]+")
 
 
 @dataclass(frozen=True)
 class Accepted:
-    user: Any
+    user: User
     method: str
 
 
-def _code_methods(user: Any) -> list[RegisteredMethod]:
+def _code_methods(user: User) -> list[RegisteredMethod]:
     """The methods whose answer is a code the person reads from something they hold (an
     authenticator app, the vahva app's offline code, a hardware token): each method says so.
     A texted code needs a text sent first; a pass or a security key is not something a VPN

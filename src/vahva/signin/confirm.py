@@ -20,9 +20,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from vahva import clock
+from vahva.accounts.models import User
 from vahva.errors import VahvaError
 from vahva.methods import registry
 from vahva.methods import service as methods
+from vahva.methods.base import ON_THE_PAGE, Answer, Role
+from vahva.methods.challenges import Ceremony
 from vahva.methods.models import RegisteredMethod
 
 from . import reauth
@@ -30,16 +33,15 @@ from .forms import CodeForm, ConfirmPasswordForm, CredentialForm
 from .views import _error_response, answer_form, safe_next
 
 
-def _on_this_page(user: Any) -> RegisteredMethod | None:
+def _on_this_page(user: User) -> RegisteredMethod | None:
     """The method confirmed on this page: a typed code or a security key (a recovery code is
     not spent on confirming); None when only a push, a text or a call would do."""
     return next(
         (
             m
             for m in methods.registered_for(user)
-            if not registry.get(m.kind).waits
-            and not registry.get(m.kind).sends
-            and not registry.get(m.kind).fallback
+            if registry.get(m.kind).answer in ON_THE_PAGE
+            and registry.get(m.kind).role is not Role.FALLBACK
         ),
         None,
     )
@@ -72,15 +74,24 @@ def confirm(request: HttpRequest) -> HttpResponse:
         target = reverse("signin:other" if request.GET.get("other") else "signin:verify")
         return redirect(target)
     method = registry.get(registered.kind) if registered else None
-    context: dict[str, Any] = {"next": next_url, "method": method, "registered": registered}
+    context: dict[str, Any] = {
+        "next": next_url,
+        "method": method,
+        "registered": registered,
+        "credential": method is not None and method.answer is Answer.CREDENTIAL,
+    }
     data = request.POST if request.method == "POST" else None
     form: CodeForm | CredentialForm | ConfirmPasswordForm
     form = answer_form(method, data) if method is not None else ConfirmPasswordForm(data)
     context["form"] = form
     if request.method == "GET":
-        if method is not None and registered is not None and method.ceremony:
+        if method is not None and registered is not None and context["credential"]:
             # The security key's challenge for confirming (no sign-in attempt: its own scope).
-            context.update(method.begin(registered, now=clock.now()))
+            match method.begin(registered, now=clock.now()):
+                case Ceremony() as ceremony:
+                    context["ceremony"] = ceremony
+                case _:
+                    pass
         return render(request, "signin/confirm.html", context)
     if not form.is_valid():
         return render(request, "signin/confirm.html", context, status=400)

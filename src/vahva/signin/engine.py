@@ -8,27 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-from typing import Any
 
 from django.contrib.auth import authenticate, get_user_model, login, logout
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from vahva import clock
-from vahva.accounts.models import normalise_email
+from vahva.accounts.models import User, normalise_email
 from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.directory.models import DirectoryLink
-from vahva.errors import (
-    AlreadyCompleted,
-    ExpiredChallenge,
-    InvalidCode,
-    ReplayedCode,
-    VahvaError,
-)
+from vahva.errors import AlreadyCompleted, ExpiredChallenge
 from vahva.methods import registry
 from vahva.methods import service as methods
-from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
 from vahva.policy import decide
 
@@ -40,7 +32,6 @@ from .attempts import (
     NotPhishingResistant,
     PasswordResult,
     binding,
-    mfa_keys,
     move,
     password_keys,
 )
@@ -53,6 +44,12 @@ from .requirements import (
     pending,
     policy_context,
 )
+
+# Re-exported for the rooms that call them through the engine (registration, protocols).
+from .second_factor import check_second_factor as check_second_factor
+from .second_factor import failure_reason as failure_reason
+from .second_factor import finished as finished
+from .second_factor import verify_answer
 from .states import Event, State
 
 
@@ -69,7 +66,7 @@ def _known_as(name: str) -> tuple[int | None, str]:
     return (int(found[0]), str(found[1])) if found else (None, name)
 
 
-def check_password(request: HttpRequest, email: str, password: str) -> Any:
+def check_password(request: HttpRequest, email: str, password: str) -> User:
     """The person for ``email`` if ``password`` is right; throttled and audited."""
     now = clock.now()
     email = normalise_email(email)
@@ -110,7 +107,7 @@ def check_password(request: HttpRequest, email: str, password: str) -> Any:
 
 def begin(
     request: HttpRequest,
-    user: Any,
+    user: User,
     *,
     next_url: str = "",
     requirement: Requirement | None = None,
@@ -257,13 +254,18 @@ def choose_method(
 
 
 def verify(
-    request: HttpRequest, attempt: SignInAttempt, registered: RegisteredMethod, response: str
+    request: HttpRequest,
+    attempt: SignInAttempt,
+    registered: RegisteredMethod,
+    response: str,
+    *,
+    kind: str = "",
 ) -> None:
-    """Check the second factor; on success the browser is signed in."""
-    now = clock.now()
+    """Check the second factor (:func:`.second_factor.verify_answer`, the one place every
+    sign-in's answer is verified); on success the browser is signed in."""
     if (
         phishing_resistant_only(request, attempt)
-        and not registry.get(registered.kind).phishing_resistant
+        and not registry.get(kind or registered.kind).phishing_resistant
     ):
         # A code (which a look-alike site can relay) offered where the service demands a
         # security key: refused before the code is even checked.
@@ -277,87 +279,8 @@ def verify(
             method=registered.kind,
         )
         raise refused
-    ref = AttemptRef(id=str(attempt.pk), ip=attempt.ip)
-    method = check_second_factor(
-        request, attempt.user, registered, response, action="signin.mfa", attempt=ref
-    )
-    # The attempt's own amr: "pwd" after a password, the session's earlier proof when the
-    # attempt re-authenticates a signed-in person (begin_confirmation).
-    amr = sorted({*attempt.amr, *method.amr_for(response), "mfa"})
-    move(attempt, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=amr)
-    finished(attempt, now=now)
-    _signed_in(request, attempt, method=registered.kind)
-
-
-def finished(attempt: SignInAttempt, *, now: dt.datetime) -> None:
-    """Tell every method that ``attempt`` is complete (the app withdraws its waiting push)."""
-    ref = AttemptRef(id=str(attempt.pk), ip=attempt.ip)
-    for method in registry.all_methods():
-        method.finished(attempt.user, attempt=ref, now=now)
-
-
-def check_second_factor(
-    request: HttpRequest,
-    user: Any,
-    registered: RegisteredMethod,
-    response: str,
-    *,
-    action: str,
-    attempt: AttemptRef | None = None,
-    keys: list[tuple[str, throttle.Rule]] | None = None,
-) -> Method:
-    """Verify ``response`` for ``registered`` under the MFA throttle; audit failures.
-
-    The try is reserved (counted as a failure) before the method sees it, and given back when
-    it is right. Malformed input (letters, wrong length) is refused before it reaches the
-    method and does not count as a guess. ``keys``: the throttle keys, the account's last
-    (default: the client address's and the account's, :func:`mfa_keys`).
-    """
-    now = clock.now()
-    keys = keys if keys is not None else mfa_keys(request, user.pk)
-    # Reserve first: N parallel wrong codes are counted one by one before any is checked, so
-    # a burst gets no more checks than the back-off allows and stops at exactly the limit.
-    reservation = throttle.reserve(keys, now=now)
-    method = registry.get(registered.kind)
-    try:
-        if attempt is not None:
-            method.verify_for(registered, response, now=now, attempt=attempt)
-        else:
-            method.verify(registered, response, now=now)
-    except (InvalidCode, ReplayedCode) as exc:
-        record(
-            action,
-            subject=user,
-            request=request,
-            outcome="failure",
-            reason=failure_reason(exc),
-            method=registered.kind,
-        )
-        account_key, rule = keys[-1]
-        if rule.limit is not None and reservation.failures(account_key) == rule.limit:
-            # Someone who knows the password is guessing codes: say so once, loudly (only the
-            # try that reached the limit sees exactly the limit).
-            record(
-                "signin.locked",
-                subject=user,
-                request=request,
-                outcome="failure",
-                reason=f"{rule.limit} consecutive wrong codes",
-                method=registered.kind,
-            )
-        raise
-    except BaseException:
-        # Not a guess (malformed input, an expired pass, a used-up set): the try is given back.
-        reservation.refund()
-        raise
-    reservation.refund(clear=[keys[-1][0]])
-    return method
-
-
-def failure_reason(exc: VahvaError) -> str:
-    """What the sign-in log says of a refused answer: the attack a check stopped ("sign count
-    did not increase: possibly a cloned authenticator"), else the error's name."""
-    return str(getattr(exc, "reason", "") or type(exc).__name__)
+    verified = verify_answer(request, attempt, registered, response, action="signin.mfa", kind=kind)
+    _signed_in(request, verified.attempt, method=verified.method.kind)
 
 
 def _signed_in(request: HttpRequest, attempt: SignInAttempt, *, method: str) -> None:

@@ -7,10 +7,11 @@ The same engine pieces as the web's sign-in, without a session or cookies:
 - the door is :func:`vahva.signin.requirements.decide_step`, asked after the password and
   again after the second factor, and nothing is issued unless it answers ISSUE;
 - the second factor is a :class:`~vahva.signin.models.SignInAttempt` driven like the web's:
-  the method's ``begin`` (a push to the app with its number, a text sent), its ``status``
-  while waiting, and :func:`vahva.signin.engine.check_second_factor` for the answer (the
-  reserve-first throttle, single use, audit). A push's approval is used through the
-  method's ``verify`` with the attempt's own id, never with anything the client sent.
+  the method's ``begin`` (its typed challenge: a number to match, a call, a code to type),
+  its ``status`` while waiting (:mod:`.nonbrowser_wait`), and the engine's one verification,
+  :func:`vahva.signin.second_factor.verify_answer`, for the answer (the locked attempt, the
+  reserve-first throttle, single use, audit), typed codes and approvals alike. A push's
+  approval is answered with the attempt's own id, never with anything the client sent.
 
 The attempt is bound to a random token that only the caller holds (RADIUS puts it in the
 ``State`` attribute, with the attempt's id) and to a ``channel`` (the RADIUS client): a
@@ -19,45 +20,58 @@ The attempt is bound to a random token that only the caller holds (RADIUS puts i
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from asgiref.sync import sync_to_async
-from django.db import connections, transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from vahva import bus, clock
+from vahva import clock
 from vahva.audit.log import record
 from vahva.conf import settings
-from vahva.errors import AlreadyCompleted, ExpiredChallenge, VahvaError
+from vahva.errors import AlreadyCompleted, ExpiredChallenge, RateLimited, VahvaError
+from vahva.methods import challenges as asks
 from vahva.methods import registry
-from vahva.methods import service as methods
-from vahva.methods.base import AttemptRef, Method
+from vahva.methods.base import ANSWERED_ELSEWHERE, Answer, AttemptRef
 from vahva.methods.models import RegisteredMethod
 
 from . import engine
 from .attempts import move
 from .models import SignInAttempt
+from .nonbrowser_wait import (
+    POLL_INTERVAL as POLL_INTERVAL,
+)
+from .nonbrowser_wait import (
+    POLL_INTERVAL_WITH_REDIS as POLL_INTERVAL_WITH_REDIS,
+)
+from .nonbrowser_wait import (
+    method_of,
+    usable_methods,
+)
+from .nonbrowser_wait import method_waits as method_waits
+from .nonbrowser_wait import state_of as state_of
+from .nonbrowser_wait import wait_for_answer as wait_for_answer
 from .requirements import Authentication, Outcome, Presence, Requirement, Step, decide_step
+from .second_factor import verify_answer
 from .states import Event, State
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 #: The longest typed answer taken as a code for a method that waits (the app's offline code):
 #: anything longer is refused, so typed text can never stand for the attempt's own id.
 MAX_TYPED_CODE = 12
-#: Seconds between looks at the database while waiting, for the approvals that no event bus
-#: announces: the web node answering the phone is another process, which the in-process bus
-#: does not reach. With Redis joining the processes the bus wakes the waiter, and the look is
-#: only a safety net (the Redis bus itself wakes everyone after an outage).
-POLL_INTERVAL = 1.0
-POLL_INTERVAL_WITH_REDIS = 10.0
+
+
+class LimitReached(RateLimited):
+    """Nothing was sent: a limit on texts or calls is full (its name is the log's reason)."""
 
 
 def bare_request(ip: str | None) -> HttpRequest:
@@ -94,7 +108,7 @@ class Result:
     """The door's answer for this exchange: issue, ask for a second factor, or refuse."""
 
     step: Step
-    user: Any = None
+    user: User | None = None
     challenge: Challenge | None = None
     #: For a refusal: what the person is told.
     message: str = ""
@@ -123,20 +137,14 @@ def _refusal(step: Step, requirement: Requirement) -> str:
     return _("%(service)s cannot sign you in this way.") % {"service": service}
 
 
-def usable_methods(user: Any) -> list[RegisteredMethod]:
-    """The person's methods that work without a browser, the one to ask first first: no
-    security key or passkey (its ceremony needs the browser)."""
-    return [m for m in methods.registered_for(user) if not registry.get(m.kind).ceremony]
-
-
-def check_password(*, email: str, password: str, source: str | None) -> Any:
+def check_password(*, email: str, password: str, source: str | None) -> User:
     """The person for ``email`` if ``password`` is right (the engine's throttle and audit,
     counted on ``source``: the person's address, else the one of the server that asks)."""
     return engine.check_password(bare_request(source), email, password)
 
 
 def start(
-    user: Any,
+    user: User,
     *,
     requirement: Requirement,
     ip: str | None,
@@ -197,14 +205,18 @@ def start(
     # Number matching stays wherever the number can be shown: only a client that cannot show
     # it (and opted in) weakens its pushes to approve-only (real-time phishing, push bombing).
     number_matching = prompts or not approve_only
-    needs_number = method.matches_numbers and not prompts and number_matching
+    needs_number = method.answer is Answer.APP and not prompts and number_matching
     ref = AttemptRef(
         id=str(attempt.pk), ip=ip, service=requirement.service, number_matching=number_matching
     )
-    send = not answered and not needs_number and (prompts or method.waits)
+    send = not answered and not needs_number and (prompts or method.answer in ANSWERED_ELSEWHERE)
     try:
         # Outside any transaction: a text or a push goes out once the method has saved it.
-        shown = method.begin(registered, now=now, attempt=ref) if send else {}
+        shown: asks.Challenge | None = (
+            method.begin(registered, now=now, attempt=ref) if send else None
+        )
+        if isinstance(shown, asks.LimitReached):
+            raise LimitReached(max(1.0, (shown.until - now).total_seconds()), shown.message)
     except VahvaError as exc:
         move(attempt, Event.FAIL)
         record(
@@ -219,23 +231,28 @@ def start(
         return Result(
             step=Step(Outcome.REFUSE, reason=step.reason), user=user, message=str(exc.message)
         )
-    number = shown.get("number")
-    paused = "paused_until" in shown
-    if method.waits and isinstance(number, int) and number_matching:
-        message = _("Open the vahva app and type the number %(number)s") % {"number": number}
-    elif paused:
-        message = _(
-            "Requests to your vahva app are paused after suspicious sign-in attempts. "
-            "Enter the code shown in the app."
-        )
-    else:
-        message = str(method.prompt)
+    waits, number, paused = False, None, False
+    message = str(method.prompt)
+    match shown:
+        case asks.MatchNumber(number=shown_number):
+            waits, number = True, shown_number
+            message = _("Open the vahva app and type the number %(number)s") % {"number": number}
+        case asks.Approve():
+            waits = True
+        case asks.Paused():
+            # Nothing to wait for: no request went to the phone.
+            paused = True
+            message = _(
+                "Requests to your vahva app are paused after suspicious sign-in attempts. "
+                "Enter the code shown in the app."
+            )
+        case asks.TypeCode() | asks.Ceremony() | asks.LimitReached() | None:
+            pass
     challenge = Challenge(
         attempt=attempt.pk,
         token=token,
-        # Nothing to wait for when no request went to the phone (paused, or not sent).
-        waits=method.waits and not needs_number and not paused,
-        number=number if isinstance(number, int) and number_matching else None,
+        waits=waits,
+        number=number,
         message=message,
         method=registered.kind,
         needs_number=needs_number,
@@ -263,52 +280,53 @@ def resume(*, attempt_id: uuid.UUID, token: str, channel: str) -> SignInAttempt:
     return attempt
 
 
-def _method_of(attempt: SignInAttempt) -> RegisteredMethod:
-    usable = usable_methods(attempt.user)
-    if not usable:
-        raise ExpiredChallenge()
-    return usable[0]
+def _door(
+    attempt: SignInAttempt, registered: RegisteredMethod, requirement: Requirement, ip: str | None
+) -> tuple[Callable[[tuple[str, ...]], bool], list[Step]]:
+    """The door again once the second factor is right, with what is proved then: the check
+    for :func:`engine.verify_answer`, and the list its Step is put in."""
+    decided: list[Step] = []
+
+    def admit(amr: tuple[str, ...]) -> bool:
+        now = clock.now()
+        presence = Presence(
+            user=attempt.user,
+            authentication=Authentication(at=now, amr=amr, method=registered.kind),
+            ip=ip,
+        )
+        decided.append(decide_step(presence, requirement, now=now))
+        return decided[-1].issue
+
+    return admit, decided
 
 
-def _finish(
+def _verified(
     attempt: SignInAttempt,
     registered: RegisteredMethod,
-    method: Method,
     response: str,
     *,
     requirement: Requirement,
     ip: str | None,
+    source: str | None,
+    action: str,
+    end_on_failure: bool,
 ) -> Result:
-    """The second factor passed: the door again, with what is proved now."""
-    now = clock.now()
-    amr = tuple(sorted({"pwd", *method.amr_for(response), "mfa"}))
-    presence = Presence(
-        user=attempt.user,
-        authentication=Authentication(at=now, amr=amr, method=registered.kind),
-        ip=ip,
+    """The engine's one verification (:func:`engine.verify_answer`), then the door's answer."""
+    admit, decided = _door(attempt, registered, requirement, ip)
+    verified = verify_answer(
+        bare_request(source),
+        attempt,
+        registered,
+        response,
+        action=action,
+        service=requirement.service,
+        end_on_failure=end_on_failure,
+        admit=admit,
     )
-    step = decide_step(presence, requirement, now=now)
-    if not step.issue:
-        move(attempt, Event.FAIL)
+    step = decided[-1]
+    if not verified.admitted:
         return Result(step=step, user=attempt.user, message=_refusal(step, requirement))
-    move(attempt, Event.PASS_MFA, completed_at=now, method=registered.kind, amr=list(amr))
-    engine.finished(attempt, now=now)
     return Result(step=step, user=attempt.user)
-
-
-def _locked(attempt: SignInAttempt) -> SignInAttempt:
-    """The attempt, locked until the transaction ends, while it still waits for its factor.
-
-    Two requests finishing the same attempt (a NAS retransmitting with a new identifier, a
-    replayed State) queue here: the first uses the factor and finishes the attempt, the next
-    finds it finished. A loser can never fail the attempt between the winner's check and its
-    move to done.
-    """
-    found = SignInAttempt.objects.select_for_update().filter(pk=attempt.pk).first()
-    if found is None or found.state != State.MFA_REQUIRED:
-        raise AlreadyCompleted()
-    found.user = attempt.user
-    return found
 
 
 def answer_code(
@@ -323,88 +341,48 @@ def answer_code(
     """Check a typed code for the attempt's method (throttled, single use, audited). A wrong
     answer ends the attempt: the client's Access-Reject ends the exchange (RFC 2865 §4.3), so
     its State takes no second guess."""
-    registered = _method_of(attempt)
+    registered = method_of(attempt)
     method = registry.get(registered.kind)
     typed = response.strip()
-    if method.waits and (not typed or len(typed) > MAX_TYPED_CODE):
+    if method.answer in ANSWERED_ELSEWHERE and (not typed or len(typed) > MAX_TYPED_CODE):
         # A waiting method's approval is never taken from typed text (see MAX_TYPED_CODE).
         raise ExpiredChallenge()
-    ref = AttemptRef(id=str(attempt.pk), ip=attempt.ip, service=requirement.service)
-    with transaction.atomic():
-        current = _locked(attempt)
-        try:
-            engine.check_second_factor(
-                bare_request(source), current.user, registered, typed, action=action, attempt=ref
-            )
-        except VahvaError as exc:
-            # Committed with the failure: the throttle's count and the audit row stay.
-            move(current, Event.FAIL)
-            failure = exc
-        else:
-            return _finish(current, registered, method, typed, requirement=requirement, ip=ip)
-    raise failure
+    return _verified(
+        attempt,
+        registered,
+        typed,
+        requirement=requirement,
+        ip=ip,
+        source=source,
+        action=action,
+        end_on_failure=True,
+    )
 
 
-def state_of(attempt: SignInAttempt, requirement: Requirement) -> str:
-    """Where a waiting method is: "pending", "approved", "denied" or "expired"."""
-    registered = _method_of(attempt)
-    ref = AttemptRef(id=str(attempt.pk))
-    return registry.get(registered.kind).status(registered, attempt=ref, now=clock.now())
-
-
-def finish_wait(attempt: SignInAttempt, *, requirement: Requirement, ip: str | None) -> Result:
+def finish_wait(
+    attempt: SignInAttempt,
+    *,
+    requirement: Requirement,
+    ip: str | None,
+    source: str | None = None,
+    action: str = "radius.mfa",
+) -> Result:
     """Use the attempt's approval (the app's, a call's), once, and ask the door again."""
-    registered = _method_of(attempt)
-    method = registry.get(registered.kind)
-    with transaction.atomic():
-        current = _locked(attempt)
-        # The response is the attempt's own id, from the server's records: only an approval
-        # given for this very attempt completes it.
-        method.verify(registered, str(attempt.pk), now=clock.now())
-        return _finish(current, registered, method, str(attempt.pk), requirement=requirement, ip=ip)
+    # The response is the attempt's own id, from the server's records: only an approval given
+    # for this very attempt completes it.
+    return _verified(
+        attempt,
+        method_of(attempt),
+        str(attempt.pk),
+        requirement=requirement,
+        ip=ip,
+        source=source if source is not None else ip,
+        action=action,
+        end_on_failure=False,
+    )
 
 
 def fail(attempt: SignInAttempt) -> None:
     """The attempt ends without a sign-in (denied, no answer in time)."""
     with contextlib.suppress(AlreadyCompleted):
         move(attempt, Event.FAIL)
-
-
-def _state_now(attempt: SignInAttempt, requirement: Requirement) -> str:
-    try:
-        return state_of(attempt, requirement)
-    finally:
-        # No connection is kept per waiting request: the pool thread serves the next one.
-        connections.close_all()
-
-
-async def wait_for_answer(
-    attempt: SignInAttempt, *, requirement: Requirement, timeout: float
-) -> str:
-    """Wait (without a thread) until the attempt's method is answered or ``timeout`` seconds
-    pass; returns its state then ("pending" after the timeout). Whichever ends first: the
-    event loop's monotonic time, or :mod:`vahva.clock`, read at every look (at least every
-    ``POLL_INTERVAL`` seconds, and whenever the bus speaks), so a test moves the clock
-    instead of sleeping."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    until = clock.now() + dt.timedelta(seconds=timeout)
-    # Subscribed before the first look: an answer published in between is queued, not lost.
-    listener = bus.get().subscribe(str(attempt.pk))
-    check = sync_to_async(_state_now, thread_sensitive=False)
-    # Without Redis a look a second (a query each); with it, the bus says when to look.
-    poll = POLL_INTERVAL if isinstance(bus.get(), bus.InProcessBus) else POLL_INTERVAL_WITH_REDIS
-    try:
-        while True:
-            state = await check(attempt, requirement)
-            left = min(deadline - loop.time(), (until - clock.now()).total_seconds())
-            if state != "pending" or left <= 0:
-                return state
-            await listener.next(min(left, poll))
-    finally:
-        listener.close()
-
-
-def method_waits(attempt: SignInAttempt) -> bool:
-    """Whether the attempt's method is answered elsewhere (the app, a call)."""
-    return registry.get(_method_of(attempt).kind).waits

@@ -9,6 +9,7 @@ import datetime as dt
 from django.http import HttpRequest
 
 from vahva import clock
+from vahva.accounts.models import User
 from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.errors import ExpiredChallenge
@@ -76,6 +77,9 @@ def confirm(
 ) -> None:
     """Re-authenticate a signed-in person (before removing a method, ...)."""
     user = request.user
+    if not isinstance(user, User):
+        # Signed out in another tab meanwhile: nobody to confirm.
+        raise ExpiredChallenge()
     now = clock.now()
     if registered is not None:
         check_second_factor(request, user, registered, response, action="signin.confirm")

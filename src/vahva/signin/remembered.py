@@ -13,15 +13,19 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings as django_settings
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 
 from vahva.audit.log import record
 from vahva.conf import settings
 
 from .models import RememberedDevice
+
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
 
 # "__Host-vahva_remember" under https (settings: host-only, Secure, Path=/).
 COOKIE: str = getattr(django_settings, "REMEMBER_COOKIE_NAME", "vahva_remember")
@@ -67,10 +71,12 @@ def label_for(user_agent: str) -> str:
     return browser or system or "A browser"
 
 
-def remembered_until(request: HttpRequest, user: Any, *, now: dt.datetime) -> dt.datetime | None:
+def remembered_until(
+    request: HttpRequest, user: User | AnonymousUser, *, now: dt.datetime
+) -> dt.datetime | None:
     """Until when this browser is remembered for ``user`` (None: it is not)."""
     tokens = _tokens(request)
-    if not tokens or not offered():
+    if not tokens or not offered() or user.pk is None:
         return None
     # Bound to the person: another person's token in this browser does not count for them.
     found = (
@@ -86,7 +92,7 @@ def remembered_until(request: HttpRequest, user: Any, *, now: dt.datetime) -> dt
     return found.expires_at
 
 
-def remember(request: HttpRequest, response: HttpResponse, user: Any, *, now: dt.datetime) -> None:
+def remember(request: HttpRequest, response: HttpResponse, user: User, *, now: dt.datetime) -> None:
     """Remember this browser for ``user`` for REMEMBER_DEVICE_DAYS days (after MFA only)."""
     days = settings.REMEMBER_DEVICE_DAYS
     token = secrets.token_urlsafe(32)
@@ -119,7 +125,9 @@ def remember(request: HttpRequest, response: HttpResponse, user: Any, *, now: dt
     )
 
 
-def devices_of(user: Any, *, now: dt.datetime) -> list[RememberedDevice]:
+def devices_of(user: User | AnonymousUser, *, now: dt.datetime) -> list[RememberedDevice]:
+    if user.pk is None:
+        return []  # signed out: nobody's browsers
     return list(RememberedDevice.objects.filter(user_id=user.pk, expires_at__gt=now))
 
 
@@ -127,23 +135,27 @@ def is_this_browser(request: HttpRequest, device: RememberedDevice) -> bool:
     return device.digest in {_digest(t) for t in _tokens(request)}
 
 
-def forget(user: Any, device_id: object) -> bool:
+def forget(user: User | AnonymousUser, device_id: object) -> bool:
     """Forget one of the person's remembered browsers (another person's id: nothing)."""
     try:
         pk = int(str(device_id))
     except ValueError:
         return False
+    if user.pk is None:
+        return False
     deleted, _ = RememberedDevice.objects.filter(user_id=user.pk, pk=pk).delete()
     return bool(deleted)
 
 
-def forget_all(user: Any) -> int:
+def forget_all(user: User | AnonymousUser) -> int:
+    if user.pk is None:
+        return 0
     deleted, _ = RememberedDevice.objects.filter(user_id=user.pk).delete()
     return deleted
 
 
 def _forget_on(reason: str) -> Any:
-    def receiver(sender: Any, user: Any, **kwargs: Any) -> None:
+    def receiver(sender: Any, user: User, **kwargs: Any) -> None:
         # A thief who set up "don't ask again" keeps no shortcut past the second factor once
         # the password is changed, a push is reported, or the helpdesk signs the person out.
         count = forget_all(user)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -15,17 +14,24 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from vahva import clock, waits
+from vahva import clock
 from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.errors import AlreadyCompleted, MalformedInput, RateLimited, VahvaError
-from vahva.methods import registry
 from vahva.methods import service as methods
-from vahva.methods.base import AttemptRef, Method
-from vahva.methods.models import RegisteredMethod
+from vahva.methods.base import ANSWERED_ELSEWHERE, Answer, AttemptRef, Method, Role
+from vahva.methods.challenges import (
+    Approve,
+    Ceremony,
+    Challenge,
+    LimitReached,
+    MatchNumber,
+    Paused,
+    TypeCode,
+)
 from vahva.policy import trusted
 
-from . import attempts, engine, known_browser, passkeys, remembered, requirements
+from . import attempts, choices, engine, known_browser, passkeys, remembered, requirements
 from .forms import CodeForm, CredentialForm, PasswordForm
 from .models import SignInAttempt
 
@@ -115,13 +121,53 @@ def _finished_elsewhere(request: HttpRequest, exc: VahvaError) -> HttpResponse:
 
 def answer_form(method: Method, data: Any = None) -> CodeForm | CredentialForm:
     """The form a method's answer comes in: the browser's WebAuthn JSON, or a typed code."""
-    if method.ceremony:
-        return CredentialForm(data)
-    form = CodeForm(data)
-    if method.letters or not method.listed:
-        # A temporary access pass or a recovery code has letters: no number pad.
-        form.letters()
-    return form
+    match method.answer:
+        case Answer.CREDENTIAL:
+            return CredentialForm(data)
+        case Answer.LETTERS:
+            # A temporary access pass or a recovery code has letters: no number pad.
+            return CodeForm(data).letters()
+        case _:
+            return CodeForm(data)
+
+
+def _ways_now(
+    request: HttpRequest, attempt: SignInAttempt, method: Method, challenge: Challenge
+) -> list[choices.Choice]:
+    """What the page offers once the asked method cannot be used: after a report, every way
+    but this method; with the text limit reached, no text or call either."""
+    match challenge:
+        case LimitReached():
+            return choices.ways(request, attempt, leave_out=lambda c: bool(c.method.send_channel))
+        case MatchNumber() | Approve():
+            return choices.ways(request, attempt, leave_out=lambda c: c.method.kind == method.kind)
+        case _:
+            return []
+
+
+def _shown(
+    request: HttpRequest, method: Method, challenge: Challenge, context: dict[str, Any]
+) -> HttpResponse:
+    """The page for what the person must do now: the method's own page, with the challenge
+    under the name its part of the page reads, or the limit's page (no field for a code that
+    never came)."""
+    template = f"methods/{method.kind}/verify.html"
+    match challenge:
+        case LimitReached(until=until):
+            response = render(request, "signin/limit_reached.html", {**context, "limit": challenge})
+            response.status_code = 429
+            response["Retry-After"] = str(max(1, int((until - clock.now()).total_seconds())))
+            return response
+        case Paused():
+            context["paused"] = challenge
+        case MatchNumber() | Approve():
+            # The page waits: it listens for the answer (verify_events, verify_status).
+            context["waiting"] = challenge
+        case Ceremony():
+            context["ceremony"] = challenge
+        case TypeCode():
+            context["typed"] = challenge
+    return render(request, template, context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -138,33 +184,41 @@ def verify(request: HttpRequest) -> HttpResponse:
         # A method id that is not one of this person's, or a code where the service accepts
         # only a security key: offer the methods that can be used instead.
         return _error_response(request, "signin/other.html", _other_context(request, attempt), exc)
-    method = registry.get(registered.kind)
-    others = [m for m in engine.methods_for(request, attempt) if m.pk != registered.pk]
+    try:
+        # "Call me" for a number registered for texts (and the other way round).
+        method = choices.answering(registered, request.GET.get("by", ""))
+    except MalformedInput as exc:
+        return _error_response(request, "signin/other.html", _other_context(request, attempt), exc)
+    others = choices.ways(
+        request,
+        attempt,
+        leave_out=lambda c: c.registered.pk == registered.pk and c.method.kind == method.kind,
+    )
     context: dict[str, Any] = {
         "attempt": attempt,
         "registered": registered,
         "method": method,
+        "by": "" if method.kind == registered.kind else method.kind,
         "has_others": bool(others),
         "form": answer_form(method),
         # "Don't ask again on this device": after a real second factor, not a helpdesk pass
         # or a recovery code.
         "remember_days": settings.REMEMBER_DEVICE_DAYS
-        if remembered.offered() and method.listed and not method.fallback
+        if remembered.offered() and method.role is Role.METHOD
         else 0,
     }
     if request.method == "GET":
         try:
-            context.update(
-                method.begin(
-                    registered,
-                    now=clock.now(),
-                    attempt=_attempt_ref(request, attempt, resend=bool(request.GET.get("resend"))),
-                )
+            challenge = method.begin(
+                registered,
+                now=clock.now(),
+                attempt=attempt_ref(request, attempt, resend=bool(request.GET.get("resend"))),
             )
         except VahvaError as exc:
             return _error_response(request, f"methods/{method.kind}/verify.html", context, exc)
-        return render(request, f"methods/{method.kind}/verify.html", context)
-    if method.waits and not request.POST.get("code"):
+        context["choices"] = _ways_now(request, attempt, method, challenge)
+        return _shown(request, method, challenge, context)
+    if method.answer in ANSWERED_ELSEWHERE and not request.POST.get("code"):
         # Approved elsewhere: the response is this session's own attempt, never browser input,
         # so an approval completes only the attempt it was given for.
         response = str(attempt.pk)
@@ -175,7 +229,7 @@ def verify(request: HttpRequest) -> HttpResponse:
             return render(request, f"methods/{method.kind}/verify.html", context, status=400)
         response = form.cleaned_data["code"]
     try:
-        engine.verify(request, attempt, registered, response)
+        engine.verify(request, attempt, registered, response, kind=method.kind)
     except AlreadyCompleted:
         return redirect("registration:security_info")
     except attempts.NotPhishingResistant as exc:
@@ -194,7 +248,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     return done
 
 
-def _attempt_ref(
+def attempt_ref(
     request: HttpRequest, attempt: SignInAttempt, *, resend: bool = False
 ) -> AttemptRef:
     waiting = requirements.pending(request, attempt.next_url)
@@ -205,85 +259,6 @@ def _attempt_ref(
         resend=resend,
         trusted_network=trusted.network_of(attempt.ip),
     )
-
-
-def _waiting_state(argument: str) -> tuple[dict[str, Any], bool, float | None]:
-    """The event stream's checker: ``argument`` is "<user>:<method>:<attempt>", set by
-    :func:`verify_events` from the session, never by the browser."""
-    user_pk, method_pk, attempt_id = argument.split(":", 2)
-    registered = methods.get_for(int(user_pk), method_pk)
-    state, until = registry.get(registered.kind).status_until(
-        registered, attempt=AttemptRef(id=attempt_id), now=clock.now()
-    )
-    return {"state": state}, state != "pending", until.timestamp() if until else None
-
-
-waits.register("signin", _waiting_state)
-
-
-@dataclass(frozen=True)
-class _Waiting:
-    """Where a waiting method is, for the waiting page: the answer, its HTTP status for the
-    JSON poll, and (while it waits) the session's attempt and the method it waits on."""
-
-    data: dict[str, Any]
-    status: int = 200
-    attempt: SignInAttempt | None = None
-    registered: RegisteredMethod | None = None
-
-
-def _waiting(request: HttpRequest) -> _Waiting:
-    try:
-        attempt = engine.current(request)
-    except VahvaError as exc:
-        if isinstance(exc, AlreadyCompleted) or request.user.is_authenticated:
-            # Finished (in this tab or another): the page reloads and carries on signed in.
-            return _Waiting({"state": "done"})
-        return _Waiting({"state": "gone", "message": str(exc.message)}, exc.status)
-    try:
-        registered = engine.choose_method(request, attempt, request.GET.get("method"))
-    except VahvaError as exc:
-        return _Waiting({"state": "gone", "message": str(exc.message)}, exc.status)
-    method = registry.get(registered.kind)
-    if not method.waits:
-        return _Waiting({"state": "gone"}, 400)
-    state = method.status(registered, attempt=_attempt_ref(request, attempt), now=clock.now())
-    return _Waiting({"state": state}, 200, attempt, registered)
-
-
-@require_http_methods(["GET"])
-def verify_events(request: HttpRequest) -> HttpResponse:
-    """The waiting page's server-sent events: the push's state now, then each change.
-
-    The stream is carried on outside Django (:mod:`vahva.waits`), so a waiting sign-in holds
-    no thread and no database connection; the answers are the same as :func:`verify_status`.
-    """
-    found = _waiting(request)
-    wait = None
-    if (
-        found.attempt is not None
-        and found.registered is not None
-        and (found.data["state"] == "pending")
-    ):
-        # Only this session's own attempt is ever waited on: the browser names a method of
-        # the attempt's person at most, never an attempt.
-        wait = waits.Wait(
-            checker="signin",
-            argument=f"{found.attempt.user_id}:{found.registered.pk}:{found.attempt.pk}",
-            key=str(found.attempt.pk),
-        )
-    return waits.event_stream(request, found.data, wait)
-
-
-@require_http_methods(["GET"])
-def verify_status(request: HttpRequest) -> JsonResponse:
-    """Where a waiting method (a push to the app) is, for the waiting page to poll.
-
-    Cheap and read-only: the session's attempt and the method's status. "approved" tells the
-    page to post its form, which completes the sign-in through engine.verify.
-    """
-    found = _waiting(request)
-    return JsonResponse(found.data, status=found.status)
 
 
 @require_http_methods(["GET"])
@@ -298,14 +273,7 @@ def other(request: HttpRequest) -> HttpResponse:
 
 def _other_context(request: HttpRequest, attempt: SignInAttempt) -> dict[str, Any]:
     return {
-        "choices": [
-            {
-                "id": m.pk,
-                "label": registry.get(m.kind).describe(m),
-                "prompt": registry.get(m.kind).prompt,
-            }
-            for m in engine.methods_for(request, attempt)
-        ],
+        "choices": choices.ways(request, attempt),
         "phishing_resistant": engine.phishing_resistant_only(request, attempt),
     }
 

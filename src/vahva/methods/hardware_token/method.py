@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from vahva.conf import settings
 from vahva.errors import AlreadyCompleted, MalformedInput, VahvaError
 from vahva.methods import service
-from vahva.methods.base import CallerCheck, HelpdeskSection, Method, WizardStep
+from vahva.methods.base import Answer, CallerCheck, HelpdeskSection, Method, WizardStep
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
 from . import tokens
@@ -30,7 +30,7 @@ class HardwareTokenMethod(Method):
     # RFC 8176: a one-time password, from a key held in hardware.
     amr = ("otp", "hwk")
     verified_message = _("Your token is ready.")
-    typed_code = True
+    answer = Answer.HELD_CODE
     # "App or token": a token satisfies the App step (reached by "different method").
     wizard = WizardStep("app", _("App"))
 

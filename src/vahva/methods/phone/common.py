@@ -42,6 +42,7 @@ from .limits import (
     LimitReached,
     Send,
     alert,
+    limit_reached,
     lock_sends,
     refund,
     refusals_audited,
@@ -76,6 +77,7 @@ __all__ = [
     "country_code",
     "display",
     "language_of",
+    "limit_reached",
     "lock_sends",
     "mask",
     "parse",
@@ -192,6 +194,10 @@ class PhoneMethod:
         method = registry.get(changed.kind)
         return changed, done % {"method": method.describe(changed)}
 
+    def answered_also_by(self, registered: RegisteredMethod) -> tuple[str, ...]:
+        # One number, both ways: a text to a number registered for calls, and the other way.
+        return tuple(kind for kind in DELIVERIES if kind != registered.kind)
+
     def describe(self, registered: RegisteredMethod) -> str:
         number = mask(str(registered.data.get("number", "")))
         label = self.phone_label(number)
@@ -269,7 +275,8 @@ class PhoneMethod:
             locked.save(update_fields=["kind", "data"])
             message = target.deliver_enrolment(locked, now=now, ip=ip)
             # Counted with the text or call, in this transaction: reserve first.
-            reserve(Send(number, locked.user, ip, target.kind), now=now, message=message)
+            send = Send(number, locked.user, ip, target.kind, enrolment=True)
+            reserve(send, now=now, message=message)
         try:
             outbox.raise_if_failed(message)
         except GatewayError:

@@ -32,6 +32,7 @@ from vahva.conf import settings
 from vahva.errors import RateLimited
 from vahva.gateways import outbox
 from vahva.gateways.models import OutboxMessage
+from vahva.methods import challenges
 
 from .models import PhoneSend, PhoneSendLock
 from .numbers import mask, region_of
@@ -51,6 +52,8 @@ class Send:
     user: User
     ip: str | None
     channel: str
+    #: The test text or call of a registration (not a sign-in's).
+    enrolment: bool = False
 
     @property
     def country(self) -> str:
@@ -101,7 +104,9 @@ def _scopes(
         (
             "person",
             str(getattr(send.user, "pk", "")),
-            recent.filter(user=send.user),
+            # A registration's test text does not use up the person's sign-in texts (nor the
+            # other way round); the number, address, country and daily limits count both.
+            recent.filter(user=send.user, enrolment=send.enrolment),
             limits["person"],
             HOUR,
         ),
@@ -131,6 +136,7 @@ def reserve(send: Send, *, now: dt.datetime, message: OutboxMessage | None = Non
         country=send.country,
         ip=send.ip,
         channel=send.channel,
+        enrolment=send.enrolment,
         message=message,
     )
 
@@ -203,6 +209,12 @@ def alert(subject: str, body: str) -> None:
         outbox.send_mail_after_commit(
             f"[{settings.ORGANISATION_NAME}] {subject}", body, [str(settings.HELPDESK_EMAIL)]
         )
+
+
+def limit_reached(full: LimitReached, *, now: dt.datetime) -> challenges.LimitReached:
+    """What the sign-in page shows for ``full``: until when, instead of a field for a code."""
+    until = now + dt.timedelta(seconds=full.retry_after)
+    return challenges.LimitReached(until=until, message=full.message)
 
 
 def resend_wait(last: dt.datetime | None, *, now: dt.datetime) -> int:

@@ -98,6 +98,8 @@ class PhoneSend(models.Model):
     country = models.CharField(max_length=4)
     ip = models.GenericIPAddressField(null=True, blank=True)
     channel = models.CharField(max_length=8)
+    #: A registration's test text or call: counted apart from sign-ins in the person's limit.
+    enrolment = models.BooleanField(default=False)
     message = models.ForeignKey(
         "gateways.OutboxMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import F, QuerySet
@@ -33,7 +33,8 @@ from vahva.errors import (
 from vahva.gateways import outbox
 from vahva.gateways.models import OutboxMessage
 from vahva.methods import service, totp
-from vahva.methods.base import AttemptRef, CallerCheck, CallerProof, Method, WizardStep
+from vahva.methods.base import Answer, AttemptRef, CallerCheck, CallerProof, Method, WizardStep
+from vahva.methods.challenges import Challenge, TypeCode
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
 from . import common as phone
@@ -178,7 +179,7 @@ class SmsMethod(phone.PhoneMethod, Method):
     prompt = _("Enter the code we texted to your phone")
     amr = ("sms",)
     verified_message = _("SMS verified successfully")
-    sends = True
+    answer = Answer.SENT_CODE
     send_channel = "sms"
     # The Phone step: a number, then "Text me a code" (SMS) or "Call me" (press #); it opens
     # on the number page itself (its one sentence of introduction is there).
@@ -191,31 +192,35 @@ class SmsMethod(phone.PhoneMethod, Method):
 
     def begin(
         self, registered: RegisteredMethod, *, now: dt.datetime, attempt: AttemptRef | None = None
-    ) -> dict[str, Any]:
+    ) -> Challenge:
         attempt_id = attempt.id if attempt else ""
         number = str(registered.data.get("number", ""))
         codes = _codes_for(registered=registered, attempt=attempt_id)
         resend = bool(attempt and attempt.resend)
-        context = {"masked": phone.mask(number)}
+        masked = phone.mask(number)
         wait = _wait_or_send(codes, resend=resend, now=now)
         if wait is not None:
-            return {**context, "resend_wait": wait}
+            return TypeCode(sent_to=masked, resend_wait=wait)
         ip = attempt.ip if attempt else None
         send = phone.Send(number, registered.user, ip, self.kind)
-        with phone.refusals_audited(now=now), transaction.atomic():
-            # Under the send lock, read again: of parallel requests for this attempt (reloads,
-            # resends) the first texts and the others show its code's page.
-            phone.lock_sends()
-            wait = _wait_or_send(codes, resend=resend, now=now)
-            if wait is not None:
-                return {**context, "resend_wait": wait}
-            row = send_code(
-                registered.user, number, now=now, registered=registered, attempt=attempt_id
-            )
-            # Reserve first: counted in the transaction that writes the text.
-            phone.reserve(send, now=now, message=row.message)
+        try:
+            with phone.refusals_audited(now=now), transaction.atomic():
+                # Under the send lock, read again: of parallel requests for this attempt
+                # (reloads, resends) the first texts and the others show its code's page.
+                phone.lock_sends()
+                wait = _wait_or_send(codes, resend=resend, now=now)
+                if wait is not None:
+                    return TypeCode(sent_to=masked, resend_wait=wait)
+                row = send_code(
+                    registered.user, number, now=now, registered=registered, attempt=attempt_id
+                )
+                # Reserve first: counted in the transaction that writes the text.
+                phone.reserve(send, now=now, message=row.message)
+        except phone.LimitReached as full:
+            # Nothing was texted (rolled back, audited): no field for a code that never came.
+            return phone.limit_reached(full, now=now)
         outbox.raise_if_failed(row.message_id)
-        return {**context, "resend_wait": phone.resend_wait(now, now=now)}
+        return TypeCode(sent_to=masked, resend_wait=phone.resend_wait(now, now=now))
 
     def verify(self, registered: RegisteredMethod, response: str, *, now: dt.datetime) -> None:
         self._verify(registered, response, now=now, attempt="")

@@ -15,7 +15,8 @@ from vahva.errors import ExpiredChallenge, MalformedInput
 from vahva.gateways import outbox
 from vahva.gateways.models import OutboxMessage
 from vahva.methods import service
-from vahva.methods.base import AttemptRef, CallerCheck, CallerProof, Method, WizardStep
+from vahva.methods.base import Answer, AttemptRef, CallerCheck, CallerProof, Method, WizardStep
+from vahva.methods.challenges import Approve, Challenge
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
 from . import common as phone
@@ -43,7 +44,7 @@ class VoiceMethod(phone.PhoneMethod, Method):
     prompt = _("We're calling your phone. Answer it and press # to continue")
     amr = ("tel",)
     verified_message = _("Call answered. Your phone is set up.")
-    waits = True
+    answer = Answer.APPROVAL
     send_channel = "voice"
     wizard = WizardStep("phone", _("Phone"))
 
@@ -76,36 +77,44 @@ class VoiceMethod(phone.PhoneMethod, Method):
 
     def begin(
         self, registered: RegisteredMethod, *, now: dt.datetime, attempt: AttemptRef | None = None
-    ) -> dict[str, Any]:
+    ) -> Challenge:
         if attempt is None:
             raise MalformedInput()
         number = str(registered.data.get("number", ""))
-        context = {"masked": phone.mask(number)}
+        masked = phone.mask(number)
         shown = self._shown(registered, attempt, now=now)
         if shown is not None:
-            return {**context, "call_state": shown}
+            return Approve(sent_to=masked, state=shown)
         if calls_held_until(registered.user, now=now):
             raise CallsHeld()
         send = phone.Send(number, registered.user, attempt.ip, self.kind)
-        with phone.refusals_audited(now=now), transaction.atomic():
-            # Under the send lock, read again: of parallel requests for this attempt the
-            # first rings and the others show its call.
-            phone.lock_sends()
-            shown = self._shown(registered, attempt, now=now)
-            if shown is not None:
-                return {**context, "call_state": shown}
-            call = place_call(
-                registered.user,
-                number,
-                now=now,
-                registered=registered,
-                attempt=attempt,
-                service_name=attempt.service,
-            )
-            # Reserve first: counted in the transaction that writes the call.
-            phone.reserve(send, now=now, message=call.message)
+        try:
+            with phone.refusals_audited(now=now), transaction.atomic():
+                # Under the send lock, read again: of parallel requests for this attempt the
+                # first rings and the others show its call.
+                phone.lock_sends()
+                shown = self._shown(registered, attempt, now=now)
+                if shown is not None:
+                    return Approve(sent_to=masked, state=shown)
+                call = place_call(
+                    registered.user,
+                    number,
+                    now=now,
+                    registered=registered,
+                    attempt=attempt,
+                    service_name=attempt.service,
+                )
+                # Reserve first: counted in the transaction that writes the call.
+                phone.reserve(send, now=now, message=call.message)
+        except phone.LimitReached as full:
+            # Nothing rang (rolled back, audited): the page offers the other ways.
+            return phone.limit_reached(full, now=now)
         outbox.raise_if_failed(call.message_id)
-        return {**context, "call_state": "pending"}
+        return Approve(sent_to=masked)
+
+    def held_until(self, user: User, *, now: dt.datetime) -> dt.datetime | None:
+        # After "0#" (not me), no call rings for this person for a while.
+        return calls_held_until(user, now=now)
 
     def status(self, registered: RegisteredMethod, *, attempt: AttemptRef, now: dt.datetime) -> str:
         return self.status_until(registered, attempt=attempt, now=now)[0]

@@ -41,7 +41,8 @@ from vahva.audit.models import AuditEvent
 from vahva.conf import settings
 from vahva.errors import ExpiredChallenge, InvalidCode, MalformedInput, ReplayedCode
 from vahva.methods import service, tap
-from vahva.methods.base import AttemptRef, CallerCheck, CallerProof, Include, Method
+from vahva.methods.base import Answer, AttemptRef, CallerCheck, CallerProof, Include, Method, Role
+from vahva.methods.challenges import TypeCode
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
 from .models import RecoveryCode
@@ -152,8 +153,8 @@ class RecoveryCodesMethod(Method):
     )
     prompt = _("Enter one of your recovery codes")
     amr = ("otp",)
-    fallback = True
-    letters = True
+    answer = Answer.LETTERS
+    role = Role.FALLBACK
     verified_message = _("Recovery codes saved")
 
     def security_row(self, registered: RegisteredMethod) -> Include | None:
@@ -215,12 +216,12 @@ class RecoveryCodesMethod(Method):
 
     def begin(
         self, registered: RegisteredMethod, *, now: dt.datetime, attempt: AttemptRef | None = None
-    ) -> dict[str, Any]:
+    ) -> TypeCode:
         left = remaining(registered)
         if left == 0:
             # Exhausted: said at once, before anyone types a code that cannot work.
             raise CodesUsedUp()
-        return {"remaining": left}
+        return TypeCode(letters=True, left=left)
 
     def verify(self, registered: RegisteredMethod, response: str, *, now: dt.datetime) -> None:
         code = normalise(response)

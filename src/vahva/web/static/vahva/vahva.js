@@ -14,7 +14,7 @@ document.addEventListener("DOMContentLoaded", () => {
 // form[data-poll-submit] when its state arrives. Without this script the page still works: its
 // button posts the form.
 document.addEventListener("DOMContentLoaded", () => {
-  const FINAL = ["denied", "expired"];
+  const FINAL = ["denied", "reported", "expired"];
   for (const box of document.querySelectorAll("[data-poll]")) {
     const url = box.dataset.poll;
     const form = box.querySelector("form[data-poll-submit]");
@@ -24,6 +24,11 @@ document.addEventListener("DOMContentLoaded", () => {
     const show = (state) => {
       for (const part of box.querySelectorAll("[data-state]")) {
         part.hidden = part.dataset.state !== state;
+      }
+      // Parts of the page that no longer apply in a final state (a link that the state's
+      // own part replaces).
+      for (const part of document.querySelectorAll("[data-poll-away]")) {
+        part.hidden = part.dataset.pollAway === state;
       }
     };
     // Returns true when the page is done waiting.
