@@ -148,6 +148,10 @@ _EXACT: dict[str, str | Promise] = {
         "probably knows the password."
     ),
     "# pressed": _("The person approved the call by pressing #."),
+    "0# pressed on the helpdesk's call: the person did not call the helpdesk": _(
+        "The person pressed 0# on the helpdesk's call with a code: they did not call the "
+        "helpdesk, so the caller who asked for it is probably someone else."
+    ),
     # The policy
     "MFA skipped: no sign-in method registered yet": _(
         "No second step: the person has not registered a sign-in method yet."
