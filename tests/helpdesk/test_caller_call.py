@@ -232,8 +232,18 @@ def test_zero_hash_reports_the_call_and_the_code_dies(
     assert "do not verify the caller" in alert.body
     # The impostor on the line reads the code out: refused.
     refused = desk.post(f"{page}code/", {"code": code})
-    assert refused.status_code == 400
+    assert refused.status_code == 403
+    assert "they did not call the helpdesk. Do not verify this caller" in text(refused)
     assert CallerCheck.objects.get().state != "verified"
+    failure = AuditEvent.objects.filter(action="helpdesk.caller_check").last()
+    assert failure is not None
+    assert (failure.outcome, failure.reason) == ("failure", "CallReported")
+    from vahva.audit import sentences
+
+    why = sentences.describe(
+        action="helpdesk.caller_check", outcome="failure", reason="CallReported", data={}
+    ).why
+    assert "they had not called the helpdesk" in why
 
 
 def test_the_audit_row_of_a_report_is_a_sentence() -> None:

@@ -93,6 +93,9 @@ _EXACT: dict[str, str | Promise] = {
     "Locked": _("The second step is locked after too many wrong codes."),
     "RateLimited": _("Too many tries in a short time: the next try has to wait."),
     "LimitReached": _("The limit of texts or calls was reached."),
+    "CallReported": _(
+        "The person pressed 0 on the helpdesk's call with a code: they had not called the helpdesk."
+    ),
     "InvalidCredentials": _("The e-mail address or password was wrong."),
     "NotPhishingResistant": _("This service needs a passkey or security key."),
     "PasskeyRefused": _("The passkey was refused."),

@@ -40,10 +40,13 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from vahva import crypto
 from vahva.audit.log import record
+from vahva.audit.models import AuditEvent
 from vahva.conf import settings
+from vahva.errors import VahvaError
 from vahva.gateways import outbox
 from vahva.gateways.base import Answer, Call, CallEvent, CallEventKind, CallReply
 from vahva.gateways.models import OutboxMessage
@@ -58,6 +61,8 @@ from .sms import DIGITS, digest, new_code, use_code
 if TYPE_CHECKING:
     from vahva.accounts.models import User
 
+#: The audit action of 0# on the helpdesk's call (as on a sign-in call).
+REPORTED = "phone.reported"
 #: The ``attempt`` of a helpdesk check's codes (no sign-in attempt id looks like it).
 PREFIX = "helpdesk:"
 
@@ -227,6 +232,10 @@ def check(
     registered: RegisteredMethod, code: str, *, check: str, now: dt.datetime, call: bool
 ) -> CallerProof:
     """Accept ``code`` only as the newest code sent for this ``check``, once."""
+    if call and _reported(check):
+        # The person said on the call that they did not call the helpdesk: whoever reads the
+        # code out (heard over their shoulder, or from their phone) is not them.
+        raise CallReported()
     use_code(
         PhoneCode.objects.filter(registered=registered, attempt=attempt_of(check)), code, now=now
     )
@@ -240,6 +249,18 @@ def check(
         reason=f"a code texted to {masked}",
         said=gettext("a code texted to %(number)s") % {"number": masked},
     )
+
+
+class CallReported(VahvaError):
+    status = 403
+    default_message = _(
+        "The person pressed 0 on our call: they did not call the helpdesk. Do not verify this "
+        "caller; contact the person on a channel you know is theirs."
+    )
+
+
+def _reported(check: str) -> bool:
+    return AuditEvent.objects.filter(action=REPORTED, data__check=check).exists()
 
 
 def _live(row: PhoneCode, *, now: dt.datetime) -> bool:
@@ -293,7 +314,7 @@ def _report(row: PhoneCode) -> None:
     masked = phone.mask(row.number)
     check = row.attempt.removeprefix(PREFIX)
     record(
-        "phone.reported",
+        REPORTED,
         subject=user,
         outcome="failure",
         reason="0# pressed on the helpdesk's call: the person did not call the helpdesk",
