@@ -143,6 +143,10 @@ def test_an_expired_call_says_no_code_even_the_first_time(
     late = _press(call, "#")
     assert "no longer valid" in late.heard
     assert not any(ch.isdigit() for ch in late.heard)
+    # And # again (a retried webhook, a second gather): the same goodbye.
+    again = gateways.call_event(CallEvent(str(call.call_id), CallEventKind.KEYS, keys="#"))
+    assert again.reply == CallReply.GOODBYE
+    assert not any(ch.isdigit() for ch in again.say)
 
 
 def _call_id() -> str:
@@ -230,6 +234,7 @@ def test_zero_hash_reports_the_call_and_the_code_dies(
     (alert,) = [m for m in mail.outbox if m.to == ["helpdesk@demo.example"]]
     assert "did not call the helpdesk" in alert.body
     assert "do not verify the caller" in alert.body
+    assert "may already have been read out" not in alert.body
     # The impostor on the line reads the code out: refused.
     refused = desk.post(f"{page}code/", {"code": code})
     assert refused.status_code == 403
@@ -244,6 +249,24 @@ def test_zero_hash_reports_the_call_and_the_code_dies(
         action="helpdesk.caller_check", outcome="failure", reason="CallReported", data={}
     ).why
     assert "they had not called the helpdesk" in why
+
+
+def test_zero_hash_after_the_agent_accepted_the_code_still_reports_once(
+    desk: Client, alice: User, clock: FakeClock, django_capture_on_commit_callbacks: Any
+) -> None:
+    page = _call_for(desk, alice, _voice(alice, clock), "INC-29")
+    call = _press(_answered(), "#")
+    # The impostor, who can hear Alice's phone, reads the code out first.
+    assert desk.post(f"{page}code/", {"code": _heard_code(call)}).status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        reported = _press(call, "0#")
+    assert "We have told the helpdesk" in reported.heard
+    (alert,) = [m for m in mail.outbox if m.to == ["helpdesk@demo.example"]]
+    assert "may already have been read out and accepted" in alert.body
+    # A replayed 0# (the gateway retrying, or a second call's) alerts nobody again.
+    again = gateways.call_event(CallEvent(str(call.call_id), CallEventKind.KEYS, keys="0#"))
+    assert again.reply == CallReply.GOODBYE
+    assert AuditEvent.objects.filter(action="phone.reported").count() == 1
 
 
 def test_the_audit_row_of_a_report_is_a_sentence() -> None:

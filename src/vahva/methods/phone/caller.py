@@ -11,7 +11,8 @@ outbox after the commit.
 A call says who calls and why, and only on # the code, twice, digit by digit: a voicemail box
 never presses #, so no code reaches one (boxes with default PINs are a known way into
 accounts, and a voicemail-reading impostor on the line with the helpdesk would pass). 0# says
-the person did not call the helpdesk: the code dies, the audit log and the helpdesk hear of it.
+the person did not call the helpdesk: the code dies, the agent's page refuses it with that
+reason, the audit log and the helpdesk hear of it (also when the code was already accepted).
 
 Where the code is when # arrives, without being kept in clear anywhere at rest: the call id is
 a fresh random UUID (what every gateway takes: Twilio's webhooks accept only a UUID, the dev
@@ -288,14 +289,19 @@ def on_call_event(event: CallEvent, *, now: dt.datetime) -> Answer:
         return Answer(CallReply.CONTINUE)
     language = phone.language_of(row.user)
     words = script(language=language)
+    keys = event.keys.strip()
+    check = row.attempt.removeprefix(PREFIX)
+    if keys.startswith("0"):
+        # Heard even after the code was used: "that was not me" matters most once an
+        # impostor has read the code out. Once per check (a replayed 0# alerts nobody twice).
+        if _reported(check):
+            return Answer(CallReply.GOODBYE, words["over"], language)
+        _report(row, check=check)
+        return Answer(CallReply.REPORTED, words["reported"], language)
     # Expired, used by the agent, replaced by "Send another code", too many wrong codes read
     # out, or reported: a # long after the check must not say a code still worth guessing.
     if not _live(row, now=now):
         return Answer(CallReply.GOODBYE, words["over"], language)
-    keys = event.keys.strip()
-    if keys.startswith("0"):
-        _report(row)
-        return Answer(CallReply.REPORTED, words["reported"], language)
     if not keys.startswith("#"):
         return Answer(CallReply.AGAIN, words["again"], language)
     code = _recovered(row, str(call_id))
@@ -306,13 +312,12 @@ def on_call_event(event: CallEvent, *, now: dt.datetime) -> Answer:
     return Answer(CallReply.AGAIN, speech_of(code, language=language), language)
 
 
-def _report(row: PhoneCode) -> None:
+def _report(row: PhoneCode, *, check: str) -> None:
     """0#: the person did not call the helpdesk, so whoever did is not them."""
     # The impostor on the line with the agent must not pass with this code.
     PhoneCode.objects.filter(pk=row.pk).update(used=True)
     user = row.user
     masked = phone.mask(row.number)
-    check = row.attempt.removeprefix(PREFIX)
     record(
         REPORTED,
         subject=user,
@@ -330,6 +335,14 @@ def _report(row: PhoneCode) -> None:
             "",
             "Whoever is on the line with the helpdesk as this person is probably not them: "
             "do not verify the caller, and contact the person on a known channel.",
+            *(
+                [
+                    "The code may already have been read out and accepted: check what the "
+                    "helpdesk did for this caller, and undo it."
+                ]
+                if row.used
+                else []
+            ),
         ]
     )
     # Mailed after the commit by the outbox: a rolled-back report alerts nobody.
