@@ -107,10 +107,13 @@ types:
 
 check: lint types test
 
-## Rebuild the Finnish message catalogue (needs GNU gettext: apt-get install gettext).
+## Rebuild the Finnish and Swedish message catalogues (needs GNU gettext: apt-get install gettext).
+## Templates that render JavaScript (the app's service worker, templates/**/*.js) hold texts
+## too; the static scripts take theirs from the pages, so they are left out.
 messages: install
-	cd src/vahva && ../../$(BIN)/django-admin makemessages -l fi --no-obsolete \
-	  --ignore 'settings/*' && ../../$(BIN)/django-admin compilemessages
+	cd src/vahva && ../../$(BIN)/django-admin makemessages -l fi -l sv --no-obsolete \
+	  -e html,txt,py,js --ignore 'settings/*' --ignore '*/static/*' \
+	  && ../../$(BIN)/django-admin compilemessages
 
 clean:
 	rm -rf $(VENV) var

@@ -115,15 +115,19 @@ def test_enrolment_is_not_saved_before_the_test_is_approved(signed_in: Client) -
     page = signed_in.get("/security-info/add/app_push/")
     assert phone.enroll(link_on(page).split("#", 1)[1]).status_code == 200
     (test,) = phone.challenges()
-    early = signed_in.post("/security-info/add/app_push/", {"code": uuid.UUID(test["id"]).hex})
+    early = signed_in.post(
+        "/security-info/add/app_push/", {"code": uuid.UUID(test["id"]).hex}, follow=True
+    )
     assert early.status_code == 409
     assert "still waiting for your answer" in text(early)
-    forged = signed_in.post("/security-info/add/app_push/", {"code": uuid.uuid4().hex})
+    forged = signed_in.post("/security-info/add/app_push/", {"code": uuid.uuid4().hex}, follow=True)
     assert forged.status_code == 404
     assert phone.answer(test, "deny").status_code == 200
     url = enrol_status_url(page)
     assert status(signed_in, url)["state"] == "denied"
-    denied = signed_in.post("/security-info/add/app_push/", {"code": uuid.UUID(test["id"]).hex})
+    denied = signed_in.post(
+        "/security-info/add/app_push/", {"code": uuid.UUID(test["id"]).hex}, follow=True
+    )
     assert denied.status_code == 403
     assert "Request denied" in text(denied)
     assert not RegisteredMethod.objects.exists()
@@ -319,11 +323,11 @@ def test_confirming_it_is_you_with_only_the_app(
 def test_the_wizard_leads_with_the_vahva_app(signed_in: Client) -> None:
     page = text(signed_in.get("/security-info/setup/"))
     assert "Method 1 of 2: App" in page
-    assert "Start by getting the vahva app" in page
-    # Where the phone opens the app, as text and as a QR code.
-    assert 'id="app-address">http://localhost:8000/app/<' in page
-    assert 'id="app-qr" src="data:image/svg+xml' in page
-    assert 'id="next" href="/security-info/setup/app_push/"' in page
+    # One page: the enrolment QR both brings the app (a phone without it opens the web app
+    # from the link) and adds the account.
+    assert "No app on your phone yet? This code brings it" in page
+    assert 'id="qr" src="data:image/svg+xml' in page
+    assert 'id="enrol-link" class="secret">http://localhost:8000/app/enroll#' in page
     assert 'href="/security-info/setup/totp/">I want to use a different authenticator app' in page
 
 

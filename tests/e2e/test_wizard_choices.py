@@ -38,8 +38,10 @@ def test_alice_looks_at_other_methods_then_skips_setup(
     expect(page.get_by_role("img", name="QR code for your authenticator app")).to_be_visible()
 
     page.get_by_role("link", name="Back").click()
-    expect(page.get_by_role("heading", name="Start by getting the vahva app")).to_be_visible()
-    expect(page.get_by_role("img", name="QR code that opens the vahva app")).to_be_visible()
+    # Back at the App step: the vahva app's QR code, which brings the app too.
+    expect(page.get_by_role("heading", name="vahva app")).to_be_visible()
+    expect(page.get_by_role("img", name="QR code for the vahva app")).to_be_visible()
+    expect(page.get_by_text("No app on your phone yet? This code brings it")).to_be_visible()
     page.get_by_role("button", name="Not now (ask me again in 1 day)").click()
 
     expect(page.get_by_role("heading", name="Security info")).to_be_visible()

@@ -56,7 +56,7 @@ def test_codes_are_shown_once_for_copy_download_and_print(signed_in: Client) -> 
     assert 'id="copy"' in body
     assert 'id="print"' in body
     assert "methods/recovery.js" in body
-    wrong = signed_in.post("/security-info/add/recovery/", {"code": WRONG})
+    wrong = signed_in.post("/security-info/add/recovery/", {"code": WRONG}, follow=True)
     assert wrong.status_code == 400
     assert "not one of the codes shown" in text(wrong)
     assert not RegisteredMethod.objects.filter(kind="recovery").exists()
@@ -75,7 +75,7 @@ def test_codes_are_not_offered_as_the_default(signed_in: Client) -> None:
     codes = RegisteredMethod.objects.get(kind="recovery")
     info = text(signed_in.get("/security-info/"))
     assert f'<option value="{codes.pk}"' not in info
-    response = signed_in.post("/security-info/default/", {"method": codes.pk})
+    response = signed_in.post("/security-info/default/", {"method": codes.pk}, follow=True)
     assert response.status_code == 400
 
 

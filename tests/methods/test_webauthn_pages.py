@@ -69,7 +69,9 @@ def test_bad_answers_save_nothing(
     signed_in: Client, answer: str, status: int, message: str
 ) -> None:
     signed_in.get("/security-info/add/webauthn/")
-    response = signed_in.post("/security-info/add/webauthn/", {"code": answer, "name": "Key"})
+    response = signed_in.post(
+        "/security-info/add/webauthn/", {"code": answer, "name": "Key"}, follow=True
+    )
     assert response.status_code == status
     assert message in text(response)
     assert not RegisteredMethod.objects.filter(kind="webauthn").exists()
@@ -78,7 +80,7 @@ def test_bad_answers_save_nothing(
 def test_a_key_made_on_another_site_is_refused_and_logged(signed_in: Client) -> None:
     options = options_on(signed_in.get("/security-info/add/webauthn/"))
     answer = SoftAuthenticator().create(options, origin="https://vahva-login.example.net")
-    response = signed_in.post("/security-info/add/webauthn/", {"code": answer})
+    response = signed_in.post("/security-info/add/webauthn/", {"code": answer}, follow=True)
     assert response.status_code == 400
     assert "answered for a different web address" in text(response)
     # The page can try again at once: the same enrolment, its options still there.

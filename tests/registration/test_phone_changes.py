@@ -12,6 +12,7 @@ from django.test import Client
 
 from tests.helpers import sign_in_password, text
 from tests.methods.phone_helpers import NUMBER, answer_and_press, last_code, texts
+from tests.registration.prg import failed_post
 from vahva.audit.models import AuditEvent
 from vahva.methods import service
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
@@ -112,14 +113,16 @@ def test_cannot_switch_another_persons_phone(
 ) -> None:
     bob = make_user(email="bob@example.org")
     bobs = service.save_new(bob, "sms", now=clock(), data={"number": NEW})
-    assert signed_in.post(_delivery(bobs), {"delivery": "voice"}).status_code == 404
+    assert (
+        failed_post(signed_in, _delivery(bobs), {"delivery": "voice"}, to=INFO).status_code == 404
+    )
     assert _unchanged(bobs)
     assert not AuditEvent.objects.filter(action="method.changed").exists()
 
 
 def test_cannot_switch_what_is_not_a_phone(signed_in: Client, alice: Any, clock: Any) -> None:
     app = service.save_new(alice, "totp", now=clock(), secret=pyotp.random_base32())
-    assert signed_in.post(_delivery(app), {"delivery": "voice"}).status_code == 404
+    assert failed_post(signed_in, _delivery(app), {"delivery": "voice"}, to=INFO).status_code == 404
     assert RegisteredMethod.objects.get(pk=app.pk).kind == "totp"
 
 
@@ -127,9 +130,10 @@ def test_cannot_switch_what_is_not_a_phone(signed_in: Client, alice: Any, clock:
 def test_unknown_delivery_is_400(
     signed_in: Client, mobile: RegisteredMethod, delivery: str
 ) -> None:
-    response = signed_in.post(_delivery(mobile), {"delivery": delivery})
+    response = failed_post(signed_in, _delivery(mobile), {"delivery": delivery}, to=INFO)
     assert response.status_code == 400
     assert "Text me a code" in text(response)
+    assert 'id="form-error"' in text(response)
     assert _unchanged(mobile)
 
 
@@ -171,8 +175,10 @@ def test_change_number_by_text(signed_in: Client, mobile: RegisteredMethod) -> N
     assert texts(NEW) == 1
     assert texts(NUMBER) == 0
     other = f"{(int(last_code(NEW)) + 1) % 10**6:06d}"
-    wrong = signed_in.post(_change(mobile), {"code": other})
+    wrong = failed_post(signed_in, _change(mobile), {"code": other})
     assert wrong.status_code == 400
+    # Still the change of number, after the redirect.
+    assert "the new number replaces" in text(wrong)
     assert _unchanged(mobile)
 
     done = signed_in.post(_change(mobile), {"code": last_code(NEW)})
@@ -233,9 +239,14 @@ def test_bad_new_number_is_4xx_and_saves_nothing(
     signed_in: Client, mobile: RegisteredMethod, number: str
 ) -> None:
     signed_in.get(_change(mobile))
-    response = _send(signed_in, _change(mobile), number=number)
+    posted = _send(signed_in, _change(mobile), number=number)
+    assert posted.status_code == 303
+    assert posted["Location"].startswith(_change(mobile) + "&failed=")
+    response = signed_in.get(posted["Location"])
     assert response.status_code == 400
     assert "What phone number would you like to use?" in text(response)
+    # The number typed comes back in its field, to be corrected.
+    assert f'value="{number}"' in text(response)
     assert texts(NEW) == 0
     assert list(RegisteredMethod.objects.values_list("pk", flat=True)) == [mobile.pk]
     assert _unchanged(mobile)

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from tests.helpers import PASSWORD, code_for, sign_in_password, text
+from tests.registration.prg import failed_post
 from vahva.audit.models import AuditEvent
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
@@ -71,11 +72,22 @@ def test_wizard_adds_authenticator_app(signed_in: Client, clock: Any) -> None:
 def test_wrong_code_saves_nothing(signed_in: Client, clock: Any) -> None:
     secret = _secret_on(signed_in.get("/security-info/setup/totp/"))
     right = code_for(secret, clock)
-    response = signed_in.post(
-        "/security-info/setup/totp/", {"code": "000000" if right != "000000" else "111111"}
+    response = failed_post(
+        signed_in,
+        "/security-info/setup/totp/",
+        {"code": "000000" if right != "000000" else "111111", "name": "My phone"},
     )
     assert response.status_code == 400
-    assert "That code is not right" in text(response)
+    assert text(response).count("That code is not right") == 1
+    # The name typed comes back; the code (a secret) does not, and is not in the session.
+    assert 'value="My phone"' in text(response)
+    assert "000000" not in str(dict(signed_in.session))
+    # Reloading the page shows the same failure, as a GET.
+    again = signed_in.get(response.request["PATH_INFO"] + "?" + response.request["QUERY_STRING"])
+    assert again.status_code == 400
+    assert text(again).count("That code is not right") == 1
+    # The form's own address shows it fresh.
+    assert "That code is not right" not in text(signed_in.get("/security-info/setup/totp/"))
     assert _secret_on(response) == secret
     assert not RegisteredMethod.objects.exists()
     assert PendingEnrolment.objects.get().consumed is False
@@ -84,15 +96,18 @@ def test_wrong_code_saves_nothing(signed_in: Client, clock: Any) -> None:
 @pytest.mark.parametrize("code", ["abc", "12 34", "1234567890", ""])
 def test_malformed_enrolment_codes_save_nothing(signed_in: Client, clock: Any, code: str) -> None:
     signed_in.get("/security-info/setup/totp/")
-    response = signed_in.post("/security-info/setup/totp/", {"code": code})
+    response = failed_post(signed_in, "/security-info/setup/totp/", {"code": code})
     assert response.status_code == 400
+    assert 'class="error"' in text(response)
     assert not RegisteredMethod.objects.exists()
 
 
 def test_expired_enrolment_says_start_again(signed_in: Client, clock: Any) -> None:
     secret = _secret_on(signed_in.get("/security-info/setup/totp/"))
     clock.advance(601)
-    response = signed_in.post("/security-info/setup/totp/", {"code": code_for(secret, clock)})
+    response = failed_post(
+        signed_in, "/security-info/setup/totp/", {"code": code_for(secret, clock)}
+    )
     assert response.status_code == 410
     assert "Start again" in text(response)
     assert not RegisteredMethod.objects.exists()
@@ -101,7 +116,7 @@ def test_expired_enrolment_says_start_again(signed_in: Client, clock: Any) -> No
 
 
 def test_post_without_enrolment_is_refused(signed_in: Client, clock: Any) -> None:
-    response = signed_in.post("/security-info/setup/totp/", {"code": "123456"})
+    response = failed_post(signed_in, "/security-info/setup/totp/", {"code": "123456"})
     assert response.status_code == 410
     assert not RegisteredMethod.objects.exists()
 
@@ -142,7 +157,7 @@ def test_choose_method(signed_in: Client) -> None:
     assert signed_in.post("/security-info/setup/choose/", {"kind": "totp"})["Location"] == (
         "/security-info/setup/totp/"
     )
-    bad = signed_in.post("/security-info/setup/choose/", {"kind": "nope"})
+    bad = failed_post(signed_in, "/security-info/setup/choose/", {"kind": "nope"})
     assert bad.status_code == 400
     assert "Choose one of the methods in the list." in text(bad)
 
@@ -244,7 +259,11 @@ def test_add_change_default_and_remove(signed_in: Client, clock: Any) -> None:
     phone.refresh_from_db()
     assert tablet.is_default
     assert not phone.is_default
-    assert signed_in.post("/security-info/default/", {"method": "x"}).status_code == 400
+    refused = failed_post(
+        signed_in, "/security-info/default/", {"method": "x"}, to="/security-info/"
+    )
+    assert refused.status_code == 400
+    assert text(refused).count("Choose one of your own methods.") == 1
 
     confirm_page = signed_in.get(f"/security-info/remove/{tablet.pk}/")
     assert "Remove <strong>Authenticator app code (Tablet)</strong>?" in text(confirm_page)
@@ -299,8 +318,11 @@ def test_cannot_touch_another_persons_method(signed_in: Client, make_user: Any, 
     bob = make_user("bob@example.org")
     bobs = service.save_new(bob, "totp", now=clock(), secret=pyotp.random_base32())
     assert signed_in.get(f"/security-info/remove/{bobs.pk}/").status_code == 404
-    assert signed_in.post(f"/security-info/remove/{bobs.pk}/").status_code == 404
-    assert signed_in.post("/security-info/default/", {"method": bobs.pk}).status_code == 400
+    info = "/security-info/"
+    assert failed_post(signed_in, f"/security-info/remove/{bobs.pk}/", to=info).status_code == 404
+    refused = failed_post(signed_in, "/security-info/default/", {"method": bobs.pk}, to=info)
+    assert refused.status_code == 400
+    assert "Choose one of your own methods." in text(refused)
     assert RegisteredMethod.objects.filter(pk=bobs.pk).exists()
 
 

@@ -27,8 +27,9 @@ GATHER_TIMEOUT = 5
 #: Seconds the phone rings before Twilio gives up ("no-answer").
 RING_TIMEOUT = 30
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
-#: <Say> languages for the people's languages.
-SAY_LANGUAGES = {"en": "en-GB", "fi": "fi-FI"}
+#: <Say> languages for the people's languages. Twilio's voices speak Swedish as sv-SE (it has
+#: no sv-FI voice); Finland's Swedish speakers understand it as well as a Finland-Swedish one.
+SAY_LANGUAGES = {"en": "en-GB", "fi": "fi-FI", "sv": "sv-SE"}
 
 
 class _ApiBaseHttpClient(TwilioHttpClient):  # type: ignore[misc]

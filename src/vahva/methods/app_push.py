@@ -73,7 +73,9 @@ class AppPushMethod(Method):
     matches_numbers = True
     typed_code = True
     audited_outcomes = {"push.denied": "denied", "push.reported": "reported"}
-    wizard = WizardStep("app", _("App"), lead=True, template="methods/app_push/wizard_step.html")
+    # The App step opens on the enrolment page: its QR both opens the app (on a phone
+    # without it) and adds the account, so there is no "get the app" page before it.
+    wizard = WizardStep("app", _("App"), lead=True)
 
     def device_of(self, registered: RegisteredMethod) -> str | None:
         device = registered.data.get("device")
@@ -94,11 +96,6 @@ class AppPushMethod(Method):
                 "pause": pause,
             },
         )
-
-    def wizard_context(self) -> dict[str, Any]:
-        # Where the phone opens the vahva app (the enrolment QR comes on the next page).
-        app_url = f"{str(settings.PUBLIC_URL).rstrip('/')}/app/"
-        return {"app_url": app_url, "app_qr": totp.qr_data_uri(app_url)}
 
     @staticmethod
     def _devices(user: User) -> list[object]:

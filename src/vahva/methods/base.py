@@ -45,13 +45,15 @@ class WizardStep:
     """Where a method stands in the registration wizard ("Keep your account secure").
 
     Methods with the same ``slug`` satisfy the same step; the ``lead`` one opens it with its
-    own ``template`` (the App step: "get the vahva app"), the others are reached from there
-    ("I want to use a different authenticator app") or by "different method"."""
+    own ``template`` (an introduction page) or, without one, with its enrolment page; the
+    others are reached from there ("I want to use a different authenticator app") or by
+    "different method"."""
 
     slug: str
     #: The step's tab ("App", "Phone"), as its lead method names it.
     tab: str | Promise
     lead: bool = False
+    #: An introduction page before the enrolment page; "": the step opens on enrolment.
     template: str = ""
 
 
@@ -147,7 +149,8 @@ class Method(ABC):
     wizard: ClassVar[WizardStep | None] = None
 
     def wizard_context(self) -> dict[str, Any]:
-        """Template data for the wizard step this method leads (the app's address, a QR)."""
+        """Template data for the method's pages in the wizard (its intro page, if it has one,
+        and its enrolment page there)."""
         return {}
 
     def working(self, registered: RegisteredMethod, *, now: dt.datetime) -> bool:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -18,22 +20,43 @@ from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.signin.forms import CodeForm
 
-from . import passwords
+from . import failures, passwords
 from .forms import ChangePasswordForm, ForgotPasswordForm, NewPasswordForm
+from .models import PasswordReset
 from .views import reauth
 
 
 def _failed(
     request: HttpRequest, template: str, context: dict[str, Any], exc: VahvaError
 ) -> HttpResponse:
+    """A reset link that does not work (a GET: nothing to post again)."""
     response = render(request, template, {**context, "error": exc.message}, status=exc.status)
     if isinstance(exc, RateLimited):
         response["Retry-After"] = str(exc.retry_after)
     return response
 
 
-def _invalid(form: Any, exc: ValidationError) -> None:
-    form.add_error("new", exc)
+def _again(
+    request: HttpRequest,
+    *,
+    form: forms.Form | None = None,
+    exc: VahvaError | ValidationError | None = None,
+    keep: tuple[str, ...] = (),
+) -> HttpResponse:
+    """Post/redirect/get: the failure is shown by the page's GET. Passwords and codes typed
+    are never kept (failures.SECRET_FIELDS): the person types them again."""
+    if isinstance(exc, ValidationError):
+        assert form is not None  # Django's password validators answer about a form's field
+        form.add_error("new", exc)
+        exc = None
+    return failures.redirect_failed(
+        request,
+        status=exc.status if exc is not None else 400,
+        error=exc.message if exc is not None else "",
+        form=form,
+        keep=keep,
+        retry_after=exc.retry_after if isinstance(exc, RateLimited) else None,
+    )
 
 
 @login_required
@@ -48,20 +71,19 @@ def change(request: HttpRequest) -> HttpResponse:
     if not passwords.confirmed_with_second_factor(request):
         # Changing the password is a sensitive change: a second factor first, then back here.
         return reauth(request)
-    form = ChangePasswordForm(request.POST if request.method == "POST" else None)
-    context = {"form": form}
-    if request.method == "GET" or not form.is_valid():
-        status = 400 if request.method == "POST" else 200
-        return render(request, "registration/password_change.html", context, status=status)
+    if request.method == "GET":
+        failure = failures.recalled(request)
+        context = {"form": failures.form_again(ChangePasswordForm, failure)}
+        return failures.render_page(request, "registration/password_change.html", context, failure)
+    form = ChangePasswordForm(request.POST)
+    if not form.is_valid():
+        return _again(request, form=form)
     try:
         passwords.change(
             request, current=form.cleaned_data["current"], new=form.cleaned_data["new"]
         )
-    except ValidationError as exc:
-        _invalid(form, exc)
-        return render(request, "registration/password_change.html", context, status=400)
-    except VahvaError as exc:
-        return _failed(request, "registration/password_change.html", context, exc)
+    except (ValidationError, VahvaError) as exc:
+        return _again(request, form=form, exc=exc)
     return redirect("registration:password_changed")
 
 
@@ -81,14 +103,17 @@ def sign_out_others(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def forgot(request: HttpRequest) -> HttpResponse:
-    form = ForgotPasswordForm(request.POST if request.method == "POST" else None)
-    if request.method == "GET" or not form.is_valid():
-        status = 400 if request.method == "POST" else 200
-        return render(request, "registration/password_forgot.html", {"form": form}, status=status)
+    if request.method == "GET":
+        failure = failures.recalled(request)
+        context = {"form": failures.form_again(ForgotPasswordForm, failure)}
+        return failures.render_page(request, "registration/password_forgot.html", context, failure)
+    form = ForgotPasswordForm(request.POST)
+    if not form.is_valid():
+        return _again(request, form=form, keep=("email",))
     try:
         passwords.request_reset(request, email=form.cleaned_data["email"], now=clock.now())
     except RateLimited as exc:
-        return _failed(request, "registration/password_forgot.html", {"form": form}, exc)
+        return _again(request, exc=exc, keep=("email",))
     # The same page whether the address has an account or not (no enumeration).
     return render(request, "registration/password_forgot_sent.html")
 
@@ -126,31 +151,38 @@ def reset(request: HttpRequest) -> HttpResponse:
             request, "registration/password_needs_method.html", {"reset": True}, status=409
         )
     method = registry.get(registered.kind)
-    form = CodeForm(request.POST if request.method == "POST" else None)
+    failure = failures.recalled(request) if request.method == "GET" else None
+    form = (
+        CodeForm(request.POST)
+        if request.method == "POST"
+        else failures.form_again(CodeForm, failure)
+    )
     if method.letters or not method.listed:
         form.letters()
     context = {"form": form, "method": method}
-    if request.method == "GET" or not form.is_valid():
-        status = 400 if request.method == "POST" else 200
-        return render(request, "registration/password_reset_code.html", context, status=status)
+    if request.method == "GET":
+        template = "registration/password_reset_code.html"
+        return failures.render_page(request, template, context, failure)
+    if not form.is_valid():
+        return _again(request, form=form)
     try:
         passwords.confirm_second_factor(request, row, registered, form.cleaned_data["code"])
     except VahvaError as exc:
-        return _failed(request, "registration/password_reset_code.html", context, exc)
+        return _again(request, exc=exc)
     return redirect("registration:password_reset")
 
 
-def _new_password(request: HttpRequest, row: Any, *, now: Any) -> HttpResponse:
-    form = NewPasswordForm(request.POST if request.method == "POST" else None)
-    context = {"form": form}
-    if request.method == "GET" or not form.is_valid():
-        status = 400 if request.method == "POST" else 200
-        return render(request, "registration/password_reset_new.html", context, status=status)
+def _new_password(request: HttpRequest, row: PasswordReset, *, now: dt.datetime) -> HttpResponse:
+    if request.method == "GET":
+        failure = failures.recalled(request)
+        context = {"form": failures.form_again(NewPasswordForm, failure)}
+        template = "registration/password_reset_new.html"
+        return failures.render_page(request, template, context, failure)
+    form = NewPasswordForm(request.POST)
+    if not form.is_valid():
+        return _again(request, form=form)
     try:
         passwords.finish(request, row, new=form.cleaned_data["new"], now=now)
-    except ValidationError as exc:
-        _invalid(form, exc)
-        return render(request, "registration/password_reset_new.html", context, status=400)
-    except VahvaError as exc:
-        return _failed(request, "registration/password_reset_new.html", context, exc)
+    except (ValidationError, VahvaError) as exc:
+        return _again(request, form=form, exc=exc)
     return render(request, "registration/password_reset_finished.html")

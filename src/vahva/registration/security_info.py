@@ -28,6 +28,7 @@ from vahva.sessions import service as browser_sessions
 from vahva.signin import remembered
 from vahva.signin.reauth import recently_authenticated
 
+from . import failures
 from .views import not_yours, reauth
 
 
@@ -60,7 +61,7 @@ def security_info(request: HttpRequest) -> HttpResponse:
     installed = registry.all_methods()
     first = methods.first_registered_at(person)
     enforced = enforced_from(first, settings.ACTIVATION_DELAY) if first else None
-    return render(
+    return failures.render_page(
         request,
         "registration/security_info.html",
         {
@@ -88,6 +89,19 @@ def security_info(request: HttpRequest) -> HttpResponse:
             # Where the person is signed in (sessions/security_info_sessions.html).
             "sessions": browser_sessions.listed_for(request, now=now),
         },
+        # A change below that failed: said here after the redirect (post/redirect/get).
+        failures.recalled(request),
+    )
+
+
+def _refused(request: HttpRequest, status: int, error: str = "") -> HttpResponse:
+    """A change of a method that is not the person's (another's id, or one removed in another
+    tab): said on Security info after a redirect, so Back does not post it again."""
+    return failures.redirect_failed(
+        request,
+        status=status,
+        error=error or _("Choose one of your own methods."),
+        to=reverse("registration:security_info"),
     )
 
 
@@ -123,7 +137,8 @@ def forget_remembered(request: HttpRequest, device_id: int | None = None) -> Htt
     else:
         count = int(remembered.forget(request.user, device_id))
         if not count:
-            return not_yours(request)
+            # Another person's browser, or one forgotten in another tab.
+            return _refused(request, 404, _("That browser is not remembered any more."))
     record(
         "remembered.forgotten",
         subject=request.user,
@@ -148,7 +163,7 @@ def set_default(request: HttpRequest) -> HttpResponse:
     try:
         method = methods.set_default(signed_in(request), request.POST.get("method"))
     except MalformedInput:
-        return not_yours(request, 400)
+        return _refused(request, 400)
     record(
         "method.default",
         subject=request.user,
@@ -167,7 +182,7 @@ def remove(request: HttpRequest, method_id: int) -> HttpResponse:
     try:
         registered = methods.get_for(signed_in(request), method_id)
     except MalformedInput:
-        return not_yours(request, 404)
+        return _refused(request, 404) if request.method == "POST" else not_yours(request, 404)
     label = registry.get(registered.kind).describe(registered)
     if request.method == "GET":
         return render(
@@ -195,7 +210,7 @@ def method_change(request: HttpRequest, method_id: int, action: str) -> HttpResp
     try:
         registered = methods.get_for(signed_in(request), method_id)
     except MalformedInput:
-        return not_yours(request)
+        return _refused(request, 404)
     if not recently_authenticated(request):
         # Session hijack: a change needs a recent sign-in. Back to Security info afterwards:
         # this POST cannot be repeated by a redirect.
@@ -204,11 +219,8 @@ def method_change(request: HttpRequest, method_id: int, action: str) -> HttpResp
     try:
         changed, done = registry.get(before).change(registered, action, request.POST.dict())
     except MalformedInput as exc:
-        return render(
-            request,
-            "web/error.html",
-            {"title": _("Unknown method"), "message": exc.message},
-            status=exc.status,
+        return failures.redirect_failed(
+            request, status=exc.status, error=exc.message, to=reverse("registration:security_info")
         )
     if changed.kind != before:
         record(

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -17,39 +17,31 @@ from vahva import clock
 from vahva.accounts.models import signed_in
 from vahva.audit.log import record
 from vahva.conf import settings
-from vahva.errors import (
-    AlreadyCompleted,
-    ExpiredChallenge,
-    MalformedInput,
-    RateLimited,
-    VahvaError,
-)
+from vahva.errors import AlreadyCompleted, ExpiredChallenge, MalformedInput, RateLimited, VahvaError
 from vahva.methods import registry
 from vahva.methods import service as methods
+from vahva.methods.base import Method
+from vahva.methods.models import PendingEnrolment
 from vahva.policy import exemptions
 from vahva.policy.decide import enforced_from
-from vahva.signin import engine
 from vahva.signin.forms import EnrolCredentialForm
 from vahva.signin.reauth import recently_authenticated
 from vahva.signin.requirements import is_staff
 from vahva.signin.views import safe_next
 
-from . import campaign, wizard
+from . import campaign, enrolment, failures, wizard
 from .forms import ChooseMethodForm, EnrolCodeForm
 
-SESSION_PENDING = "vahva_pending_enrolment"
+SESSION_PENDING = enrolment.SESSION_PENDING
 SESSION_NEXT = "vahva_setup_next"
 
 
 def _wizard_context(request: HttpRequest, current: int, step: wizard.Step | None) -> dict[str, Any]:
     all_steps = wizard.steps()
-    has = methods.has_methods(signed_in(request))
+    person = signed_in(request)
+    has = methods.has_methods(person)
     # Staff get no "Not now": their accounts reach everyone else's.
-    left = (
-        0
-        if has or is_staff(request.user)
-        else campaign.standing(request.user, now=clock.now()).snoozes_left
-    )
+    left = 0 if has or is_staff(person) else campaign.standing(person, now=clock.now()).snoozes_left
     return {
         "wizard": True,
         "steps": all_steps,
@@ -87,12 +79,12 @@ def not_yours(request: HttpRequest, status: int = 404) -> HttpResponse:
     )
 
 
-def _enrol_form(method: Any, data: Any = None) -> EnrolCodeForm | EnrolCredentialForm:
+def _enrol_form(method: Method, data: Any = None) -> EnrolCodeForm | EnrolCredentialForm:
     """A security key's answer is the browser's WebAuthn JSON, not a 6-digit code."""
     return EnrolCredentialForm(data) if method.ceremony else EnrolCodeForm(data)
 
 
-def _enrol_url(kind: str, pending: Any, *, in_wizard: bool) -> str:
+def _enrol_url(kind: str, pending: PendingEnrolment, *, in_wizard: bool) -> str:
     """The enrolment page of ``kind``; a change of number keeps saying which phone it replaces."""
     name = "registration:setup_enrol" if in_wizard else "registration:enrol"
     url = reverse(name, kwargs={"kind": kind})
@@ -101,7 +93,7 @@ def _enrol_url(kind: str, pending: Any, *, in_wizard: bool) -> str:
 
 
 @login_required
-@require_http_methods(["GET"])
+@require_http_methods(["GET", "POST"])
 def setup(request: HttpRequest) -> HttpResponse:
     """Keep your account secure: the first step the person has not done yet."""
     next_url = safe_next(request, request.GET.get("next"))
@@ -111,6 +103,13 @@ def setup(request: HttpRequest) -> HttpResponse:
     if found is None:
         return redirect("registration:done")
     index, step = found
+    if not step.template:
+        # The step opens on its lead method's enrolment page, here at the wizard's address
+        # (one page fewer: the app's QR both brings the app and adds the account). Its forms
+        # post here: a step done meanwhile (another tab) is met as AlreadyCompleted.
+        return enrol(request, step.primary, in_wizard=True)
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
     context = _wizard_context(request, index, step)
     context.update(registry.get(step.primary).wizard_context())
     return render(request, step.template, context)
@@ -167,9 +166,12 @@ def skip(request: HttpRequest) -> HttpResponse:
         # Skipping a later step (the phone): the wizard still ends with what was set up.
         return redirect("registration:done")
     # A posted "Not now" the page did not offer (staff, or none left) is refused here too.
-    snoozed = None if is_staff(request.user) else campaign.snooze(request.user, now=clock.now())
+    person = signed_in(request)
+    snoozed = None if is_staff(person) else campaign.snooze(person, now=clock.now())
     if snoozed is None:
         request.session[campaign.SESSION_MUST_REGISTER] = True
+        # Refused, not redirected: the wizard offered no "Not now" (staff, or none left), so
+        # this POST was forged or its page stale; nothing was changed to post again.
         return render(
             request,
             "web/error.html",
@@ -199,39 +201,26 @@ def choose(request: HttpRequest, in_wizard: bool = False) -> HttpResponse:
     """Which method would you like to add?"""
     if needsreauth(request):
         return reauth(request)
-    form = ChooseMethodForm(request.POST or None)
-    context: dict[str, Any] = {"form": form, "in_wizard": in_wizard}
-    if in_wizard:
-        context.update(_wizard_context(request, 1, None))
     if request.method == "POST":
+        form = ChooseMethodForm(request.POST)
         if form.is_valid():
             name = "registration:setup_enrol" if in_wizard else "registration:enrol"
             return redirect(name, kind=form.cleaned_data["kind"])
-        return render(request, "registration/choose.html", context, status=400)
-    return render(request, "registration/choose.html", context)
+        return failures.redirect_failed(request, status=400, form=form, keep=("kind",))
+    failure = failures.recalled(request)
+    context: dict[str, Any] = {
+        "form": failures.form_again(ChooseMethodForm, failure),
+        "in_wizard": in_wizard,
+    }
+    if in_wizard:
+        context.update(_wizard_context(request, 1, None))
+    return failures.render_page(request, "registration/choose.html", context, failure)
 
 
-def _pending_for(request: HttpRequest, kind: str, replacing: Any = None) -> Any:
-    """Reuse this browser's pending enrolment of ``kind`` while valid, else start one.
-
-    A change of number (``replacing`` a phone) and an added method never share one: an
-    abandoned change must not replace the phone when a method is added later."""
-    method = registry.get(kind)
-    pending_id = request.session.get(SESSION_PENDING)
-    if pending_id:
-        try:
-            pending = methods.get_pending(signed_in(request), pending_id)
-            old = methods.replaced_by(pending)
-            same = (old.pk if old else None) == (replacing.pk if replacing else None)
-            if pending.kind == kind and pending.expires_at > clock.now() and same:
-                return pending
-        except VahvaError:
-            pass
-    pending = method.start_enrolment(signed_in(request), now=clock.now())
-    if replacing is not None:
-        pending = methods.mark_replacing(pending, replacing)
-    request.session[SESSION_PENDING] = str(pending.pk)
-    return pending
+#: The enrolment page's fields that may be shown again after a failure (never the code).
+KEPT_FIELDS = ("name", "country", "number", "delivery", "known", "serial")
+#: Failure.page of an enrolment that must start again.
+EXPIRED = "expired"
 
 
 @login_required
@@ -255,132 +244,91 @@ def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpRespo
         )
     if needsreauth(request):
         return reauth(request)
-    found = wizard.next_step(_done_kinds(request)) if in_wizard else None
+    if request.method == "POST":
+        return _enrol_post(request, method, in_wizard=in_wizard)
+    context = _enrol_context(request, method, in_wizard=in_wizard)
+    failure = failures.recalled(request)
+    if failure is not None and failure.page == EXPIRED:
+        return failures.render_page(request, "registration/enrol_expired.html", context, failure)
+    try:
+        pending = enrolment.pending_for(
+            request.session,
+            signed_in(request),
+            method,
+            replace=request.GET.get("replace"),
+            now=clock.now(),
+        )
+    except MalformedInput:
+        return not_yours(request)
+    form = failures.form_again(lambda data: _enrol_form(method, data), failure)
+    context.update(method.enrolment_context(pending), form=form, pending=pending)
+    return failures.render_page(request, f"methods/{kind}/enrol.html", context, failure)
+
+
+def _enrol_context(request: HttpRequest, method: Method, *, in_wizard: bool) -> dict[str, Any]:
     context: dict[str, Any] = {"method": method, "in_wizard": in_wizard}
     if in_wizard:
+        found = wizard.next_step(_done_kinds(request))
         context.update(
             _wizard_context(request, found[0] if found else 1, found[1] if found else None)
         )
-    if request.method == "GET":
-        replacing = None
-        if request.GET.get("replace"):
-            # "Change number": the phone it replaces is looked up by (user, id), never trusted.
-            try:
-                replacing = methods.replaceable_of(
-                    signed_in(request), request.GET["replace"], by=kind
-                )
-            except MalformedInput:
-                return not_yours(request)
-        pending = _pending_for(request, kind, replacing)
-        context.update(method.enrolment_context(pending), form=_enrol_form(method), pending=pending)
-        return render(request, f"methods/{kind}/enrol.html", context)
+        # What the method adds to its page in the wizard (Method.wizard_context).
+        context.update(method.wizard_context())
+    return context
 
-    form = _enrol_form(method, request.POST)
+
+def _enrol_post(request: HttpRequest, method: Method, *, in_wizard: bool) -> HttpResponse:
+    """The enrolment page's forms: an action before the proof, or the proof. Every outcome
+    is a redirect (post/redirect/get): Back and Reload never send a code or a text again."""
+    onwards = "registration:setup" if in_wizard else "registration:security_info"
+    now = clock.now()
     try:
-        pending = methods.get_pending(signed_in(request), request.session.get(SESSION_PENDING))
-        if pending.kind != kind:
-            raise ExpiredChallenge()
+        pending = enrolment.current(request.session, signed_in(request), method.kind)
         if request.POST.get("action"):
-            return _enrol_action(request, method, pending, context, in_wizard=in_wizard)
+            pending = enrolment.act(
+                pending,
+                action=str(request.POST["action"]),
+                data=request.POST.dict(),
+                now=now,
+                ip=getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR"),
+            )
+            # The page is the (new) kind's: a number to be called instead of texted.
+            return redirect(_enrol_url(pending.kind, pending, in_wizard=in_wizard))
+        form = _enrol_form(method, request.POST)
+        if not form.is_valid():
+            return failures.redirect_failed(request, status=400, form=form, keep=KEPT_FIELDS)
+        saved = enrolment.finish(
+            request,
+            pending,
+            response=form.cleaned_data["code"],
+            name=form.cleaned_data["name"],
+            now=now,
+        )
     except AlreadyCompleted:
         # Double-submitted form: the first submit saved the method; carry on from there.
-        return redirect("registration:setup" if in_wizard else "registration:security_info")
-    except VahvaError as exc:
-        return render(
-            request,
-            "registration/enrol_expired.html",
-            {**context, "error": exc.message},
-            status=exc.status,
-        )
-    context.update(method.enrolment_context(pending), form=form, pending=pending)
-    if not form.is_valid():
-        return render(request, f"methods/{kind}/enrol.html", context, status=400)
-    replaced = methods.replaced_by(pending)
-    try:
-        registered = method.finish_enrolment(
-            pending, form.cleaned_data["code"], now=clock.now(), name=form.cleaned_data["name"]
-        )
-    except AlreadyCompleted:
-        return redirect("registration:setup" if in_wizard else "registration:security_info")
+        return redirect(onwards)
     except ExpiredChallenge as exc:
-        return render(
-            request,
-            "registration/enrol_expired.html",
-            {**context, "error": exc.message},
-            status=exc.status,
-        )
+        return failures.redirect_failed(request, status=exc.status, error=exc.message, page=EXPIRED)
     except VahvaError as exc:
-        record(
-            "method.enrol",
-            subject=request.user,
-            actor=request.user,
-            request=request,
-            outcome="failure",
-            reason=engine.failure_reason(exc),
-            method=kind,
-        )
-        return render(
+        return failures.redirect_failed(
             request,
-            f"methods/{kind}/enrol.html",
-            {**context, "error": exc.message},
             status=exc.status,
+            error=exc.message,
+            keep=KEPT_FIELDS,
+            retry_after=exc.retry_after if isinstance(exc, RateLimited) else None,
         )
-    # The consumed enrolment's id stays in the session: a double-submitted form then meets
-    # AlreadyCompleted (and carries on) instead of "expired".
-    if replaced is not None:
-        record(
-            "method.changed",
-            subject=request.user,
-            actor=request.user,
-            request=request,
-            change="number",
-            method=kind,
-            method_id=registered.pk,
-            old_method=replaced.kind,
-            old_method_id=replaced.pk,
-        )
+    if saved.replaced is not None:
         messages.success(
             request,
             _("Your phone number was changed: %(method)s.")
-            % {"method": method.describe(registered)},
+            % {"method": method.describe(saved.registered)},
         )
-        return redirect("registration:setup" if in_wizard else "registration:security_info")
-    record(
-        "method.added",
-        subject=request.user,
-        actor=request.user,
-        request=request,
-        method=kind,
-        method_id=registered.pk,
-    )
-    if in_wizard:
+    elif in_wizard:
         if method.verified_message:
             messages.success(request, str(method.verified_message))
-        return redirect("registration:setup")
-    messages.success(request, method.added_message(registered))
-    return redirect("registration:security_info")
-
-
-def _enrol_action(
-    request: HttpRequest, method: Any, pending: Any, context: dict[str, Any], *, in_wizard: bool
-) -> HttpResponse:
-    """A step of the enrolment page before the proof ("Text me a code", "Resend code")."""
-    ip = getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR")
-    try:
-        pending = method.enrolment_action(
-            pending, str(request.POST["action"]), request.POST.dict(), now=clock.now(), ip=ip
-        )
-    except AlreadyCompleted:
-        return redirect("registration:setup" if in_wizard else "registration:security_info")
-    except VahvaError as exc:
-        context.update(method.enrolment_context(pending), form=EnrolCodeForm(), pending=pending)
-        context.update(error=exc.message, posted=request.POST)
-        response = render(request, f"methods/{pending.kind}/enrol.html", context, status=exc.status)
-        if isinstance(exc, RateLimited):
-            response["Retry-After"] = str(exc.retry_after)
-        return response
-    # Post/redirect/get: a reload does not text again; the page is the (new) kind's.
-    return redirect(_enrol_url(pending.kind, pending, in_wizard=in_wizard))
+    else:
+        messages.success(request, method.added_message(saved.registered))
+    return redirect(onwards)
 
 
 @login_required

@@ -251,7 +251,7 @@ SILENCED_SYSTEM_CHECKS = [
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
 LANGUAGE_CODE = CONFIG.language_code
-LANGUAGES = [("en", "English"), ("fi", "Suomi")]
+LANGUAGES = [("en", "English"), ("fi", "Suomi"), ("sv", "Svenska")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = CONFIG.time_zone
 USE_I18N = True

@@ -115,6 +115,7 @@ def place_call(
         attempt=attempt.id if attempt else "",
         ip=attempt.ip if attempt else None,
         service=service_name[:200],
+        language=language,
         created_at=now,
         expires_at=now + dt.timedelta(seconds=settings.PHONE_CALL_TTL),
     )
@@ -180,7 +181,8 @@ def on_call_event(event: CallEvent) -> Answer:
             from . import caller
 
             return caller.on_call_event(event, now=now)
-        language = phone.language_of(call.user)
+        # The webhook request has no language of the person's: keep the one the call began in.
+        language = call.language or phone.language_of(call.user)
         words = script(service_name=call.service, language=language)
         live = call.state in LIVE and call.expires_at > now
         if event.kind == CallEventKind.RINGING:

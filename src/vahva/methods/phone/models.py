@@ -66,6 +66,9 @@ class PhoneCall(models.Model):
     expires_at = models.DateTimeField()
     service = models.CharField(max_length=200, blank=True, default="")
     ip = models.GenericIPAddressField(null=True, blank=True)
+    #: The language the call speaks, chosen when it is placed: the provider's webhooks that
+    #: carry the keys come with no language of the person's, so the replies need it from here.
+    language = models.CharField(max_length=8, blank=True, default="")
     #: The outbox message that places the call (the call fails when it cannot be placed).
     message = models.ForeignKey(
         "gateways.OutboxMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

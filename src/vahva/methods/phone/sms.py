@@ -180,8 +180,9 @@ class SmsMethod(phone.PhoneMethod, Method):
     verified_message = _("SMS verified successfully")
     sends = True
     send_channel = "sms"
-    # The Phone step: a number, then "Text me a code" (SMS) or "Call me" (press #).
-    wizard = WizardStep("phone", _("Phone"), lead=True, template="methods/phone/wizard_step.html")
+    # The Phone step: a number, then "Text me a code" (SMS) or "Call me" (press #); it opens
+    # on the number page itself (its one sentence of introduction is there).
+    wizard = WizardStep("phone", _("Phone"), lead=True)
 
     def phone_label(self, masked: str) -> str:
         return gettext("Text a code to %(number)s") % {"number": masked}
