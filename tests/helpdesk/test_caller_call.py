@@ -322,3 +322,25 @@ def test_through_twilio_the_code_comes_only_with_the_gather(
     # A forged call id, even signed: no code.
     forged = _signed(client, f"/gateways/twilio/gather/{uuid.uuid4()}", {"Digits": "#"})
     assert forged.status_code == 404
+
+
+def test_the_first_words_and_the_reply_to_hash_speak_the_persons_language(
+    desk: Client, alice: User, clock: FakeClock
+) -> None:
+    from django.utils import translation
+
+    phone = methods.save_new(
+        alice,
+        "voice",
+        now=clock() - dt.timedelta(days=1),
+        data={"number": NUMBER, "language": "fi"},
+    )
+    _call_for(desk, alice, phone, "INC-30")  # the agent's page is in English
+    placed = json.loads(OutboxMessage.objects.get(channel="call").payload)
+    assert placed["language"] == "fi"
+    delivered()
+    # The webhook's request carries some other language (or none): the reply keeps Alice's.
+    with translation.override("sv"):
+        answer = gateways.call_event(CallEvent(_call_id(), CallEventKind.KEYS, keys="#"))
+    assert answer.reply == CallReply.AGAIN
+    assert answer.language == "fi"

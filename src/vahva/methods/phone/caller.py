@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext
@@ -74,6 +75,14 @@ def attempt_of(check: str) -> str:
 
 def _number(registered: RegisteredMethod) -> str:
     return str(registered.data.get("number", ""))
+
+
+def _language(user: User, registered: RegisteredMethod) -> str:
+    """The person's language (or the one the phone was registered in): never the agent's,
+    whose request is active when the code is sent, nor the webhook's, which has none, so
+    the first words and the reply to # are in one language."""
+    chosen = str(getattr(user, "language", "") or "") or str(registered.data.get("language", ""))
+    return (chosen or str(django_settings.LANGUAGE_CODE))[:2]
 
 
 def checks(user: User, kind: str, *, call: bool) -> list[CallerCheck]:
@@ -172,7 +181,7 @@ def send(registered: RegisteredMethod, *, check: str, now: dt.datetime, call: bo
     what was done, in a sentence. LimitReached (audited) when a texts-and-calls limit is full."""
     number = _number(registered)
     user = registered.user
-    language = phone.language_of(user)
+    language = _language(user, registered)
     call_id = uuid.uuid4()
     # A call's code is derived from its call id (see the module docstring), a text's is random.
     code = _call_code(str(call_id), crypto.current_key_id()) if call else new_code()
@@ -279,15 +288,15 @@ def on_call_event(event: CallEvent, *, now: dt.datetime) -> Answer:
     row = (
         PhoneCode.objects.select_for_update()
         .filter(salt=call_id.hex, attempt__startswith=PREFIX, registered__isnull=False)
-        .select_related("user")
+        .select_related("user", "registered")
         .first()
     )
-    if row is None:
+    if row is None or row.registered is None:
         # A forged or altered call id: no row, no code.
         return Answer(CallReply.UNKNOWN)
     if event.kind != CallEventKind.KEYS:
         return Answer(CallReply.CONTINUE)
-    language = phone.language_of(row.user)
+    language = _language(row.user, row.registered)
     words = script(language=language)
     keys = event.keys.strip()
     check = row.attempt.removeprefix(PREFIX)
