@@ -108,3 +108,63 @@ def test_the_agent_verifies_alice_by_text_and_by_a_recovery_code(
     verified = AuditEvent.objects.filter(action="helpdesk.caller_check", outcome="ok")
     assert [e.data["ticket"] for e in verified] == ["INC-700", "INC-700"]
     problems.assert_none(expected_status_at={refused_at: 400})
+
+
+def test_the_call_says_the_code_only_when_hash_is_pressed_on_the_dev_phone(
+    live_server: Any,
+    page: Page,
+    context: BrowserContext,
+    clock: FakeClock,
+    make_user: Callable[..., Any],
+    problems: BrowserProblems,
+    settings: Any,
+) -> None:
+    base = live_server.url
+    settings.VAHVA = {**settings.VAHVA, "PUBLIC_URL": base, "DEV_PHONE": True}
+    agent_secret = make_agent(make_user, clock)
+    alice = make_user(email=ALICE, full_name="Alice Aalto")
+    methods.save_new(
+        alice,
+        "voice",
+        now=clock() - dt.timedelta(days=1),
+        data={"number": NUMBER, "language": "en"},
+    )
+
+    desk = page
+    agent_signs_in(desk, base, agent_secret, clock)
+    open_person(desk, base, "alice@", "Alice Aalto")
+    caller = desk.locator("#caller-other")
+    caller.get_by_label(f"Call {MASKED} with a code").check()
+    caller.locator("#caller-ways").get_by_label("Ticket number").fill("INC-800")
+    caller.get_by_role("button", name="Start the check").click()
+    expect(desk.locator("#caller-sent")).to_have_text(f"We are calling {MASKED} with a code.")
+
+    # Alice's phone rings; what it says before any key (a voicemail box's recording) has no
+    # code, only who calls, why, and "press the hash key".
+    phone = context.new_page()
+    phone.goto(f"{base}/dev/phone/{NUMBER}/")
+    expect(phone.locator("#call-state")).to_have_text("Ringing…")
+    said = phone.locator("#call-say")
+    expect(said).to_contain_text("The helpdesk asked us to call you with a code")
+    expect(said).to_contain_text("press the hash key")
+    assert not re.search(r"\d", said.inner_text())
+    phone.get_by_role("button", name="Answer", exact=True).click()
+    expect(phone.locator("#call-state")).to_have_text("On a call")
+    expect(phone.locator("#call-heard")).to_have_count(0)
+    phone.get_by_role("form", name="Keypad").get_by_role("button", name="#", exact=True).click()
+    heard = phone.locator("#call-heard")
+    expect(heard).to_contain_text("Your code is")
+    found = re.search(r"Your code is (\d(?:, \d){5})\.", heard.inner_text())
+    assert found
+    assert_accessible(phone, "the dev phone after # on the helpdesk's call")
+
+    desk.get_by_label("The code the caller read out").fill(found.group(1).replace(", ", ""))
+    desk.get_by_role("button", name="Check the code").click()
+    expect(desk.locator("#caller-result")).to_contain_text(
+        f"Verified by a code called to {MASKED} at"
+    )
+    # The code is used: # now says goodbye and the call ends.
+    phone.get_by_role("form", name="Keypad").get_by_role("button", name="#", exact=True).click()
+    expect(phone.locator("#no-call")).to_be_visible()
+    expect(phone.locator("#call-heard")).to_contain_text("This code is no longer valid")
+    problems.assert_none()

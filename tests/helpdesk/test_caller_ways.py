@@ -5,7 +5,6 @@ organisation's own procedure; and the attacks on it refused."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 import pyotp
@@ -21,7 +20,6 @@ from vahva.accounts.models import User
 from vahva.audit.models import AuditEvent
 from vahva.clock import FakeClock
 from vahva.errors import ReplayedCode
-from vahva.gateways.models import DevCall
 from vahva.helpdesk.models import CallerCheck
 from vahva.methods import registry
 from vahva.methods import service as methods
@@ -130,20 +128,6 @@ def mail_free_text() -> str:
     found = DevText.objects.filter(number=NUMBER).first()
     assert found is not None
     return str(found.text)
-
-
-def test_a_call_says_the_code_digit_by_digit(desk: Client, alice: User, clock: FakeClock) -> None:
-    phone = _phone(alice, clock, "voice")
-    page = _started(desk, alice, phone)
-    assert f"We are calling {MASKED} with a code." in text(desk.get(page))
-    delivered()
-    call = DevCall.objects.filter(number=NUMBER).first()
-    assert call is not None
-    found = re.search(r"Your code is (\d(?:, \d){5})\.", call.say)
-    assert found, call.say
-    code = found.group(1).replace(", ", "")
-    assert _read_out(desk, page, code).status_code == 302
-    assert f"Verified by a code called to {MASKED}" in text(desk.get(page))
 
 
 def test_a_code_sent_for_one_check_is_refused_for_another(

@@ -93,6 +93,9 @@ _EXACT: dict[str, str | Promise] = {
     "Locked": _("The second step is locked after too many wrong codes."),
     "RateLimited": _("Too many tries in a short time: the next try has to wait."),
     "LimitReached": _("The limit of texts or calls was reached."),
+    "CallReported": _(
+        "The person pressed 0 on the helpdesk's call with a code: they had not called the helpdesk."
+    ),
     "InvalidCredentials": _("The e-mail address or password was wrong."),
     "NotPhishingResistant": _("This service needs a passkey or security key."),
     "PasskeyRefused": _("The passkey was refused."),
@@ -148,6 +151,10 @@ _EXACT: dict[str, str | Promise] = {
         "probably knows the password."
     ),
     "# pressed": _("The person approved the call by pressing #."),
+    "0# pressed on the helpdesk's call: the person did not call the helpdesk": _(
+        "The person pressed 0# on the helpdesk's call with a code: they did not call the "
+        "helpdesk, so the caller who asked for it is probably someone else."
+    ),
     # The policy
     "MFA skipped: no sign-in method registered yet": _(
         "No second step: the person has not registered a sign-in method yet."

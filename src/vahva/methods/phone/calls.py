@@ -177,7 +177,10 @@ def on_call_event(event: CallEvent) -> Answer:
     with transaction.atomic():
         call = PhoneCall.objects.select_for_update().filter(pk=pk).select_related("user").first()
         if call is None:
-            return Answer(CallReply.UNKNOWN)
+            # Not a sign-in call: perhaps the helpdesk's call with a code.
+            from . import caller
+
+            return caller.on_call_event(event, now=now)
         # The webhook request has no language of the person's: keep the one the call began in.
         language = call.language or phone.language_of(call.user)
         words = script(service_name=call.service, language=language)
