@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "vahva.web.middleware.RequestHygieneMiddleware",
     # Early: the session list, the door's policy and every audit row see the same address.
     "vahva.web.middleware.ClientAddressMiddleware",
+    # What a request reads several times (a person's methods) is read once (vahva.web.memo).
+    "vahva.web.memo.RequestMemoMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "vahva.web.middleware.SecurityHeadersMiddleware",
@@ -114,6 +116,7 @@ LEAN_MIDDLEWARE = [
     "vahva.logs.RequestIdMiddleware",
     "vahva.web.middleware.RequestHygieneMiddleware",
     "vahva.web.middleware.ClientAddressMiddleware",
+    "vahva.web.memo.RequestMemoMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "vahva.web.middleware.SecurityHeadersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
