@@ -58,7 +58,7 @@ def cpu_column(output: str) -> dict[str, float]:
                 end = None
             continue
         cell = line[max(0, end - 10) : end].strip()
-        phase = re.split(r"\s{2,}|\s+\d", line, maxsplit=1)[0].strip()
+        phase = re.split(r"\s{2,}", line, maxsplit=1)[0].strip()
         try:
             figures[phase] = float(cell)
         except ValueError:

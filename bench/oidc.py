@@ -405,6 +405,21 @@ def prepare(
     return Clients(browsers, services, families)
 
 
+def lean_client() -> Any:
+    """A test client (the service's back end, which calls /o/token/ only) with the middleware
+    chain `vahva serve` answers /o/token/ with (settings.LEAN_MIDDLEWARE, when there is one)."""
+    from django.conf import settings
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    service = Client()
+    lean = getattr(settings, "LEAN_MIDDLEWARE", None)
+    if lean is not None:
+        with override_settings(MIDDLEWARE=lean):
+            service.handler.load_middleware()
+    return service
+
+
 def in_process_phases(
     people: list[Person], mail: Service, what_if: Service, seconds: float
 ) -> list[Figures]:
@@ -412,7 +427,7 @@ def in_process_phases(
 
     # One browser and one service client for the phases: each Client loads the middleware
     # afresh, which a server does once at start.
-    browser, service = Client(enforce_csrf_checks=True), Client()
+    browser, service = Client(enforce_csrf_checks=True), lean_client()
     ready = prepare([browser], [service], people[:1], [mail, what_if])
     families = ready.families
     return [
@@ -548,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
             from django.test import Client
 
             browser = Client(enforce_csrf_checks=True)
-            family = prepare([browser], [Client()], people[1:2], [mail]).families[mail.name][0]
+            family = prepare([browser], [lean_client()], people[1:2], [mail]).families[mail.name][0]
             profile.enable()
             measure("refresh, in-process, cProfile", [family.refresh], seconds=args.seconds)
             profile.disable()
