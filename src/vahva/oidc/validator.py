@@ -157,9 +157,12 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
         )
         instance = getattr(request, "refresh_token_instance", None)
         if valid and instance is not None and instance.token_family:
-            request.vahva_authorization = Authorization.objects.filter(
-                token_family=instance.token_family
-            ).first()
+            # With the service's settings for the door, in the same statement.
+            request.vahva_authorization = (
+                Authorization.objects.filter(token_family=instance.token_family)
+                .select_related("application__vahva_service")
+                .first()
+            )
             person = getattr(request, "user", None)
             if (
                 request.vahva_authorization is not None
@@ -176,7 +179,11 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
     def _still_enough(self, authorization: Authorization, client: Any) -> bool:
         """The door, for new tokens from an old sign-in: refused (invalid_grant: the service
         sends the person to sign in again) when it no longer satisfies the service."""
-        service = Service.objects.filter(application=client).first()
+        if authorization.application_id == client.pk:
+            # Read with the authorization (None when the application has no settings row).
+            service = getattr(authorization.application, "vahva_service", None)
+        else:
+            service = Service.objects.filter(application=client).first()
         requirement = requirements.Requirement(
             service=str(client.name),
             rule=requirements.ServiceRule(service.mfa_rule if service else "outside_trusted"),
