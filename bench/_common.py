@@ -212,6 +212,47 @@ def start_server(
         return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
+@dataclass
+class Serving:
+    """A running ``vahva serve``: its address and pid (for its CPU time from /proc)."""
+
+    base_url: str
+    pid: int
+    log: Path
+
+
+@contextlib.contextmanager
+def serving(
+    env: dict[str, str],
+    cpu: int | None,
+    *,
+    ready_path: str = "/signin/",
+    # A busy shared machine takes more than 30 s to import and start a pinned server.
+    timeout: float = 180.0,
+    then_pin: int | None = None,
+) -> Iterator[Serving]:
+    """``vahva serve`` on a free loopback port, pinned to ``cpu``, up and answering
+    ``ready_path``; the benchmark process is then pinned to ``then_pin``. On an error the end
+    of the server's log is printed; the server is always stopped by its pid, and the
+    benchmark process pinned back to ``cpu``. The server inherits ``env``'s PYTHONPATH
+    (bench/compare.py's "before" runs another checkout's ``src`` that way).
+    """
+    log = Path(env["VAHVA_DATA_DIR"]) / "serve.log"
+    port = free_port()
+    server = start_server(env, port, cpu, log)
+    base_url = f"http://{LOOPBACK}:{port}"
+    try:
+        wait_until_up(server, f"{base_url}{ready_path}", timeout=timeout)
+        pin(then_pin)
+        yield Serving(base_url, server.pid, log)
+    except BaseException:
+        print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+        raise
+    finally:
+        stop_server(server)
+        pin(cpu)
+
+
 def wait_until_up(proc: subprocess.Popen[bytes], url: str, timeout: float = 30.0) -> None:
     import httpx
 
@@ -515,6 +556,14 @@ def raise_nofile() -> tuple[int, int]:
 # -- the start of every run --------------------------------------------------------------------
 
 
+def load_average() -> str:
+    """The machine's load average (1, 5 and 15 minutes), for the record of a run."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def begin_run() -> tuple[int | None, int | None]:
     """Print the machine and the time; return (server CPU, load generator CPU).
 
@@ -528,6 +577,7 @@ def begin_run() -> tuple[int | None, int | None]:
     client_cpu = cpus[0] if len(cpus) > 1 else None
     print(f"machine: {machine()}")
     print(f"python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+    print(f"load average: {load_average()} (1, 5, 15 min)")
     if client_cpu is None:
         print("warning: one usable CPU: server and load generator share it", file=sys.stderr)
     # vahva's LOGGING sends INFO to the console; httpx would log every request there.

@@ -43,14 +43,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote_plus, urlencode, urlsplit
 
 import httpx
 import pyotp
 from _common import (
-    LOOPBACK,
     PASSWORD,
     BenchError,
     Figures,
@@ -58,19 +56,16 @@ from _common import (
     begin_run,
     csrf_token,
     expect,
-    free_port,
     make_people,
     measure,
     percentile,
     pin,
     post_form,
     profile_summary,
+    serving,
     shared_database,
-    start_server,
-    stop_server,
     throwaway_vahva,
     timed_alone,
-    wait_until_up,
 )
 
 #: Refresh-token grants per second per core (DESIGN.md §9).
@@ -410,6 +405,21 @@ def prepare(
     return Clients(browsers, services, families)
 
 
+def lean_client() -> Any:
+    """A test client (the service's back end, which calls /o/token/ only) with the middleware
+    chain `vahva serve` answers /o/token/ with (settings.LEAN_MIDDLEWARE, when there is one)."""
+    from django.conf import settings
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    service = Client()
+    lean = getattr(settings, "LEAN_MIDDLEWARE", None)
+    if lean is not None:
+        with override_settings(MIDDLEWARE=lean):
+            service.handler.load_middleware()
+    return service
+
+
 def in_process_phases(
     people: list[Person], mail: Service, what_if: Service, seconds: float
 ) -> list[Figures]:
@@ -417,7 +427,7 @@ def in_process_phases(
 
     # One browser and one service client for the phases: each Client loads the middleware
     # afresh, which a server does once at start.
-    browser, service = Client(enforce_csrf_checks=True), Client()
+    browser, service = Client(enforce_csrf_checks=True), lean_client()
     ready = prepare([browser], [service], people[:1], [mail, what_if])
     families = ready.families
     return [
@@ -449,66 +459,56 @@ def http_phases(
 ) -> list[Figures]:
     """Start ``vahva serve`` on ``cpus[0]``, drive it from ``cpus[1]``; stop it by its pid."""
     server_cpu, client_cpu = cpus
-    log = Path(env["VAHVA_DATA_DIR"]) / "serve.log"
-    port = free_port()
-    base_url = f"http://{LOOPBACK}:{port}"
-    server = start_server(env, port, server_cpu, log)
     rows = []
     opened: list[httpx.Client] = []
-    try:
-        wait_until_up(server, f"{base_url}/signin/")
-        pin(client_cpu)
-        for _ in range(2 * clients):
-            opened.append(httpx.Client(base_url=base_url, timeout=30))
-        ready = prepare(opened[:clients], opened[clients:], people[:clients], [mail, what_if])
-        # The floor: the cheapest answer the stack gives, for scale.
-        rows.append(
-            measure(
-                "floor: a 404, http, 1 client",
-                [lambda: expect(opened[0].get("/bench/no-such-page/"), 404)],
-                seconds=seconds,
-                server_pid=server.pid,
-            )
-        )
-        counts = list(dict.fromkeys((1, clients)))
-        for count in counts:
+    with serving(env, server_cpu, then_pin=client_cpu) as server:
+        try:
+            for _ in range(2 * clients):
+                opened.append(httpx.Client(base_url=server.base_url, timeout=30))
+            ready = prepare(opened[:clients], opened[clients:], people[:clients], [mail, what_if])
+            # The floor: the cheapest answer the stack gives, for scale.
             rows.append(
                 measure(
-                    f"refresh, http, {plural(count)}",
-                    [family.refresh for family in ready.families[mail.name][:count]],
+                    "floor: a 404, http, 1 client",
+                    [lambda: expect(opened[0].get("/bench/no-such-page/"), 404)],
                     seconds=seconds,
                     server_pid=server.pid,
                 )
             )
-        rows.append(
-            measure(
-                f"refresh, http, {plural(clients)}{WHAT_IF}",
-                [family.refresh for family in ready.families[what_if.name][:clients]],
-                seconds=seconds,
-                server_pid=server.pid,
-            )
-        )
-        trips = [
-            round_trip(browser, service, mail)
-            for browser, service in zip(ready.browsers, ready.services, strict=True)
-        ]
-        for count in counts:
+            counts = list(dict.fromkeys((1, clients)))
+            for count in counts:
+                rows.append(
+                    measure(
+                        f"refresh, http, {plural(count)}",
+                        [family.refresh for family in ready.families[mail.name][:count]],
+                        seconds=seconds,
+                        server_pid=server.pid,
+                    )
+                )
             rows.append(
                 measure(
-                    f"code round trip, http, {plural(count)}",
-                    trips[:count],
+                    f"refresh, http, {plural(clients)}{WHAT_IF}",
+                    [family.refresh for family in ready.families[what_if.name][:clients]],
                     seconds=seconds,
                     server_pid=server.pid,
                 )
             )
-    except BaseException:
-        print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
-        raise
-    finally:
-        for client in opened:
-            client.close()
-        stop_server(server)
-        pin(server_cpu)
+            trips = [
+                round_trip(browser, service, mail)
+                for browser, service in zip(ready.browsers, ready.services, strict=True)
+            ]
+            for count in counts:
+                rows.append(
+                    measure(
+                        f"code round trip, http, {plural(count)}",
+                        trips[:count],
+                        seconds=seconds,
+                        server_pid=server.pid,
+                    )
+                )
+        finally:
+            for client in opened:
+                client.close()
     print(
         f"http: vahva serve (uvicorn) on CPU {server_cpu}, load generator on CPU {client_cpu}, "
         f"{clients} signed-in browsers"
@@ -563,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
             from django.test import Client
 
             browser = Client(enforce_csrf_checks=True)
-            family = prepare([browser], [Client()], people[1:2], [mail]).families[mail.name][0]
+            family = prepare([browser], [lean_client()], people[1:2], [mail]).families[mail.name][0]
             profile.enable()
             measure("refresh, in-process, cProfile", [family.refresh], seconds=args.seconds)
             profile.disable()

@@ -44,22 +44,18 @@ from urllib.parse import urlencode
 
 import httpx
 from _common import (
-    LOOPBACK,
     BenchError,
     Figures,
     Person,
     begin_run,
     expect,
-    free_port,
     make_people,
     measure,
     percentile,
     pin,
-    start_server,
-    stop_server,
+    serving,
     throwaway_vahva,
     timed_alone,
-    wait_until_up,
 )
 
 from oidc import Service, add_service, exchange, round_trip, sign_in_for_code
@@ -230,45 +226,39 @@ def over_http(
 ) -> list[Figures]:
     """``vahva serve`` on ``cpus[0]``, the load on ``cpus[1]``; stopped by its pid."""
     server_cpu, client_cpu = cpus
-    log = Path(env["VAHVA_DATA_DIR"]) / "serve.log"
-    port = free_port()
-    base_url = f"http://{LOOPBACK}:{port}"
-    server = start_server(env, port, server_cpu, log)
     rows: list[Figures] = []
     opened: list[httpx.Client] = []
-    try:
-        # A loaded machine can take longer than the default 30 s to start the server.
-        wait_until_up(server, f"{base_url}/signin/", timeout=180)
-        pin(client_cpu)
-        opened = [httpx.Client(base_url=base_url, timeout=30) for _ in range(2 * clients)]
-        browsers, backs = opened[:clients], opened[clients:]
-        prepare(browsers, backs, people[:clients], mail, saml, sso_url)
-        for count in dict.fromkeys((1, clients)):
-            for service in saml:
+    with serving(env, server_cpu, then_pin=client_cpu) as server:
+        try:
+            opened = [
+                httpx.Client(base_url=server.base_url, timeout=30) for _ in range(2 * clients)
+            ]
+            browsers, backs = opened[:clients], opened[clients:]
+            prepare(browsers, backs, people[:clients], mail, saml, sso_url)
+            for count in dict.fromkeys((1, clients)):
+                for service in saml:
+                    rows.append(
+                        timed(
+                            f"SSO, {service.name}, http, {plural(count)}",
+                            [sso(browser, service, sso_url) for browser in browsers[:count]],
+                            seconds=seconds,
+                            server_pid=server.pid,
+                        )
+                    )
                 rows.append(
                     timed(
-                        f"SSO, {service.name}, http, {plural(count)}",
-                        [sso(browser, service, sso_url) for browser in browsers[:count]],
+                        f"OIDC code, http, {plural(count)}",
+                        [
+                            round_trip(b, s, mail)
+                            for b, s in zip(browsers[:count], backs, strict=False)
+                        ],
                         seconds=seconds,
                         server_pid=server.pid,
                     )
                 )
-            rows.append(
-                timed(
-                    f"OIDC code, http, {plural(count)}",
-                    [round_trip(b, s, mail) for b, s in zip(browsers[:count], backs, strict=False)],
-                    seconds=seconds,
-                    server_pid=server.pid,
-                )
-            )
-    except BaseException:
-        print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
-        raise
-    finally:
-        for client in opened:
-            client.close()
-        stop_server(server)
-        pin(server_cpu)
+        finally:
+            for client in opened:
+                client.close()
     print(f"http: vahva serve on CPU {server_cpu}, load generator on CPU {client_cpu}")
     return rows
 

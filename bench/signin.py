@@ -32,7 +32,6 @@ from typing import Any
 
 import pyotp
 from _common import (
-    LOOPBACK,
     PASSWORD,
     STEP,
     BenchError,
@@ -43,18 +42,16 @@ from _common import (
     csrf_token,
     current_step,
     expect,
-    free_port,
+    load_average,
     make_people,
     password_step,
     pin,
     print_table,
     process_cpu_seconds,
     profile_summary,
+    serving,
     shared_database,
-    start_server,
-    stop_server,
     throwaway_vahva,
-    wait_until_up,
 )
 
 GOAL = 0.90
@@ -243,20 +240,14 @@ def http_phases(
 ) -> list[Figures]:
     """Start ``vahva serve`` on ``cpus[0]``, drive it from ``cpus[1]``; stop it by its pid."""
     server_cpu, client_cpu = cpus
-    log = Path(env["VAHVA_DATA_DIR"]) / "serve.log"
-    port = free_port()
-    base_url = f"http://{LOOPBACK}:{port}"
-    server = start_server(env, port, server_cpu, log)
     rows = []
-    try:
-        wait_until_up(server, f"{base_url}/signin/")
-        pin(client_cpu)
+    with serving(env, server_cpu, then_pin=client_cpu) as server:
         pool = PeoplePool(people)
         for count in dict.fromkeys((1, clients)):
             label = f"http, {count} client{'s' if count > 1 else ''}"
             rows.append(
                 over_http(
-                    base_url,
+                    server.base_url,
                     pool,
                     clients=count,
                     seconds=seconds,
@@ -266,12 +257,6 @@ def http_phases(
             )
         if pool.waited:
             rows[-1].note += f"; waited {pool.waited:.1f} s for unused TOTP steps"
-    except BaseException:
-        print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
-        raise
-    finally:
-        stop_server(server)
-        pin(server_cpu)
     print(
         f"http: vahva serve (uvicorn) on CPU {server_cpu}, load generator on CPU {client_cpu}, "
         f"{len(people)} people"
@@ -312,6 +297,109 @@ def report(rows: list[Figures], argon2: list[Figures]) -> None:
     )
 
 
+# -- django-allauth, the same-stack peer, in the same run ---------------------------------------
+
+#: The peer's harness (from ../shared/peers/allauth/, kept here so that a run can be repeated).
+ALLAUTH = Path(__file__).resolve().parent / "peers" / "allauth"
+#: Issue 20's target: vahva's sign-ins per second over django-allauth's, same run.
+TARGET_OVER_ALLAUTH = 1.5
+
+
+def install_allauth(venv: Path) -> Path:
+    """django-allauth's project requirements (pinned: the same Django, uvicorn, argon2-cffi,
+    httpx and pyotp versions as the harness was measured with) in ``venv``, plus the httptools
+    and uvloop ``vahva serve`` runs on, so that both servers run the same HTTP stack; kept if it
+    has them. Its python."""
+    import importlib.metadata as md
+    import os
+    import shutil
+    import subprocess
+
+    python = venv / "bin" / "python"
+    if (venv / "bin" / "uvicorn").exists() and (venv / ".vahva-bench-ready").exists():
+        print(f"allauth: reusing {venv}")
+        return python
+    uv = [shutil.which("uv")] if shutil.which("uv") else [sys.executable, "-m", "uv"]
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    began = time.perf_counter()
+    same = [f"{name}=={md.version(name)}" for name in ("httptools", "uvloop")]
+    for command in (
+        [*uv, "venv", "--python", sys.executable, str(venv)],
+        [*uv, "pip", "install", "--python", str(python), "-r", str(ALLAUTH / "requirements.txt")],
+        [*uv, "pip", "install", "--python", str(python), *same],
+    ):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise BenchError(f"{' '.join(command[:4])}: {done.stderr.strip()[-1500:]}")
+    (venv / ".vahva-bench-ready").touch()
+    print(f"allauth: installed into {venv} in {time.perf_counter() - began:.0f} s")
+    return python
+
+
+def allauth_rows(venv: Path, *, seconds: float, clients: int) -> dict[str, tuple[float, float]]:
+    """Run the peer's harness (its own argon2id floors, in-process and http phases) and print
+    its output; phase -> (ops/s, cpu ms/op) of its table."""
+    import os
+    import subprocess
+
+    python = install_allauth(venv)
+    command = [
+        str(python),
+        str(ALLAUTH / "allauth_signin.py"),
+        "--seconds",
+        f"{seconds:g}",
+        "--clients",
+        str(clients),
+    ]
+    env = {**os.environ, "VAHVA_BENCH": str(Path(__file__).resolve().parent)}
+    for name in ("DJANGO_SETTINGS_MODULE", "VAHVA_DATA_DIR", "DATABASE_URL", "PYTHONPATH"):
+        env.pop(name, None)
+    print(f"\n== django-allauth, same run (load average {load_average()}) ==")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    print(done.stdout)
+    if done.returncode:
+        raise BenchError(f"the allauth harness exited {done.returncode}: {done.stderr[-2000:]}")
+    return table_rows(done.stdout)
+
+
+def table_rows(output: str) -> dict[str, tuple[float, float]]:
+    """phase -> (ops/s, cpu ms/op) from a print_table table."""
+    rows = {}
+    for line in output.splitlines():
+        phase, _sep, rest = line.partition("  ")
+        cells = rest.split()
+        if len(cells) == 7 and phase.strip():
+            try:
+                rows[phase.strip()] = (float(cells[1]), float(cells[5]))
+            except ValueError:
+                continue
+    return rows
+
+
+def compare_allauth(rows: list[Figures], peer: dict[str, tuple[float, float]]) -> None:
+    """Same-run ratios of vahva's http rows over the peer's, and the verdict."""
+    print(
+        "\nvahva / django-allauth, same run (sign-ins/s; CPU per sign-in, allauth's over vahva's):"
+    )
+    judged = None
+    for row in rows:
+        theirs = peer.get(row.phase)
+        if not row.phase.startswith("http") or theirs is None or not theirs[0]:
+            continue
+        cpu = theirs[1] / row.cpu_ms if row.cpu_ms else math.nan
+        print(f"  {row.phase:<20} {row.rate / theirs[0]:5.2f}x sign-ins/s, {cpu:5.2f}x by CPU")
+        judged = (row.phase, row.rate / theirs[0], cpu)
+    if judged is None:
+        print("  no http rows to compare")
+        return
+    phase, rate, cpu = judged
+    print(
+        f"target >= {TARGET_OVER_ALLAUTH:.1f}x django-allauth (issue 20): "
+        f"{'met' if rate >= TARGET_OVER_ALLAUTH else 'not met'} ({phase}: {rate:.2f}x sign-ins/s; "
+        f"by CPU per sign-in {cpu:.2f}x: {'met' if cpu >= TARGET_OVER_ALLAUTH else 'not met'})"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="per phase (default 10)")
@@ -331,6 +419,18 @@ def main(argv: list[str] | None = None) -> int:
         default="sqlite",
         help="vahva's database: a fresh SQLite file in WAL mode (default), or a throwaway "
         "PostgreSQL (tests/postgres_server.py, loopback, durability off)",
+    )
+    parser.add_argument(
+        "--allauth",
+        action="store_true",
+        help="then run django-allauth's sign-in (bench/peers/allauth, the same-stack peer) in "
+        "the same run, and compare",
+    )
+    parser.add_argument(
+        "--allauth-venv",
+        type=Path,
+        help="the peer's virtualenv: reused when ready, else made there (default: a temporary "
+        "one, removed afterwards)",
     )
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.people < 1 or args.clients < 1:
@@ -362,6 +462,9 @@ def main(argv: list[str] | None = None) -> int:
                 args.people, prefix="inproc", registered_at=fake() - dt.timedelta(hours=1)
             )
             if profile:
+                # First requests import the URL conf and the views (seconds): not what the
+                # profile is for, so a short unprofiled run goes first.
+                in_process(min(args.seconds, 3.0), people, fake)
                 profile.enable()
             rows.append(in_process(args.seconds, people, fake))
             if profile:
@@ -396,6 +499,18 @@ def main(argv: list[str] | None = None) -> int:
     report(rows, argon2)
     if profile:
         profile_summary(profile, "the in-process phase")
+    if args.allauth and not args.no_http:
+        import shutil
+        import tempfile
+
+        temporary = None if args.allauth_venv else Path(tempfile.mkdtemp(prefix="allauth-venv-"))
+        try:
+            venv = args.allauth_venv or (temporary / "venv")  # type: ignore[operator]
+            peer = allauth_rows(venv, seconds=args.seconds, clients=args.clients)
+        finally:
+            if temporary is not None:
+                shutil.rmtree(temporary, ignore_errors=True)
+        compare_allauth(rows, peer)
     return 0
 
 

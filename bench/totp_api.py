@@ -55,8 +55,8 @@ from _common import (
     measure,
     percentile,
     pin,
+    serving,
     shared_database,
-    start_server,
     stop_server,
     throwaway_vahva,
     wait_until_up,
@@ -419,27 +419,17 @@ def main(argv: list[str] | None = None) -> int:
         connections.close_all()  # the server gets the SQLite file to itself
         print(f"{len(people)} people with TOTP in {time.perf_counter() - began:.1f} s (vahva)")
 
-        port = free_port()
-        log = Path(env["VAHVA_DATA_DIR"]) / "serve.log"
-        server = start_server(env, port, server_cpu, log)
-        try:
-            wait_until_up(server, f"http://{LOOPBACK}:{port}/signin/")
-            pin(client_cpu)
+        with serving(env, server_cpu, then_pin=client_cpu) as server:
             ours = phases(
                 "vahva",
-                f"http://{LOOPBACK}:{port}",
+                server.base_url,
                 server.pid,
                 PeoplePool(people),
                 vahva_check(key),
                 clients=args.clients,
                 seconds=args.seconds,
             )
-        except BaseException:
-            print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
-            raise
-        finally:
-            stop_server(server)
-            pin(None)
+        pin(None)
         rows += ours
 
     if not args.no_privacyidea:

@@ -66,3 +66,30 @@ def test_directory_quick() -> None:
     assert "directory sign-in by bind:" in out
     assert "second sync (no change)" in out
     assert "'created': 1004" in out
+
+
+def test_compare_reads_the_cpu_column_of_both_sides() -> None:
+    """bench/compare.py's side-by-side table comes from the scripts' printed tables."""
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import compare
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    header = f"{'phase':<28} {'ops':>6} {'ops/s':>8} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8}"
+    header += f" {'cpu ms/op':>10} {'cpu ratio':>9}"
+    row = "{:<28} {:>6} {:8.1f} {:6.2f} {:8.1f} {:8.1f} {:10.2f} {:9.2f}"
+    output = "\n".join(
+        [
+            header,
+            "-" * len(header),
+            row.format("argon2id verify, 1 core", 54, 10.7, 1.0, 74.7, 471.9, 21.55, 1.0),
+            row.format("http, 4 clients", 32, 5.6, 0.53, 606.8, 1499.6, 70.0, 0.31),
+            "  http, 4 clients: load generator used 0.2 CPU s",
+            "",
+            "target cpu ratio >= 0.60 (issue 20): not met (http, 4 clients: 0.31)",
+        ]
+    )
+    assert compare.cpu_column(output) == {"argon2id verify, 1 core": 21.55, "http, 4 clients": 70.0}
+    assert compare.verdicts(output) == [
+        "target cpu ratio >= 0.60 (issue 20): not met (http, 4 clients: 0.31)"
+    ]

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from vahva import clock
 from vahva.errors import AlreadyCompleted, ExpiredChallenge, MalformedInput, ReplayedCode
+from vahva.web import memo
 
 from . import registry
 from .base import Role
@@ -49,24 +50,32 @@ def _fallback_kinds() -> list[str]:
 def registered_for(user: User) -> list[RegisteredMethod]:
     """The person's working methods of kinds this deployment knows: an active temporary
     access pass first (the helpdesk gave it because the default, a lost phone, cannot be
-    used), then the default, then the rest, and the fallbacks (recovery codes) last."""
-    known = {m.kind: m for m in registry.all_methods()}
-    methods = [
-        m
-        for m in RegisteredMethod.objects.filter(_working(clock.now()), user=user)
-        if m.kind in known
-    ]
-    return sorted(
-        methods,
-        key=lambda m: (
-            # A stand-in first, the fallbacks last.
-            known[m.kind].role is not Role.STAND_IN,
-            known[m.kind].role is Role.FALLBACK,
-            not m.is_default,
-            m.created_at,
-            m.pk,
-        ),
-    )
+    used), then the default, then the rest, and the fallbacks (recovery codes) last.
+
+    Read once per request (vahva.web.memo): a sign-in asks for the list several times; any
+    write to the methods in the request reads it again."""
+
+    def load() -> list[RegisteredMethod]:
+        known = {m.kind: m for m in registry.all_methods()}
+        methods = [
+            m
+            for m in RegisteredMethod.objects.filter(_working(clock.now()), user=user)
+            if m.kind in known
+        ]
+        return sorted(
+            methods,
+            key=lambda m: (
+                # A stand-in first, the fallbacks last.
+                known[m.kind].role is not Role.STAND_IN,
+                known[m.kind].role is Role.FALLBACK,
+                not m.is_default,
+                m.created_at,
+                m.pk,
+            ),
+        )
+
+    # A copy: a caller may reorder or filter its list.
+    return list(memo.remembered(RegisteredMethod._meta.db_table, user.pk, load))
 
 
 def listed_for(user: User) -> list[RegisteredMethod]:

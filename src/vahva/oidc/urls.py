@@ -3,12 +3,12 @@
 from django.urls import path, re_path
 from oauth2_provider import views as toolkit
 
-from . import views
+from . import token, views
 
 app_name = "oauth2_provider"
 urlpatterns = [
     path("authorize/", views.AuthorizeView.as_view(), name="authorize"),
-    path("token/", toolkit.TokenView.as_view(), name="token"),
+    path("token/", token.TokenView.as_view(), name="token"),
     path("revoke_token/", toolkit.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", toolkit.IntrospectTokenView.as_view(), name="introspect"),
     re_path(

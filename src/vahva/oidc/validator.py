@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +35,11 @@ from .models import Authorization, Service, code_hash
 Application = get_application_model()
 Grant = get_grant_model()
 RefreshToken = get_refresh_token_model()
+
+#: (the signed ID token, its IDToken row) just made by this request's grant.
+_just_signed: contextvars.ContextVar[tuple[str, Any] | None] = contextvars.ContextVar(
+    "vahva_oidc_just_signed", default=None
+)
 
 
 class Validator(OAuth2Validator):  # type: ignore[misc]
@@ -151,9 +157,19 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
         )
         instance = getattr(request, "refresh_token_instance", None)
         if valid and instance is not None and instance.token_family:
-            request.vahva_authorization = Authorization.objects.filter(
-                token_family=instance.token_family
-            ).first()
+            # With the service's settings for the door, in the same statement.
+            request.vahva_authorization = (
+                Authorization.objects.filter(token_family=instance.token_family)
+                .select_related("application__vahva_service")
+                .first()
+            )
+            person = getattr(request, "user", None)
+            if (
+                request.vahva_authorization is not None
+                and getattr(person, "pk", None) == request.vahva_authorization.user_id
+            ):
+                # The same person the toolkit just read with the refresh token: not read again.
+                request.vahva_authorization.user = person
             if request.vahva_authorization is not None and not self._still_enough(
                 request.vahva_authorization, client
             ):
@@ -163,7 +179,11 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
     def _still_enough(self, authorization: Authorization, client: Any) -> bool:
         """The door, for new tokens from an old sign-in: refused (invalid_grant: the service
         sends the person to sign in again) when it no longer satisfies the service."""
-        service = Service.objects.filter(application=client).first()
+        if authorization.application_id == client.pk:
+            # Read with the authorization (None when the application has no settings row).
+            service = getattr(authorization.application, "vahva_service", None)
+        else:
+            service = Service.objects.filter(application=client).first()
         requirement = requirements.Requirement(
             service=str(client.name),
             rule=requirements.ServiceRule(service.mfa_rule if service else "outside_trusted"),
@@ -205,6 +225,22 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
             claims["amr"] = list(authorization.amr)
             claims["acr"] = authorization.acr
         return claims, expires
+
+    def finalize_id_token(self, id_token: Any, token: Any, token_handler: Any, request: Any) -> str:
+        signed: str = super().finalize_id_token(id_token, token, token_handler, request)
+        _just_signed.set((signed, request.id_token))
+        return signed
+
+    def _load_id_token(self, token: str) -> Any:
+        """The toolkit links the new access token to its ID token by parsing the ID token it
+        has just signed, verifying its signature, and reading the application and the ID
+        token's row back by the claims. The very string this grant signed a moment ago (an
+        exact match, so nothing from outside) is answered with the row it saved instead."""
+        just = _just_signed.get()
+        if just is not None and just[0] == token:
+            _just_signed.set(None)
+            return just[1]
+        return super()._load_id_token(token)
 
     def validate_redirect_uri(
         self, client_id: str, redirect_uri: str, request: Any, *args: Any, **kwargs: Any

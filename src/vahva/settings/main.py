@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "vahva.web.middleware.RequestHygieneMiddleware",
     # Early: the session list, the door's policy and every audit row see the same address.
     "vahva.web.middleware.ClientAddressMiddleware",
+    # What a request reads several times (a person's methods) is read once (vahva.web.memo).
+    "vahva.web.memo.RequestMemoMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "vahva.web.middleware.SecurityHeadersMiddleware",
@@ -91,6 +93,36 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "vahva.urls"
+
+# The lean chain: the validation API and the OAuth token endpoint are called by machines (a
+# RADIUS server, a service's back end) with a bearer key or a client secret, never with a
+# browser's cookies, so `vahva serve` answers them through a shorter middleware list
+# (vahva.web.handler, LEAN_PATHS). Kept: the request id, the hygiene (NUL bytes, a forged
+# X-Forwarded-Proto), the trusted-proxy client address (throttles and audit rows), Django's
+# security middleware (HSTS, nosniff, the https redirect), vahva's security headers and
+# X-Frame-Options. Dropped, and why that is safe there:
+# - WhiteNoise: serves /static/ only, which these paths are not.
+# - sessions, authentication, messages, SessionLifetime, Campaign: these endpoints read no
+#   browser session and no request.user (the caller is the API key or the OAuth client; the
+#   person is the one the key's request or the refresh token names); a cookie sent to them is
+#   ignored, as it was, and no session is created or written.
+# - CSRF: both views are csrf_exempt already (the full chain skips them too); a forged
+#   cross-site POST has no key or client secret to send.
+# - locale: the answers are JSON for machines, in the deployment's LANGUAGE_CODE.
+# - CommonMiddleware: APPEND_SLASH and DISALLOWED_USER_AGENTS; the lean paths are exact
+#   prefixes with their slash, and a path without it takes the full chain.
+# - StaffArea: guards /admin/ and /helpdesk/, which are not lean paths.
+LEAN_MIDDLEWARE = [
+    "vahva.logs.RequestIdMiddleware",
+    "vahva.web.middleware.RequestHygieneMiddleware",
+    "vahva.web.middleware.ClientAddressMiddleware",
+    "vahva.web.memo.RequestMemoMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "vahva.web.middleware.SecurityHeadersMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+#: Path prefixes answered through LEAN_MIDDLEWARE by `vahva serve`.
+LEAN_PATHS = ("/api/validate/v1/", "/o/token/")
 ASGI_APPLICATION = "vahva.asgi.application"
 
 TEMPLATES = [

@@ -26,8 +26,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
-from django.db.models import F
+from django.db import IntegrityError, connections, models, transaction
+from django.db.models import F, Q
+from django.db.models.sql import DeleteQuery
 from django.utils.crypto import salted_hmac
 
 from vahva.errors import Locked, RateLimited
@@ -116,18 +117,24 @@ class Reservation:
         """Give this try back (the guess was right, or was no guess at all); the keys in
         ``clear`` forget all their failures (a success on the account ends its back-off)."""
         cleared = set(clear)
-        if cleared:
-            _delete(Throttle.objects.filter(key__in=cleared))
+        # The usual success (the account's key cleared, the rows this try created removed)
+        # is one DELETE, which says which rows it removed.
+        gone = Q(key__in=sorted(cleared)) if cleared else Q()
+        for c in self.counted:
+            if c.key not in cleared and c.before is None:
+                gone |= Q(key=c.key, failures=c.failures, last_failure_at=c.at)
+        removed = _delete_returning_keys(gone) if gone else set()
         for c in self.counted:
             if c.key in cleared:
                 continue
-            untouched = Throttle.objects.filter(
-                key=c.key, failures=c.failures, last_failure_at=c.at
-            )
             if c.before is None:
-                restored = _delete(untouched)
+                restored = c.key in removed
             else:
-                restored = untouched.update(failures=c.before[0], last_failure_at=c.before[1])
+                restored = bool(
+                    Throttle.objects.filter(
+                        key=c.key, failures=c.failures, last_failure_at=c.at
+                    ).update(failures=c.before[0], last_failure_at=c.before[1])
+                )
             if not restored:
                 # Other tries were counted on the key meanwhile: take back only this one.
                 Throttle.objects.filter(key=c.key, failures__gt=0).update(
@@ -243,6 +250,20 @@ def _delete(rows: Any) -> int:
     DELETE; COMMIT`` on SQLite): nothing refers to a throttle row and no signal listens, so
     there is nothing else to delete with it, and one statement is atomic by itself."""
     return int(rows._raw_delete(rows.db))
+
+
+def _delete_returning_keys(where: Q) -> set[str]:
+    """One ``DELETE ... RETURNING key`` (SQLite 3.35+, PostgreSQL): the keys of the rows it
+    removed, so a refund knows which of its rows were still as it left them (untouched: no
+    parallel try counted on them meanwhile) without a statement per row."""
+    rows = Throttle.objects.filter(where)
+    query = rows.query.clone()
+    query.__class__ = DeleteQuery
+    sql, params = query.get_compiler(rows.db).as_sql()
+    key = connections[rows.db].ops.quote_name("key")
+    with connections[rows.db].cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {key}", params)
+        return {str(found) for (found,) in cursor.fetchall()}
 
 
 def failures_of(key: str) -> int:

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext
+from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connections
 
@@ -104,12 +105,42 @@ class RequestThreads:
             executor.shutdown(wait=True)
 
 
+class LeanASGIHandler(ASGIHandler):
+    """Django's handler with ``settings.LEAN_MIDDLEWARE`` instead of ``MIDDLEWARE``: for the
+    machine-to-machine endpoints (``settings.LEAN_PATHS``), which need neither the browser's
+    session nor its CSRF check. The settings say which middleware is dropped, and why that is
+    safe there."""
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        # BaseHandler builds its chain from settings.MIDDLEWARE: the lean list stands in for it
+        # while the chain is built (once, before the first request, in one thread).
+        full = settings.MIDDLEWARE
+        settings.MIDDLEWARE = list(settings.LEAN_MIDDLEWARE)
+        try:
+            super().load_middleware(is_async)
+        finally:
+            settings.MIDDLEWARE = full
+
+
 class ReusingASGIHandler(ASGIHandler):
-    """``ASGIHandler`` whose requests run in reused threads (:class:`RequestThreads`)."""
+    """``ASGIHandler`` whose requests run in reused threads (:class:`RequestThreads`).
+
+    A request for one of ``settings.LEAN_PATHS`` is handed to a :class:`LeanASGIHandler`
+    (same URLs, views and threads; a shorter middleware chain); every other path takes the
+    full chain.
+    """
 
     def __init__(self, *, keep: int = KEEP, most: int = MAX_THREADS) -> None:
         super().__init__()
         self.threads = RequestThreads(keep=keep, most=most)
+        self.lean_paths: tuple[str, ...] = tuple(getattr(settings, "LEAN_PATHS", ()))
+        self.lean = LeanASGIHandler() if self.lean_paths else None
+
+    def handler_for(self, path: str) -> ASGIHandler:
+        """The lean handler for a lean path, else this one (the full chain)."""
+        if self.lean is not None and path.startswith(self.lean_paths):
+            return self.lean
+        return self
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -119,7 +150,7 @@ class ReusingASGIHandler(ASGIHandler):
             # The caller's executor: asgiref runs every thread-sensitive call of this request
             # in it, and does not shut it down on exit.
             async with ThreadSensitiveContext(executor=executor):
-                await self.handle(scope, receive, send)
+                await self.handler_for(scope.get("path", "")).handle(scope, receive, send)
         finally:
             self.threads.give_back(executor)
 
