@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import F
@@ -16,6 +16,9 @@ from vahva.conf import settings
 
 from .models import Snooze
 
+if TYPE_CHECKING:
+    from vahva.accounts.models import User
+
 
 @dataclass(frozen=True)
 class Standing:
@@ -23,14 +26,14 @@ class Standing:
     snoozed_until: dt.datetime | None
 
 
-def standing(user: Any, *, now: dt.datetime) -> Standing:
+def standing(user: User, *, now: dt.datetime) -> Standing:
     row = Snooze.objects.filter(user_id=user.pk).first()
     used = row.count if row else 0
     until = row.until if row and row.until > now else None
     return Standing(max(settings.REGISTRATION_MAX_SNOOZES - used, 0), until)
 
 
-def snooze(user: Any, *, now: dt.datetime) -> Standing | None:
+def snooze(user: User, *, now: dt.datetime) -> Standing | None:
     """Put registering off for REGISTRATION_SNOOZE_DAYS; None when no snoozes are left."""
     until = now + dt.timedelta(days=settings.REGISTRATION_SNOOZE_DAYS)
     limit = settings.REGISTRATION_MAX_SNOOZES

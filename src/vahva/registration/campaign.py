@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from vahva import clock
+from vahva.accounts.models import User
 from vahva.methods import service as methods
 from vahva.policy.campaign import Standing, snooze, standing
 from vahva.signin.requirements import SESSION_MUST_REGISTER, is_staff
@@ -46,7 +47,8 @@ class CampaignMiddleware:
         if session is not None and session.get(SESSION_MUST_REGISTER):
             user = request.user
             if (
-                not user.is_authenticated
+                not isinstance(user, User)
+                or not user.is_authenticated
                 or methods.has_methods(user)
                 or (not is_staff(user) and standing(user, now=clock.now()).snoozed_until)
             ):
