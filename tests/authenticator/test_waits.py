@@ -48,6 +48,7 @@ def checked() -> Iterator[Checked]:
     waits.register("test", checker)
     yield checker
     bus.install(None)
+    waits.close_checks()
 
 
 def fake_django(wait: bool = True) -> Any:
@@ -246,6 +247,8 @@ def asgi_url(transactional_db: Any, settings: Any, counting_bus: CountingBus) ->
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=30)
+    # The check threads' connections belong to this test's database.
+    waits.close_checks()
 
 
 def signed_in_browser(base: str) -> tuple[httpx.Client, str]:
