@@ -27,6 +27,14 @@ Checkers are registered by name (:func:`register`); the header carries the check
 its argument, so the stream knows what to look at but the browser never chooses it: the header
 is set by our own view and removed before the response leaves.
 
+Opening a stream is a Django request, with a request thread while it runs. When a campus
+reconnects at once (a node restarted), a thousand ``Accept: text/event-stream`` requests
+arrive together: :class:`WaitStreams` lets at most :data:`OPENING` of them into Django at a
+time and queues the rest in the event loop, as coroutines. A burst of openings thus holds a
+few threads (each with its database connection and SQLite's page cache), not one per stream
+nor all of the handler's, and the sign-ins and phone answers arriving meanwhile still find
+threads.
+
 Under WSGI (Django's test server) the same view answers with the first event and a ``retry``
 hint; EventSource reconnects and the stream degrades to polling.
 """
@@ -72,6 +80,10 @@ Checker = Callable[[str], tuple[dict[str, Any], bool, float | None]]
 _checkers: dict[str, Checker] = {}
 #: A stream ends after this many seconds at the latest; EventSource then reconnects.
 MAX_STREAM = 600.0
+#: Event-stream requests (``Accept: text/event-stream``) in Django at once; the next wait in
+#: the event loop. Opening a stream takes a few milliseconds of CPU on one core: more at once
+#: would not open them faster, only hold more threads and memory.
+OPENING = 8
 #: Threads that run the checkers, each with its database connection (a check takes a few
 #: queries; more threads would only add connections on a process with one or two cores).
 CHECK_THREADS = 4
@@ -191,10 +203,17 @@ def close_checks() -> None:
 class WaitStreams:
     """ASGI middleware that carries on the event streams Django's views begin."""
 
-    def __init__(self, app: ASGIApp, *, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, clock: Callable[[], float] | None = None, opening: int = OPENING
+    ) -> None:
         self.app = app
         # vahva's clock, as the checkers' deadlines are (tests move it instead of waiting).
         self.clock = clock or (lambda: vahva_clock.now().timestamp())
+        self.opening = opening
+        self._gate: asyncio.Semaphore | None = None
+        #: Event-stream requests in Django now, and the most there were at once (for tests).
+        self.in_django = 0
+        self.most_in_django = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http":
@@ -228,7 +247,20 @@ class WaitStreams:
                 finished = True
             await send(message)
 
-        await self.app(scope, receive, relay)
+        if _asks_for_events(scope):
+            if self._gate is None:
+                self._gate = asyncio.Semaphore(self.opening)
+            # A flood of stream openings (a reconnecting campus, or someone opening streams
+            # by the thousand) queues here, not in the request threads sign-ins need.
+            async with self._gate:
+                self.in_django += 1
+                self.most_in_django = max(self.most_in_django, self.in_django)
+                try:
+                    await self.app(scope, receive, relay)
+                finally:
+                    self.in_django -= 1
+        else:
+            await self.app(scope, receive, relay)
         if found and finished:
             await self._carry_on(found[0], receive, send)
 
@@ -290,6 +322,13 @@ class WaitStreams:
         if until is not None:
             limit = min(limit, until - now + 0.25)
         return max(0.05, limit)
+
+
+def _asks_for_events(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"accept":
+            return b"text/event-stream" in value
+    return False
 
 
 def _body(data: bytes) -> Message:

@@ -333,6 +333,56 @@ def test_looks_at_the_database_reuse_a_few_connections(transactional_db: Any) ->
         assert 1 <= len(opened) <= waits.CHECK_THREADS
 
 
+def test_a_burst_of_stream_openings_enters_django_a_few_at_a_time(checked: Checked) -> None:
+    """Thirty browsers reconnect at once (a node restarted): at most OPENING of them are in
+    Django at a time, the rest wait in the event loop (no thread each); a sign-in arriving
+    meanwhile is not queued behind them; every stream gets its events."""
+    release = asyncio.Event()
+    stream_app = fake_django()
+
+    async def django(scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"] == "/events":
+            await release.wait()  # the view is running: a request thread is held
+            await stream_app(scope, receive, send)
+        else:
+            await fake_django(wait=False)(scope, receive, send)
+
+    events = [(b"accept", b"text/event-stream")]
+
+    async def scenario() -> list[Peer]:
+        app = WaitStreams(django)
+        peers = [Peer() for _ in range(30)]
+        tasks = [
+            asyncio.ensure_future(
+                app({"type": "http", "path": "/events", "headers": events}, p.receive, p.send)
+            )
+            for p in peers
+        ]
+        for _ in range(1000):
+            await asyncio.sleep(0)
+        assert app.in_django == waits.OPENING
+        # A sign-in's request goes straight in.
+        signin = Peer()
+        await asyncio.wait_for(
+            app({"type": "http", "path": "/signin/", "headers": []}, signin.receive, signin.send),
+            5,
+        )
+        assert len(signin.sent) == 2
+        release.set()
+        for peer in peers:
+            assert b'"pending"' in await peer.next_body()
+        while bus.get().waiting() < 30:
+            await asyncio.sleep(0)
+        checked.data, checked.final = {"state": "approved"}, True
+        bus.get().publish(KEY, "approved")
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        assert app.most_in_django == waits.OPENING
+        return peers
+
+    for peer in run(scenario()):
+        assert b'"approved"' in peer.sent[-2]["body"]
+
+
 def test_responses_without_a_wait_pass_untouched(checked: Checked) -> None:
     async def scenario() -> Peer:
         peer = Peer()
