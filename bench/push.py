@@ -15,21 +15,25 @@ Phases, each with a timeout of its own:
 1. memory: ``--memory-waits`` event streams (GET /signin/verify/events/?method=<id>, the
    waiting page's EventSource), spread over the signed-in browsers, opened and left waiting.
    The server's VmRSS, VmHWM, threads and open fds before, while waiting, and after closing.
-2. latency: one stream per browser, all opened at once; when every stream has its first
-   event, the phones approve one by one (``--concurrency`` at a time) through the signed
-   device API, with the challenge's id and nonce fetched from /pending beforehand. Timed: the
-   send of the approval -> the browser's ``approved`` event, and the approval's round trip.
+2. latency: one stream per browser, all opened at once (with two nodes ``--connecting`` at a
+   time); what opening them cost (streams/s, CPU per stream, the highest threads and VmRSS
+   while they opened, against the memory budget scaled to their number). When every stream
+   has its first event, the phones approve one by one (``--concurrency`` at a time) through
+   the signed device API, with the challenge's id and nonce fetched from /pending beforehand.
+   Timed: the send of the approval -> the browser's ``approved`` event, and the approval's
+   round trip.
 
 With ``--nodes 2``, two ``vahva serve`` processes share one database and one Redis, all
 started here on loopback and stopped by their pids: a throwaway PostgreSQL
 (tests/postgres_server.py) when one is installed, else the SQLite file in WAL mode
 (``--database`` chooses), and a ``redis-server`` (``REDIS_URL``, the event bus). The browsers
 sign in and wait on node A; the phones read /pending from and answer to node B, so every
-notification crosses from B to A through Redis. Both nodes' RSS is shown.
+notification crosses from B to A through Redis. Both nodes' RSS is shown. One node runs on
+its own SQLite file unless ``--database postgresql`` is given.
 
     .venv/bin/python bench/push.py [--waits N] [--memory-waits N] [--concurrency K]
-                                   [--connecting N] [--clients N] [--quick]
-                                   [--nodes 2 [--database auto|postgresql|sqlite]]
+                                   [--connecting N] [--clients N] [--quick] [--nodes 1|2]
+                                   [--database auto|postgresql|sqlite]
 """
 
 from __future__ import annotations
