@@ -884,7 +884,9 @@ def start_nodes(nodes: Nodes, env: dict[str, str]) -> None:
         node.process = start_server(env, node.port, node.cpu, node.log)
     for node in nodes.all:
         assert node.process is not None
-        wait_until_up(node.process, f"{node.url}/signin/")
+        # Two nodes start together (Django, then uvicorn each): on a loaded machine this
+        # took over 30 s.
+        wait_until_up(node.process, f"{node.url}/signin/", timeout=120)
 
 
 def main(argv: list[str] | None = None) -> int:
