@@ -15,21 +15,25 @@ Phases, each with a timeout of its own:
 1. memory: ``--memory-waits`` event streams (GET /signin/verify/events/?method=<id>, the
    waiting page's EventSource), spread over the signed-in browsers, opened and left waiting.
    The server's VmRSS, VmHWM, threads and open fds before, while waiting, and after closing.
-2. latency: one stream per browser, all opened at once; when every stream has its first
-   event, the phones approve one by one (``--concurrency`` at a time) through the signed
-   device API, with the challenge's id and nonce fetched from /pending beforehand. Timed: the
-   send of the approval -> the browser's ``approved`` event, and the approval's round trip.
+2. latency: one stream per browser, all opened at once (with two nodes ``--connecting`` at a
+   time); what opening them cost (streams/s, CPU per stream, the highest threads and VmRSS
+   while they opened, against the memory budget scaled to their number). When every stream
+   has its first event, the phones approve one by one (``--concurrency`` at a time) through
+   the signed device API, with the challenge's id and nonce fetched from /pending beforehand.
+   Timed: the send of the approval -> the browser's ``approved`` event, and the approval's
+   round trip.
 
 With ``--nodes 2``, two ``vahva serve`` processes share one database and one Redis, all
 started here on loopback and stopped by their pids: a throwaway PostgreSQL
 (tests/postgres_server.py) when one is installed, else the SQLite file in WAL mode
 (``--database`` chooses), and a ``redis-server`` (``REDIS_URL``, the event bus). The browsers
 sign in and wait on node A; the phones read /pending from and answer to node B, so every
-notification crosses from B to A through Redis. Both nodes' RSS is shown.
+notification crosses from B to A through Redis. Both nodes' RSS is shown. One node runs on
+its own SQLite file unless ``--database postgresql`` is given.
 
     .venv/bin/python bench/push.py [--waits N] [--memory-waits N] [--concurrency K]
-                                   [--connecting N] [--clients N] [--quick]
-                                   [--nodes 2 [--database auto|postgresql|sqlite]]
+                                   [--connecting N] [--clients N] [--quick] [--nodes 1|2]
+                                   [--database auto|postgresql|sqlite]
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import hashlib
 import html
 import json
 import math
+import os
 import re
 import secrets
 import subprocess
@@ -604,6 +609,12 @@ class LatencyFigures:
     #: Streams connecting at once: all of them with one node, --connecting with two.
     opening: int = 0
     open_seconds: float = 0.0
+    #: While the streams opened: the node's CPU seconds, its highest thread count and VmRSS
+    #: (KiB), and its status just before.
+    open_cpu: float = 0.0
+    open_threads: int = 0
+    open_rss: int = 0
+    before: dict[str, int] = field(default_factory=dict)
     notified: list[float] = field(default_factory=list)
     round_trips: list[float] = field(default_factory=list)
     warm_up: list[float] = field(default_factory=list)
@@ -665,9 +676,14 @@ async def latency_phase(
     cpu = process_cpu_seconds(phones.pid)
     figures.pending = await fetch_challenges(phones.url, browsers, clients=1)
     figures.pending_cpu = process_cpu_seconds(phones.pid) - cpu
-    streams, figures.open_seconds = await open_streams(
-        nodes.browsers.port, browsers, at_once=opening, timeout=timeout
-    )
+    figures.before = snapshot(nodes.browsers.pid)
+    cpu = process_cpu_seconds(nodes.browsers.pid)
+    with Sampler(nodes.browsers.pid) as sampler:
+        streams, figures.open_seconds = await open_streams(
+            nodes.browsers.port, browsers, at_once=opening, timeout=timeout
+        )
+    figures.open_cpu = process_cpu_seconds(nodes.browsers.pid) - cpu
+    figures.open_threads, figures.open_rss = sampler.threads, sampler.rss
     figures.waiting = snapshot(nodes.browsers.pid)
     try:
         async with httpx.AsyncClient(
@@ -711,6 +727,29 @@ async def latency_phase(
     return figures
 
 
+def report_opening(figures: LatencyFigures, nodes: Nodes) -> None:
+    """What opening the streams together cost the waiting node, against DESIGN §9's memory
+    budget scaled to this many waits: 10,000 in < 500 MB, so with B bytes before opening,
+    N waits may add N x (500 MB - B) / 10,000."""
+    node, waits = nodes.browsers, figures.waits
+    before = figures.before["VmRSS"] * 1024
+    print(show(nodes.label(node, "before opening"), figures.before))
+    print(
+        f"  {waits} streams opened in {figures.open_seconds:.2f} s "
+        f"({waits / figures.open_seconds:.0f}/s, {figures.opening} connecting at once); "
+        f"{node.name} CPU {1000 * figures.open_cpu / waits:.2f} ms per stream opened; highest "
+        f"while opening: threads {figures.open_threads}, VmRSS {figures.open_rss / 1024:.1f} MiB"
+    )
+    allowed = before + waits * (MEMORY_GOAL - before) / 10_000
+    highest = max(figures.open_rss * 1024, figures.waiting["VmRSS"] * 1024)
+    print(
+        f"  budget: {waits} waits within 10,000 in < 500 MB: {before / 1e6:.0f} MB before + "
+        f"{waits} x {(MEMORY_GOAL - before) / 10_000 / 1e3:.1f} kB = {allowed / 1e6:.0f} MB; "
+        f"highest {highest / 1e6:.0f} MB = {highest / allowed:.2f} of it; RSS per stream "
+        f"{(figures.waiting['VmRSS'] - figures.before['VmRSS']) / waits:.1f} KiB"
+    )
+
+
 def report_latency(figures: LatencyFigures, nodes: Nodes) -> None:
     count = len(figures.notified)
     if nodes.two:
@@ -726,6 +765,7 @@ def report_latency(figures: LatencyFigures, nodes: Nodes) -> None:
             f"{figures.open_seconds:.2f} s; approvals {figures.concurrency} at a time"
             f" ({len(figures.warm_up)} warm-up approvals not counted)"
         )
+    report_opening(figures, nodes)
     print(show(nodes.label(nodes.browsers, f"{figures.waits} waiting"), figures.waiting))
     if nodes.two:
         print(show(nodes.label(nodes.phones, "after the approvals"), figures.phones))
@@ -808,8 +848,9 @@ async def phases(
             nodes,
             browsers,
             concurrency=args.concurrency,
-            # One request in flight is one database connection (CONN_MAX_AGE=0): the
-            # throwaway PostgreSQL takes 200, so with two nodes they connect in batches.
+            # With two nodes they connect --connecting at a time (--connecting 1000: all at
+            # once, as with one node); a node runs at most 64 requests at once, each with a
+            # connection from its pool of 20.
             opening=min(args.connecting, len(browsers)) if nodes.two else len(browsers),
             timeout=60 + 0.05 * len(browsers),
         )
@@ -843,7 +884,9 @@ def start_nodes(nodes: Nodes, env: dict[str, str]) -> None:
         node.process = start_server(env, node.port, node.cpu, node.log)
     for node in nodes.all:
         assert node.process is not None
-        wait_until_up(node.process, f"{node.url}/signin/")
+        # Two nodes start together (Django, then uvicorn each): on a loaded machine this
+        # took over 30 s.
+        wait_until_up(node.process, f"{node.url}/signin/", timeout=120)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -874,8 +917,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--database",
         choices=("auto", "postgresql", "sqlite"),
-        help="with --nodes 2, the database the nodes share (default auto: PostgreSQL when "
-        "installed, else SQLite in WAL mode)",
+        help="the database: with --nodes 2 the one the nodes share (default auto: PostgreSQL "
+        "when installed, else SQLite in WAL mode); one node: its own SQLite file by default",
     )
     args = parser.parse_args(argv)
     args.waits = args.waits if args.waits is not None else (100 if args.quick else 1000)
@@ -885,8 +928,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--waits, --concurrency, --clients and --connecting must be positive")
     if args.memory_waits < 0:
         parser.error("--memory-waits must be 0 or more")
-    if args.database and args.nodes == 1:
-        parser.error("--database goes with --nodes 2 (one node uses its own SQLite file)")
 
     soft, hard = raise_nofile()
     server_cpu, client_cpu = begin_run()
@@ -898,6 +939,7 @@ def main(argv: list[str] | None = None) -> int:
         bus, database_url, database = None, "", ""
         if args.nodes == 2:
             bus = stack.enter_context(throwaway_redis())
+        if args.nodes == 2 or args.database not in (None, "sqlite"):
             database_url, database = stack.enter_context(shared_database(args.database or "auto"))
         env = stack.enter_context(throwaway_vahva(database_url=database_url))
         from django.db import connections
@@ -934,6 +976,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{fd_limit(nodes.browsers.pid)}, this process {soft}/{hard}; push_ttl "
                     f"{PUSH_TTL} s"
                 )
+                if database:
+                    print(f"database: {database}")
             started = {node.name: snapshot(node.pid) for node in nodes.all}
             seconds = sign_in_all(
                 nodes.browsers.url, browsers, clients=args.clients, timeout=60 + 0.2 * len(browsers)
@@ -953,6 +997,7 @@ def main(argv: list[str] | None = None) -> int:
                 label = nodes.label(node, f"after {len(browsers)} sign-ins")
                 print(show(label, snapshot(node.pid)))
             asyncio.run(phases(nodes, browsers, args))
+            print("load average at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
         except BaseException:
             for node in nodes.all:
                 if node.log.exists():

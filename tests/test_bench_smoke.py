@@ -58,6 +58,9 @@ def test_push_two_nodes_quick() -> None:
     assert "node B: while A has 20 waiting" in out
     assert "approve sent to B -> notified on A" in out
     assert "Redis: 9 PUBLISH during the 9 timed approvals (1.00 each)" in out
+    assert "10 streams opened in" in out
+    assert "budget: 10 waits within 10,000 in < 500 MB" in out
+    assert "load average at the end:" in out
     assert "errors; first" not in out
 
 

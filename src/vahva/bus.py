@@ -12,14 +12,26 @@ device's open stream); outcomes are short strings ("approved", "denied", "challe
 the same methods (:mod:`vahva.authenticator.redis_bus`). A waiter treats every outcome as "look
 again": a bus that may have missed publications (Redis reconnecting) wakes everyone with
 ``"resync"``.
+
+A stream that began with a database read made in a request (the view's) asks the bus whether
+anything was published for its key since that read (:meth:`EventBus.mark`,
+:meth:`EventBus.changed_since`): if nothing was, the read is still the state and the stream
+does not read it again. The bus remembers when each key was last published for
+:data:`RECENT` seconds; for an older mark the answer is always "yes, look again".
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import threading
+import time
 from typing import Protocol
+
+#: Seconds a publication is remembered for :meth:`InProcessBus.changed_since`: far longer than
+#: a view's read takes to become a waiting stream (the response's first bytes).
+RECENT = 30.0
 
 
 class Subscription(Protocol):
@@ -42,6 +54,13 @@ class EventBus(Protocol):
     async def wait(self, key: str, timeout: float) -> str | None:
         """The next outcome published for ``key``, or None after ``timeout`` seconds."""
 
+    def mark(self) -> float:
+        """A point in time (this process's), taken just before reading the database."""
+
+    def changed_since(self, key: str, mark: float) -> bool:
+        """Whether anything may have been published for ``key`` since ``mark``; True when the
+        bus cannot tell. Asked after :meth:`subscribe`: what comes later is queued."""
+
 
 class LocalSubscription:
     """One listener: outcomes land in a queue on the listener's own loop."""
@@ -53,6 +72,10 @@ class LocalSubscription:
         self.queue: asyncio.Queue[str] = asyncio.Queue()
 
     def deliver(self, outcome: str) -> None:
+        if _running_loop() is self.loop:
+            # On the listener's own loop (a Redis publication fanned out): no wake-up needed.
+            self.queue.put_nowait(outcome)
+            return
         # From any thread: the queue belongs to its loop. A closed loop took its listener away.
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(self.queue.put_nowait, outcome)
@@ -74,9 +97,18 @@ class InProcessBus:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._listeners: dict[str, set[LocalSubscription]] = {}
+        #: key -> when it was last published (time.monotonic), oldest first; RECENT seconds.
+        self._recent: dict[str, float] = {}
+        self._resynced = -math.inf
 
     def publish(self, key: str, outcome: str) -> None:
+        now = time.monotonic()
         with self._lock:
+            # Noted under the same lock as the listeners are read: a stream that subscribes
+            # after this either sees the note (changed_since) or gets the delivery.
+            self._recent.pop(key, None)
+            self._recent[key] = now
+            self._forget(now)
             listeners = list(self._listeners.get(key, ()))
         for listener in listeners:
             listener.deliver(outcome)
@@ -85,9 +117,29 @@ class InProcessBus:
         """Wake every listener, whatever its key (a bus that may have missed publications
         sends "look again")."""
         with self._lock:
+            self._resynced = time.monotonic()
             listeners = [one for some in self._listeners.values() for one in some]
         for listener in listeners:
             listener.deliver(outcome)
+
+    def mark(self) -> float:
+        return time.monotonic()
+
+    def changed_since(self, key: str, mark: float) -> bool:
+        now = time.monotonic()
+        if mark <= now - RECENT:
+            return True  # older than what is remembered: cannot tell
+        with self._lock:
+            return self._recent.get(key, -math.inf) >= mark or self._resynced >= mark
+
+    def _forget(self, now: float) -> None:
+        """Drop the notes older than RECENT (under the lock): the oldest are first."""
+        recent = self._recent
+        while recent:
+            key = next(iter(recent))
+            if recent[key] > now - RECENT:
+                return
+            del recent[key]
 
     def subscribe(self, key: str) -> LocalSubscription:
         listener = LocalSubscription(self, key, asyncio.get_running_loop())
@@ -114,6 +166,13 @@ class InProcessBus:
         """How many listeners are subscribed (for tests and metrics)."""
         with self._lock:
             return sum(len(listeners) for listeners in self._listeners.values())
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 _bus: EventBus = InProcessBus()

@@ -9,11 +9,31 @@ header that names what to wait for (:func:`event_stream`). :class:`WaitStreams`,
 layer around Django, strips the header, lets Django finish the request (its thread and its
 database connection are released), and carries the stream on itself: it waits on the event
 bus, and when woken (or when the thing waited for expires) it asks a *checker* for the new
-state, in a pool thread that closes its database connection before it returns.
+state. The bus only says "look again": every state a stream sends was read from the database.
+
+The checkers run in a small pool of :data:`CHECK_THREADS` threads of their own, whose
+database connections live as a request thread's do (``CONN_MAX_AGE`` with health checks;
+on PostgreSQL, taken from Django's pool for the check and put back): a notification costs
+the checker's queries, not a new connection. No thread or connection is held per waiting
+stream; a thousand streams woken together queue for the few threads.
+
+The view's request reads the state once more with the checker (on its own, already open
+connection) after taking the bus's mark, and the header carries that reading. Once the
+stream is subscribed it asks the bus whether anything was published for its key since the
+mark; only then does it read again. A thousand streams opening at once thus cost no second
+read each in the pool, and no outcome is lost between the view's read and the subscription.
 
 Checkers are registered by name (:func:`register`); the header carries the checker's name and
 its argument, so the stream knows what to look at but the browser never chooses it: the header
 is set by our own view and removed before the response leaves.
+
+Opening a stream is a Django request, with a request thread while it runs. When a campus
+reconnects at once (a node restarted), a thousand ``Accept: text/event-stream`` requests
+arrive together: :class:`WaitStreams` lets at most :data:`OPENING` of them into Django at a
+time and queues the rest in the event loop, as coroutines. A burst of openings thus holds a
+few threads (each with its database connection and SQLite's page cache), not one per stream
+nor all of the handler's, and the sign-ins and phone answers arriving meanwhile still find
+threads.
 
 Under WSGI (Django's test server) the same view answers with the first event and a ``retry``
 hint; EventSource reconnects and the stream degrades to polling.
@@ -23,16 +43,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import json
 import logging
 import secrets
+import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
-from django.db import connections
+from django.db import close_old_connections, connections
 from django.http import HttpRequest, HttpResponse
 
 from vahva import bus
@@ -57,6 +80,13 @@ Checker = Callable[[str], tuple[dict[str, Any], bool, float | None]]
 _checkers: dict[str, Checker] = {}
 #: A stream ends after this many seconds at the latest; EventSource then reconnects.
 MAX_STREAM = 600.0
+#: Event-stream requests (``Accept: text/event-stream``) in Django at once; the next wait in
+#: the event loop. Opening a stream takes a few milliseconds of CPU on one core: more at once
+#: would not open them faster, only hold more threads and memory.
+OPENING = 8
+#: Threads that run the checkers, each with its database connection (a check takes a few
+#: queries; more threads would only add connections on a process with one or two cores).
+CHECK_THREADS = 4
 
 Scope = Any
 Message = Any
@@ -80,6 +110,12 @@ class Wait:
     key: str
     #: The event the view sent (filled in by :func:`event_stream`): not sent again.
     first: dict[str, Any] = field(default_factory=dict)
+    #: The checker's answer read by the view's request after the bus's ``mark`` (filled in
+    #: by :func:`event_stream`); without a mark the stream reads the state itself first.
+    data: dict[str, Any] | None = None
+    final: bool = False
+    until: float | None = None
+    mark: float | None = None
 
 
 def format_event(data: dict[str, Any], *, retry: int | None = None) -> bytes:
@@ -88,9 +124,28 @@ def format_event(data: dict[str, Any], *, retry: int | None = None) -> bytes:
     return ("\n".join(lines) + "\n\n").encode()
 
 
-def event_stream(request: HttpRequest, first: dict[str, Any], wait: Wait | None) -> HttpResponse:
-    """The view's answer: ``first`` now and, under ASGI, more events as ``wait`` says."""
+def event_stream(
+    request: HttpRequest, first: dict[str, Any] | None, wait: Wait | None
+) -> HttpResponse:
+    """The view's answer: ``first`` now and, under ASGI, more events as ``wait`` says.
+    ``first`` None: the checker's answer is the first event (``wait`` is then required)."""
     carried_on = wait is not None and isinstance(request, ASGIRequest)
+    read: dict[str, Any] = {}
+    if wait is not None and (carried_on or first is None):
+        # The mark first, then the read: what is published after the mark is noted by the bus.
+        mark = bus.get().mark()
+        try:
+            data, final, until = _checkers[wait.checker](wait.argument)
+        except Exception:
+            if first is None:
+                raise
+            # The stream reads the state itself once it waits (and logs what fails there).
+            log.exception("event stream: reading %s in the view failed", wait.checker)
+        else:
+            read = {"data": data, "final": final, "until": until, "mark": mark}
+            first = data if first is None else first
+    if first is None:
+        raise ValueError("event_stream needs a first event or a wait to read it from")
     # A stream that goes on is reconnected after a while spread over RETRY_JITTER_MS: when a
     # node restarts, its thousands of waiting pages do not all come back in the same second
     # (each reconnection is a Django request, with a thread while it runs).
@@ -100,31 +155,65 @@ def event_stream(request: HttpRequest, first: dict[str, Any], wait: Wait | None)
     response["X-Accel-Buffering"] = "no"  # a buffering reverse proxy would hold the events
     if carried_on:
         assert wait is not None
-        response[HEADER] = json.dumps(asdict(replace(wait, first=first)))
+        response[HEADER] = json.dumps(asdict(replace(wait, first=first, **read)))
     return response
 
 
 def _check(name: str, argument: str) -> tuple[dict[str, Any], bool, float | None]:
-    """Run a checker in a pool thread and give its database connection back at once."""
+    """Run a checker in a check thread, as a request would run: the thread's connection is
+    health-checked before and kept after (or, from Django's pool, put back)."""
+    close_old_connections()
     try:
         return _checkers[name](argument)
     finally:
-        # No connection is kept per waiting stream: this pool thread serves the next one.
-        connections.close_all()
+        # Kept for the next check unless expired, broken or left in a transaction; with the
+        # PostgreSQL pool (CONN_MAX_AGE 0) back to the pool at once.
+        close_old_connections()
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _checks() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="vahva-wait")
+        return _executor
 
 
 async def check(name: str, argument: str) -> tuple[dict[str, Any], bool, float | None]:
-    # thread_sensitive=False: a shared pool, not the request's own (already released) thread.
-    return await sync_to_async(_check, thread_sensitive=False)(name, argument)
+    """The checker's answer, from a check thread (never the event loop: it queries)."""
+    call = functools.partial(contextvars.copy_context().run, _check, name, argument)
+    return await asyncio.get_running_loop().run_in_executor(_checks(), call)
+
+
+def close_checks() -> None:
+    """Stop the check threads, closing their connections (tests, shutdown)."""
+    global _executor
+    with _executor_lock:
+        executor, _executor = _executor, None
+    if executor is not None:
+        for _ in range(CHECK_THREADS):
+            executor.submit(connections.close_all)
+        executor.shutdown(wait=True)
 
 
 class WaitStreams:
     """ASGI middleware that carries on the event streams Django's views begin."""
 
-    def __init__(self, app: ASGIApp, *, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, clock: Callable[[], float] | None = None, opening: int = OPENING
+    ) -> None:
         self.app = app
         # vahva's clock, as the checkers' deadlines are (tests move it instead of waiting).
         self.clock = clock or (lambda: vahva_clock.now().timestamp())
+        self.opening = opening
+        self._gate: asyncio.Semaphore | None = None
+        #: Event-stream requests in Django now, and the most there were at once (for tests).
+        self.in_django = 0
+        self.most_in_django = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http":
@@ -158,7 +247,20 @@ class WaitStreams:
                 finished = True
             await send(message)
 
-        await self.app(scope, receive, relay)
+        if _asks_for_events(scope):
+            if self._gate is None:
+                self._gate = asyncio.Semaphore(self.opening)
+            # A flood of stream openings (a reconnecting campus, or someone opening streams
+            # by the thousand) queues here, not in the request threads sign-ins need.
+            async with self._gate:
+                self.in_django += 1
+                self.most_in_django = max(self.most_in_django, self.in_django)
+                try:
+                    await self.app(scope, receive, relay)
+                finally:
+                    self.in_django -= 1
+        else:
+            await self.app(scope, receive, relay)
         if found and finished:
             await self._carry_on(found[0], receive, send)
 
@@ -177,11 +279,20 @@ class WaitStreams:
 
     async def _stream(self, wait: Wait, disconnected: asyncio.Future[None], send: Send) -> None:
         end = self.clock() + MAX_STREAM
-        # Subscribed before looking again: an outcome published between the view's read and
-        # now is seen by this look, one published after it is queued for the loop below.
-        listener = bus.get().subscribe(wait.key)
+        # Subscribed before asking the bus: an outcome published between the view's read and
+        # now is noted (and read again below), one published after it is queued for the loop.
+        events = bus.get()
+        listener = events.subscribe(wait.key)
         try:
-            data, final, until = await check(wait.checker, wait.argument)
+            if (
+                wait.mark is not None
+                and wait.data is not None
+                and not events.changed_since(wait.key, wait.mark)
+            ):
+                # Nothing published since the view's request read the state: still the state.
+                data, final, until = wait.data, wait.final, wait.until
+            else:
+                data, final, until = await check(wait.checker, wait.argument)
             last: dict[str, Any] | None = wait.first
             while True:
                 if data != last:
@@ -211,6 +322,13 @@ class WaitStreams:
         if until is not None:
             limit = min(limit, until - now + 0.25)
         return max(0.05, limit)
+
+
+def _asks_for_events(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"accept":
+            return b"text/event-stream" in value
+    return False
 
 
 def _body(data: bytes) -> Message:

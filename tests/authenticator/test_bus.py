@@ -119,3 +119,37 @@ def test_answers_publish_after_commit(
     for callback in callbacks:
         callback()
     assert recorder.published == [(str(challenge.attempt), "approved")]
+
+
+def test_the_bus_says_whether_a_key_was_published_since_a_mark() -> None:
+    """What a stream opening after its view's read asks: "look again?" is yes exactly when
+    its own key was published (or everyone was told to look) after the read began."""
+    events = InProcessBus()
+    events.publish("attempt-1", "approved")  # before the read: the read saw it
+    mark = events.mark()
+    assert not events.changed_since("attempt-1", mark)
+    events.publish("attempt-2", "approved")  # someone else's sign-in
+    assert not events.changed_since("attempt-1", mark)
+    events.publish("attempt-1", "denied")  # after the read began: the read may have missed it
+    assert events.changed_since("attempt-1", mark)
+    later = events.mark()
+    assert not events.changed_since("attempt-1", later)
+    events.publish_all("resync")  # publications may have been missed: everyone looks again
+    assert events.changed_since("attempt-2", later)
+
+
+def test_a_mark_older_than_the_bus_remembers_always_looks_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events = InProcessBus()
+    mark = events.mark()
+    assert not events.changed_since("attempt-1", mark)
+    now = bus.time.monotonic()
+    monkeypatch.setattr(bus.time, "monotonic", lambda: now + bus.RECENT + 1)
+    # The note of a publication that old may be gone: the bus cannot tell, so it says yes.
+    assert events.changed_since("attempt-1", mark)
+    # And old notes are dropped as new publications come: the memory stays bounded.
+    events.publish("attempt-1", "approved")
+    monkeypatch.setattr(bus.time, "monotonic", lambda: now + 3 * bus.RECENT)
+    events.publish("attempt-2", "approved")
+    assert list(events._recent) == ["attempt-2"]

@@ -262,3 +262,31 @@ def test_the_app_installs_the_redis_bus_when_configured(settings: Any) -> None:
         assert not isinstance(bus.get(), RedisBus)
     finally:
         bus.install(None)
+
+
+def test_a_node_not_listening_cannot_say_nothing_was_published(
+    nodes: Callable[[], RedisBus],
+) -> None:
+    """A stream opening on a node whose listener is not (yet, or no longer) subscribed must
+    read the database again: another node's publications may not have reached it."""
+    node_a, node_b = nodes(), nodes()
+
+    async def scenario() -> None:
+        mark = node_b.mark()
+        waiter = node_b.subscribe("attempt-1")  # starts the listener; not confirmed yet
+        assert node_b.changed_since("attempt-1", mark)
+        assert await node_b.connected(WAIT)
+        # Subscribed: the RESYNC on confirmation makes every earlier mark look again once...
+        assert node_b.changed_since("attempt-1", mark)
+        # ...and from a later mark only this key's publications count, from either node.
+        later = node_b.mark()
+        assert not node_b.changed_since("attempt-1", later)
+        assert await waiter.next(WAIT) == RESYNC  # the subscriber was told too
+        _in_thread(lambda: node_a.publish("attempt-1", "approved"))
+        assert await waiter.next(WAIT) == "approved"
+        assert node_b.changed_since("attempt-1", later)
+        assert not node_b.changed_since("attempt-2", later)
+        waiter.close()
+        await node_b.aclose()
+
+    run(scenario())

@@ -8,7 +8,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -48,19 +48,38 @@ def checked() -> Iterator[Checked]:
     waits.register("test", checker)
     yield checker
     bus.install(None)
+    waits.close_checks()
 
 
-def fake_django(wait: bool = True) -> Any:
-    """What Django's ASGI handler sends for waits.event_stream: start, then the whole body."""
-    header = json.dumps(
-        {"checker": "test", "argument": "the-argument", "key": KEY, "first": {"state": "pending"}}
-    ).encode()
+def fake_django(
+    wait: bool = True,
+    *,
+    read: Checked | None = None,
+    between: Callable[[], None] | None = None,
+) -> Any:
+    """What Django's ASGI handler sends for waits.event_stream: start, then the whole body.
+
+    ``read``: the view's request read the state with this checker after the bus's mark, as
+    :func:`waits.event_stream` does under ASGI. ``between``: runs after the view's read and
+    before Django's body is sent (so before the stream subscribes)."""
+    fields: dict[str, Any] = {
+        "checker": "test",
+        "argument": "the-argument",
+        "key": KEY,
+        "first": {"state": "pending"},
+    }
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
+        if read is not None:
+            mark = bus.get().mark()
+            data, final, until = read("the-argument")
+            fields.update(data=data, final=final, until=until, mark=mark)
         headers = [(b"content-type", b"text/event-stream"), (b"content-length", b"27")]
         if wait:
-            headers.append((b"x-vahva-wait", header))
+            headers.append((b"x-vahva-wait", json.dumps(fields).encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if between is not None:
+            between()
         await send({"type": "http.response.body", "body": b'data: {"state":"pending"}\n\n'})
 
     return app
@@ -158,6 +177,80 @@ def test_an_outcome_published_before_the_stream_listens_is_not_lost(checked: Che
     assert checked.calls == 1
 
 
+def test_a_stream_begun_with_the_views_read_reads_again_only_when_told(
+    checked: Checked,
+) -> None:
+    """A thousand streams opening at once cost no second read each: the view's read is the
+    state until the bus says "look again", and then the state sent is the database's (the
+    checker's), never the bus message's."""
+
+    async def scenario() -> Peer:
+        peer = Peer()
+        task = asyncio.ensure_future(
+            WaitStreams(fake_django(read=checked))({"type": "http"}, peer.receive, peer.send)
+        )
+        assert b'"pending"' in await peer.next_body()
+        while bus.get().waiting() == 0:
+            await asyncio.sleep(0)
+        assert checked.calls == 1  # the view's read only
+        # The bus says "approved"; the database says the request was denied: the browser is
+        # told what the database says.
+        checked.data, checked.final = {"state": "denied"}, True
+        bus.get().publish(KEY, "approved")
+        assert json.loads((await peer.next_body()).removeprefix(b"data: ")) == {"state": "denied"}
+        await task
+        return peer
+
+    run(scenario())
+    assert checked.calls == 2
+
+
+def test_an_outcome_published_between_the_views_read_and_the_subscription_is_not_lost(
+    checked: Checked,
+) -> None:
+    """The view read "pending"; the phone's answer was committed and published before the
+    stream was on the bus. The bus remembers the key was published since the view's mark, so
+    the stream reads again and the browser hears the answer."""
+
+    def answered() -> None:
+        checked.data, checked.final = {"state": "approved"}, True
+        bus.get().publish(KEY, "approved")  # nobody listens yet
+
+    async def scenario() -> Peer:
+        peer = Peer()
+        app = fake_django(read=checked, between=answered)
+        await WaitStreams(app)({"type": "http"}, peer.receive, peer.send)
+        return peer
+
+    peer = run(scenario())
+    bodies = [m.get("body", b"") for m in peer.sent[1:]]
+    assert bodies == [b'data: {"state":"pending"}\n\n', b'data: {"state":"approved"}\n\n', b""]
+    assert checked.calls == 2
+
+
+def test_the_views_read_carries_its_deadline(checked: Checked) -> None:
+    """No publication when a push times out: the deadline read by the view wakes the stream,
+    which reads again and tells the browser."""
+    now = time.time()
+    checked.until = now
+
+    def expired() -> None:  # after the view's read, nothing published
+        checked.data, checked.final, checked.until = {"state": "expired"}, True, None
+
+    async def scenario() -> None:
+        peer = Peer()
+        app = fake_django(read=checked, between=expired)
+        task = asyncio.ensure_future(
+            WaitStreams(app, clock=lambda: now + 1)({"type": "http"}, peer.receive, peer.send)
+        )
+        assert b'"pending"' in await peer.next_body()
+        assert b'"expired"' in await peer.next_body()
+        await task
+
+    run(scenario())
+    assert checked.calls == 2
+
+
 def test_a_hang_up_ends_the_wait(checked: Checked) -> None:
     async def scenario() -> None:
         peer = Peer()
@@ -195,6 +288,99 @@ def test_the_state_is_looked_at_again_when_it_expires(checked: Checked) -> None:
         return peer
 
     run(scenario())
+
+
+def test_looks_at_the_database_reuse_a_few_connections(transactional_db: Any) -> None:
+    """Each notification is a look at the database from a check thread: a few threads, each
+    keeping its connection, not a new connection (and thread) per look."""
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+
+    from vahva.accounts.models import User
+
+    opened: list[str] = []
+
+    def count(sender: Any, **kwargs: Any) -> None:
+        opened.append(threading.current_thread().name)
+
+    def people(argument: str) -> tuple[dict[str, Any], bool, float | None]:
+        return (
+            {"people": User.objects.count(), "thread": threading.current_thread().name},
+            False,
+            None,
+        )
+
+    waits.register("people", people)
+    connection_created.connect(count)
+
+    async def looks() -> list[dict[str, Any]]:
+        answers = []
+        for _ in range(3):  # three notifications in a row to each of twelve streams
+            answers += await asyncio.gather(*(waits.check("people", "") for _ in range(12)))
+        return [data for data, _final, _until in answers]
+
+    try:
+        seen = run(looks())
+    finally:
+        connection_created.disconnect(count)
+        waits.close_checks()
+    assert [data["people"] for data in seen] == [0] * 36
+    threads = {data["thread"] for data in seen}
+    assert len(threads) <= waits.CHECK_THREADS
+    assert all(name.startswith("vahva-wait") for name in threads)
+    # One connection per check thread at most (SQLite; PostgreSQL's pool lends its own).
+    if connection.vendor == "sqlite":
+        assert 1 <= len(opened) <= waits.CHECK_THREADS
+
+
+def test_a_burst_of_stream_openings_enters_django_a_few_at_a_time(checked: Checked) -> None:
+    """Thirty browsers reconnect at once (a node restarted): at most OPENING of them are in
+    Django at a time, the rest wait in the event loop (no thread each); a sign-in arriving
+    meanwhile is not queued behind them; every stream gets its events."""
+    release = asyncio.Event()
+    stream_app = fake_django()
+
+    async def django(scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"] == "/events":
+            await release.wait()  # the view is running: a request thread is held
+            await stream_app(scope, receive, send)
+        else:
+            await fake_django(wait=False)(scope, receive, send)
+
+    events = [(b"accept", b"text/event-stream")]
+
+    async def scenario() -> list[Peer]:
+        app = WaitStreams(django)
+        peers = [Peer() for _ in range(30)]
+        tasks = [
+            asyncio.ensure_future(
+                app({"type": "http", "path": "/events", "headers": events}, p.receive, p.send)
+            )
+            for p in peers
+        ]
+        for _ in range(1000):
+            await asyncio.sleep(0)
+        assert app.in_django == waits.OPENING
+        # A sign-in's request goes straight in.
+        signin = Peer()
+        await asyncio.wait_for(
+            app({"type": "http", "path": "/signin/", "headers": []}, signin.receive, signin.send),
+            5,
+        )
+        assert len(signin.sent) == 2
+        release.set()
+        for peer in peers:
+            assert b'"pending"' in await peer.next_body()
+        while bus.get().waiting() < 30:
+            await asyncio.sleep(0)
+        checked.data, checked.final = {"state": "approved"}, True
+        bus.get().publish(KEY, "approved")
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        assert app.most_in_django == waits.OPENING
+        return peers
+
+    for peer in run(scenario()):
+        assert b'"approved"' in peer.sent[-2]["body"]
 
 
 def test_responses_without_a_wait_pass_untouched(checked: Checked) -> None:
@@ -246,6 +432,8 @@ def asgi_url(transactional_db: Any, settings: Any, counting_bus: CountingBus) ->
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=30)
+    # The check threads' connections belong to this test's database.
+    waits.close_checks()
 
 
 def signed_in_browser(base: str) -> tuple[httpx.Client, str]:

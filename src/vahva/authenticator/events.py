@@ -46,6 +46,6 @@ def device_events(request: HttpRequest) -> HttpResponse:
         device = signed_device(request)
     except VahvaError as exc:
         return JsonResponse({"error": code_of(exc), "message": str(exc.message)}, status=exc.status)
-    first, _final, _until = _pending(str(device.pk))
     wait = waits.Wait(checker="device", argument=str(device.pk), key=delivery.device_key(device.pk))
-    return waits.event_stream(request, first, wait)
+    # The first event is the checker's own reading: one read, carried on by the stream.
+    return waits.event_stream(request, None, wait)

@@ -142,6 +142,20 @@ class RedisBus:
         finally:
             listener.close()
 
+    def mark(self) -> float:
+        return self._local.mark()
+
+    def changed_since(self, key: str, mark: float) -> bool:
+        """What this node has heard since ``mark`` (its own publications and other nodes').
+        An outcome committed on another node is heard here only after its commit: one
+        committed after the read that followed ``mark`` is heard after ``mark``, so it is
+        noted here (or queued for the subscriber). While the listener is not subscribed
+        (starting, or Redis away) publications are lost, so the answer is True."""
+        subscribed = self._subscribed
+        if subscribed is None or not subscribed.is_set():
+            return True
+        return self._local.changed_since(key, mark)
+
     # -- for tests, metrics and shutdown ----------------------------------------------------
 
     def waiting(self) -> int:
