@@ -15,6 +15,7 @@ from tests.helpers import text
 from vahva.audit.models import AuditEvent
 from vahva.insights import queries
 from vahva.methods import registry
+from vahva.methods.base import Role
 from vahva.methods.models import RegisteredMethod
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +79,7 @@ def test_people_and_their_methods(helpdesk_client: Client, people: None) -> None
 def test_unlisted_methods_are_not_counted(
     helpdesk_client: Client, people: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(registry.get("sms"), "listed", False)
+    monkeypatch.setattr(registry.get("sms"), "role", Role.STAND_IN)
     response = helpdesk_client.get(PAGE)
     assert _table(response, "methods-table") == [["Authenticator app code", "3"]]
     assert "3 of 5 people" in text(response)
