@@ -96,8 +96,13 @@ def test_sign_out_everywhere_else(alice_totp: Any, client: Client, clock: Any) -
         "/security-info/password/",
         {"current": "correct horse battery", "new": NEW, "again": NEW},
     )
-    page = client.post("/security-info/password/sign-out-others/")
+    page = client.post("/security-info/password/sign-out-others/", follow=True)
+    assert page.redirect_chain == [("/security-info/password/changed/", 302)]
     assert "You are signed out everywhere else." in text(page)
+    # Post/redirect/get: a reload is a GET that signs nobody out again and says it once.
+    assert "You are signed out everywhere else." not in text(
+        client.get("/security-info/password/changed/")
+    )
     assert client.get("/security-info/").status_code == 200
     assert other.get("/security-info/").status_code == 302
 
@@ -117,9 +122,10 @@ def test_the_sign_in_page_offers_forgot_your_password(client: Client, db: Any) -
 def test_forgot_password_looks_the_same_for_unknown_addresses(
     alice: Any, client: Client, clock: Any
 ) -> None:
-    known = client.post("/password/forgot/", {"email": "alice@example.org"})
-    unknown = client.post("/password/forgot/", {"email": "mallory@example.org"})
+    known = client.post("/password/forgot/", {"email": "alice@example.org"}, follow=True)
+    unknown = client.post("/password/forgot/", {"email": "mallory@example.org"}, follow=True)
     assert known.status_code == unknown.status_code == 200
+    assert known.redirect_chain == unknown.redirect_chain == [("/password/forgot/sent/", 302)]
     strip = lambda r: re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", text(r))  # noqa: E731
     assert strip(known) == strip(unknown)
     assert [m.to for m in sent()] == [["alice@example.org"]]
@@ -140,9 +146,11 @@ def test_reset_by_link_and_second_factor(alice_totp: Any, client: Client, clock:
     assert "Enter the code from your authenticator app" in text(client.get("/password/reset/"))
     assert client.post("/password/reset/", {"code": "000000"}, follow=True).status_code == 400
     assert client.post("/password/reset/", {"code": code_for(secret, clock)}).status_code == 302
-    done = client.post("/password/reset/", {"new": NEW, "again": NEW})
-    assert done.status_code == 200
+    done = client.post("/password/reset/", {"new": NEW, "again": NEW}, follow=True)
+    assert done.redirect_chain == [("/password/reset/finished/", 302)]
     assert "Your new password is saved" in text(done)
+    # Reloading the page (a GET) shows it again and posts nothing.
+    assert "Your new password is saved" in text(client.get("/password/reset/finished/"))
     alice = User.objects.get(email="alice@example.org")
     assert alice.check_password(NEW)
     # Whoever was signed in with the old password is signed out.
@@ -151,6 +159,22 @@ def test_reset_by_link_and_second_factor(alice_totp: Any, client: Client, clock:
     again = Client().get(link)
     assert again.status_code == 410
     assert "This link has expired or has already been used." in text(again)
+
+
+def test_reloading_the_sent_page_sends_no_other_mail(alice: Any, client: Client) -> None:
+    # The "check your mail" page is reached by a redirect: Back or reload is a GET, never
+    # "Confirm Form Resubmission" that would send another link.
+    sent_page = client.post("/password/forgot/", {"email": "alice@example.org"})
+    assert sent_page.status_code == 302
+    for _ in range(2):
+        assert client.get(sent_page["Location"]).status_code == 200
+    assert len(sent()) == 1
+
+
+def test_the_finished_page_is_only_shown_after_a_reset(client: Client, db: Any) -> None:
+    page = client.get("/password/reset/finished/")
+    assert page.status_code == 302
+    assert page["Location"] == "/signin/"
 
 
 def test_a_reset_link_expires_after_15_minutes(alice_totp: Any, client: Client, clock: Any) -> None:
@@ -172,7 +196,7 @@ def test_reset_requests_are_limited_per_address_and_per_client(
     alice: Any, client: Client, clock: Any, settings: Any
 ) -> None:
     for _ in range(3):
-        assert client.post("/password/forgot/", {"email": "alice@example.org"}).status_code == 200
+        assert client.post("/password/forgot/", {"email": "alice@example.org"}).status_code == 302
     limited = client.post("/password/forgot/", {"email": "alice@example.org"}, follow=True)
     assert limited.status_code == 429
     assert "Too many requests for a new password." in text(limited)
@@ -185,7 +209,7 @@ def test_reset_requests_are_limited_per_address_and_per_client(
     # 4 of this client's requests were counted already: one more is allowed.
     assert codes == [200, 429, 429]
     clock.advance(3601)
-    assert client.post("/password/forgot/", {"email": "alice@example.org"}).status_code == 200
+    assert client.post("/password/forgot/", {"email": "alice@example.org"}).status_code == 302
 
 
 @pytest.mark.django_db(transaction=True)

@@ -26,6 +26,10 @@ from .forms import ChangePasswordForm, ForgotPasswordForm, NewPasswordForm
 from .models import PasswordReset
 from .views import reauth
 
+#: Set by a finished step and read by the page the browser is sent to (post/redirect/get).
+SESSION_SIGNED_OUT_OTHERS = "vahva_signed_out_others"
+SESSION_RESET_FINISHED = "vahva_reset_finished"
+
 
 def _failed(
     request: HttpRequest, template: str, context: dict[str, Any], exc: VahvaError
@@ -91,14 +95,17 @@ def change(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET"])
 def changed(request: HttpRequest) -> HttpResponse:
-    return render(request, "registration/password_changed.html")
+    signed_out = bool(request.session.pop(SESSION_SIGNED_OUT_OTHERS, False))
+    return render(request, "registration/password_changed.html", {"signed_out": signed_out})
 
 
 @login_required
 @require_POST
 def sign_out_others(request: HttpRequest) -> HttpResponse:
     passwords.sign_out_others(request)
-    return render(request, "registration/password_changed.html", {"signed_out": True})
+    # Post/redirect/get: a reload shows the page again instead of posting the form again.
+    request.session[SESSION_SIGNED_OUT_OTHERS] = True
+    return redirect("registration:password_changed")
 
 
 @never_cache
@@ -115,7 +122,14 @@ def forgot(request: HttpRequest) -> HttpResponse:
         passwords.request_reset(request, email=form.cleaned_data["email"], now=clock.now())
     except RateLimited as exc:
         return _again(request, exc=exc, keep=("email",))
-    # The same page whether the address has an account or not (no enumeration).
+    # The same page whether the address has an account or not (no enumeration), reached by a
+    # redirect: reloading it shows it again and sends no other mail.
+    return redirect("registration:password_forgot_sent")
+
+
+@never_cache
+@require_http_methods(["GET"])
+def forgot_sent(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/password_forgot_sent.html")
 
 
@@ -186,4 +200,14 @@ def _new_password(request: HttpRequest, row: PasswordReset, *, now: dt.datetime)
         passwords.finish(request, row, new=form.cleaned_data["new"], now=now)
     except (ValidationError, VahvaError) as exc:
         return _again(request, form=form, exc=exc)
+    request.session[SESSION_RESET_FINISHED] = True
+    return redirect("registration:password_reset_finished")
+
+
+@never_cache
+@require_http_methods(["GET"])
+def reset_finished(request: HttpRequest) -> HttpResponse:
+    """Once after a reset (a reload shows it again while the session says so)."""
+    if not request.session.get(SESSION_RESET_FINISHED):
+        return redirect("signin:password")
     return render(request, "registration/password_reset_finished.html")

@@ -38,6 +38,12 @@ urlpatterns = [
         name="sign_out_others",
     ),
     path("password/forgot/", password_views.forgot, name="password_forgot"),
+    path("password/forgot/sent/", password_views.forgot_sent, name="password_forgot_sent"),
+    path(
+        "password/reset/finished/",
+        password_views.reset_finished,
+        name="password_reset_finished",
+    ),
     path("password/reset/", password_views.reset, name="password_reset"),
     path("password/reset/<str:token>/", password_views.reset_link, name="password_reset_link"),
     path(
