@@ -460,3 +460,38 @@ def test_signing_in_another_way_withdraws_the_request_and_is_not_suspicious(
         clock.advance(vahva_settings.PUSH_WINDOW)
     assert allowance.pause_of(alice, now=clock()) is None
     assert not actions("push.paused")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "subject", "greeting"),
+    [
+        ("fi", "[Demo University] Kirjautumispyynnöt sovellukseesi on keskeytetty", "Hei,"),
+        ("", "[Demo University] Sign-in requests to your app are paused", "Hello,"),
+    ],
+)
+def test_the_person_is_told_in_their_own_language_not_the_thiefs(
+    with_app: TestDevice,
+    alice: Any,
+    clock: Any,
+    mailoutbox: list[Any],
+    django_capture_on_commit_callbacks: Any,
+    language: str,
+    subject: str,
+    greeting: str,
+) -> None:
+    """The pause starts during a request of the thief's (here in Swedish): the person's mail
+    speaks the person's language, or the service's when they chose none."""
+    from django.utils import translation
+
+    alice.language = language
+    alice.save(update_fields=["language"])
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        refuse_three(with_app, clock)
+    with translation.override("sv"):
+        for callback in callbacks:
+            callback()
+        delivered()
+    person = next(sent for sent in mailoutbox if sent.to == [alice.email])
+    assert person.subject == subject
+    assert person.body.startswith(f"{greeting}\n")

@@ -106,8 +106,11 @@ def test_forget_one_and_all_on_security_info(
     _method, secret = alice_totp
     _sign_in_with_code(client, secret, clock, remember=True)
     device = RememberedDevice.objects.get()
-    # Another person's id: refused, nothing forgotten.
-    assert client.post("/security-info/remembered/999/forget/").status_code == 404
+    # Another person's id: refused (said on Security info, post/redirect/get), nothing forgotten.
+    refused = client.post("/security-info/remembered/999/forget/", follow=True)
+    assert refused.status_code == 404
+    assert "That browser is not remembered any more." in text(refused)
+    assert RememberedDevice.objects.exists()
     done = client.post(f"/security-info/remembered/{device.pk}/forget/")
     assert done["Location"] == "/security-info/"
     assert not RememberedDevice.objects.exists()
@@ -153,3 +156,66 @@ def test_sign_out_everywhere_ends_sessions_and_forgets_browsers(
         assert browser.get("/security-info/")["Location"].startswith("/signin/")
     assert not RememberedDevice.objects.exists()
     assert AuditEvent.objects.get(action="remembered.forgotten").reason == "signed out everywhere"
+
+
+CHROME_LINUX = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/156.0.0.0 Safari/537.36"
+)
+
+
+def _browsers(client: Client, language: str) -> list[str]:
+    """The names in the remembered browsers' list, as Security info shows them in
+    ``language``."""
+    import re
+
+    from django.conf import settings
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    page = text(client.get("/security-info/"))
+    section = re.search(r'<section class="card" id="remembered">(.*?)</section>', page, re.S)
+    assert section, "no remembered browsers' section"
+    cells = re.findall(r"<tr>\s*<td>(.*?)(?: <span|</td>)", section.group(1), re.S)
+    return sorted(cell.strip() for cell in cells)
+
+
+def test_the_browsers_name_is_said_in_the_language_of_the_page(
+    remember_30: None, alice_totp: tuple[Any, str], clock: Any
+) -> None:
+    """Stored as names only ("Chrome/Linux"), worded when shown: a Finnish or Swedish page
+    does not say "Chrome on Linux" or "A browser" in English. Rows saved before, in English,
+    are worded the same way."""
+    method, secret = alice_totp
+    client = Client(HTTP_USER_AGENT=CHROME_LINUX)
+    assert _sign_in_with_code(client, secret, clock, remember=True).status_code == 302
+    assert RememberedDevice.objects.get().label == "Chrome/Linux"
+    for old in ("Firefox on Windows", "A browser", "", "Safari/"):
+        RememberedDevice.objects.create(
+            user=method.user,
+            digest=f"{len(old):064d}",
+            created_at=clock(),
+            expires_at=clock() + LATER,
+            label=old,
+        )
+
+    assert _browsers(client, "en") == [
+        "A browser",
+        "A browser",
+        "Chrome on Linux",
+        "Firefox on Windows",
+        "Safari",
+    ]
+    assert _browsers(client, "fi") == [
+        "Chrome (Linux)",
+        "Firefox (Windows)",
+        "Safari",
+        "Selain",
+        "Selain",
+    ]
+    assert _browsers(client, "sv") == [
+        "Chrome på Linux",
+        "En webbläsare",
+        "En webbläsare",
+        "Firefox på Windows",
+        "Safari",
+    ]

@@ -13,7 +13,8 @@ import logging
 import uuid
 from typing import Any
 
-from django.utils import timezone
+from django.conf import settings as django_settings
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -68,6 +69,11 @@ def report_to_helpdesk(challenge_id: uuid.UUID) -> None:
     )
 
 
+def language_of(user: Any) -> str:
+    """The language of mail to this person: theirs, else the service's (never the request's)."""
+    return str(getattr(user, "language", "") or "") or str(django_settings.LANGUAGE_CODE)
+
+
 def pause_started(user_id: Any) -> None:
     """Tell the person and the helpdesk that sign-in requests to the person's app stopped
     after suspicious attempts, and until when a typed code is asked instead."""
@@ -77,36 +83,39 @@ def pause_started(user_id: Any) -> None:
     user = pause.user
     organisation = settings.ORGANISATION_NAME
     until = _when(pause.until)
-    person = [
-        _("Hello,"),
-        "",
-        ngettext(
-            "%(count)d recent sign-in to your %(organisation)s account used your password, "
-            "and the request to your vahva app was denied, reported or not answered.",
-            "%(count)d recent sign-ins to your %(organisation)s account used your password, "
-            "and each time the request to your vahva app was denied, reported or not answered.",
-            pause.attempts,
+    # In the person's own language: the sign-in that triggered this (and whose language is
+    # active now) is most likely the attacker's.
+    with translation.override(language_of(user)):
+        person = [
+            _("Hello,"),
+            "",
+            ngettext(
+                "%(count)d recent sign-in to your %(organisation)s account used your password, "
+                "and the request to your vahva app was denied, reported or not answered.",
+                "%(count)d recent sign-ins to your %(organisation)s account used your password, "
+                "and each time the request to your vahva app was denied, reported or not answered.",
+                pause.attempts,
+            )
+            % {"organisation": organisation, "count": pause.attempts},
+            _(
+                "To protect you from a stream of requests, we stopped sending them to your app "
+                "until %(until)s. Until then, sign in with the code shown in the vahva app, or "
+                "another of your methods."
+            )
+            % {"until": until},
+            "",
+            _(
+                "If these sign-ins were not yours, someone else knows your password: change it "
+                "now. The helpdesk has been told."
+            ),
+        ]
+        send_mail(
+            _("[%(organisation)s] Sign-in requests to your app are paused")
+            % {"organisation": organisation},
+            "\n".join(person),
+            user.email,
+            about=f"pause of {user_id} (person)",
         )
-        % {"organisation": organisation, "count": pause.attempts},
-        _(
-            "To protect you from a stream of requests, we stopped sending them to your app "
-            "until %(until)s. Until then, sign in with the code shown in the vahva app, or "
-            "another of your methods."
-        )
-        % {"until": until},
-        "",
-        _(
-            "If these sign-ins were not yours, someone else knows your password: change it "
-            "now. The helpdesk has been told."
-        ),
-    ]
-    send_mail(
-        _("[%(organisation)s] Sign-in requests to your app are paused")
-        % {"organisation": organisation},
-        "\n".join(person),
-        user.email,
-        about=f"pause of {user_id} (person)",
-    )
     helpdesk = [
         f"Sign-in requests to the app of {user.email} are paused until {until}:",
         f"{pause.attempts} sign-ins with the right password in the last "

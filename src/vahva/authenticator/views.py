@@ -50,7 +50,9 @@ def _private(response: HttpResponse) -> HttpResponse:
 
 
 def _shell(request: HttpRequest, *, enrolling: bool) -> HttpResponse:
-    command = f"vahva authenticator enroll '{_('address of this page')}'"
+    # Assigned first: xgettext does not read _() inside an f-string, so it was never translated.
+    address = _("address of this page")
+    command = f"vahva authenticator enroll '{address}'"
     context = {
         "enrolling": enrolling,
         "command": command,

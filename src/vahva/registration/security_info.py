@@ -78,7 +78,11 @@ def security_info(request: HttpRequest) -> HttpResponse:
                 for event in _recent_signins(request.user)
             ],
             "remembered": [
-                {"device": device, "this": remembered.is_this_browser(request, device)}
+                {
+                    "device": device,
+                    "label": remembered.shown_label(device.label),
+                    "this": remembered.is_this_browser(request, device),
+                }
                 for device in remembered.devices_of(request.user, now=now)
             ],
             "can_add": bool(registry.enrolable()),

@@ -25,7 +25,7 @@ from vahva.accounts.models import User
 from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.errors import VahvaError
-from vahva.signin.remembered import label_for
+from vahva.signin.remembered import label_for, shown_label
 
 from .models import BrowserSession
 
@@ -183,7 +183,7 @@ def listed_for(request: HttpRequest, *, now: dt.datetime) -> list[SessionRow]:
     listed = [
         SessionRow(
             id=row.pk,
-            label=row.label,
+            label=shown_label(row.label),
             ip=row.ip,
             signed_in_at=row.signed_in_at,
             last_seen_at=row.last_seen_at,

@@ -11,6 +11,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from vahva import clock
+from vahva.signin.remembered import shown_label
 
 from . import service
 
@@ -28,7 +29,9 @@ def sign_out(request: HttpRequest, session_id: int) -> HttpResponse:
             {"title": _("Unknown session"), "message": exc.message},
             status=exc.status,
         )
-    messages.success(request, _("%(browser)s was signed out.") % {"browser": row.label})
+    messages.success(
+        request, _("%(browser)s was signed out.") % {"browser": shown_label(row.label)}
+    )
     return redirect("registration:security_info")
 
 

@@ -50,7 +50,8 @@ class RememberedDevice(models.Model):
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
-    #: What the person sees in the list: "Firefox on Linux".
+    #: The browser's and the system's names, "Firefox/Linux", in no language: the list says
+    #: them in the page's (remembered.shown_label). Rows from before: "Firefox on Linux".
     label = models.CharField(max_length=100, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
 

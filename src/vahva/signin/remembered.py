@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings as django_settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 
 from vahva.audit.log import record
 from vahva.conf import settings
@@ -49,7 +50,9 @@ def _tokens(request: HttpRequest) -> list[str]:
 
 
 def label_for(user_agent: str) -> str:
-    """ "Chromium on Linux": enough for a person to tell their browsers apart."""
+    """ "Chromium/Linux": the browser's and the system's names, enough for a person to tell
+    their browsers apart. Stored language-neutral (names only): :func:`shown_label` makes the
+    sentence in the language of the page that shows it."""
     browsers = (
         ("Edg/", "Edge"),
         ("Firefox/", "Firefox"),
@@ -66,9 +69,26 @@ def label_for(user_agent: str) -> str:
     )
     browser = next((name for mark, name in browsers if mark in user_agent), "")
     system = next((name for mark, name in systems if mark in user_agent), "")
+    return f"{browser}/{system}" if browser or system else ""
+
+
+# Rows saved before the labels were language-neutral: "Chrome on Linux", "A browser".
+_OLD_SEPARATOR = " on "
+_OLD_UNKNOWN = "A browser"
+
+
+def shown_label(label: str) -> str:
+    """A stored label as the page's language says it ("Chrome on Linux", "Chrome, Linux"...),
+    or "A browser" when neither name was known."""
+    if _OLD_SEPARATOR in label:
+        browser, system = label.split(_OLD_SEPARATOR, 1)
+    elif "/" in label:
+        browser, system = label.split("/", 1)
+    else:
+        browser, system = ("", "") if label == _OLD_UNKNOWN else (label, "")
     if browser and system:
-        return f"{browser} on {system}"
-    return browser or system or "A browser"
+        return _("%(browser)s on %(system)s") % {"browser": browser, "system": system}
+    return browser or system or _("A browser")
 
 
 def remembered_until(

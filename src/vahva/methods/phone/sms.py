@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import translation
 from django.utils.crypto import salted_hmac
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from vahva.conf import settings
@@ -61,15 +61,15 @@ def digest(code: str, salt: str) -> str:
 
 def message(code: str, *, language: str) -> str:
     """The text: who sends it, what it is for, how long it lasts; no links."""
+    minutes = max(1, settings.PHONE_CODE_TTL // 60)
     with translation.override(language):
-        return gettext(
+        return ngettext(
+            "%(code)s is your %(org)s sign-in code. It is valid for %(minutes)d minute. "
+            "Never give it to anyone: %(org)s never asks for it.",
             "%(code)s is your %(org)s sign-in code. It is valid for %(minutes)d minutes. "
-            "Never give it to anyone: %(org)s never asks for it."
-        ) % {
-            "code": code,
-            "org": settings.ORGANISATION_NAME,
-            "minutes": max(1, settings.PHONE_CODE_TTL // 60),
-        }
+            "Never give it to anyone: %(org)s never asks for it.",
+            minutes,
+        ) % {"code": code, "org": settings.ORGANISATION_NAME, "minutes": minutes}
 
 
 def send_code(
