@@ -278,6 +278,21 @@ class Method(ABC):
         """The ways ``user``'s registrations of this method can verify a caller; [] for none."""
         return []
 
+    def codes_read_out(self, user: User, hint: str) -> list[CallerCheck]:
+        """For :meth:`caller_checks`: one check per registration of this method whose code the
+        caller reads out from what they hold (an app, a token), with ``hint`` for the agent."""
+        from . import service
+
+        return [
+            CallerCheck(
+                registered=registered.pk,
+                label=gettext("A code from %(method)s") % {"method": self.describe(registered)},
+                hint=hint,
+            )
+            for registered in service.registered_for(user)
+            if registered.kind == self.kind
+        ]
+
     def send_caller_code(
         self, registered: RegisteredMethod, *, check: str, now: dt.datetime
     ) -> str:

@@ -167,18 +167,13 @@ class TotpMethod(Method):
     # --- the helpdesk verifies a caller (issue #19 item 9) ------------------------------------
 
     def caller_checks(self, user: User, *, now: dt.datetime) -> list[CallerCheck]:
-        return [
-            CallerCheck(
-                registered=registered.pk,
-                label=gettext("A code from %(method)s") % {"method": self.describe(registered)},
-                hint=gettext(
-                    "Ask the caller to open their authenticator app and read out the 6-digit "
-                    "code it shows for this account now."
-                ),
-            )
-            for registered in service.registered_for(user)
-            if registered.kind == self.kind
-        ]
+        return self.codes_read_out(
+            user,
+            gettext(
+                "Ask the caller to open their authenticator app and read out the 6-digit "
+                "code it shows for this account now."
+            ),
+        )
 
     # --- the demo's people (vahva demo) --------------------------------------------------------
 

@@ -139,15 +139,10 @@ class HardwareTokenMethod(Method):
     # --- the helpdesk verifies a caller (issue #19 item 9) ------------------------------------
 
     def caller_checks(self, user: User, *, now: dt.datetime) -> list[CallerCheck]:
-        return [
-            CallerCheck(
-                registered=registered.pk,
-                label=gettext("A code from %(method)s") % {"method": self.describe(registered)},
-                hint=gettext(
-                    "Ask the caller to press the button on the token with this serial number "
-                    "and read out the code it shows."
-                ),
-            )
-            for registered in service.registered_for(user)
-            if registered.kind == self.kind
-        ]
+        return self.codes_read_out(
+            user,
+            gettext(
+                "Ask the caller to press the button on the token with this serial number "
+                "and read out the code it shows."
+            ),
+        )

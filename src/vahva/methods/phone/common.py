@@ -33,7 +33,7 @@ from vahva.gateways import outbox
 from vahva.gateways.base import GatewayError
 from vahva.gateways.models import OutboxMessage
 from vahva.methods import registry, service
-from vahva.methods.base import Include, NotOffered
+from vahva.methods.base import CallerCheck, CallerProof, Include, NotOffered
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
 from .limits import (
@@ -197,6 +197,27 @@ class PhoneMethod:
     def answered_also_by(self, registered: RegisteredMethod) -> tuple[str, ...]:
         # One number, both ways: a text to a number registered for calls, and the other way.
         return tuple(kind for kind in DELIVERIES if kind != registered.kind)
+
+    # --- the helpdesk verifies a caller (issue #19 item 9) ------------------------------------
+
+    def caller_checks(self, user: User, *, now: dt.datetime) -> list[CallerCheck]:
+        from . import caller
+
+        return caller.checks(user, self.kind, call=self.kind == "voice")
+
+    def send_caller_code(
+        self, registered: RegisteredMethod, *, check: str, now: dt.datetime
+    ) -> str:
+        from . import caller
+
+        return caller.send(registered, check=check, now=now, call=self.kind == "voice")
+
+    def check_caller(
+        self, registered: RegisteredMethod, code: str, *, check: str, now: dt.datetime
+    ) -> CallerProof:
+        from . import caller
+
+        return caller.check(registered, code, check=check, now=now, call=self.kind == "voice")
 
     def describe(self, registered: RegisteredMethod) -> str:
         number = mask(str(registered.data.get("number", "")))

@@ -33,7 +33,7 @@ from vahva.errors import (
 from vahva.gateways import outbox
 from vahva.gateways.models import OutboxMessage
 from vahva.methods import service, totp
-from vahva.methods.base import Answer, AttemptRef, CallerCheck, CallerProof, Method, WizardStep
+from vahva.methods.base import Answer, AttemptRef, Method, WizardStep
 from vahva.methods.challenges import Challenge, TypeCode
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
@@ -285,24 +285,3 @@ class SmsMethod(phone.PhoneMethod, Method):
         with transaction.atomic():
             service.consume_pending(pending, now=now)
             return self.save_verified(pending, number, now=now, name=name)
-
-    # --- the helpdesk verifies a caller (issue #19 item 9) ------------------------------------
-
-    def caller_checks(self, user: User, *, now: dt.datetime) -> list[CallerCheck]:
-        from . import caller
-
-        return caller.checks(user, self.kind, call=False)
-
-    def send_caller_code(
-        self, registered: RegisteredMethod, *, check: str, now: dt.datetime
-    ) -> str:
-        from . import caller
-
-        return caller.send(registered, check=check, now=now, call=False)
-
-    def check_caller(
-        self, registered: RegisteredMethod, code: str, *, check: str, now: dt.datetime
-    ) -> CallerProof:
-        from . import caller
-
-        return caller.check(registered, code, check=check, now=now, call=False)

@@ -15,7 +15,7 @@ from vahva.errors import ExpiredChallenge, MalformedInput
 from vahva.gateways import outbox
 from vahva.gateways.models import OutboxMessage
 from vahva.methods import service
-from vahva.methods.base import Answer, AttemptRef, CallerCheck, CallerProof, Method, WizardStep
+from vahva.methods.base import Answer, AttemptRef, Method, WizardStep
 from vahva.methods.challenges import Approve, Challenge
 from vahva.methods.models import PendingEnrolment, RegisteredMethod
 
@@ -199,24 +199,3 @@ class VoiceMethod(phone.PhoneMethod, Method):
             # the pending enrolment back to unused.
             use_call(PhoneCall.objects.filter(pk=call_id, pending=pending), now=now)
             return self.save_verified(pending, number, now=now, name=name)
-
-    # --- the helpdesk verifies a caller (issue #19 item 9) ------------------------------------
-
-    def caller_checks(self, user: User, *, now: dt.datetime) -> list[CallerCheck]:
-        from . import caller
-
-        return caller.checks(user, self.kind, call=True)
-
-    def send_caller_code(
-        self, registered: RegisteredMethod, *, check: str, now: dt.datetime
-    ) -> str:
-        from . import caller
-
-        return caller.send(registered, check=check, now=now, call=True)
-
-    def check_caller(
-        self, registered: RegisteredMethod, code: str, *, check: str, now: dt.datetime
-    ) -> CallerProof:
-        from . import caller
-
-        return caller.check(registered, code, check=check, now=now, call=True)
