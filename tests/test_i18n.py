@@ -309,8 +309,11 @@ def visible_text(response: Any) -> str:
 
 def english_on(response: Any, messages: list[str]) -> list[str]:
     shown = " ".join(visible_text(response).split())
-    # A word inside an address is no message: helpdesk@example.org, /help/feedback/.
-    return [m for m in messages if re.search(rf"(?<![\w@./-]){re.escape(m)}(?![\w@/-])", shown)]
+    # A word inside an address or a name of code is no message: helpdesk@example.org,
+    # /help/feedback/, helpdesk.caller_check (the log's action names, for the CSV's readers).
+    return [
+        m for m in messages if re.search(rf"(?<![\w@./-]){re.escape(m)}(?![\w@/-]|\.\w)", shown)
+    ]
 
 
 def walk(language: str, alice: Any, make_user: Any, clock: Any) -> dict[str, Any]:

@@ -36,6 +36,8 @@ SIGNIN_ACTIONS: dict[str, str | Promise] = {
     "push.paused": _("Requests paused"),
     "phone.reported": _("Call reported"),
     "phone.limited": _("Text or call limit reached"),
+    # The helpdesk checked who was calling in the person's name (the app, a code, a procedure).
+    "helpdesk.caller_check": _("Helpdesk checked the caller"),
     # RADIUS (VPNs): the radius room's rows.
     "radius.challenge": _("RADIUS: second step asked"),
     "radius.mfa": _("RADIUS: second step"),
