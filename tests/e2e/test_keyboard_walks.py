@@ -158,7 +158,7 @@ def test_the_vahva_app_with_the_keyboard_only(
     expect_push_page(page)
     card = _answer_by_keyboard(phone, None, "Deny and report", "Sign-in request")
     expect(card.get_by_text("Denied and reported.", exact=False)).to_be_visible(timeout=WAIT)
-    expect(page.get_by_text("Request denied")).to_be_visible(timeout=WAIT)
+    expect(page.get_by_text("You reported this request as not yours")).to_be_visible(timeout=WAIT)
     assert [m.to for m in mailoutbox] == [["helpdesk@demo.example"]]
 
     # The app's offline code, typed on the computer (the waiting page offers it).
