@@ -85,10 +85,11 @@ def listed_for(user: User) -> list[RegisteredMethod]:
 
 def has_methods(user: User) -> bool:
     """Whether the person has registered a real method (a temporary access pass is not one:
-    the policy still sends them to register, and does not start the activation delay)."""
-    return RegisteredMethod.objects.filter(
-        _working(clock.now()), user=user, kind__in=_listed_kinds()
-    ).exists()
+    the policy still sends them to register, and does not start the activation delay).
+
+    From :func:`registered_for`'s list (read once per request): its working methods of known
+    kinds are exactly the ones asked about here, less the stand-ins."""
+    return any(registry.get(m.kind).role is not Role.STAND_IN for m in registered_for(user))
 
 
 def on_device(user: User, device_id: object) -> list[RegisteredMethod]:
@@ -116,14 +117,10 @@ def has_phishing_resistant(user: User) -> bool:
 
 
 def first_registered_at(user: User) -> dt.datetime | None:
-    """When the person's first listed method of a kind this deployment knows was registered."""
-    # values_list: no secret is decrypted to answer "since when".
-    return (
-        RegisteredMethod.objects.filter(_working(clock.now()), user=user, kind__in=_listed_kinds())
-        .order_by("created_at")
-        .values_list("created_at", flat=True)
-        .first()
-    )
+    """When the person's first listed method of a kind this deployment knows was registered.
+
+    From :func:`registered_for`'s list (read once per request), as :func:`has_methods`."""
+    return min((m.created_at for m in listed_for(user)), default=None)
 
 
 def get_for(user: User | int, method_id: object) -> RegisteredMethod:

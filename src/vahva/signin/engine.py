@@ -50,7 +50,7 @@ from .second_factor import check_second_factor as check_second_factor
 from .second_factor import failure_reason as failure_reason
 from .second_factor import finished as finished
 from .second_factor import verify_answer
-from .states import Event, State
+from .states import Event, State, next_state
 
 
 def _known_as(name: str) -> tuple[int | None, str]:
@@ -119,16 +119,6 @@ def begin(
         # Signing in again (prompt=login, step-up) as someone else, on a shared computer:
         # the old person's session ends before the new attempt starts.
         logout(request)
-    attempt = SignInAttempt.objects.create(
-        user=user,
-        state=State.PASSWORD_OK,
-        binding=binding(request),
-        created_at=now,
-        expires_at=now + dt.timedelta(seconds=settings.SIGNIN_ATTEMPT_TTL),
-        ip=ip,
-        next_url=next_url,
-        amr=["pwd"],
-    )
     context = policy_context(
         user,
         now=now,
@@ -137,6 +127,23 @@ def begin(
         remembered_until=remembered.remembered_until(request, user, now=now),
     )
     decision = decide(context)
+    asks_mfa = decision.require_mfa and (context.has_methods or context.has_pass)
+    # Saved once, in the state the policy has just decided (one INSERT, not INSERT then
+    # UPDATE): nobody knows the new attempt's id yet, so no guarded move is needed to get
+    # there; the state machine still says which moves are allowed.
+    event = Event.REQUIRE_MFA if asks_mfa else Event.SKIP_MFA
+    attempt = SignInAttempt.objects.create(
+        user=user,
+        state=next_state(State.PASSWORD_OK, event),
+        binding=binding(request),
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=settings.SIGNIN_ATTEMPT_TTL),
+        completed_at=None if asks_mfa else now,
+        ip=ip,
+        next_url=next_url,
+        amr=["pwd"],
+        reason=decision.reason,
+    )
     # The sign-in log: every accepted password with the policy's reason, whichever way it went.
     record(
         "signin.password",
@@ -151,8 +158,7 @@ def begin(
     if decision.must_register:
         # Kept in the session for every page (CampaignMiddleware) and re-decided at the door.
         request.session[SESSION_MUST_REGISTER] = True
-    if decision.require_mfa and (context.has_methods or context.has_pass):
-        move(attempt, Event.REQUIRE_MFA, reason=decision.reason)
+    if asks_mfa:
         request.session[SESSION_ATTEMPT] = str(attempt.pk)
         if decision.phishing_resistant:
             # Kept beside the attempt in the session, set in the same request: the attempt
@@ -161,7 +167,6 @@ def begin(
         else:
             request.session.pop(SESSION_PHISHING_RESISTANT, None)
     else:
-        move(attempt, Event.SKIP_MFA, reason=decision.reason, completed_at=now)
         _signed_in(request, attempt, method="")
     return PasswordResult(attempt, decision)
 

@@ -30,6 +30,10 @@ class SignInAttempt(models.Model):
     method = models.CharField(max_length=32, blank=True)
     amr = models.JSONField(default=list, blank=True)
     next_url = models.CharField(max_length=2000, blank=True)
+    # A method was begun for this attempt that leaves something waiting (a request on the
+    # phone): set before it is sent, so that finishing the attempt withdraws it, and a
+    # finish with nothing waiting reads no push requests at all.
+    prompted = models.BooleanField(default=False)
 
     class Meta:
         indexes = [models.Index(fields=["user", "-created_at"])]

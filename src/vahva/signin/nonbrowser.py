@@ -59,7 +59,7 @@ from .nonbrowser_wait import method_waits as method_waits
 from .nonbrowser_wait import state_of as state_of
 from .nonbrowser_wait import wait_for_answer as wait_for_answer
 from .requirements import Authentication, Outcome, Presence, Requirement, Step, decide_step
-from .second_factor import verify_answer
+from .second_factor import leaves_waiting, verify_answer
 from .states import Event, State
 
 if TYPE_CHECKING:
@@ -190,6 +190,12 @@ def start(
         )
     registered = usable[0]
     token = secrets.token_urlsafe(24)
+    method = registry.get(registered.kind)
+    # Number matching stays wherever the number can be shown: only a client that cannot show
+    # it (and opted in) weakens its pushes to approve-only (real-time phishing, push bombing).
+    number_matching = prompts or not approve_only
+    needs_number = method.answer is Answer.APP and not prompts and number_matching
+    send = not answered and not needs_number and (prompts or method.answer in ANSWERED_ELSEWHERE)
     attempt = SignInAttempt.objects.create(
         user=user,
         state=State.MFA_REQUIRED,
@@ -200,16 +206,12 @@ def start(
         next_url=channel,
         reason=step.reason,
         amr=["pwd"],
+        # Saved before the request is sent: its finish withdraws what is left waiting.
+        prompted=send and leaves_waiting(method),
     )
-    method = registry.get(registered.kind)
-    # Number matching stays wherever the number can be shown: only a client that cannot show
-    # it (and opted in) weakens its pushes to approve-only (real-time phishing, push bombing).
-    number_matching = prompts or not approve_only
-    needs_number = method.answer is Answer.APP and not prompts and number_matching
     ref = AttemptRef(
         id=str(attempt.pk), ip=ip, service=requirement.service, number_matching=number_matching
     )
-    send = not answered and not needs_number and (prompts or method.answer in ANSWERED_ELSEWHERE)
     try:
         # Outside any transaction: a text or a push goes out once the method has saved it.
         shown: asks.Challenge | None = (

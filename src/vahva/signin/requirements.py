@@ -174,7 +174,11 @@ def decide_step(presence: Presence, requirement: Requirement, *, now: dt.datetim
         mfa=requirement.mfa or decision.require_mfa,
         has_methods=context.has_methods,
         phishing_resistant=requirement.demands_phishing_resistant or decision.phishing_resistant,
-        has_phishing_resistant=methods.has_phishing_resistant(user),
+        # From the person's methods as read for the policy (once per request), not a query
+        # of its own: the same working methods of known kinds that cannot be relayed.
+        has_phishing_resistant=any(
+            registry.get(m.kind).phishing_resistant for m in methods.registered_for(user)
+        ),
         must_register=decision.must_register,
         requested_at=presence.requested_at,
         rounds=presence.rounds,

@@ -100,8 +100,27 @@ def check_second_factor(
     return method
 
 
+def leaves_waiting(method: Method) -> bool:
+    """Whether beginning ``method`` can leave something waiting that a finished attempt
+    withdraws (a request on the phone): the methods that override :meth:`Method.finished`."""
+    return type(method).finished is not Method.finished
+
+
+def prompting(attempt: SignInAttempt, method: Method) -> None:
+    """Call before beginning ``method`` for ``attempt``: marks the attempt (once) when the
+    method leaves something waiting, so that its finish withdraws it (:func:`finished`).
+    Marked before the request is sent: no request can wait for an unmarked attempt."""
+    if attempt.prompted or not leaves_waiting(method):
+        return
+    SignInAttempt.objects.filter(pk=attempt.pk, prompted=False).update(prompted=True)
+    attempt.prompted = True
+
+
 def finished(attempt: SignInAttempt, *, now: dt.datetime) -> None:
-    """Tell every method that ``attempt`` is complete (the app withdraws its waiting push)."""
+    """Tell every method that ``attempt`` is complete (the app withdraws its waiting push).
+    An attempt no waiting method was begun for has nothing to withdraw: nothing is read."""
+    if not attempt.prompted:
+        return
     ref = AttemptRef(id=str(attempt.pk), ip=attempt.ip)
     for method in registry.all_methods():
         method.finished(attempt.user, attempt=ref, now=now)

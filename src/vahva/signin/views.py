@@ -18,6 +18,7 @@ from vahva import clock
 from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.errors import AlreadyCompleted, MalformedInput, RateLimited, VahvaError
+from vahva.methods import registry
 from vahva.methods import service as methods
 from vahva.methods.base import ANSWERED_ELSEWHERE, Answer, AttemptRef, Method, Role
 from vahva.methods.challenges import (
@@ -31,7 +32,16 @@ from vahva.methods.challenges import (
 )
 from vahva.policy import trusted
 
-from . import attempts, choices, engine, known_browser, passkeys, remembered, requirements
+from . import (
+    attempts,
+    choices,
+    engine,
+    known_browser,
+    passkeys,
+    remembered,
+    requirements,
+    second_factor,
+)
 from .forms import CodeForm, CredentialForm, PasswordForm
 from .models import SignInAttempt
 
@@ -208,6 +218,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         else 0,
     }
     if request.method == "GET":
+        second_factor.prompting(attempt, method)
         try:
             challenge = method.begin(
                 registered,
@@ -239,9 +250,14 @@ def verify(request: HttpRequest) -> HttpResponse:
     said = method.used_message(registered)
     if said:
         messages.warning(request, said)
-    # Signed in with the helpdesk's pass and no method left: on to register a new one.
+    # Signed in with the helpdesk's pass and no method left: on to register a new one. A
+    # method of the person's own that has just answered is one (no need to ask the database).
+    owns_one = registry.get(registered.kind).role is Role.METHOD
     done = _after_sign_in(
-        request, attempt.next_url, attempt.user_id, not methods.has_methods(attempt.user)
+        request,
+        attempt.next_url,
+        attempt.user_id,
+        not owns_one and not methods.has_methods(attempt.user),
     )
     if context["remember_days"] and request.POST.get("remember") == "on":
         remembered.remember(request, done, attempt.user, now=clock.now())
