@@ -1,4 +1,4 @@
-"""Post/redirect/get's failure tickets: what they keep, where they are shown, and never a
+"""The failure tickets of post/redirect/get: what they keep, where they are shown, and never a
 secret."""
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ SECRET_FIELDS = frozenset({"code", "current", "new", "again", "password", "respo
 #: The longest value kept of a field (a pasted novel is not worth a session row).
 MAX_VALUE = 200
 
-FormT = TypeVar("FormT", bound=forms.Form)
+AnyForm = TypeVar("AnyForm", bound=forms.Form)
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def recalled(request: HttpRequest) -> Failure | None:
     )
 
 
-def form_again(make: Callable[[Any], FormT], failure: Failure | None) -> FormT:
+def form_again(make: Callable[[Any], AnyForm], failure: Failure | None) -> AnyForm:
     """``make(None)``: a fresh form; or the failed one again, ``make(values kept)`` with the
     messages it showed (``make`` is a form class, or a function choosing one)."""
     if failure is None or not (failure.values or failure.field_errors):
