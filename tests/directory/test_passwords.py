@@ -69,7 +69,7 @@ def test_reset_writes_to_the_directory(
     assert link is not None
     client.get(link.group(0))
     assert client.post("/password/reset/", {"code": code_for(secret, clock)}).status_code == 302
-    done = client.post("/password/reset/", {"new": NEW, "again": NEW})
+    done = client.post("/password/reset/", {"new": NEW, "again": NEW}, follow=True)
     assert "Your new password is saved" in text(done)
     assert binds(slapd, "bob", NEW)
 
