@@ -15,6 +15,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from tests.authenticator.conftest import make_phone, push  # noqa: F401  (fixtures)
 from tests.helpers import PASSWORD, code_for
 from tests.oidc.conftest import mail  # noqa: F401  (the fixture: a confidential service)
 
@@ -136,3 +137,31 @@ def test_refresh_grant_statements(alice_totp: Any, mail: Any, clock: Any) -> Non
     # come with the authorization (26). Then 24: has_methods, first_registered_at and
     # has_phishing_resistant from the person's methods read once (were three queries).
     assert len(statements) <= 24
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signed_push_answer_statements(
+    alice: Any,
+    make_phone: Any,  # noqa: F811
+    push: Any,  # noqa: F811
+    clock: Any,
+) -> None:
+    """The app's approval of a sign-in request (the two-node push bench's p99 is set by it)."""
+    from tests.authenticator.conftest import number_of
+    from vahva.authenticator.models import PushChallenge
+
+    phone = make_phone(alice)
+    clock.advance(seconds=1)
+    challenge = push(alice, phone)
+    (listed,) = phone.challenges()
+    number = number_of(listed)  # read from the screen the person signs in on
+    with CaptureQueriesContext(connection) as captured:
+        answer = phone.answer(listed, "approve", number)
+    assert answer.status_code == 200, answer.content
+    assert answer.json() == {"challenge": str(challenge.pk), "state": "approved"}
+    statements = _statements(captured)
+    print(f"\n{len(statements)} statements:\n" + "\n".join(s[:160] for s in statements))
+    assert PushChallenge.objects.get(pk=challenge.pk).state == "approved"
+    # Single use and first answer wins: the same answer again, freshly signed, is refused.
+    assert phone.answer(listed, "approve", number).status_code == 409
+    assert len(statements) <= 99
