@@ -64,3 +64,11 @@ def push(clock: Any) -> Callable[..., PushChallenge]:
         )
 
     return send
+
+
+@pytest.fixture(autouse=True)
+def _nonces_not_forgotten_yet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts as a new process would: the stale nonces' DELETE is due."""
+    from vahva.authenticator import signed
+
+    monkeypatch.setattr(signed, "_nonces_forgotten_at", [])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import uuid
 from functools import partial
 from typing import Any
 
@@ -23,14 +24,20 @@ from .errors import AlreadyAnswered, PushExpired, UnknownChallenge, WrongNumber
 from .models import Device, PushChallenge
 from .sending import State, as_uuid, publish
 from .signals import fraud_reported
+from .signed import SignedRequest, remember_nonce
 
 #: Wrong numbers typed for one challenge before it counts as denied: a person guessing (or
 #: tapping through numbers on an attacker's instruction) does not get all 90 tries.
 MAX_WRONG_NUMBERS = 3
 
 
+#: The refusals of an answer: the request's nonce stays used, and what the refusal itself
+#: wrote (a wrong number counted, an expired request marked) is kept.
+REFUSALS = (MalformedInput, UnknownChallenge, PushExpired, AlreadyAnswered, WrongNumber)
+
+
 def answer(
-    device: Device,
+    signed: SignedRequest,
     *,
     challenge: object,
     nonce: str,
@@ -39,15 +46,54 @@ def answer(
     now: dt.datetime,
     request: Any = None,
 ) -> PushChallenge:
-    """Record ``device``'s signed answer to a challenge; the first valid answer wins."""
+    """Record the signed answer of ``signed.device`` to a challenge; the first valid answer
+    wins. One write transaction: the request's nonce, the answer and its audit row."""
     if decision not in protocol.DECISIONS:
         raise MalformedInput(_("The decision must be approve, deny or report."))
     pk = as_uuid(challenge, UnknownChallenge())
+    refused: Exception | None = None
+    with transaction.atomic():
+        # Replay: a captured answer sent again is refused before it is looked at.
+        remember_nonce(signed, now=now)
+        try:
+            found = _answer(
+                signed.device,
+                pk,
+                nonce=nonce,
+                decision=decision,
+                number=number,
+                now=now,
+                request=request,
+            )
+        except REFUSALS as error:
+            refused = error
+    if refused is not None:
+        raise refused
+    return found
+
+
+def _answer(
+    device: Device,
+    pk: uuid.UUID,
+    *,
+    nonce: str,
+    decision: str,
+    number: object,
+    now: dt.datetime,
+    request: Any,
+) -> PushChallenge:
+    # The challenge and every device it was sent to, in one read.
+    sent = list(
+        PushChallenge.targets.through.objects.filter(pushchallenge_id=pk)
+        .select_related("pushchallenge")
+        .order_by()
+    )
     # A device answers only what was sent to it: a challenge of another person, or one sent to
     # other devices only, is unknown here.
-    found = PushChallenge.objects.filter(pk=pk, targets=device).first()
-    if found is None:
+    if not any(row.device_id == device.pk for row in sent):
         raise UnknownChallenge()
+    found: PushChallenge = sent[0].pushchallenge
+    others = [row.device_id for row in sent if row.device_id != device.pk]
     # The nonce binds the answer to this very challenge as the device received it.
     if not isinstance(nonce, str) or not hmac.compare_digest(nonce.encode(), found.nonce.encode()):
         raise MalformedInput(_("The answer does not match the request."))
@@ -68,59 +114,61 @@ def answer(
         typed = protocol.parse_number(number)
         if typed != found.number:
             _wrong_number(found, device, now=now)
-    with transaction.atomic():
-        # First answer wins: the other devices' answers find the state no longer pending.
-        moved = PushChallenge.objects.filter(
-            pk=found.pk, state=State.PENDING, expires_at__gt=now
-        ).update(state=target, answered_by=device, answered_at=now, answered_number=typed)
-        if not moved:
-            raise AlreadyAnswered()
-        Device.objects.filter(pk=device.pk).update(last_used_at=now)
-        signin = found.purpose == PushChallenge.Purpose.SIGNIN
+    # First answer wins: the other devices' answers find the state no longer pending (the
+    # caller's transaction holds the nonce, this and the audit row together).
+    moved = PushChallenge.objects.filter(
+        pk=found.pk, state=State.PENDING, expires_at__gt=now
+    ).update(state=target, answered_by=device, answered_at=now, answered_number=typed)
+    if not moved:
+        raise AlreadyAnswered()
+    Device.objects.filter(pk=device.pk).update(last_used_at=now)
+    signin = found.purpose == PushChallenge.Purpose.SIGNIN
+    if signin:
+        # Answered: the person's next sign-in may send a request again.
+        allowance.release(found.user_id, [found.pk], now=now)
+    if found.purpose == PushChallenge.Purpose.HELPDESK:
+        _record_helpdesk_answer(found, device, target, request=request)
+    elif target != State.APPROVED:
+        # An approval is audited by the sign-in it completes; a refusal only here.
+        reported = target == State.REPORTED
+        record(
+            "push.reported" if reported else "push.denied",
+            subject=device.user,
+            actor=device.user,
+            request=request,
+            outcome="failure",
+            reason=(
+                "the person said the sign-in request was not theirs"
+                if reported
+                else "the person denied the request"
+            ),
+            device=str(device.pk),
+            device_name=device.name,
+            challenge=str(found.pk),
+            attempt=str(found.attempt or ""),
+            # Where the refused sign-in came from (the request is the phone's).
+            signin_ip=str((found.context or {}).get("ip") or ""),
+            service=str((found.context or {}).get("service") or ""),
+        )
+    publish(found.attempt or found.enrolment, target)
+    # The other devices' open apps: this request is no longer waiting for them.
+    for other in others:
+        publish(delivery.device_key(other), "answered")
+    if target == State.REPORTED:
+        _withdraw_others(found, now=now)
         if signin:
-            # Answered: the person's next sign-in may send a request again.
-            allowance.release(found.user_id, [found.pk], now=now)
-        if found.purpose == PushChallenge.Purpose.HELPDESK:
-            _record_helpdesk_answer(found, device, target, request=request)
-        elif target != State.APPROVED:
-            # An approval is audited by the sign-in it completes; a refusal only here.
-            reported = target == State.REPORTED
-            record(
-                "push.reported" if reported else "push.denied",
-                subject=device.user,
-                actor=device.user,
-                request=request,
-                outcome="failure",
-                reason=(
-                    "the person said the sign-in request was not theirs"
-                    if reported
-                    else "the person denied the request"
-                ),
-                device=str(device.pk),
-                device_name=device.name,
-                challenge=str(found.pk),
-                attempt=str(found.attempt or ""),
-                # Where the refused sign-in came from (the request is the phone's).
-                signin_ip=str((found.context or {}).get("ip") or ""),
-                service=str((found.context or {}).get("service") or ""),
-            )
-        publish(found.attempt or found.enrolment, target)
-        # The other devices' open apps: this request is no longer waiting for them.
-        for other in found.targets.exclude(pk=device.pk).values_list("pk", flat=True):
-            publish(delivery.device_key(other), "answered")
-        if target == State.REPORTED:
-            _withdraw_others(found, now=now)
-            if signin:
-                # (The agent of a helpdesk check sees the report on their own page.)
-                transaction.on_commit(partial(alerts.report_to_helpdesk, found.pk))
-            # In the same transaction: the report and what others do about it (forget the
-            # remembered browsers) happen together or not at all.
-            fraud_reported.send(sender=PushChallenge, user=device.user, purpose=str(found.purpose))
-        if signin and target != State.APPROVED:
-            # A refused request is a suspicious attempt: a few of them switch the person to a
-            # typed code (push bombing).
-            allowance.check_pause(device.user, now=now)
-    found.refresh_from_db()
+            # (The agent of a helpdesk check sees the report on their own page.)
+            transaction.on_commit(partial(alerts.report_to_helpdesk, found.pk))
+        # In the same transaction: the report and what others do about it (forget the
+        # remembered browsers) happen together or not at all.
+        fraud_reported.send(sender=PushChallenge, user=device.user, purpose=str(found.purpose))
+    if signin and target != State.APPROVED:
+        # A refused request is a suspicious attempt: a few of them switch the person to a
+        # typed code (push bombing).
+        allowance.check_pause(device.user, now=now)
+    # As the UPDATE left the row (not read back).
+    found.state, found.answered_by, found.answered_at = target, device, now
+    found.answered_number = typed
     return found
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from vahva.conf import settings
 from vahva.errors import MalformedInput, RateLimited
@@ -47,11 +47,11 @@ from .challenges import (
 from .errors import (
     DeviceRemoved,
     EnrolmentLinkInvalid,
-    ReplayedRequest,
     UnknownChallenge,
     UnknownDevice,
 )
-from .models import Device, EnrolmentLink, PushChallenge, SeenRequest
+from .models import Device, EnrolmentLink, PushChallenge
+from .signed import SignedRequest, remember_nonce, verify_signed
 
 if TYPE_CHECKING:
     from vahva.accounts.models import User
@@ -62,6 +62,7 @@ __all__ = [
     "EnrolmentStatus",
     "HelpdeskCheck",
     "Pause",
+    "SignedRequest",
     "answer",
     "attempt_state",
     "attempt_state_until",
@@ -85,6 +86,7 @@ __all__ = [
     "set_push_subscription",
     "state_for_device",
     "use_attempt_approval",
+    "verify_signed",
     "withdraw_attempt",
 ]
 
@@ -257,43 +259,18 @@ def authenticate(
     now: dt.datetime,
 ) -> Device:
     """The device that signed this request; a typed error when it did not, or not freshly."""
-    pk = as_uuid(device_id, UnknownDevice())
-    device = Device.objects.filter(pk=pk).select_related("user").first()
-    if device is None:
-        raise UnknownDevice()
-    ts = protocol.parse_timestamp(timestamp)
-    window = settings.DEVICE_REQUEST_WINDOW
-    protocol.check_fresh(ts, now=now, window=window)
-    protocol.check_nonce(nonce)
-    message = protocol.signed_message(
-        device=str(device.pk), method=method, path=path, timestamp=ts, nonce=nonce, body=body
+    signed = verify_signed(
+        device_id=device_id,
+        timestamp=timestamp,
+        nonce=nonce,
+        signature=signature,
+        method=method,
+        path=path,
+        body=body,
+        now=now,
     )
-    # Forgery: only the holder of the device's private key can produce this signature.
-    protocol.verify_signature(protocol.load_spki(device.public_key), message, signature)
-    # A removed device (lost phone) can no longer act, even with its key.
-    if device.status == Device.Status.REMOVED:
-        raise DeviceRemoved()
-    remember_nonce(device, nonce, timestamp=ts, window=window, now=now)
-    return device
-
-
-def remember_nonce(
-    device: Device, nonce: str, *, timestamp: int, window: int, now: dt.datetime
-) -> None:
-    """Accept ``nonce`` once per device while its request is fresh.
-
-    Replay: a captured request sent again inside the freshness window carries the same nonce
-    and hits the unique (device, nonce) constraint.
-    """
-    until = dt.datetime.fromtimestamp(timestamp + window + 1, tz=dt.UTC)
-    try:
-        # One write transaction per signed request: remember this nonce, forget the device's
-        # nonces whose requests are stale anyway.
-        with transaction.atomic():
-            SeenRequest.objects.create(device=device, nonce=nonce, expires_at=until)
-            SeenRequest.objects.filter(device=device, expires_at__lt=now).delete()
-    except IntegrityError:
-        raise ReplayedRequest() from None
+    remember_nonce(signed, now=now)
+    return signed.device
 
 
 # --- devices -------------------------------------------------------------------------------
