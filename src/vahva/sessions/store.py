@@ -8,10 +8,13 @@ statements a session write takes:
   random characters, and the INSERT itself refuses a key that exists (the primary key), which
   Django's ``create()`` answers with another key. No session is ever overwritten.
 - A key is deleted with one ``DELETE``, not a ``SELECT`` and then a ``DELETE``.
-- Signing in (``cycle_key``) deletes the old key at once, as before (session fixation: the
-  key the browser had before signing in is worth nothing from then on), but writes the new
-  session once, when the response is sent, with everything the request put in it, instead of
-  an INSERT now and an UPDATE at the end.
+- Signing in (``cycle_key``) moves the session to a new key with one ``UPDATE ... SET
+  session_key = <new> WHERE session_key = <old>`` when the response is sent, with everything
+  the request put in it (was: a DELETE of the old row at once, an INSERT of the new one at
+  the end). Session fixation: the key the browser had before signing in is worth nothing from
+  then on; the signed-in state is only ever written under the new key, and until the move the
+  old key holds what it held before signing in. If the old row is gone (signed out
+  meanwhile), the new session is INSERTed.
 - A single INSERT or UPDATE outside a transaction is not wrapped in one (``BEGIN IMMEDIATE;
   ...; COMMIT`` on SQLite): one statement is atomic by itself. Inside a transaction it still
   gets its savepoint, so that a refused INSERT does not break the outer transaction.
@@ -19,6 +22,7 @@ statements a session write takes:
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
@@ -28,6 +32,9 @@ from django.utils.crypto import get_random_string
 
 
 class SessionStore(DatabaseStore):
+    #: The key before ``cycle_key``, whose row the next save moves to the new key.
+    _cycled_from: str | None = None
+
     def _get_new_session_key(self) -> str:
         # No lookup: a key that exists already is refused by the INSERT (see create()).
         return get_random_string(32, VALID_KEY_CHARS)
@@ -36,8 +43,8 @@ class SessionStore(DatabaseStore):
         data = self._session  # type: ignore[attr-defined]  # Django's, not in the stubs
         key = self.session_key
         if key:
-            # Session fixation: the key from before signing in is gone now, not at the end.
-            self.delete(key)
+            # Session fixation: the save moves the row off this key (see _move()).
+            self._cycled_from = key
         # A new key is made, and the session written, when the response saves it.
         self._session_key = None
         self._session_cache = data
@@ -45,24 +52,31 @@ class SessionStore(DatabaseStore):
 
     def delete(self, session_key: str | None = None) -> None:
         if session_key is None:
+            if self._cycled_from is not None:
+                # Signed out in the request that signed in: the old key's row goes too.
+                self._delete(self._cycled_from)
+                self._cycled_from = None
             if self.session_key is None:
                 return
             session_key = self.session_key
+        self._delete(session_key)
+
+    def _delete(self, session_key: str) -> None:
         # One DELETE: nothing refers to a session row, so no transaction around it.
         rows = self.model.objects.filter(session_key=session_key)
         rows._raw_delete(rows.db)
 
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
+            cycled, self._cycled_from = self._cycled_from, None
+            if cycled is not None and self._move(cycled):
+                return None
             return self.create()
         data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
         obj = self.create_model_instance(data)
         using = router.db_for_write(self.model, instance=obj)
         try:
-            if transaction.get_connection(using).in_atomic_block:
-                with transaction.atomic(using=using):
-                    self._write(obj, must_create=must_create, using=using)
-            else:
+            with self._atomic_if_nested(using):
                 self._write(obj, must_create=must_create, using=using)
         except IntegrityError:
             if must_create:
@@ -73,6 +87,41 @@ class SessionStore(DatabaseStore):
                 raise UpdateError from None
             raise
         return None
+
+    def _move(self, old_key: str) -> bool:
+        """The row of ``old_key`` under a new key with this session's data, in one UPDATE;
+        False when there is no such row (then nothing was written)."""
+        for _ in range(10):
+            self._session_key = self._get_new_session_key()
+            obj = self.create_model_instance(self._get_session(no_load=True))  # type: ignore[attr-defined]
+            using = router.db_for_write(self.model, instance=obj)
+            try:
+                with self._atomic_if_nested(using):
+                    moved = (
+                        self.model.objects.using(using)
+                        .filter(session_key=old_key)
+                        .update(
+                            session_key=obj.session_key,
+                            session_data=obj.session_data,
+                            expire_date=obj.expire_date,
+                        )
+                    )
+            except IntegrityError:
+                continue  # the new key exists (32 random characters: never in practice)
+            if not moved:
+                self._session_key = None
+                return False
+            self.modified = True
+            return True
+        self._session_key = None
+        return False
+
+    @staticmethod
+    def _atomic_if_nested(using: str) -> Any:
+        # Inside a transaction, a savepoint: a refused write does not break the outer one.
+        if transaction.get_connection(using).in_atomic_block:
+            return transaction.atomic(using=using)
+        return contextlib.nullcontext()
 
     @staticmethod
     def _write(obj: Any, *, must_create: bool, using: str) -> None:
