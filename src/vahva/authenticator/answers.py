@@ -37,7 +37,7 @@ REFUSALS = (MalformedInput, UnknownChallenge, PushExpired, AlreadyAnswered, Wron
 
 
 def answer(
-    signed: SignedRequest,
+    device: Device,
     *,
     challenge: object,
     nonce: str,
@@ -45,19 +45,26 @@ def answer(
     number: object,
     now: dt.datetime,
     request: Any = None,
+    signed: SignedRequest | None = None,
 ) -> PushChallenge:
-    """Record the signed answer of ``signed.device`` to a challenge; the first valid answer
-    wins. One write transaction: the request's nonce, the answer and its audit row."""
+    """Record ``device``'s signed answer to a challenge; the first valid answer wins.
+
+    ``signed``: the device request carrying the answer (the device API), whose nonce is
+    remembered in the same write transaction as the answer and its audit row, refused or not.
+    """
     if decision not in protocol.DECISIONS:
         raise MalformedInput(_("The decision must be approve, deny or report."))
     pk = as_uuid(challenge, UnknownChallenge())
     refused: Exception | None = None
     with transaction.atomic():
-        # Replay: a captured answer sent again is refused before it is looked at.
-        remember_nonce(signed, now=now)
+        if signed is not None:
+            if signed.device.pk != device.pk:
+                raise UnknownChallenge()
+            # Replay: a captured answer sent again is refused before it is looked at.
+            remember_nonce(signed, now=now)
         try:
             found = _answer(
-                signed.device,
+                device,
                 pk,
                 nonce=nonce,
                 decision=decision,

@@ -295,13 +295,14 @@ def answer(request: HttpRequest, payload: AnswerBody) -> dict[str, Any]:
     if str(payload.timestamp) != request.headers.get(protocol.HEADER_TIMESTAMP):
         raise MalformedInput()
     challenge = service.answer(
-        signed,
+        signed.device,
         challenge=payload.challenge,
         nonce=payload.nonce,
         decision=payload.decision,
         number=payload.number,
         now=clock.now(),
         request=request,
+        signed=signed,
     )
     return {"challenge": str(challenge.pk), "state": challenge.state}
 
