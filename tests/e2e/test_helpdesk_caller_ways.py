@@ -29,6 +29,20 @@ NUMBER = "+358441234521"
 MASKED = "+358 44 *** **21"
 
 
+def _agent_and_alice(
+    settings: Any, base: str, make_user: Callable[..., Any], clock: FakeClock, kind: str
+) -> tuple[str, Any]:
+    """The dev phone on, a helpdesk agent (their authenticator secret), and Alice with
+    NUMBER registered a day ago for ``kind`` (texts or calls)."""
+    settings.VAHVA = {**settings.VAHVA, "PUBLIC_URL": base, "DEV_PHONE": True}
+    agent_secret = make_agent(make_user, clock)
+    alice = make_user(email=ALICE, full_name="Alice Aalto")
+    methods.save_new(
+        alice, kind, now=clock() - dt.timedelta(days=1), data={"number": NUMBER, "language": "en"}
+    )
+    return agent_secret, alice
+
+
 def test_the_agent_verifies_alice_by_text_and_by_a_recovery_code(
     live_server: Any,
     page: Page,
@@ -39,15 +53,7 @@ def test_the_agent_verifies_alice_by_text_and_by_a_recovery_code(
     settings: Any,
 ) -> None:
     base = live_server.url
-    settings.VAHVA = {**settings.VAHVA, "PUBLIC_URL": base, "DEV_PHONE": True}
-    agent_secret = make_agent(make_user, clock)
-    alice = make_user(email=ALICE, full_name="Alice Aalto")
-    methods.save_new(
-        alice,
-        "sms",
-        now=clock() - dt.timedelta(days=1),
-        data={"number": NUMBER, "language": "en"},
-    )
+    agent_secret, alice = _agent_and_alice(settings, base, make_user, clock, "sms")
     _codes, printed = make_codes(alice, clock)
 
     desk = page
@@ -120,15 +126,7 @@ def test_the_call_says_the_code_only_when_hash_is_pressed_on_the_dev_phone(
     settings: Any,
 ) -> None:
     base = live_server.url
-    settings.VAHVA = {**settings.VAHVA, "PUBLIC_URL": base, "DEV_PHONE": True}
-    agent_secret = make_agent(make_user, clock)
-    alice = make_user(email=ALICE, full_name="Alice Aalto")
-    methods.save_new(
-        alice,
-        "voice",
-        now=clock() - dt.timedelta(days=1),
-        data={"number": NUMBER, "language": "en"},
-    )
+    agent_secret, _alice = _agent_and_alice(settings, base, make_user, clock, "voice")
 
     desk = page
     agent_signs_in(desk, base, agent_secret, clock)

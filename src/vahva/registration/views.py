@@ -20,7 +20,7 @@ from vahva.conf import settings
 from vahva.errors import AlreadyCompleted, ExpiredChallenge, MalformedInput, RateLimited, VahvaError
 from vahva.methods import registry
 from vahva.methods import service as methods
-from vahva.methods.base import Answer, Method, Role
+from vahva.methods.base import Answer, Method
 from vahva.methods.models import PendingEnrolment
 from vahva.policy import exemptions
 from vahva.policy.decide import enforced_from
@@ -228,19 +228,13 @@ EXPIRED = "expired"
 def enrol(request: HttpRequest, kind: str, in_wizard: bool = False) -> HttpResponse:
     """Set up one method: show the QR (or ask for a number...), check the proof, save."""
     try:
-        method = registry.get(kind)
-        if method.role is Role.STAND_IN:
-            # A temporary access pass is issued by the helpdesk, never set up by the person.
-            raise KeyError(kind)
-    except KeyError:
+        method = enrolment.method_for(kind)
+    except enrolment.UnknownMethod as exc:
         return render(
             request,
             "web/error.html",
-            {
-                "title": _("Unknown method"),
-                "message": _("That sign-in method does not exist here."),
-            },
-            status=404,
+            {"title": _("Unknown method"), "message": exc.message},
+            status=exc.status,
         )
     if needsreauth(request):
         return reauth(request)
