@@ -26,6 +26,8 @@ def _sign_out(page: Page) -> None:
 
 
 def _codes_on(page: Page) -> list[str]:
+    # The click that brought this page returns before the page is drawn: wait for the list.
+    expect(page.locator("#recovery-codes code")).to_have_count(10)
     codes = [c.strip() for c in page.locator("#recovery-codes code").all_inner_texts()]
     assert len(codes) == 10, codes
     assert all(CODE.match(c) for c in codes), codes
