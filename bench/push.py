@@ -32,7 +32,7 @@ notification crosses from B to A through Redis. Both nodes' RSS is shown. One no
 its own SQLite file unless ``--database postgresql`` is given.
 
     .venv/bin/python bench/push.py [--waits N] [--memory-waits N] [--concurrency K]
-                                   [--connecting N] [--clients N] [--quick] [--nodes 1|2]
+                                   [--connecting N] [--clients N] [--quick] [--nodes 1|2|1,2]
                                    [--database auto|postgresql|sqlite]
 """
 
