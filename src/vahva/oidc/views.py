@@ -11,9 +11,11 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from oauth2_provider.exceptions import InvalidOIDCRedirectURIError, OAuthToolkitError
 from oauth2_provider.forms import AllowForm
@@ -73,9 +75,14 @@ class AuthorizeView(AuthorizationView):  # type: ignore[misc]
             failed: HttpResponse = self.error_response(error, application=None)
             return failed
         application = Application.objects.get(client_id=credentials["client_id"])
+        locale = ui_locale(request)
+        if locale is not None:
+            # The pages of this request (a consent page, an error) in the service's language.
+            translation.activate(locale)
+            request.LANGUAGE_CODE = locale
         refused = self._through_the_door(request, application, request.get_full_path(), credentials)
         if refused is not None:
-            return refused
+            return remember_ui_locale(refused, locale)
         # Let the toolkit issue the code, or show the consent page (third-party services),
         # which posts back here.
         allow_form_target(request, credentials["redirect_uri"])
@@ -211,6 +218,44 @@ class AuthorizeView(AuthorizationView):  # type: ignore[misc]
         return self.redirect(add_params_to_uri(redirect_uri, params), application)  # type: ignore[no-any-return]
 
 
+#: The most ``ui_locales`` tags looked at: the parameter is the service's (and its attacker's)
+#: to fill, and a first few cover every real preference list.
+UI_LOCALES_LOOKED_AT = 10
+
+
+def ui_locale(request: HttpRequest) -> str | None:
+    """The first of the request's ``ui_locales`` (OIDC Core §3.1.2.1: space-separated BCP 47
+    tags, in order of preference) that vahva speaks, or None: none given, none spoken (no
+    error, as the specification asks) or the person already chose a language on vahva's pages,
+    which wins over the service's guess."""
+    if settings.LANGUAGE_COOKIE_NAME in request.COOKIES:
+        return None
+    for tag in request.GET.get("ui_locales", "").split()[:UI_LOCALES_LOOKED_AT]:
+        try:
+            # "fi-FI" is Finnish, "sv-SE" Swedish; a malformed or unknown tag is skipped.
+            return str(translation.get_supported_language_variant(tag.lower()[:35]))
+        except LookupError:
+            continue
+    return None
+
+
+def remember_ui_locale(response: HttpResponse, locale: str | None) -> HttpResponse:
+    """``response`` (the way to the sign-in pages) with ``locale`` as the browser's language
+    on vahva's pages, as the language switch in the header sets it."""
+    if locale is not None:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            locale,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            path=settings.LANGUAGE_COOKIE_PATH,
+            domain=settings.LANGUAGE_COOKIE_DOMAIN,
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        )
+    return response
+
+
 def requirement_of(
     application: Any, query: QueryDict, next_url: str, redirect_uri: str
 ) -> requirements.Requirement:
@@ -252,6 +297,7 @@ class DiscoveryView(ConnectDiscoveryInfoView):  # type: ignore[misc]
         )
         data["grant_types_supported"] = ["authorization_code", "refresh_token"]
         data["response_modes_supported"] = ["query"]
+        data["ui_locales_supported"] = [code for code, _name in settings.LANGUAGES]
         # Only what is used: every service's ID tokens are signed with the RSA key (clients.py
         # and the admin set RS256); advertising HS256 would invite a client to verify with
         # its own secret, a key the client holds too.
