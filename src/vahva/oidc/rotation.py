@@ -31,7 +31,6 @@ import hashlib
 from typing import Any
 
 from django.db import connections, router
-from django.db.models import F
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from oauth2_provider.models import (
     get_access_token_model,
@@ -52,17 +51,18 @@ PINNED = (
 )
 
 
-def find(refresh_token: str) -> Any | None:
-    """The row of ``refresh_token`` with its access token and person, the live row first
-    (rows may share a checksum once revoked); None when there is none."""
+def find_live(refresh_token: str) -> Any | None:
+    """The live (unrevoked) row of ``refresh_token`` with its access token and person; None
+    when there is none (then the toolkit looks for a revoked one: reuse detection)."""
     checksum = hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
-    found: Any | None = (
-        RefreshToken.objects.filter(token_checksum=checksum)
-        .select_related("access_token", "user")
-        .order_by(F("revoked").desc(nulls_first=True))
-        .first()
+    # At most one live row per checksum (the toolkit's uniqueness is (checksum, revoked)):
+    # no ORDER BY needed.
+    rows = list(
+        RefreshToken.objects.filter(token_checksum=checksum, revoked__isnull=True).select_related(
+            "access_token", "user"
+        )[:1]
     )
-    return found
+    return rows[0] if rows else None
 
 
 def live_and_in_date(row: Any, *, now: dt.datetime) -> bool:

@@ -18,6 +18,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.db.models import F
 from django.utils import timezone
 from jwcrypto import jwt
 from oauth2_provider.models import (
@@ -161,11 +162,15 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
         valid = self._refresh_token_valid(refresh_token, client, request, *args, **kwargs)
         instance = getattr(request, "refresh_token_instance", None)
         if valid and instance is not None and instance.token_family:
-            # With the service's settings for the door, in the same statement.
-            request.vahva_authorization = (
-                Authorization.objects.filter(token_family=instance.token_family)
-                .select_related("application__vahva_service")
-                .first()
+            # With the service's rule for the door in the same statement: its one column, not
+            # the application's and the service's rows (one authorization per family).
+            request.vahva_authorization = next(
+                iter(
+                    Authorization.objects.filter(token_family=instance.token_family).annotate(
+                        service_rule=F("application__vahva_service__mfa_rule")
+                    )[:1]
+                ),
+                None,
             )
             person = getattr(request, "user", None)
             if (
@@ -185,12 +190,10 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
     ) -> bool:
         """The toolkit's ``validate_refresh_token``, for a live token in one read instead of
         three (vahva.oidc.rotation); a revoked one is the toolkit's to judge."""
-        row = rotation.find(refresh_token)
+        row = rotation.find_live(refresh_token)
         if row is None:
-            return False
-        if row.revoked is not None:
-            # A rotated or revoked token presented again: the toolkit's reuse detection
-            # (a replay revokes the whole family) and its grace period decide, unchanged.
+            # Unknown, or a rotated or revoked token presented again: the toolkit's reuse
+            # detection (a replay revokes the whole family) and its grace period decide.
             return bool(
                 super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
             )
@@ -245,12 +248,16 @@ class Validator(OAuth2Validator):  # type: ignore[misc]
         sends the person to sign in again) when it no longer satisfies the service."""
         if authorization.application_id == client.pk:
             # Read with the authorization (None when the application has no settings row).
-            service = getattr(authorization.application, "vahva_service", None)
+            rule = getattr(authorization, "service_rule", None)
         else:
-            service = Service.objects.filter(application=client).first()
+            rule = (
+                Service.objects.filter(application=client)
+                .values_list("mfa_rule", flat=True)
+                .first()
+            )
         requirement = requirements.Requirement(
             service=str(client.name),
-            rule=requirements.ServiceRule(service.mfa_rule if service else "outside_trusted"),
+            rule=requirements.ServiceRule(rule if rule is not None else "outside_trusted"),
         )
         signed_in = requirements.Authentication(
             at=authorization.auth_time,
