@@ -205,3 +205,33 @@ def test_a_parallel_burst_with_one_refresh_token_mints_one_pair(
     else:
         # Every request raced the rotation and got the one pair it minted (a retry).
         assert {token.token for token in live} == granted
+
+
+def test_signing_out_everywhere_during_a_grant_leaves_no_live_token(
+    alice: Any,
+    alice_totp: tuple[Any, str],
+    mail: Any,
+    client: Client,
+    clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vahva.oidc.validator import Validator
+
+    first = _tokens(client, mail, alice_totp, clock)
+    save = Validator.save_bearer_token
+
+    def signed_out_meanwhile(self: Any, token: Any, request: Any, *args: Any, **kw: Any) -> Any:
+        # The helpdesk's "Sign out everywhere" lands after this grant checked the refresh
+        # token and before it rotates it (the window two parallel requests can hit).
+        alice.sign_out_everywhere()
+        return save(self, token, request, *args, **kw)
+
+    monkeypatch.setattr(Validator, "save_bearer_token", signed_out_meanwhile)
+    answer = _refresh(client, mail, first["refresh_token"])
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_grant"
+    family = RefreshToken.objects.get(token=first["refresh_token"]).token_family
+    # Nothing minted into the revoked family: the sign-out holds.
+    assert not RefreshToken.objects.filter(token_family=family, revoked__isnull=True).exists()
+    assert RefreshToken.objects.filter(token_family=family).count() == 1
+    assert _userinfo(client, first["access_token"]) == 401
