@@ -32,7 +32,7 @@ notification crosses from B to A through Redis. Both nodes' RSS is shown. One no
 its own SQLite file unless ``--database postgresql`` is given.
 
     .venv/bin/python bench/push.py [--waits N] [--memory-waits N] [--concurrency K]
-                                   [--connecting N] [--clients N] [--quick] [--nodes 1|2]
+                                   [--connecting N] [--clients N] [--quick] [--nodes 1|2|1,2]
                                    [--database auto|postgresql|sqlite]
 """
 
@@ -889,6 +889,13 @@ def start_nodes(nodes: Nodes, env: dict[str, str]) -> None:
         wait_until_up(node.process, f"{node.url}/signin/", timeout=120)
 
 
+def _node_counts(value: str) -> list[int]:
+    counts = [int(part) for part in value.split(",") if part.strip().isdigit()]
+    if not counts or any(count not in (1, 2) for count in counts):
+        raise argparse.ArgumentTypeError("1, 2 or 1,2")
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--waits", type=int, help="waiting sign-ins (default 1000)")
@@ -909,10 +916,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="100 waits, 1000 memory waits")
     parser.add_argument(
         "--nodes",
-        type=int,
-        choices=(1, 2),
-        default=1,
-        help="vahva serve processes: 1, or 2 sharing one database and one Redis (default 1)",
+        type=_node_counts,
+        default=[1],
+        help="vahva serve processes: 1, or 2 sharing one database and one Redis, or 1,2: "
+        "one run of each in this invocation, compared (default 1)",
     )
     parser.add_argument(
         "--database",
@@ -929,17 +936,66 @@ def main(argv: list[str] | None = None) -> int:
     if args.memory_waits < 0:
         parser.error("--memory-waits must be 0 or more")
 
+    if len(args.nodes) > 1:
+        return compare_node_counts(args.nodes, sys.argv[1:] if argv is None else argv)
     soft, hard = raise_nofile()
-    server_cpu, client_cpu = begin_run()
+    _server_cpu, client_cpu = begin_run()
     needed = args.memory_waits + args.waits + 100
     if soft < needed:
         print(f"warning: open-file limit {soft} < {needed}: streams will fail", file=sys.stderr)
+    run(args, args.nodes[0], client_cpu, (soft, hard))
+    return 0
 
+
+def compare_node_counts(counts: list[int], argv: list[str]) -> int:
+    """Issue 20's target: the two nodes' p99 under 50 ms at the load of a one-node run in the
+    same invocation. Each count runs as a child of its own (Django is set up once per
+    process), one after the other; their output is shown as it comes, then side by side."""
+    rest: list[str] = []
+    values = iter(argv)
+    for arg in values:
+        if arg == "--nodes":
+            next(values, None)  # its value
+        elif not arg.startswith("--nodes="):
+            rest.append(arg)
+    summary = []
+    for count in counts:
+        print(f"\n=== {count} node{'s' if count > 1 else ''} ===", flush=True)
+        first = os.getloadavg()[0]
+        child = subprocess.Popen(
+            [sys.executable, __file__, *rest, "--nodes", str(count)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None
+        budget = "no latency phase"
+        for line in child.stdout:
+            print(line, end="", flush=True)
+            if "budget: p99 < 50 ms" in line:
+                budget = line.split("budget: p99 < 50 ms:", 1)[1].strip()
+        if child.wait() != 0:
+            print(f"the {count}-node run failed (exit {child.returncode})", file=sys.stderr)
+            return child.returncode
+        summary.append(
+            f"  {count} node{'s' if count > 1 else ' '}: {budget}; load "
+            f"{first:.2f} -> {os.getloadavg()[0]:.2f}"
+        )
+    print("\nsame invocation, approve -> browser notified:")
+    print("\n".join(summary))
+    return 0
+
+
+def run(
+    args: argparse.Namespace, count: int, client_cpu: int | None, nofile: tuple[int, int]
+) -> LatencyFigures | None:
+    """One run with ``count`` nodes: set-up, both phases, reports; every process stopped."""
+    soft, hard = nofile
+    latency = None
     with contextlib.ExitStack() as stack:
         bus, database_url, database = None, "", ""
-        if args.nodes == 2:
+        if count == 2:
             bus = stack.enter_context(throwaway_redis())
-        if args.nodes == 2 or args.database not in (None, "sqlite"):
+        if count == 2 or args.database not in (None, "sqlite"):
             database_url, database = stack.enter_context(shared_database(args.database or "auto"))
         env = stack.enter_context(throwaway_vahva(database_url=database_url))
         from django.db import connections
@@ -971,8 +1027,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"shared by both: {database}; {bus.description}, pid {bus.pid} (REDIS_URL)")
             else:
                 print(
-                    f"vahva serve (uvicorn) pid {nodes.browsers.pid} on CPU {server_cpu}, load "
-                    f"generator on CPU {client_cpu}; open files: server "
+                    f"vahva serve (uvicorn) pid {nodes.browsers.pid} on CPU "
+                    f"{nodes.browsers.cpu}, load generator on CPU {client_cpu}; open files: server "
                     f"{fd_limit(nodes.browsers.pid)}, this process {soft}/{hard}; push_ttl "
                     f"{PUSH_TTL} s"
                 )
@@ -996,7 +1052,7 @@ def main(argv: list[str] | None = None) -> int:
             for node in nodes.all:
                 label = nodes.label(node, f"after {len(browsers)} sign-ins")
                 print(show(label, snapshot(node.pid)))
-            asyncio.run(phases(nodes, browsers, args))
+            _memory, latency = asyncio.run(phases(nodes, browsers, args))
             print("load average at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
         except BaseException:
             for node in nodes.all:
@@ -1009,7 +1065,7 @@ def main(argv: list[str] | None = None) -> int:
                 if node.process is not None:
                     stop_server(node.process)
             pin(None)
-    return 0
+    return latency
 
 
 if __name__ == "__main__":
