@@ -27,6 +27,11 @@ class TokenView(toolkit.TokenView):  # type: ignore[misc]
             return response
         _url, headers, body, status = self.create_token_response(request)
         response = HttpResponse(content=body, status=status)
+        # An error raised while the tokens are saved (a grant refused mid-rotation) comes back
+        # without oauthlib's default headers: still JSON, never cached (RFC 6749 §5.1, §5.2).
+        response["Content-Type"] = "application/json"
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
         for name, value in headers.items():
             response[name] = value
         return response
