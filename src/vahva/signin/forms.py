@@ -4,8 +4,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from vahva.directory.service import current_config
-from vahva.web import widgets
 from vahva.methods.base import CEREMONY_NOT_UNDERSTOOD, MAX_CEREMONY_ANSWER
+from vahva.web import widgets
 
 
 class PasswordForm(forms.Form):

@@ -162,9 +162,7 @@ class SyncViewsMixin:
         if self.sync_chain is not None and takes_sync_chain(request.path_info):
             # thread_sensitive: the request's own thread (ReusingASGIHandler's executor), with
             # its database connection, as every sync call of the request.
-            return await sync_to_async(self.sync_chain.get_response, thread_sensitive=True)(
-                request
-            )
+            return await sync_to_async(self.sync_chain.get_response, thread_sensitive=True)(request)
         response: HttpResponseBase = await super().get_response_async(request)  # type: ignore[misc]
         return response
 

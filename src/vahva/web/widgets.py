@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.forms.widgets import Input
 from django.forms.renderers import BaseRenderer
+from django.forms.widgets import Input
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
