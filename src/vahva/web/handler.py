@@ -33,11 +33,13 @@ from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction, sync_to_async
 from django.conf import settings
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
 from django.db import connections
-from django.http import HttpRequest, HttpResponseBase
-from django.urls import Resolver404, resolve
+from django.http import FileResponse, HttpResponseBase
+from django.urls import Resolver404, resolve, set_script_prefix
 
 #: Idle request threads (each with its database connection) kept for the next requests.
 KEEP = 16
@@ -153,18 +155,60 @@ class SyncChain(BaseHandler):
 
 
 class SyncViewsMixin:
-    """``get_response_async`` that runs a sync view's request through :class:`SyncChain` in one
-    hop to the request's thread; the same middleware, in the same order."""
+    """A sync view's request in one hop to the request's thread: Django's ``request_started``
+    receivers (the connection's health), :class:`SyncChain` (the same middleware, in the same
+    order), and for a response that is not streamed, its ``close()`` (``request_finished``: the
+    connection again). Django's ``handle`` takes three hops for them, and its async chain
+    several more. A streamed response is closed after it is sent, as Django closes it."""
 
     sync_chain: SyncChain | None = None
 
-    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
-        if self.sync_chain is not None and takes_sync_chain(request.path_info):
-            # thread_sensitive: the request's own thread (ReusingASGIHandler's executor), with
-            # its database connection, as every sync call of the request.
-            return await sync_to_async(self.sync_chain.get_response, thread_sensitive=True)(request)
-        response: HttpResponseBase = await super().get_response_async(request)  # type: ignore[misc]
-        return response
+    async def handle(self, scope: Any, receive: Any, send: Any) -> None:
+        path: str = scope.get("path", "")
+        prefix = get_script_prefix(scope)
+        if self.sync_chain is None or not takes_sync_chain(
+            path.removeprefix(prefix) if prefix else path
+        ):
+            await super().handle(scope, receive, send)  # type: ignore[misc]
+            return
+        try:
+            body_file = await self.read_body(receive)  # type: ignore[attr-defined]
+        except RequestAborted:
+            return
+        set_script_prefix(prefix)
+        try:
+            # thread_sensitive: the request's own thread (ReusingASGIHandler's executor),
+            # with its database connection, as every sync call of the request.
+            response, closed = await sync_to_async(self._respond, thread_sensitive=True)(
+                scope, body_file
+            )
+            await self.send_response(response, send)  # type: ignore[attr-defined]
+        except asyncio.CancelledError:
+            # The client went away while the answer was being sent.
+            return
+        finally:
+            body_file.close()
+        if not closed:
+            await sync_to_async(response.close, thread_sensitive=True)()
+
+    def _respond(self, scope: Any, body_file: Any) -> tuple[HttpResponseBase, bool]:
+        """In the request's thread: the answer, and whether it is closed already."""
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)  # type: ignore[attr-defined]
+        if request is None:
+            response: HttpResponseBase = error_response
+        else:
+            assert self.sync_chain is not None
+            response = self.sync_chain.get_response(request)
+            response._handler_class = self.__class__  # type: ignore[attr-defined]
+            if isinstance(response, FileResponse):
+                response.block_size = self.chunk_size  # type: ignore[attr-defined]
+        if response.streaming:
+            return response, False
+        # The body is all here: what close() ends (the request's files, request_finished's
+        # connection check) is not needed to send it.
+        response.close()
+        return response, True
 
 
 class LeanASGIHandler(SyncViewsMixin, ASGIHandler):
