@@ -5,23 +5,24 @@ from django.utils.translation import gettext_lazy as _
 
 from vahva.directory.service import current_config
 from vahva.methods.base import CEREMONY_NOT_UNDERSTOOD, MAX_CEREMONY_ANSWER
+from vahva.web import widgets
 
 
 class PasswordForm(forms.Form):
     email = forms.CharField(
         label=_("E-mail address"),
         max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}),
+        widget=widgets.EmailInput(attrs={"autocomplete": "username", "autofocus": True}),
         error_messages={"required": _("Enter your e-mail address.")},
     )
     password = forms.CharField(
         label=_("Password"),
         max_length=4096,
         strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        widget=widgets.PasswordInput(attrs={"autocomplete": "current-password"}),
         error_messages={"required": _("Enter your password.")},
     )
-    next = forms.CharField(required=False, widget=forms.HiddenInput, max_length=2000)
+    next = forms.CharField(required=False, widget=widgets.HiddenInput, max_length=2000)
 
     def clean_email(self) -> str:
         email = str(self.cleaned_data["email"]).strip()
@@ -37,7 +38,7 @@ class CodeForm(forms.Form):
     code = forms.CharField(
         label=_("Code"),
         max_length=32,
-        widget=forms.TextInput(
+        widget=widgets.TextInput(
             attrs={
                 "autocomplete": "one-time-code",
                 "inputmode": "numeric",

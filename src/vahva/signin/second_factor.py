@@ -134,7 +134,7 @@ def locked(attempt: SignInAttempt) -> SignInAttempt:
     finishes the attempt, the next finds it finished. A loser can never fail the attempt
     between the winner's check and its move to done.
     """
-    found = SignInAttempt.objects.select_for_update().filter(pk=attempt.pk).first()
+    found = next(iter(SignInAttempt.objects.select_for_update().filter(pk=attempt.pk)[:1]), None)
     if found is None or found.state != State.MFA_REQUIRED:
         raise AlreadyCompleted()
     found.user = attempt.user
