@@ -4,7 +4,7 @@ Django renders each widget through the form renderer's template engine
 (``django/forms/widgets/input.html`` and ``attrs.html``): a template context, a loop over the
 attributes and two template look-ups for one tag, about half a millisecond of CPU per field on
 the busiest pages (the sign-in form, the code form). These widgets write the same tag,
-character for character (tests/web/test_widgets.py compares them with Django's), escaping
+character for character (tests/test_widgets.py compares them with Django's), escaping
 every name and value as the template's autoescape does: a value the browser sent back (the
 e-mail address on a form with an error) cannot close the attribute and add markup (XSS).
 """
