@@ -11,11 +11,12 @@ and database vendor; every value is a parameter (no text of a request ever becom
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from django.db import connections
+from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.signals import post_save, pre_save
 
 #: (database alias, vendor, name) -> the statement.
 _WRITTEN: dict[tuple[str, str, str], str] = {}
@@ -34,12 +35,134 @@ def statement(
     return found
 
 
-def rows(sql: str, params: Sequence[Any], *, using: str = "default") -> list[tuple[Any, ...]]:
-    """Run ``sql`` with ``params`` (datetimes stored as the ORM stores them); its rows."""
+def rows(
+    sql: str,
+    params: Sequence[Any],
+    *,
+    using: str = "default",
+    fields: Sequence[models.Field[Any, Any]] = (),
+) -> list[tuple[Any, ...]]:
+    """Run ``sql`` with ``params`` (datetimes stored as the ORM stores them); its rows, each
+    column converted as the ORM converts ``fields[i]`` (a datetime from SQLite's text, a
+    secret decrypted...) when ``fields`` are given."""
     connection = connections[using]
     with connection.cursor() as cursor:
         cursor.execute(sql, adapt(connection, params))
-        return list(cursor.fetchall())
+        found = list(cursor.fetchall())
+    if not fields:
+        return found
+    converters = [_converters(connection, field) for field in fields]
+    return [tuple(_converted(connection, converters, row)) for row in found]
+
+
+def execute(sql: str, params: Sequence[Any], *, using: str = "default") -> int:
+    """Run the writing statement ``sql`` with ``params`` (datetimes as the ORM stores them);
+    the number of rows it changed."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, adapt(connection, params))
+        return int(cursor.rowcount)
+
+
+def columns(model: type[models.Model], quote: Callable[[str], str], prefix: str = "") -> str:
+    """The model's concrete columns, quoted, in field order (``prefix``: a table alias)."""
+    return ", ".join(prefix + quote(str(field.column)) for field in model._meta.concrete_fields)
+
+
+def table(model: type[models.Model], quote: Callable[[str], str]) -> str:
+    """The model's table, quoted."""
+    return quote(str(model._meta.db_table))
+
+
+def column(model: type[models.Model], name: str, quote: Callable[[str], str]) -> str:
+    """The column of the model's field ``name``, quoted."""
+    return quote(str(field(model, name).column))
+
+
+def field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """The model's concrete field ``name``."""
+    found = model._meta.get_field(name)
+    assert isinstance(found, models.Field)
+    return found
+
+
+def from_row(
+    model: type[models.Model], row: Sequence[Any], *, using: str = "default"
+) -> models.Model:
+    """An instance of ``model`` from a row of its :func:`columns`, each converted as the ORM
+    converts it (as ``Model.from_db`` builds the ORM's own instances)."""
+    connection = connections[using]
+    fields = model._meta.concrete_fields
+    converters = [_converters(connection, each) for each in fields]
+    values = list(_converted(connection, converters, row))
+    return model.from_db(using, [each.attname for each in fields], values)
+
+
+def insert(obj: models.Model, *, using: str = "default") -> None:
+    """INSERT ``obj`` as ``Model.save(force_insert=True)`` does (its one statement, with no
+    transaction around it): every value through its field's ``pre_save`` and
+    ``get_db_prep_save``, an automatic key read back, ``pre_save``/``post_save`` sent (the
+    metrics count audit rows on it)."""
+    model = type(obj)
+    meta = model._meta
+    connection = connections[using]
+    auto = meta.auto_field if getattr(obj, meta.pk.attname) is None else None
+    fields = [each for each in meta.concrete_fields if each is not auto]
+    returning = auto is not None and connection.features.can_return_columns_from_insert
+
+    def write(quote: Callable[[str], str]) -> str:
+        names = ", ".join(quote(str(each.column)) for each in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        tail = f" RETURNING {quote(str(auto.column))}" if returning and auto is not None else ""
+        # Names from the model, quoted; every value a parameter.
+        return f"INSERT INTO {table(model, quote)} ({names}) VALUES ({marks}){tail}"  # noqa: S608
+
+    sql = statement(f"insert:{meta.label}:{auto is not None}", write, using=using)
+    pre_save.send(sender=model, instance=obj, raw=False, using=using, update_fields=None)
+    values = [each.get_db_prep_save(each.pre_save(obj, True), connection) for each in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        if auto is not None:
+            key = (
+                cursor.fetchone()[0]
+                if returning
+                else connection.ops.last_insert_id(cursor, str(meta.db_table), str(auto.column))
+            )
+            setattr(obj, auto.attname, key)
+    obj._state.adding = False
+    obj._state.db = using
+    post_save.send(
+        sender=model, instance=obj, created=True, update_fields=None, raw=False, using=using
+    )
+
+
+#: (database alias, vendor, field) -> its column and the converters the ORM applies to it.
+_CONVERTERS: dict[tuple[str, str, Any], tuple[Any, list[Callable[..., Any]]]] = {}
+
+
+def _converters(
+    connection: BaseDatabaseWrapper, field: models.Field[Any, Any]
+) -> tuple[Any, list[Callable[..., Any]]]:
+    key = (connection.alias, connection.vendor, field)
+    found = _CONVERTERS.get(key)
+    if found is None:
+        column = field.get_col(field.model._meta.db_table)
+        found = _CONVERTERS[key] = (
+            column,
+            [*connection.ops.get_db_converters(column), *column.get_db_converters(connection)],
+        )
+    return found
+
+
+def _converted(
+    connection: BaseDatabaseWrapper,
+    converters: Sequence[tuple[Any, list[Callable[..., Any]]]],
+    row: Sequence[Any],
+) -> Iterator[Any]:
+    for value, (column, functions) in zip(row, converters, strict=True):
+        for function in functions:
+            value = function(value, column, connection)
+        yield value
 
 
 def adapt(connection: BaseDatabaseWrapper, params: Sequence[Any]) -> list[Any]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from vahva import clock
+from vahva import clock, prepared
 from vahva.errors import AlreadyCompleted, ExpiredChallenge, MalformedInput, ReplayedCode
 from vahva.web import memo
 
@@ -57,11 +58,7 @@ def registered_for(user: User) -> list[RegisteredMethod]:
 
     def load() -> list[RegisteredMethod]:
         known = {m.kind: m for m in registry.all_methods()}
-        methods = [
-            m
-            for m in RegisteredMethod.objects.filter(_working(clock.now()), user=user)
-            if m.kind in known
-        ]
+        methods = [m for m in _working_of(user.pk, clock.now()) if m.kind in known]
         return sorted(
             methods,
             key=lambda m: (
@@ -76,6 +73,31 @@ def registered_for(user: User) -> list[RegisteredMethod]:
 
     # A copy: a caller may reorder or filter its list.
     return list(memo.remembered(RegisteredMethod._meta.db_table, user.pk, load))
+
+
+def _working_of(user_pk: object, now: dt.datetime) -> list[RegisteredMethod]:
+    """``RegisteredMethod.objects.filter(_working(now), user=user)``, in its order, as the
+    statement itself (:mod:`vahva.prepared`: the ORM built it afresh on every read)."""
+    using = router.db_for_read(RegisteredMethod)
+    sql = prepared.statement("methods.working_of", _working_sql, using=using)
+    params = prepared.adapt(connections[using], [now, user_pk])
+    # Real instances (secrets decrypted, data parsed), as the ORM's.
+    return list(RegisteredMethod.objects.using(using).raw(sql, params))
+
+
+def _working_sql(quote: Callable[[str], str]) -> str:
+    expires, user, created, pk = (
+        prepared.column(RegisteredMethod, name, quote)
+        for name in ("expires_at", "user", "created_at", "id")
+    )
+    # Names from the model, quoted; the time and the person are parameters. The order is the
+    # model's (Meta.ordering), as the ORM's query had it.
+    return (
+        f"SELECT {prepared.columns(RegisteredMethod, quote)} "  # noqa: S608
+        f"FROM {prepared.table(RegisteredMethod, quote)} "
+        f"WHERE ({expires} IS NULL OR {expires} > %s) AND {user} = %s "
+        f"ORDER BY {created} ASC, {pk} ASC"
+    )
 
 
 def listed_for(user: User) -> list[RegisteredMethod]:

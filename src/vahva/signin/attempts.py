@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db import connections, router
+from django.db.transaction import TransactionManagementError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from vahva import prepared
 from vahva.accounts.models import normalise_email
 from vahva.conf import settings
 from vahva.errors import AlreadyCompleted, VahvaError
@@ -96,11 +101,110 @@ def move(attempt: SignInAttempt, event: Event, **fields: Any) -> None:
     AlreadyCompleted instead of signing in twice.
     """
     target = next_state(State(attempt.state), event)
-    moved = SignInAttempt.objects.filter(pk=attempt.pk, state=attempt.state).update(
-        state=target, **fields
+    using = router.db_for_write(SignInAttempt)
+    connection = connections[using]
+    names = sorted(fields)
+    sql = prepared.statement(
+        "attempt.move:" + ",".join(names), lambda quote: _move_sql(quote, names), using=using
     )
+    values = [
+        prepared.field(SignInAttempt, name).get_db_prep_save(value, connection)
+        for name, value in [("state", target), *((n, fields[n]) for n in names)]
+    ]
+    values += [prepared.field(SignInAttempt, "id").get_db_prep_save(attempt.pk, connection)]
+    values += [attempt.state]
+    with connection.cursor() as cursor:
+        # WHERE state = <the state read>: the second of two parallel finishes changes nothing.
+        cursor.execute(sql, values)
+        moved = cursor.rowcount
     if not moved:
         raise AlreadyCompleted()
     attempt.state = target
     for name, value in fields.items():
         setattr(attempt, name, value)
+
+
+def create(**fields: Any) -> SignInAttempt:
+    """A new attempt, INSERTed as ``SignInAttempt.objects.create(**fields)`` does (the same
+    statement and values, written once: :mod:`vahva.prepared`)."""
+    attempt = SignInAttempt(**fields)
+    prepared.insert(attempt, using=router.db_for_write(SignInAttempt))
+    return attempt
+
+
+def read(attempt_id: object) -> SignInAttempt | None:
+    """The attempt ``attempt_id`` with its person (one statement, as ``select_related``)."""
+    using = router.db_for_read(SignInAttempt)
+    connection = connections[using]
+    key = SignInAttempt._meta.pk.get_db_prep_value(attempt_id, connection, prepared=False)
+    sql = prepared.statement("attempt.read", _read_sql, using=using)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    width = len(SignInAttempt._meta.concrete_fields)
+    attempt = prepared.from_row(SignInAttempt, row[:width], using=using)
+    assert isinstance(attempt, SignInAttempt)
+    attempt.user = prepared.from_row(get_user_model(), row[width:], using=using)  # type: ignore[assignment]
+    return attempt
+
+
+def read_locked(attempt_id: object) -> SignInAttempt | None:
+    """The attempt ``attempt_id``, its row locked until the transaction ends (PostgreSQL's
+    ``FOR UPDATE``; SQLite's IMMEDIATE transaction holds the database's write lock)."""
+    using = router.db_for_write(SignInAttempt)
+    connection = connections[using]
+    if connection.features.has_select_for_update and connection.get_autocommit():
+        # As the ORM's select_for_update(): a lock outside a transaction would hold nothing.
+        raise TransactionManagementError(
+            "select_for_update cannot be used outside of a transaction."
+        )
+    key = SignInAttempt._meta.pk.get_db_prep_value(attempt_id, connection, prepared=False)
+    sql = prepared.statement("attempt.read_locked", _read_locked_sql, using=using)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    found = prepared.from_row(SignInAttempt, row, using=using)
+    assert isinstance(found, SignInAttempt)
+    return found
+
+
+# Statements written once per process and database from the models' names, quoted; the
+# attempt's id, states and values are parameters.
+
+
+def _move_sql(quote: Callable[[str], str], names: list[str]) -> str:
+    state, pk = (prepared.column(SignInAttempt, name, quote) for name in ("state", "id"))
+    sets = ", ".join(
+        f"{prepared.column(SignInAttempt, name, quote)} = %s" for name in ["state", *names]
+    )
+    return (
+        f"UPDATE {prepared.table(SignInAttempt, quote)} SET {sets} "  # noqa: S608
+        f"WHERE {pk} = %s AND {state} = %s"
+    )
+
+
+def _read_sql(quote: Callable[[str], str]) -> str:
+    user_model = get_user_model()
+    attempts, users = prepared.table(SignInAttempt, quote), prepared.table(user_model, quote)
+    person = prepared.column(SignInAttempt, "user", quote)
+    user_pk = quote(str(user_model._meta.pk.column))
+    return (
+        f"SELECT {prepared.columns(SignInAttempt, quote, attempts + '.')}, "  # noqa: S608
+        f"{prepared.columns(user_model, quote, users + '.')} "
+        f"FROM {attempts} INNER JOIN {users} ON ({attempts}.{person} = {users}.{user_pk}) "
+        f"WHERE {attempts}.{prepared.column(SignInAttempt, 'id', quote)} = %s LIMIT 1"
+    )
+
+
+def _read_locked_sql(quote: Callable[[str], str]) -> str:
+    connection = connections[router.db_for_write(SignInAttempt)]
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return (
+        f"SELECT {prepared.columns(SignInAttempt, quote)} "  # noqa: S608
+        f"FROM {prepared.table(SignInAttempt, quote)} "
+        f"WHERE {prepared.column(SignInAttempt, 'id', quote)} = %s LIMIT 1{lock}"
+    )

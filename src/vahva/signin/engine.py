@@ -24,7 +24,7 @@ from vahva.methods import service as methods
 from vahva.methods.models import RegisteredMethod
 from vahva.policy import decide
 
-from . import remembered, throttle
+from . import attempts, remembered, throttle
 from .attempts import (
     SESSION_ATTEMPT,
     SESSION_PHISHING_RESISTANT,
@@ -135,7 +135,7 @@ def begin(
     # UPDATE): nobody knows the new attempt's id yet, so no guarded move is needed to get
     # there; the state machine still says which moves are allowed.
     event = Event.REQUIRE_MFA if asks_mfa else Event.SKIP_MFA
-    attempt = SignInAttempt.objects.create(
+    attempt = attempts.create(
         user=user,
         state=next_state(State.PASSWORD_OK, event),
         binding=binding(request),
@@ -178,11 +178,7 @@ def begin(
 def current(request: HttpRequest) -> SignInAttempt:
     """The attempt this browser is in the middle of; ExpiredChallenge when there is none."""
     attempt_id = request.session.get(SESSION_ATTEMPT)
-    attempt = (
-        next(iter(SignInAttempt.objects.filter(pk=attempt_id).select_related("user")[:1]), None)
-        if (attempt_id)
-        else None
-    )
+    attempt = attempts.read(attempt_id) if attempt_id else None
     if attempt is None:
         raise ExpiredChallenge(_("Your sign-in has expired. Start again."))
     # Session binding: an attempt id planted into another browser's session does not match.

@@ -28,7 +28,7 @@ from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
 
 from . import throttle
-from .attempts import mfa_keys, move
+from .attempts import mfa_keys, move, read_locked
 from .models import SignInAttempt
 from .states import Event, State
 
@@ -134,7 +134,7 @@ def locked(attempt: SignInAttempt) -> SignInAttempt:
     finishes the attempt, the next finds it finished. A loser can never fail the attempt
     between the winner's check and its move to done.
     """
-    found = next(iter(SignInAttempt.objects.select_for_update().filter(pk=attempt.pk)[:1]), None)
+    found = read_locked(attempt.pk)
     if found is None or found.state != State.MFA_REQUIRED:
         raise AlreadyCompleted()
     found.user = attempt.user

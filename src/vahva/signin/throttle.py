@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, connections, models, transaction
-from django.db.models import F, Q
-from django.db.models.sql import DeleteQuery
+from django.db import IntegrityError, connections, models, router, transaction
 from django.utils.crypto import salted_hmac
 
+from vahva import prepared
 from vahva.errors import Locked, RateLimited
 
 #: Times a reservation is taken again when a parallel request created one of its rows first.
@@ -116,30 +115,29 @@ class Reservation:
     def refund(self, *, clear: Iterable[str] = ()) -> None:
         """Give this try back (the guess was right, or was no guess at all); the keys in
         ``clear`` forget all their failures (a success on the account ends its back-off)."""
-        cleared = set(clear)
+        cleared = sorted(set(clear))
         # The usual success (the account's key cleared, the rows this try created removed)
         # is one DELETE, which says which rows it removed.
-        gone = Q(key__in=sorted(cleared)) if cleared else Q()
-        for c in self.counted:
-            if c.key not in cleared and c.before is None:
-                gone |= Q(key=c.key, failures=c.failures, last_failure_at=c.at)
-        removed = _delete_returning_keys(gone) if gone else set()
+        created = [c for c in self.counted if c.key not in cleared and c.before is None]
+        removed = _delete_returning_keys(cleared, created) if cleared or created else set()
         for c in self.counted:
             if c.key in cleared:
                 continue
             if c.before is None:
                 restored = c.key in removed
             else:
+                # Only if no parallel try was counted on the key meanwhile (the row is as
+                # this try left it): a refund never erases another try's failure.
                 restored = bool(
-                    Throttle.objects.filter(
-                        key=c.key, failures=c.failures, last_failure_at=c.at
-                    ).update(failures=c.before[0], last_failure_at=c.before[1])
+                    _execute(
+                        "restore",
+                        _restore,
+                        [c.before[0], c.before[1], c.key, c.failures, c.at],
+                    )
                 )
             if not restored:
                 # Other tries were counted on the key meanwhile: take back only this one.
-                Throttle.objects.filter(key=c.key, failures__gt=0).update(
-                    failures=F("failures") - 1
-                )
+                _execute("give_back", _give_back, [c.key])
 
 
 def _keyed(keys: Keys) -> dict[str, Rule]:
@@ -163,34 +161,32 @@ def _count(rules: dict[str, Rule], *, now: dt.datetime, refuse: bool) -> Reserva
 def _count_locked(rules: dict[str, Rule], *, now: dt.datetime, refuse: bool) -> Reservation:
     # The lock is the point: a parallel try waits here until this one is counted (PostgreSQL
     # row locks; SQLite's IMMEDIATE transactions serialise writers the same way).
-    rows = {
-        row.key: row
-        for row in Throttle.objects.select_for_update().filter(key__in=list(rules)).order_by("key")
-    }
+    found = _rows_locked(list(rules))
     if refuse:
-        if any(is_locked(rules[k], r.failures, r.last_failure_at, now) for k, r in rows.items()):
+        if any(is_locked(rules[k], row[0], row[1], now) for k, row in found.items()):
             raise Locked()
         longest = max(
-            (wait_seconds(rules[k], r.failures, r.last_failure_at, now) for k, r in rows.items()),
+            (wait_seconds(rules[k], row[0], row[1], now) for k, row in found.items()),
             default=0.0,
         )
         if longest > 0:
             raise RateLimited(longest)
     counted = []
-    created = []
+    created: list[Any] = []
     for key, rule in rules.items():
-        row = rows.get(key)
+        row = found.get(key)
         if row is None:
-            created.append(Throttle(key=key, failures=1, last_failure_at=now))
+            created += [key, 1, now]
             counted.append(Counted(key, rule, None, 1, now))
             continue
         # Forgotten failures start the count afresh.
-        failures = effective_failures(rule, row.failures, row.last_failure_at, now) + 1
-        Throttle.objects.filter(key=key).update(failures=failures, last_failure_at=now)
-        counted.append(Counted(key, rule, (row.failures, row.last_failure_at), failures, now))
+        failures = effective_failures(rule, row[0], row[1], now) + 1
+        _execute("count", _count_sql, [failures, now, key])
+        counted.append(Counted(key, rule, row, failures, now))
     if created:
         # IntegrityError (and a retry) when a parallel request created one of them first.
-        Throttle.objects.bulk_create(created)
+        rows = len(created) // 3
+        _execute(f"create:{rows}", lambda quote: _create(quote, rows), created)
     return Reservation(tuple(counted))
 
 
@@ -242,28 +238,115 @@ def hashed(text: str) -> str:
 
 
 def clear(keys: Iterable[str]) -> None:
-    _delete(Throttle.objects.filter(key__in=list(keys)))
+    wanted = sorted(set(keys))
+    if wanted:
+        # One DELETE, without the transaction Django's delete() wraps it in (``BEGIN
+        # IMMEDIATE; DELETE; COMMIT`` on SQLite): nothing refers to a throttle row and no
+        # signal listens, and one statement is atomic by itself.
+        _execute(f"clear:{len(wanted)}", lambda quote: _clear(quote, len(wanted)), wanted)
 
 
-def _delete(rows: Any) -> int:
-    """One DELETE, without the transaction Django's delete() wraps it in (``BEGIN IMMEDIATE;
-    DELETE; COMMIT`` on SQLite): nothing refers to a throttle row and no signal listens, so
-    there is nothing else to delete with it, and one statement is atomic by itself."""
-    return int(rows._raw_delete(rows.db))
+def _delete_returning_keys(cleared: list[str], created: list[Counted]) -> set[str]:
+    """One ``DELETE ... RETURNING key`` (SQLite 3.35+, PostgreSQL) of the ``cleared`` keys'
+    rows and of the rows of ``created`` still as their try left them: the keys of the rows it
+    removed, so a refund knows which of its rows were untouched (no parallel try counted on
+    them meanwhile) without a statement per row."""
+    name = f"refund:{len(cleared)}:{len(created)}"
+    params: list[Any] = [*cleared]
+    for c in created:
+        params += [c.key, c.failures, c.at]
+    found = prepared.rows(
+        _sql(name, lambda quote: _refund(quote, len(cleared), len(created))), params, using=_db()
+    )
+    return {str(key) for (key,) in found}
 
 
-def _delete_returning_keys(where: Q) -> set[str]:
-    """One ``DELETE ... RETURNING key`` (SQLite 3.35+, PostgreSQL): the keys of the rows it
-    removed, so a refund knows which of its rows were still as it left them (untouched: no
-    parallel try counted on them meanwhile) without a statement per row."""
-    rows = Throttle.objects.filter(where)
-    query = rows.query.clone()
-    query.__class__ = DeleteQuery
-    sql, params = query.get_compiler(rows.db).as_sql()
-    key = connections[rows.db].ops.quote_name("key")
-    with connections[rows.db].cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {key}", params)
-        return {str(found) for (found,) in cursor.fetchall()}
+# The statements, written once per process and database from the model's names (quoted); every
+# key, count and time is a parameter (a key holds what a person typed: never SQL text).
+
+
+def _names(quote: Callable[[str], str]) -> tuple[str, str, str, str]:
+    key, failures, last = (
+        prepared.column(Throttle, name, quote) for name in ("key", "failures", "last_failure_at")
+    )
+    return prepared.table(Throttle, quote), key, failures, last
+
+
+def _marks(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+def _locked_sql(quote: Callable[[str], str], count: int) -> str:
+    table, key, failures, last = _names(quote)
+    # The row lock on PostgreSQL; SQLite has none, its IMMEDIATE transaction serialises.
+    lock = " FOR UPDATE" if connections[_db()].features.has_select_for_update else ""
+    return (
+        f"SELECT {key}, {failures}, {last} FROM {table} "  # noqa: S608
+        f"WHERE {key} IN ({_marks(count)}) ORDER BY {key} ASC{lock}"
+    )
+
+
+def _count_sql(quote: Callable[[str], str]) -> str:
+    table, key, failures, last = _names(quote)
+    return f"UPDATE {table} SET {failures} = %s, {last} = %s WHERE {key} = %s"  # noqa: S608
+
+
+def _create(quote: Callable[[str], str], rows: int) -> str:
+    table, key, failures, last = _names(quote)
+    values = ", ".join(["(%s, %s, %s)"] * rows)
+    return f"INSERT INTO {table} ({key}, {failures}, {last}) VALUES {values}"  # noqa: S608
+
+
+def _restore(quote: Callable[[str], str]) -> str:
+    table, key, failures, last = _names(quote)
+    return (
+        f"UPDATE {table} SET {failures} = %s, {last} = %s "  # noqa: S608
+        f"WHERE {key} = %s AND {failures} = %s AND {last} = %s"
+    )
+
+
+def _give_back(quote: Callable[[str], str]) -> str:
+    table, key, failures, _last = _names(quote)
+    return (
+        f"UPDATE {table} SET {failures} = {failures} - 1 "  # noqa: S608
+        f"WHERE {key} = %s AND {failures} > 0"
+    )
+
+
+def _clear(quote: Callable[[str], str], count: int) -> str:
+    table, key, _failures, _last = _names(quote)
+    return f"DELETE FROM {table} WHERE {key} IN ({_marks(count)})"  # noqa: S608
+
+
+def _refund(quote: Callable[[str], str], cleared: int, created: int) -> str:
+    table, key, failures, last = _names(quote)
+    where = [f"{key} IN ({_marks(cleared)})"] if cleared else []
+    where += [f"({key} = %s AND {failures} = %s AND {last} = %s)"] * created
+    return f"DELETE FROM {table} WHERE {' OR '.join(where)} RETURNING {key}"  # noqa: S608
+
+
+def _db() -> str:
+    return router.db_for_write(Throttle)
+
+
+def _sql(name: str, write: Callable[[Callable[[str], str]], str]) -> str:
+    return prepared.statement(f"throttle.{name}", write, using=_db())
+
+
+def _execute(name: str, write: Callable[[Callable[[str], str]], str], params: list[Any]) -> int:
+    return prepared.execute(_sql(name, write), params, using=_db())
+
+
+def _rows_locked(keys: list[str]) -> dict[str, tuple[int, dt.datetime | None]]:
+    """The keys' rows (failures, last failure), locked until the transaction ends."""
+    fields = [prepared.field(Throttle, name) for name in ("key", "failures", "last_failure_at")]
+    found = prepared.rows(
+        _sql(f"locked:{len(keys)}", lambda quote: _locked_sql(quote, len(keys))),
+        keys,
+        using=_db(),
+        fields=fields,
+    )
+    return {str(key): (int(failures), last) for key, failures, last in found}
 
 
 def failures_of(key: str) -> int:
