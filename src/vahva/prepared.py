@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.signals import post_save, pre_save
+
+M = TypeVar("M", bound=models.Model)
 
 #: (database alias, vendor, name) -> the statement.
 _WRITTEN: dict[tuple[str, str, str], str] = {}
@@ -96,6 +98,23 @@ def from_row(
     converters = [_converters(connection, each) for each in fields]
     values = list(_converted(connection, converters, row))
     return model.from_db(using, [each.attname for each in fields], values)
+
+
+def instances(
+    model: type[M], sql: str, params: Sequence[Any], *, using: str = "default"
+) -> list[M]:
+    """The instances of ``model`` that ``sql`` (selecting its :func:`columns`) finds: what
+    ``Model.objects.raw()`` gives, without its per-query set-up (column order, converters)."""
+    connection = connections[using]
+    fields = model._meta.concrete_fields
+    converters = [_converters(connection, each) for each in fields]
+    names = [each.attname for each in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, adapt(connection, params))
+        found = cursor.fetchall()
+    return [
+        model.from_db(using, names, list(_converted(connection, converters, row))) for row in found
+    ]
 
 
 def insert(obj: models.Model, *, using: str = "default") -> None:

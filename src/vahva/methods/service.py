@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from django.db import connections, router, transaction
+from django.db import router, transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -80,9 +80,8 @@ def _working_of(user_pk: object, now: dt.datetime) -> list[RegisteredMethod]:
     statement itself (:mod:`vahva.prepared`: the ORM built it afresh on every read)."""
     using = router.db_for_read(RegisteredMethod)
     sql = prepared.statement("methods.working_of", _working_sql, using=using)
-    params = prepared.adapt(connections[using], [now, user_pk])
     # Real instances (secrets decrypted, data parsed), as the ORM's.
-    return list(RegisteredMethod.objects.using(using).raw(sql, params))
+    return prepared.instances(RegisteredMethod, sql, [now, user_pk], using=using)
 
 
 def _working_sql(quote: Callable[[str], str]) -> str:
