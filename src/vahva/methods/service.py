@@ -85,15 +85,16 @@ def _working_of(user_pk: object, now: dt.datetime) -> list[RegisteredMethod]:
 
 
 def _working_sql(quote: Callable[[str], str]) -> str:
+    table = prepared.table(RegisteredMethod, quote)
     expires, user, created, pk = (
-        prepared.column(RegisteredMethod, name, quote)
+        f"{table}.{prepared.column(RegisteredMethod, name, quote)}"
         for name in ("expires_at", "user", "created_at", "id")
     )
-    # Names from the model, quoted; the time and the person are parameters. The order is the
-    # model's (Meta.ordering), as the ORM's query had it.
+    # Names from the model, quoted and qualified as the ORM writes them; the time and the
+    # person are parameters. The order is the model's (Meta.ordering), as the ORM's query had.
     return (
-        f"SELECT {prepared.columns(RegisteredMethod, quote)} "  # noqa: S608
-        f"FROM {prepared.table(RegisteredMethod, quote)} "
+        f"SELECT {prepared.columns(RegisteredMethod, quote, table + '.')} "  # noqa: S608
+        f"FROM {table} "
         f"WHERE ({expires} IS NULL OR {expires} > %s) AND {user} = %s "
         f"ORDER BY {created} ASC, {pk} ASC"
     )
