@@ -2,54 +2,67 @@
 for gateways and scripts (and any protocol whose client types a code after the password).
 
 The person's methods whose answer is an RFC 6238 code (an authenticator app, the vahva app's
-offline code) are tried through the engine's second-factor check: the same reserve-first
-throttle, single use (a step accepted here is refused at a sign-in, and the other way round)
-and audit trail. The protocol room names no method: it asks here.
+offline code) are checked with the same rules as a sign-in's second factor: the account's MFA
+throttle (the key a sign-in counts on), single use (a step accepted here is refused at a
+sign-in, and the other way round) and an audit row per check. The protocol room names no
+method: it asks here.
+
+**One write transaction per check.** Everything a check reads and writes happens while the
+account's throttle key is locked (SQLite: the ``BEGIN IMMEDIATE`` that opens the transaction,
+which every writer waits for; PostgreSQL: the key's row, made if missing, taken ``FOR
+UPDATE``): its state is read, the guess refused if the key allows no try, the code checked
+(the step consumed with a conditional UPDATE), then a wrong guess counted or a right one
+clears the key, and the audit row written, all committed together. No other request can
+read the key between the lock and the commit, so this is the throttle's reserve-first rule
+in one transaction: N parallel guesses are checked one after the other, each seeing the
+failures before it (DESIGN §7). On SQLite a right code writes the counter and the audit row
+and nothing else: no throttle row is made and removed again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import CharField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Cast, Concat
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from vahva import clock
 from vahva.accounts.models import normalise_email
 from vahva.audit.log import record
-from vahva.errors import InvalidCode, MalformedInput
+from vahva.errors import InvalidCode, Locked, MalformedInput, RateLimited, ReplayedCode
 from vahva.methods import registry
-from vahva.methods import service as methods
+from vahva.methods.base import Role
 from vahva.methods.models import RegisteredMethod
 
-from . import attempts, engine
+from . import throttle
+from .attempts import rule
+from .second_factor import failure_reason
 
 if TYPE_CHECKING:
     from vahva.accounts.models import User
 
 _SPACES = re.compile(r"[\s-]+")
+#: The account's MFA key (attempts.mfa_keys' last), the one a browser's sign-in counts on.
+_ACCOUNT_KEY = "mfa:acct:"
+#: PostgreSQL: the key's row, made with no failures when missing, locked, and its state read.
+_LOCK_ROW = (
+    'INSERT INTO "signin_throttle" ("key", "failures", "last_failure_at") VALUES (%s, 0, NULL) '
+    'ON CONFLICT ("key") DO UPDATE SET "failures" = "signin_throttle"."failures" '
+    'RETURNING "failures", "last_failure_at"'
+)
 
 
 @dataclass(frozen=True)
 class Accepted:
     user: User
     method: str
-
-
-def _code_methods(user: User) -> list[RegisteredMethod]:
-    """The methods whose answer is a code the person reads from something they hold (an
-    authenticator app, the vahva app's offline code, a hardware token): each method says so.
-    A texted code needs a text sent first; a pass or a security key is not something a VPN
-    client can type."""
-    return [m for m in methods.registered_for(user) if registry.typed_code(m.kind) is not None]
-
-
-def _matches(registered: RegisteredMethod, code: str, *, now: Any) -> bool:
-    method = registry.typed_code(registered.kind)
-    return method is not None and method.matches(registered, code, now=now)
 
 
 def _typed(code: str) -> str:
@@ -62,6 +75,111 @@ def _typed(code: str) -> str:
     return typed
 
 
+def _order(registered: RegisteredMethod) -> tuple[bool, bool, bool, dt.datetime, int]:
+    # methods.service.registered_for's order: a stand-in first, the fallbacks last, then the
+    # default, then the oldest.
+    role = registry.get(registered.kind).role
+    return (
+        role is not Role.STAND_IN,
+        role is Role.FALLBACK,
+        not registered.is_default,
+        registered.created_at,
+        registered.pk,
+    )
+
+
+def _code_methods(address: str, *, now: dt.datetime) -> list[RegisteredMethod]:
+    """The active person's working methods whose answer is a code they read from something
+    they hold (an authenticator app, the vahva app's offline code, a hardware token: each
+    method says so), in registered_for's order, with the person and the account key's throttle
+    row (failures, last failure: ``throttle_failures``, ``throttle_last``) in the same
+    statement. A texted code needs a text sent first; a pass or a security key is not
+    something a VPN client can type."""
+    kinds = [m.kind for m in registry.all_methods() if registry.typed_code(m.kind) is not None]
+    row = throttle.Throttle.objects.filter(
+        key=Concat(Value(_ACCOUNT_KEY), Cast(OuterRef("user_id"), CharField()))
+    )
+    found = (
+        RegisteredMethod.objects.filter(
+            # methods.service._working: an expired method has stopped by itself.
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+            user__email=address,
+            user__is_active=True,
+            kind__in=kinds,
+        )
+        .select_related("user")
+        .annotate(
+            throttle_failures=Subquery(row.values("failures")[:1]),
+            throttle_last=Subquery(row.values("last_failure_at")[:1]),
+        )
+        .order_by()
+    )
+    return sorted(found, key=_order)
+
+
+def _locked_state(key: str, found: RegisteredMethod) -> tuple[int, dt.datetime | None] | None:
+    """The account key's (failures, last failure), or None without a row, read under the
+    key's lock until the transaction ends."""
+    if connection.vendor == "sqlite":
+        # Read inside BEGIN IMMEDIATE: every other writer (a sign-in's reservation, a parallel
+        # check) waits for this transaction, so the state cannot change before it commits.
+        failures = getattr(found, "throttle_failures", None)
+        if failures is None:
+            return None
+        return int(failures), getattr(found, "throttle_last", None)
+    # PostgreSQL: a key without a row has nothing to lock, and parallel guesses would all see
+    # "no failures": the row is made (no failures yet) and locked, or an existing one locked.
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_ROW, [key])
+        failures, last = cursor.fetchone()
+    return int(failures), last
+
+
+def _refuse_if_throttled(
+    account: throttle.Rule, state: tuple[int, dt.datetime | None] | None, *, now: dt.datetime
+) -> None:
+    if state is None:
+        return
+    failures, last = state
+    # Guessing past the lock, or faster than the back-off allows: refused before the check.
+    if throttle.is_locked(account, failures, last, now):
+        raise Locked()
+    wait = throttle.wait_seconds(account, failures, last, now)
+    if wait > 0:
+        raise RateLimited(wait)
+
+
+def _count_failure(
+    key: str,
+    account: throttle.Rule,
+    state: tuple[int, dt.datetime | None] | None,
+    *,
+    now: dt.datetime,
+) -> int:
+    """Count the wrong guess on the (locked) key; the failures with it."""
+    if state is None:
+        throttle.Throttle.objects.create(key=key, failures=1, last_failure_at=now)
+        return 1
+    # Forgotten failures start the count afresh (as throttle.reserve counts).
+    failures = throttle.effective_failures(account, state[0], state[1], now) + 1
+    throttle.Throttle.objects.filter(key=key).update(failures=failures, last_failure_at=now)
+    return failures
+
+
+def _unknown(request: HttpRequest, address: str, action: str, **audit: Any) -> None:
+    """Audit a check for an address without a person or without a code method."""
+    user = get_user_model().objects.filter(email=address, is_active=True).first()
+    record(
+        action,
+        subject=user,
+        request=request,
+        outcome="failure",
+        reason="unknown e-mail address" if user is None else "no authenticator app",
+        email=address[:254],
+        **audit,
+    )
+
+
 def check_code(
     request: HttpRequest, *, email: str, code: str, action: str, **audit: Any
 ) -> Accepted:
@@ -70,39 +188,71 @@ def check_code(
     MalformedInput for a code that is not 6 to 8 digits (not a guess: not counted); InvalidCode
     for a wrong code, an unknown person or one without a code method (the same answer, so the
     caller does not learn who has an account); ReplayedCode for a code already accepted, here
-    or at a sign-in; RateLimited / Locked from the MFA throttle. ``audit``: extra fields of
-    the audit rows (the API client's name).
+    or at a sign-in; RateLimited / Locked from the account's MFA throttle (nothing counted, no
+    check). ``audit``: extra fields of the audit rows (the API client's name).
     """
     now = clock.now()
     typed = _typed(code)
     address = normalise_email(email)
-    user = get_user_model().objects.filter(email=address, is_active=True).first()
-    candidates = _code_methods(user) if user is not None else []
-    if user is None or not candidates:
-        record(
-            action,
-            subject=user,
-            request=request,
-            outcome="failure",
-            reason="unknown e-mail address" if user is None else "no authenticator app",
-            email=address[:254],
-            **audit,
-        )
-        raise InvalidCode()
-    # A person may have an authenticator app and the vahva app: the code tells which one it
-    # came from (pure checks, nothing consumed). None matching: the default one is checked, so
-    # that the wrong code counts once against the throttle and is audited once.
-    chosen = next((m for m in candidates if _matches(m, typed, now=now)), candidates[0])
-    engine.check_second_factor(
-        request,
-        user,
-        chosen,
-        typed,
-        action=action,
-        # The account's MFA key only, the same one the browser's sign-in counts on (guesses
-        # here and there add up). Not the address's: that is the gateway's, shared by all the
-        # people behind it, whom a few typos would otherwise throttle together.
-        keys=attempts.mfa_keys(request, user.pk)[-1:],
-    )
-    record(action, subject=user, actor=user, request=request, method=chosen.kind, **audit)
-    return Accepted(user, chosen.kind)
+    account = rule("THROTTLE_MFA_ACCOUNT")
+    failure: InvalidCode | ReplayedCode | None = None
+    with transaction.atomic():
+        candidates = _code_methods(address, now=now)
+        if not candidates:
+            _unknown(request, address, action, **audit)
+            # Committed with the audit row, then raised.
+            failure = InvalidCode()
+        else:
+            user = candidates[0].user
+            key = f"{_ACCOUNT_KEY}{user.pk}"
+            state = _locked_state(key, candidates[0])
+            _refuse_if_throttled(account, state, now=now)
+            # A person may have an authenticator app and the vahva app: the code tells which
+            # one it came from (pure checks, nothing consumed). None matching: the default one
+            # is checked, so that the wrong code counts once and is audited once. One method
+            # (the usual case): nothing to choose, its check alone computes the window.
+            chosen = candidates[0]
+            if len(candidates) > 1:
+                chosen = next((m for m in candidates if _matches(m, typed, now=now)), chosen)
+            method = registry.get(chosen.kind)
+            try:
+                # Single use: the step is consumed with a conditional UPDATE (ReplayedCode).
+                method.verify(chosen, typed, now=now)
+            except (InvalidCode, ReplayedCode) as exc:
+                failures = _count_failure(key, account, state, now=now)
+                record(
+                    action,
+                    subject=user,
+                    request=request,
+                    outcome="failure",
+                    reason=failure_reason(exc),
+                    method=method.kind,
+                )
+                if account.limit is not None and failures == account.limit:
+                    # Someone is guessing codes: said once, loudly (only the guess that
+                    # reached the limit sees exactly the limit).
+                    record(
+                        "signin.locked",
+                        subject=user,
+                        request=request,
+                        outcome="failure",
+                        reason=f"{account.limit} consecutive wrong codes",
+                        method=method.kind,
+                    )
+                # Committed with the count and the audit rows, then raised.
+                failure = exc
+            else:
+                if state is not None:
+                    # A right code ends the account's back-off, as at a sign-in.
+                    throttle.clear([key])
+                record(
+                    action, subject=user, actor=user, request=request, method=chosen.kind, **audit
+                )
+                return Accepted(user, chosen.kind)
+    assert failure is not None
+    raise failure
+
+
+def _matches(registered: RegisteredMethod, code: str, *, now: dt.datetime) -> bool:
+    method = registry.typed_code(registered.kind)
+    return method is not None and method.matches(registered, code, now=now)
