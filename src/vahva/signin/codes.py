@@ -26,11 +26,12 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import CharField, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Cast, Concat
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from vahva import clock
@@ -88,33 +89,70 @@ def _order(registered: RegisteredMethod) -> tuple[bool, bool, bool, dt.datetime,
     )
 
 
+#: (database vendor, the kinds) -> the statement of :func:`_code_methods`.
+_STATEMENTS: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def _statement(kinds: tuple[str, ...]) -> str:
+    """The person, their code methods and the account key's throttle row in one SELECT,
+    written once per process: the ORM would build and compile the same query (a join, two
+    subqueries) on every check, which cost more CPU than running it."""
+    found = _STATEMENTS.get((connection.vendor, kinds))
+    if found is not None:
+        return found
+
+    def q(name: str | None) -> str:
+        return str(connection.ops.quote_name(str(name)))
+
+    methods, user = RegisteredMethod._meta, get_user_model()._meta
+    columns = ", ".join(f"m.{q(f.column)}" for f in methods.concrete_fields)
+    email, pk = q(user.get_field("email").column), q(user.pk.column if user.pk else "id")
+    account_key = f"('{_ACCOUNT_KEY}' || CAST(u.{pk} AS TEXT))"
+    statement = " ".join(
+        [
+            f"SELECT {columns}, u.{email} AS u_email,",
+            f"t.{q('failures')} AS t_failures, t.{q('last_failure_at')} AS t_last",
+            f"FROM {q(methods.db_table)} m JOIN {q(user.db_table)} u ON u.{pk} = m.{q('user_id')}",
+            # The account key's row (none for most people).
+            f"LEFT JOIN {q(throttle.Throttle._meta.db_table)} t ON t.{q('key')} = {account_key}",
+            f"WHERE u.{email} = %s AND u.{q('is_active')} = %s",
+            # methods.service._working: an expired method has stopped by itself.
+            f"AND (m.{q('expires_at')} IS NULL OR m.{q('expires_at')} > %s)",
+            f"AND m.{q('kind')} IN ({', '.join(['%s'] * len(kinds))})",
+        ]
+    )
+    _STATEMENTS[(connection.vendor, kinds)] = statement
+    return statement
+
+
 def _code_methods(address: str, *, now: dt.datetime) -> list[RegisteredMethod]:
     """The active person's working methods whose answer is a code they read from something
     they hold (an authenticator app, the vahva app's offline code, a hardware token: each
-    method says so), in registered_for's order, with the person and the account key's throttle
-    row (failures, last failure: ``throttle_failures``, ``throttle_last``) in the same
-    statement. A texted code needs a text sent first; a pass or a security key is not
-    something a VPN client can type."""
-    kinds = [m.kind for m in registry.all_methods() if registry.typed_code(m.kind) is not None]
-    row = throttle.Throttle.objects.filter(
-        key=Concat(Value(_ACCOUNT_KEY), Cast(OuterRef("user_id"), CharField()))
-    )
-    found = (
-        RegisteredMethod.objects.filter(
-            # methods.service._working: an expired method has stopped by itself.
-            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
-            user__email=address,
-            user__is_active=True,
-            kind__in=kinds,
+    method says so), in registered_for's order, each with ``user`` (its primary key and
+    address; the rest read if asked for) and the account key's throttle row (``t_failures``,
+    ``t_last``: None without one). A texted code needs a text sent first; a pass or a security
+    key is not something a VPN client can type."""
+    kinds = tuple(m.kind for m in registry.all_methods() if registry.typed_code(m.kind))
+    if not kinds:
+        return []
+    found = list(RegisteredMethod.objects.raw(_statement(kinds), [address, True, now, *kinds]))
+    user_model = get_user_model()
+    for registered in found:
+        registered.user = user_model.from_db(
+            connection.alias, ["id", "email"], [registered.user_id, vars(registered)["u_email"]]
         )
-        .select_related("user")
-        .annotate(
-            throttle_failures=Subquery(row.values("failures")[:1]),
-            throttle_last=Subquery(row.values("last_failure_at")[:1]),
-        )
-        .order_by()
-    )
     return sorted(found, key=_order)
+
+
+def _last_failure(value: Any) -> dt.datetime | None:
+    """A datetime column read outside a model: SQLite gives a naive one (or its text), UTC."""
+    if value is None:
+        return None
+    parsed = value if isinstance(value, dt.datetime) else parse_datetime(str(value))
+    # As Django's SQLite backend converts a model's datetime.
+    if parsed is not None and django_settings.USE_TZ and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, connection.timezone)
+    return parsed
 
 
 def _locked_state(key: str, found: RegisteredMethod) -> tuple[int, dt.datetime | None] | None:
@@ -123,10 +161,10 @@ def _locked_state(key: str, found: RegisteredMethod) -> tuple[int, dt.datetime |
     if connection.vendor == "sqlite":
         # Read inside BEGIN IMMEDIATE: every other writer (a sign-in's reservation, a parallel
         # check) waits for this transaction, so the state cannot change before it commits.
-        failures = getattr(found, "throttle_failures", None)
+        failures = getattr(found, "t_failures", None)
         if failures is None:
             return None
-        return int(failures), getattr(found, "throttle_last", None)
+        return int(failures), _last_failure(getattr(found, "t_last", None))
     # PostgreSQL: a key without a row has nothing to lock, and parallel guesses would all see
     # "no failures": the row is made (no failures yet) and locked, or an existing one locked.
     with connection.cursor() as cursor:
