@@ -397,3 +397,10 @@ def test_forgotten_failures_start_the_count_afresh(
     refused(check(user=ALICE, code=wrong), 400, "invalid")
     assert Throttle.objects.get().failures == 1
     assert check(user=ALICE, code=totp_code(secret, clock())).status_code == 200
+
+
+def test_a_person_without_an_app_leaves_no_throttle_row(check: Post, alice: Any) -> None:
+    """The key's row is made (PostgreSQL) only for a person with a code method to check."""
+    refused(check(user=ALICE, code="123456"), 400, "invalid")
+    refused(check(user="nobody@example.org", code="123456"), 400, "invalid")
+    assert not Throttle.objects.exists()

@@ -52,12 +52,6 @@ if TYPE_CHECKING:
 _SPACES = re.compile(r"[\s-]+")
 #: The account's MFA key (attempts.mfa_keys' last), the one a browser's sign-in counts on.
 _ACCOUNT_KEY = "mfa:acct:"
-#: PostgreSQL: the key's row, made with no failures when missing, locked, and its state read.
-_LOCK_ROW = (
-    'INSERT INTO "signin_throttle" ("key", "failures", "last_failure_at") VALUES (%s, 0, NULL) '
-    'ON CONFLICT ("key") DO UPDATE SET "failures" = "signin_throttle"."failures" '
-    'RETURNING "failures", "last_failure_at"'
-)
 
 
 @dataclass(frozen=True)
@@ -94,9 +88,16 @@ _STATEMENTS: dict[tuple[str, tuple[str, ...]], str] = {}
 
 
 def _statement(kinds: tuple[str, ...]) -> str:
-    """The person, their code methods and the account key's throttle row in one SELECT,
-    written once per process: the ORM would build and compile the same query (a join, two
-    subqueries) on every check, which cost more CPU than running it."""
+    """The person, their code methods and the account key's throttle state in one statement,
+    written once per process: the ORM would build and compile the same query (a join, a
+    subquery) on every check, which cost more CPU than running it.
+
+    SQLite reads the key's row (the transaction's BEGIN IMMEDIATE is the lock). PostgreSQL has
+    no row to lock for a key without one, and parallel guesses would all see "no failures":
+    the same statement makes the row (no failures yet) or takes the existing one, locked
+    until the transaction ends (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``), for a
+    person who has a code method.
+    """
     found = _STATEMENTS.get((connection.vendor, kinds))
     if found is not None:
         return found
@@ -107,20 +108,45 @@ def _statement(kinds: tuple[str, ...]) -> str:
     methods, user = RegisteredMethod._meta, get_user_model()._meta
     columns = ", ".join(f"m.{q(f.column)}" for f in methods.concrete_fields)
     email, pk = q(user.get_field("email").column), q(user.pk.column if user.pk else "id")
-    account_key = f"('{_ACCOUNT_KEY}' || CAST(u.{pk} AS TEXT))"
-    statement = " ".join(
+    method_table, user_table = q(methods.db_table), q(user.db_table)
+    throttle_table = q(throttle.Throttle._meta.db_table)
+    failures, last = q("failures"), q("last_failure_at")
+    # methods.service._working: an expired method has stopped by itself.
+    code_method = " ".join(
         [
-            f"SELECT {columns}, u.{email} AS u_email,",
-            f"t.{q('failures')} AS t_failures, t.{q('last_failure_at')} AS t_last",
-            f"FROM {q(methods.db_table)} m JOIN {q(user.db_table)} u ON u.{pk} = m.{q('user_id')}",
-            # The account key's row (none for most people).
-            f"LEFT JOIN {q(throttle.Throttle._meta.db_table)} t ON t.{q('key')} = {account_key}",
-            f"WHERE u.{email} = %s AND u.{q('is_active')} = %s",
-            # methods.service._working: an expired method has stopped by itself.
-            f"AND (m.{q('expires_at')} IS NULL OR m.{q('expires_at')} > %s)",
+            f"(m.{q('expires_at')} IS NULL OR m.{q('expires_at')} > %s)",
             f"AND m.{q('kind')} IN ({', '.join(['%s'] * len(kinds))})",
         ]
     )
+    person = f"u.{email} = %s AND u.{q('is_active')} = %s"
+    joined = f"{method_table} m JOIN {user_table} u ON u.{pk} = m.{q('user_id')}"
+    if connection.vendor == "sqlite":
+        account_key = f"('{_ACCOUNT_KEY}' || CAST(u.{pk} AS TEXT))"
+        statement = " ".join(
+            [
+                f"SELECT {columns}, u.{email} AS u_email,",
+                f"t.{failures} AS t_failures, t.{last} AS t_last FROM {joined}",
+                # The account key's row (none for most people).
+                f"LEFT JOIN {throttle_table} t ON t.{q('key')} = {account_key}",
+                f"WHERE {person} AND {code_method}",
+            ]
+        )
+    else:
+        # Identifiers from the models, values as parameters (SQL injection: none typed in).
+        statement = " ".join(
+            [
+                f"WITH person AS (SELECT u.{pk} AS id FROM {user_table} u WHERE {person}",  # noqa: S608
+                f"AND EXISTS (SELECT 1 FROM {method_table} m WHERE m.{q('user_id')} = u.{pk}",  # noqa: S608
+                f"AND {code_method})),",
+                f"locked AS (INSERT INTO {throttle_table} ({q('key')}, {failures}, {last})",
+                f"SELECT '{_ACCOUNT_KEY}' || CAST(id AS TEXT), 0, NULL FROM person",  # noqa: S608
+                f"ON CONFLICT ({q('key')}) DO UPDATE SET {failures} = {throttle_table}.{failures}",
+                f"RETURNING {failures}, {last})",
+                f"SELECT {columns}, u.{email} AS u_email,",
+                f"t.{failures} AS t_failures, t.{last} AS t_last FROM {joined}",
+                f"CROSS JOIN locked t WHERE {person} AND {code_method}",
+            ]
+        )
     _STATEMENTS[(connection.vendor, kinds)] = statement
     return statement
 
@@ -130,12 +156,15 @@ def _code_methods(address: str, *, now: dt.datetime) -> list[RegisteredMethod]:
     they hold (an authenticator app, the vahva app's offline code, a hardware token: each
     method says so), in registered_for's order, each with ``user`` (its primary key and
     address; the rest read if asked for) and the account key's throttle row (``t_failures``,
-    ``t_last``: None without one). A texted code needs a text sent first; a pass or a security
-    key is not something a VPN client can type."""
+    ``t_last``: None without one; see :func:`_statement`). A texted code needs a text sent
+    first; a pass or a security key is not something a VPN client can type."""
     kinds = tuple(m.kind for m in registry.all_methods() if registry.typed_code(m.kind))
     if not kinds:
         return []
-    found = list(RegisteredMethod.objects.raw(_statement(kinds), [address, True, now, *kinds]))
+    params: list[Any] = [address, True, now, *kinds]
+    if connection.vendor != "sqlite":
+        params = params * 2  # the person in the WITH, and again in the SELECT
+    found = list(RegisteredMethod.objects.raw(_statement(kinds), params))
     user_model = get_user_model()
     for registered in found:
         registered.user = user_model.from_db(
@@ -155,22 +184,18 @@ def _last_failure(value: Any) -> dt.datetime | None:
     return parsed
 
 
-def _locked_state(key: str, found: RegisteredMethod) -> tuple[int, dt.datetime | None] | None:
-    """The account key's (failures, last failure), or None without a row, read under the
-    key's lock until the transaction ends."""
-    if connection.vendor == "sqlite":
-        # Read inside BEGIN IMMEDIATE: every other writer (a sign-in's reservation, a parallel
-        # check) waits for this transaction, so the state cannot change before it commits.
-        failures = getattr(found, "t_failures", None)
-        if failures is None:
-            return None
-        return int(failures), _last_failure(getattr(found, "t_last", None))
-    # PostgreSQL: a key without a row has nothing to lock, and parallel guesses would all see
-    # "no failures": the row is made (no failures yet) and locked, or an existing one locked.
-    with connection.cursor() as cursor:
-        cursor.execute(_LOCK_ROW, [key])
-        failures, last = cursor.fetchone()
-    return int(failures), last
+def _locked_state(found: RegisteredMethod) -> tuple[int, dt.datetime | None] | None:
+    """The account key's (failures, last failure) as :func:`_code_methods` read it under the
+    key's lock, or None without a row.
+
+    SQLite: read inside BEGIN IMMEDIATE, which every other writer (a sign-in's reservation, a
+    parallel check) waits for; PostgreSQL: the row locked by the same statement. Either way the
+    state cannot change before this transaction ends.
+    """
+    failures = vars(found).get("t_failures")
+    if failures is None:
+        return None
+    return int(failures), _last_failure(vars(found).get("t_last"))
 
 
 def _refuse_if_throttled(
@@ -243,7 +268,7 @@ def check_code(
         else:
             user = candidates[0].user
             key = f"{_ACCOUNT_KEY}{user.pk}"
-            state = _locked_state(key, candidates[0])
+            state = _locked_state(candidates[0])
             _refuse_if_throttled(account, state, now=now)
             # A person may have an authenticator app and the vahva app: the code tells which
             # one it came from (pure checks, nothing consumed). None matching: the default one
