@@ -9,14 +9,15 @@ method: it asks here.
 
 **One write transaction per check.** Everything a check reads and writes happens while the
 account's throttle key is locked (SQLite: the ``BEGIN IMMEDIATE`` that opens the transaction,
-which every writer waits for; PostgreSQL: the key's row, made if missing, taken ``FOR
-UPDATE``): its state is read, the guess refused if the key allows no try, the code checked
-(the step consumed with a conditional UPDATE), then a wrong guess counted or a right one
-clears the key, and the audit row written, all committed together. No other request can
-read the key between the lock and the commit, so this is the throttle's reserve-first rule
-in one transaction: N parallel guesses are checked one after the other, each seeing the
-failures before it (DESIGN §7). On SQLite a right code writes the counter and the audit row
-and nothing else: no throttle row is made and removed again.
+which every writer waits for; PostgreSQL: the key's row, made if missing and locked by the
+statement that reads the person, see :func:`_statement`): its state is read, the guess
+refused if the key allows no try, the code checked (the step consumed with a conditional
+UPDATE), then a wrong guess counted or a right one clears the key, and the audit row
+written, all committed together. No other request can read the key between the lock and the
+commit, so this is the throttle's reserve-first rule in one transaction: N parallel guesses
+are checked one after the other, each seeing the failures before it (DESIGN §7). On SQLite a
+right code writes the counter and the audit row and nothing else: no throttle row is made
+and removed again.
 """
 
 from __future__ import annotations
