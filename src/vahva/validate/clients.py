@@ -23,6 +23,13 @@ from .models import ApiClient
 __all__ = ["InvalidClientName", "NewClient", "add", "authenticate", "listed", "remove"]
 
 
+#: The client with a key id: written once (the ORM would build and compile it on every check).
+_BY_KEY_ID = (
+    'SELECT "id", "name", "key_id", "key_hash", "created_at", "last_used_at" '
+    'FROM "validate_apiclient" WHERE "key_id" = %s'
+)
+
+
 @dataclass(frozen=True)
 class NewClient:
     client: ApiClient
@@ -64,7 +71,8 @@ def authenticate(key: str, *, now: dt.datetime) -> ApiClient | None:
     if found is None:
         return None
     key_id, secret = found
-    client = ApiClient.objects.filter(key_id=key_id).first()
+    # Read on every check, not cached: a removed key stops working at once, on every node.
+    client = next(iter(ApiClient.objects.raw(_BY_KEY_ID, [key_id])), None)
     # Hashed for an unknown id too: the answer takes as long either way.
     matches = secret_matches(secret, client.key_hash if client is not None else None)
     if client is None or not matches:
