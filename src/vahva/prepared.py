@@ -34,6 +34,14 @@ def statement(
     return found
 
 
+def column(model: Any, name: str) -> str:
+    """The column of ``model``'s field ``name`` (unquoted)."""
+    found = getattr(model._meta.get_field(name), "column", None)
+    if not isinstance(found, str):
+        raise TypeError(f"{model.__name__}.{name} has no column")
+    return found
+
+
 def rows(sql: str, params: Sequence[Any], *, using: str = "default") -> list[tuple[Any, ...]]:
     """Run ``sql`` with ``params`` (datetimes stored as the ORM stores them); its rows."""
     connection = connections[using]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from vahva import clock
+from vahva import clock, prepared
 from vahva.accounts.models import normalise_email
 from vahva.audit.log import record
 from vahva.errors import InvalidCode, MalformedInput, ReplayedCode
@@ -83,10 +84,6 @@ def _order(registered: RegisteredMethod) -> tuple[bool, bool, bool, dt.datetime,
     )
 
 
-#: (database vendor, the kinds) -> the statement of :func:`_code_methods`.
-_STATEMENTS: dict[tuple[str, tuple[str, ...]], str] = {}
-
-
 def _statement(kinds: tuple[str, ...]) -> str:
     """The person, their code methods and the account key's throttle state in one statement,
     written once per process: the ORM would build and compile the same query (a join, a
@@ -98,12 +95,12 @@ def _statement(kinds: tuple[str, ...]) -> str:
     until the transaction ends (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``), for a
     person who has a code method.
     """
-    found = _STATEMENTS.get((connection.vendor, kinds))
-    if found is not None:
-        return found
+    return prepared.statement("codes.methods:" + ",".join(kinds), lambda q: _write(kinds, q))
 
+
+def _write(kinds: tuple[str, ...], quote: Callable[[str], str]) -> str:
     def q(name: str | None) -> str:
-        return str(connection.ops.quote_name(str(name)))
+        return quote(str(name))
 
     methods, user = RegisteredMethod._meta, get_user_model()._meta
     columns = ", ".join(f"m.{q(f.column)}" for f in methods.concrete_fields)
@@ -147,7 +144,6 @@ def _statement(kinds: tuple[str, ...]) -> str:
                 f"CROSS JOIN locked t WHERE {person} AND {code_method}",
             ]
         )
-    _STATEMENTS[(connection.vendor, kinds)] = statement
     return statement
 
 

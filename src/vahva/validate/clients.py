@@ -28,8 +28,8 @@ def _by_key_id(quote: Callable[[str], str]) -> str:
     """The client with a key id: written once (:mod:`vahva.prepared`; the ORM would build and
     compile it on every check). Names from the model, quoted; the key id is a parameter."""
     meta = ApiClient._meta
-    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
-    key_id = quote(meta.get_field("key_id").column)
+    columns = ", ".join(quote(str(field.column)) for field in meta.concrete_fields)
+    key_id = quote(str(meta.get_field("key_id").column))
     return f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {key_id} = %s"  # noqa: S608
 
 
