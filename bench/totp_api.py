@@ -18,7 +18,7 @@ once per 30 s step (both servers refuse a code twice).
   ``POST /validate/check`` with ``user``, ``realm`` and ``pass``.
 
     .venv/bin/python bench/totp_api.py [--seconds N] [--people N] [--clients N]
-        [--privacyidea-venv DIR] [--no-privacyidea] [--quick]
+        [--privacyidea-venv DIR] [--no-privacyidea] [--quick] [--in-process N] [--profile]
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from _common import (
     measure,
     percentile,
     pin,
+    profile_summary,
     serving,
     shared_database,
     stop_server,
@@ -321,6 +322,66 @@ def phases(
     return rows
 
 
+# -- in process: where a check's CPU goes ----------------------------------------------------
+
+
+def in_process_profile(people: list[Person], key: str, *, checks: int, profile: bool) -> None:
+    """``checks`` checks through django's test client and the lean middleware chain that
+    ``vahva serve`` answers the API with (no HTTP server): their statements, CPU per check
+    and, with ``profile``, cProfile's view. People are taken from the end of the list, each
+    once, so none of them has used this step."""
+    import cProfile
+
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, override_settings
+
+    client = Client()
+    lean = getattr(settings, "LEAN_MIDDLEWARE", None)
+    if lean is not None:
+        with override_settings(MIDDLEWARE=lean):
+            client.handler.load_middleware()
+    headers = {"Authorization": f"Bearer {key}"}
+    chosen = people[-(checks + 1) :]
+
+    def check(person: Person) -> None:
+        code, _step = code_now(person)
+        answer = client.post(
+            CHECK,
+            data=json.dumps({"user": person.email, "code": code}),
+            content_type="application/json",
+            headers=headers,
+        )
+        if answer.status_code != 200:
+            from vahva.audit.models import AuditEvent
+
+            last = AuditEvent.objects.order_by("-id").values_list("action", "reason").first()
+            raise BenchError(
+                f"vahva in process: {answer.status_code} {answer.content[:200]!r}; {last}"
+            )
+
+    check(chosen[0])  # warm: imports, the key's last use
+    with CaptureQueriesContext(connection) as captured:
+        check(chosen[1])
+    statements = [q["sql"] for q in captured.captured_queries]
+    print(f"\nin process (lean chain, no HTTP): {len(statements)} statements per check:")
+    print("\n".join(f"  {sql[:110]}" for sql in statements))
+    profiler = cProfile.Profile() if profile else None
+    began = time.process_time()
+    if profiler:
+        profiler.enable()
+    for person in chosen[2:]:
+        check(person)
+    if profiler:
+        profiler.disable()
+    spent = time.process_time() - began
+    done = len(chosen) - 2
+    print(f"in process: {done} checks, {1000 * spent / done:.2f} ms of CPU per check")
+    if profiler:
+        profile_summary(profiler, f"{done} checks in process", top=30)
+
+
 # -- the report -------------------------------------------------------------------------------
 
 
@@ -360,9 +421,13 @@ def report(rows: list[Figures], pairs: list[tuple[Figures, Figures]]) -> None:
         f"by server CPU per check {by_cpu:.1f}x)"
     )
     met = ratio >= TARGET and by_cpu >= TARGET_CPU
+    # A phase that waited for people measured the pool, not the server: its rate is a floor.
+    capped = "; vahva's rate capped by --people (it waited): read the CPU ratio" * (
+        "waited" in ours.note
+    )
     print(
         f"target >= {TARGET:.0f}x (>= {TARGET_CPU:.0f}x by CPU) (issue 20): "
-        f"{'met' if met else 'not met'} ({ratio:.1f}x, {by_cpu:.1f}x by CPU)"
+        f"{'met' if met else 'not met'} ({ratio:.1f}x, {by_cpu:.1f}x by CPU{capped})"
     )
 
 
@@ -385,6 +450,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-privacyidea", action="store_true", help="measure vahva only")
     parser.add_argument("--quick", action="store_true", help="400 people, 1 s per phase")
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first, N checks in this process (lean chain, no HTTP): statements, CPU per check",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the --in-process checks (default 300)"
+    )
     parser.add_argument(
         "--database",
         choices=("sqlite", "postgresql"),
@@ -416,15 +491,21 @@ def main(argv: list[str] | None = None) -> int:
             args.people, prefix="totp", registered_at=clock.now() - dt.timedelta(hours=1)
         )
         key = clients.add("bench").key
-        connections.close_all()  # the server gets the SQLite file to itself
         print(f"{len(people)} people with TOTP in {time.perf_counter() - began:.1f} s (vahva)")
+        checks = min(args.in_process or (300 if args.profile else 0), len(people) // 2)
+        pooled = people
+        if checks:
+            in_process_profile(people, key, checks=checks, profile=args.profile)
+            # Their step is used: the HTTP phases take the others.
+            pooled = people[: -(checks + 1)]
+        connections.close_all()  # the server gets the SQLite file to itself
 
         with serving(env, server_cpu, then_pin=client_cpu) as server:
             ours = phases(
                 "vahva",
                 server.base_url,
                 server.pid,
-                PeoplePool(people),
+                PeoplePool(pooled),
                 vahva_check(key),
                 clients=args.clients,
                 seconds=args.seconds,

@@ -37,6 +37,14 @@ def statement(
     return found
 
 
+def column(model: Any, name: str) -> str:
+    """The column of ``model``'s field ``name`` (unquoted)."""
+    found = getattr(model._meta.get_field(name), "column", None)
+    if not isinstance(found, str):
+        raise TypeError(f"{model.__name__}.{name} has no column")
+    return found
+
+
 def rows(
     sql: str,
     params: Sequence[Any],
@@ -74,11 +82,6 @@ def columns(model: type[models.Model], quote: Callable[[str], str], prefix: str 
 def table(model: type[models.Model], quote: Callable[[str], str]) -> str:
     """The model's table, quoted."""
     return quote(str(model._meta.db_table))
-
-
-def column(model: type[models.Model], name: str, quote: Callable[[str], str]) -> str:
-    """The column of the model's field ``name``, quoted."""
-    return quote(str(field(model, name).column))
 
 
 def field(model: type[models.Model], name: str) -> models.Field[Any, Any]:

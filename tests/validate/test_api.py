@@ -328,3 +328,79 @@ def test_openapi_document_is_published(client: Client) -> None:
 def test_stores_no_method_for_nobody(check: Post) -> None:
     refused(check(user=ALICE, code="123456"), 400, "invalid")
     assert not RegisteredMethod.objects.exists()
+
+
+# --- the window, and what a check leaves behind ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("offset", "accepted"), [(-60, False), (-30, True), (30, True), (60, False)]
+)
+def test_the_window_is_one_step_either_side(
+    check: Post, alice_totp: Any, clock: Any, offset: int, accepted: bool
+) -> None:
+    """A clock that drifts by a step is forgiven (RFC 6238 §5.2); two steps are not."""
+    _method, secret = alice_totp
+    response = check(user=ALICE, code=totp_code(secret, clock() + dt.timedelta(seconds=offset)))
+    if accepted:
+        assert response.status_code == 200, response.content
+    else:
+        refused(response, 400, "invalid")
+
+
+def test_a_right_code_leaves_no_throttle_row(check: Post, alice_totp: Any, clock: Any) -> None:
+    """The account key is locked for the check (on PostgreSQL through a row made for it):
+    nothing of it stays behind a success."""
+    _method, secret = alice_totp
+    assert check(user=ALICE, code=totp_code(secret, clock())).status_code == 200
+    assert not Throttle.objects.exists()
+
+
+def test_a_throttled_check_counts_and_consumes_nothing(
+    check: Post, alice_totp: Any, clock: Any
+) -> None:
+    """Refused by the back-off before the code is looked at: the right code is not used up,
+    no guess is counted and no check is audited."""
+    method, secret = alice_totp
+    right = totp_code(secret, clock())
+    for code in [f"{n:06d}" for n in range(1, 20) if f"{n:06d}" != right][:5]:
+        refused(check(user=ALICE, code=code), 400, "invalid")
+    refused(check(user=ALICE, code=right), 429, "rate_limited")
+    assert Throttle.objects.get().failures == 5
+    assert len(checks()) == 5
+    method.refresh_from_db()
+    assert method.counter == -1
+
+
+def test_forgotten_failures_start_the_count_afresh(
+    check: Post, alice_totp: Any, clock: Any, settings: Any
+) -> None:
+    """Failures older than the rule's ``forget`` no longer count: the next wrong guess is the
+    first again, and a right code is checked at once."""
+    _method, secret = alice_totp
+    forget = 600
+    settings.VAHVA = {
+        **settings.VAHVA,
+        "THROTTLE_MFA_ACCOUNT": {
+            "free": 5,
+            "base": 60.0,
+            "cap": 900.0,
+            "limit": 10,
+            "forget": forget,
+        },
+    }
+    right = totp_code(secret, clock())
+    for code in [f"{n:06d}" for n in range(1, 20) if f"{n:06d}" != right][:5]:
+        refused(check(user=ALICE, code=code), 400, "invalid")
+    clock.advance(forget)
+    wrong = "000000" if totp_code(secret, clock()) != "000000" else "111111"
+    refused(check(user=ALICE, code=wrong), 400, "invalid")
+    assert Throttle.objects.get().failures == 1
+    assert check(user=ALICE, code=totp_code(secret, clock())).status_code == 200
+
+
+def test_a_person_without_an_app_leaves_no_throttle_row(check: Post, alice: Any) -> None:
+    """The key's row is made (PostgreSQL) only for a person with a code method to check."""
+    refused(check(user=ALICE, code="123456"), 400, "invalid")
+    refused(check(user="nobody@example.org", code="123456"), 400, "invalid")
+    assert not Throttle.objects.exists()

@@ -81,3 +81,27 @@ def test_fifty_parallel_wrong_codes_stop_at_exactly_the_lock(
     assert throttle.failures_of(f"mfa:acct:{method.user.pk}") == 20
     assert AuditEvent.objects.filter(action="signin.locked").count() == 1
     assert _post(api_key, right) == 423
+
+
+def test_fifty_parallel_checks_of_one_right_code_accept_it_once(
+    api_key: str, alice_totp: tuple[Any, str], clock: Any
+) -> None:
+    """A gateway's retransmissions, or an attacker who saw the code: 50 requests carrying the
+    same right code at once. One is accepted; the others are replays (counted as wrong
+    guesses, so after the free tries they are throttled); one success in the audit trail."""
+    needs_shared_database()
+    method, secret = alice_totp
+    right = totp_code(secret, clock())
+
+    statuses = Counter(at_once(BURST, lambda _n: _post(api_key, right)))
+    assert statuses == {200: 1, 400: 5, 429: BURST - 6}
+    assert AuditEvent.objects.filter(action="validate.check", outcome="ok").count() == 1
+    failures = AuditEvent.objects.filter(action="validate.check", outcome="failure")
+    assert set(failures.values_list("reason", flat=True)) == {"ReplayedCode"}
+    assert failures.count() == 5
+    method.refresh_from_db()
+    assert method.counter == int(clock().timestamp()) // 30
+    # Within the window, later, the code is still refused.
+    clock.advance(20)
+    assert _post(api_key, right) in {400, 429}
+    assert AuditEvent.objects.filter(action="validate.check", outcome="ok").count() == 1

@@ -87,7 +87,7 @@ def _working_of(user_pk: object, now: dt.datetime) -> list[RegisteredMethod]:
 def _working_sql(quote: Callable[[str], str]) -> str:
     table = prepared.table(RegisteredMethod, quote)
     expires, user, created, pk = (
-        f"{table}.{prepared.column(RegisteredMethod, name, quote)}"
+        f"{table}.{quote(prepared.column(RegisteredMethod, name))}"
         for name in ("expires_at", "user", "created_at", "id")
     )
     # Names from the model, quoted and qualified as the ORM writes them; the time and the

@@ -89,9 +89,9 @@ def active_for(user: User, *, now: dt.datetime) -> Exemption | None:
 
 def _active_for(quote: Callable[[str], str]) -> str:
     meta = Exemption._meta
-    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
+    columns = ", ".join(quote(str(field.column)) for field in meta.concrete_fields)
     user, revoked, expires = (
-        quote(meta.get_field(name).column) for name in ("user", "revoked_at", "expires_at")
+        quote(prepared.column(Exemption, name)) for name in ("user", "revoked_at", "expires_at")
     )
     # Names from the model, quoted; the person and the time are parameters.
     return (

@@ -177,9 +177,9 @@ def read_locked(attempt_id: object) -> SignInAttempt | None:
 
 
 def _move_sql(quote: Callable[[str], str], names: list[str]) -> str:
-    state, pk = (prepared.column(SignInAttempt, name, quote) for name in ("state", "id"))
+    state, pk = (quote(prepared.column(SignInAttempt, name)) for name in ("state", "id"))
     sets = ", ".join(
-        f"{prepared.column(SignInAttempt, name, quote)} = %s" for name in ["state", *names]
+        f"{quote(prepared.column(SignInAttempt, name))} = %s" for name in ["state", *names]
     )
     return (
         f"UPDATE {prepared.table(SignInAttempt, quote)} SET {sets} "  # noqa: S608
@@ -190,13 +190,13 @@ def _move_sql(quote: Callable[[str], str], names: list[str]) -> str:
 def _read_sql(quote: Callable[[str], str]) -> str:
     user_model = get_user_model()
     attempts, users = prepared.table(SignInAttempt, quote), prepared.table(user_model, quote)
-    person = prepared.column(SignInAttempt, "user", quote)
+    person = quote(prepared.column(SignInAttempt, "user"))
     user_pk = quote(str(user_model._meta.pk.column))
     return (
         f"SELECT {prepared.columns(SignInAttempt, quote, attempts + '.')}, "  # noqa: S608
         f"{prepared.columns(user_model, quote, users + '.')} "
         f"FROM {attempts} INNER JOIN {users} ON ({attempts}.{person} = {users}.{user_pk}) "
-        f"WHERE {attempts}.{prepared.column(SignInAttempt, 'id', quote)} = %s LIMIT 1"
+        f"WHERE {attempts}.{quote(prepared.column(SignInAttempt, 'id'))} = %s LIMIT 1"
     )
 
 
@@ -206,5 +206,5 @@ def _read_locked_sql(quote: Callable[[str], str]) -> str:
     return (
         f"SELECT {prepared.columns(SignInAttempt, quote)} "  # noqa: S608
         f"FROM {prepared.table(SignInAttempt, quote)} "
-        f"WHERE {prepared.column(SignInAttempt, 'id', quote)} = %s LIMIT 1{lock}"
+        f"WHERE {quote(prepared.column(SignInAttempt, 'id'))} = %s LIMIT 1{lock}"
     )

@@ -22,7 +22,14 @@ from django.http import HttpRequest
 from vahva import clock
 from vahva.accounts.models import User
 from vahva.audit.log import record
-from vahva.errors import AlreadyCompleted, InvalidCode, ReplayedCode, VahvaError
+from vahva.errors import (
+    AlreadyCompleted,
+    InvalidCode,
+    Locked,
+    RateLimited,
+    ReplayedCode,
+    VahvaError,
+)
 from vahva.methods import registry
 from vahva.methods.base import AttemptRef, Method
 from vahva.methods.models import RegisteredMethod
@@ -71,26 +78,8 @@ def check_second_factor(
         else:
             method.verify(registered, response, now=now)
     except (InvalidCode, ReplayedCode) as exc:
-        record(
-            action,
-            subject=user,
-            request=request,
-            outcome="failure",
-            reason=failure_reason(exc),
-            method=method.kind,
-        )
         account_key, rule = keys[-1]
-        if rule.limit is not None and reservation.failures(account_key) == rule.limit:
-            # Someone who knows the password is guessing codes: say so once, loudly (only the
-            # try that reached the limit sees exactly the limit).
-            record(
-                "signin.locked",
-                subject=user,
-                request=request,
-                outcome="failure",
-                reason=f"{rule.limit} consecutive wrong codes",
-                method=method.kind,
-            )
+        _audit_wrong(request, user, method, exc, action, rule, reservation.failures(account_key))
         raise
     except BaseException:
         # Not a guess (malformed input, an expired pass, a used-up set): the try is given back.
@@ -98,6 +87,97 @@ def check_second_factor(
         raise
     reservation.refund(clear=[keys[-1][0]])
     return method
+
+
+def _audit_wrong(
+    request: HttpRequest,
+    user: User,
+    method: Method,
+    exc: VahvaError,
+    action: str,
+    rule: throttle.Rule,
+    failures: int,
+) -> None:
+    """The audit row of a wrong or replayed answer, and the lock's when it reached the limit."""
+    record(
+        action,
+        subject=user,
+        request=request,
+        outcome="failure",
+        reason=failure_reason(exc),
+        method=method.kind,
+    )
+    if rule.limit is not None and failures == rule.limit:
+        # Someone who knows the password is guessing codes: say so once, loudly (only the
+        # try that reached the limit sees exactly the limit).
+        record(
+            "signin.locked",
+            subject=user,
+            request=request,
+            outcome="failure",
+            reason=f"{rule.limit} consecutive wrong codes",
+            method=method.kind,
+        )
+
+
+@dataclass(frozen=True)
+class LockedKey:
+    """The account's throttle key, locked by the caller's transaction until it ends, and its
+    (failures, last failure) read under that lock (None: no row)."""
+
+    key: str
+    rule: throttle.Rule
+    state: tuple[int, dt.datetime | None] | None
+
+
+def check_under_lock(
+    request: HttpRequest,
+    user: User,
+    registered: RegisteredMethod,
+    response: str,
+    *,
+    action: str,
+    held: LockedKey,
+    now: dt.datetime,
+) -> Method:
+    """Verify ``response`` for ``registered`` while the caller's transaction holds the
+    account's throttle key (``held``); raise before anything is checked or counted when the
+    key allows no try (Locked, RateLimited), count a wrong or replayed answer and audit it
+    (raised: the caller commits the count and the rows, then answers), or clear the key.
+
+    The lock is the reserve-first rule here: no other request reads or counts on the key
+    before this transaction commits, so N parallel guesses are checked one after the other,
+    each seeing the failures before it (DESIGN §7)."""
+    if held.state is not None:
+        failures, last = held.state
+        # Guessing past the lock, or faster than the back-off allows: refused before the check.
+        if throttle.is_locked(held.rule, failures, last, now):
+            raise Locked()
+        wait = throttle.wait_seconds(held.rule, failures, last, now)
+        if wait > 0:
+            raise RateLimited(wait)
+    method = registry.get(registered.kind)
+    try:
+        # Single use: a step is consumed with a conditional UPDATE (ReplayedCode).
+        method.verify(registered, response, now=now)
+    except (InvalidCode, ReplayedCode) as exc:
+        _audit_wrong(request, user, method, exc, action, held.rule, _count_wrong(held, now=now))
+        raise
+    if held.state is not None:
+        # A right code ends the account's back-off, as at a sign-in.
+        throttle.clear([held.key])
+    return method
+
+
+def _count_wrong(held: LockedKey, *, now: dt.datetime) -> int:
+    """Count the wrong guess on the (locked) key; the failures with it."""
+    if held.state is None:
+        throttle.Throttle.objects.create(key=held.key, failures=1, last_failure_at=now)
+        return 1
+    # Forgotten failures start the count afresh (as throttle.reserve counts).
+    failures = throttle.effective_failures(held.rule, *held.state, now) + 1
+    throttle.Throttle.objects.filter(key=held.key).update(failures=failures, last_failure_at=now)
+    return failures
 
 
 def leaves_waiting(method: Method) -> bool:

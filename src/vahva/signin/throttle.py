@@ -267,7 +267,7 @@ def _delete_returning_keys(cleared: list[str], created: list[Counted]) -> set[st
 
 def _names(quote: Callable[[str], str]) -> tuple[str, str, str, str]:
     key, failures, last = (
-        prepared.column(Throttle, name, quote) for name in ("key", "failures", "last_failure_at")
+        quote(prepared.column(Throttle, name)) for name in ("key", "failures", "last_failure_at")
     )
     return prepared.table(Throttle, quote), key, failures, last
 
