@@ -138,11 +138,10 @@ def read(attempt_id: object) -> SignInAttempt | None:
     connection = connections[using]
     key = SignInAttempt._meta.pk.get_db_prep_value(attempt_id, connection, prepared=False)
     sql = prepared.statement("attempt.read", _read_sql, using=using)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [key])
-        row = cursor.fetchone()
-    if row is None:
+    found = prepared.rows(sql, [key], using=using)
+    if not found:
         return None
+    row = found[0]
     width = len(SignInAttempt._meta.concrete_fields)
     attempt = prepared.from_row(SignInAttempt, row[:width], using=using)
     assert isinstance(attempt, SignInAttempt)
@@ -162,14 +161,12 @@ def read_locked(attempt_id: object) -> SignInAttempt | None:
         )
     key = SignInAttempt._meta.pk.get_db_prep_value(attempt_id, connection, prepared=False)
     sql = prepared.statement("attempt.read_locked", _read_locked_sql, using=using)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [key])
-        row = cursor.fetchone()
-    if row is None:
+    found = prepared.rows(sql, [key], using=using)
+    if not found:
         return None
-    found = prepared.from_row(SignInAttempt, row, using=using)
-    assert isinstance(found, SignInAttempt)
-    return found
+    attempt = prepared.from_row(SignInAttempt, found[0], using=using)
+    assert isinstance(attempt, SignInAttempt)
+    return attempt
 
 
 # Statements written once per process and database from the models' names, quoted; the
