@@ -143,8 +143,9 @@ def _permissions(quote: Callable[[str], str]) -> str:
 
     def name(model: Any, field: str | None = None) -> str:
         """A model's table, or one of its columns, quoted."""
-        meta = model._meta
-        return quote(meta.db_table if field is None else meta.get_field(field).column)
+        if field is None:
+            return prepared.table(model, quote)
+        return quote(prepared.column(model, field))
 
     own, member = User.user_permissions.through, User.groups.through
     granted = Group.permissions.through

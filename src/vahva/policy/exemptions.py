@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from django.db import connections, router
+from django.db import router
 from django.utils.translation import gettext_lazy as _
 
 from vahva import prepared
@@ -82,20 +82,18 @@ def active_for(user: User, *, now: dt.datetime) -> Exemption | None:
     (:mod:`vahva.prepared`), not built by the ORM each time."""
     using = router.db_for_read(Exemption)
     sql = prepared.statement("exemption.active_for", _active_for, using=using)
-    params = prepared.adapt(connections[using], [getattr(user, "pk", user), now])
-    found = list(Exemption.objects.using(using).raw(sql, params))
+    found = prepared.instances(Exemption, sql, [getattr(user, "pk", user), now], using=using)
     return found[0] if found else None
 
 
 def _active_for(quote: Callable[[str], str]) -> str:
-    meta = Exemption._meta
-    columns = ", ".join(quote(str(field.column)) for field in meta.concrete_fields)
     user, revoked, expires = (
         quote(prepared.column(Exemption, name)) for name in ("user", "revoked_at", "expires_at")
     )
     # Names from the model, quoted; the person and the time are parameters.
     return (
-        f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {user} = %s "  # noqa: S608
+        f"SELECT {prepared.columns(Exemption, quote)} "  # noqa: S608
+        f"FROM {prepared.table(Exemption, quote)} WHERE {user} = %s "
         f"AND {revoked} IS NULL AND {expires} > %s ORDER BY {expires} DESC LIMIT 1"
     )
 

@@ -30,7 +30,6 @@ statements a session write takes:
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 from typing import Any
 
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
@@ -38,6 +37,8 @@ from django.contrib.sessions.backends.db import SessionStore as DatabaseStore
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
 from django.utils import timezone
 from django.utils.crypto import get_random_string
+
+from vahva import prepared
 
 
 class SessionStore(DatabaseStore):
@@ -63,20 +64,15 @@ class SessionStore(DatabaseStore):
         if not self.session_key:
             return None
         using = router.db_for_read(self.model)
-        connection = connections[using]
-        table = connection.ops.quote_name(self.model._meta.db_table)
-        with connection.cursor() as cursor:
-            # Only the key and the time are values, and they are parameters (no injection);
-            # the table name is the model's own, quoted.
-            cursor.execute(
-                f"SELECT session_data FROM {table} WHERE session_key = %s AND expire_date > %s",  # noqa: S608
-                [
-                    self.session_key,
-                    connection.ops.adapt_datetimefield_value(timezone.now()),
-                ],
-            )
-            row = cursor.fetchone()
-        return str(row[0]) if row else None
+        table = connections[using].ops.quote_name(self.model._meta.db_table)
+        # Only the key and the time are values, and they are parameters (no injection); the
+        # table name is the model's own, quoted.
+        found = prepared.rows(
+            f"SELECT session_data FROM {table} WHERE session_key = %s AND expire_date > %s",  # noqa: S608
+            [self.session_key, timezone.now()],
+            using=using,
+        )
+        return str(found[0][0]) if found else None
 
     def cycle_key(self) -> None:
         data = self._session  # type: ignore[attr-defined]  # Django's, not in the stubs
@@ -182,15 +178,6 @@ class SessionStore(DatabaseStore):
         The ORM rebuilt and compiled these statements on every write (a quarter to half a
         millisecond of CPU each); they are the same statements, with every value a parameter.
         """
-        connection = connections[using]
-        table = connection.ops.quote_name(self.model._meta.db_table)
-        values = [
-            connection.ops.adapt_datetimefield_value(value)
-            if isinstance(value, dt.datetime)
-            else value
-            for value in params
-        ]
-        with connection.cursor() as cursor:
-            # Only values are parameters; the table name is the model's own, quoted.
-            cursor.execute(sql.format(table=table), values)
-            return int(cursor.rowcount)
+        table = connections[using].ops.quote_name(self.model._meta.db_table)
+        # Only values are parameters; the table name is the model's own, quoted.
+        return prepared.execute(sql.format(table=table), params, using=using)

@@ -113,11 +113,8 @@ def move(attempt: SignInAttempt, event: Event, **fields: Any) -> None:
     ]
     values += [prepared.field(SignInAttempt, "id").get_db_prep_save(attempt.pk, connection)]
     values += [attempt.state]
-    with connection.cursor() as cursor:
-        # WHERE state = <the state read>: the second of two parallel finishes changes nothing.
-        cursor.execute(sql, values)
-        moved = cursor.rowcount
-    if not moved:
+    # WHERE state = <the state read>: the second of two parallel finishes changes nothing.
+    if not prepared.execute(sql, values, using=using):
         raise AlreadyCompleted()
     attempt.state = target
     for name, value in fields.items():

@@ -103,7 +103,7 @@ def _write(kinds: tuple[str, ...], quote: Callable[[str], str]) -> str:
         return quote(str(name))
 
     methods, user = RegisteredMethod._meta, get_user_model()._meta
-    columns = ", ".join(f"m.{q(f.column)}" for f in methods.concrete_fields)
+    columns = prepared.columns(RegisteredMethod, quote, "m.")
     email, pk = q(user.get_field("email").column), q(user.pk.column if user.pk else "id")
     method_table, user_table = q(methods.db_table), q(user.db_table)
     throttle_table = q(throttle.Throttle._meta.db_table)

@@ -25,8 +25,6 @@ from vahva.audit.log import record
 from vahva.errors import (
     AlreadyCompleted,
     InvalidCode,
-    Locked,
-    RateLimited,
     ReplayedCode,
     VahvaError,
 )
@@ -149,13 +147,8 @@ def check_under_lock(
     before this transaction commits, so N parallel guesses are checked one after the other,
     each seeing the failures before it (DESIGN §7)."""
     if held.state is not None:
-        failures, last = held.state
         # Guessing past the lock, or faster than the back-off allows: refused before the check.
-        if throttle.is_locked(held.rule, failures, last, now):
-            raise Locked()
-        wait = throttle.wait_seconds(held.rule, failures, last, now)
-        if wait > 0:
-            raise RateLimited(wait)
+        throttle.refuse_if_throttled([(held.rule, *held.state)], now=now)
     method = registry.get(registered.kind)
     try:
         # Single use: a step is consumed with a conditional UPDATE (ReplayedCode).

@@ -158,19 +158,27 @@ def _count(rules: dict[str, Rule], *, now: dt.datetime, refuse: bool) -> Reserva
     raise RateLimited(1)
 
 
+def refuse_if_throttled(
+    states: Iterable[tuple[Rule, int, dt.datetime | None]], *, now: dt.datetime
+) -> None:
+    """Locked when one of the keys' counted states (rule, failures, last failure) is locked,
+    else RateLimited for the longest back-off still running; nothing when a try is allowed.
+    Read the states under the keys' lock: guessing past the lock, or faster than the
+    back-off allows, is refused before anything is checked."""
+    states = list(states)
+    if any(is_locked(rule, failures, last, now) for rule, failures, last in states):
+        raise Locked()
+    longest = max((wait_seconds(rule, f, last, now) for rule, f, last in states), default=0.0)
+    if longest > 0:
+        raise RateLimited(longest)
+
+
 def _count_locked(rules: dict[str, Rule], *, now: dt.datetime, refuse: bool) -> Reservation:
     # The lock is the point: a parallel try waits here until this one is counted (PostgreSQL
     # row locks; SQLite's IMMEDIATE transactions serialise writers the same way).
     found = _rows_locked(list(rules))
     if refuse:
-        if any(is_locked(rules[k], row[0], row[1], now) for k, row in found.items()):
-            raise Locked()
-        longest = max(
-            (wait_seconds(rules[k], row[0], row[1], now) for k, row in found.items()),
-            default=0.0,
-        )
-        if longest > 0:
-            raise RateLimited(longest)
+        refuse_if_throttled([(rules[k], *row) for k, row in found.items()], now=now)
     counted = []
     created: list[Any] = []
     for key, rule in rules.items():

@@ -27,10 +27,11 @@ __all__ = ["InvalidClientName", "NewClient", "add", "authenticate", "listed", "r
 def _by_key_id(quote: Callable[[str], str]) -> str:
     """The client with a key id: written once (:mod:`vahva.prepared`; the ORM would build and
     compile it on every check). Names from the model, quoted; the key id is a parameter."""
-    meta = ApiClient._meta
-    columns = ", ".join(quote(str(field.column)) for field in meta.concrete_fields)
-    key_id = quote(str(meta.get_field("key_id").column))
-    return f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {key_id} = %s"  # noqa: S608
+    key_id = quote(prepared.column(ApiClient, "key_id"))
+    return (
+        f"SELECT {prepared.columns(ApiClient, quote)} "  # noqa: S608
+        f"FROM {prepared.table(ApiClient, quote)} WHERE {key_id} = %s"
+    )
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def authenticate(key: str, *, now: dt.datetime) -> ApiClient | None:
     key_id, secret = found
     # Read on every check, not cached: a removed key stops working at once, on every node.
     sql = prepared.statement("validate.client_by_key_id", _by_key_id)
-    client = next(iter(ApiClient.objects.raw(sql, [key_id])), None)
+    client = next(iter(prepared.instances(ApiClient, sql, [key_id])), None)
     # Hashed for an unknown id too: the answer takes as long either way.
     matches = secret_matches(secret, client.key_hash if client is not None else None)
     if client is None or not matches:
