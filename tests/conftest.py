@@ -8,6 +8,7 @@ from typing import Any
 
 import pyotp
 import pytest
+from django.utils import translation
 
 from vahva import clock as vahva_clock
 from vahva.clock import FakeClock
@@ -46,6 +47,17 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return module if module in ONE_WORKER_MODULES else super()._split_scope(nodeid)
 
     return ModuleGroupScheduling(config, log)
+
+
+@pytest.fixture(autouse=True)
+def _deployment_language() -> Iterator[None]:
+    """Each test ends in the deployment's language. django.test.Client runs a request in the
+    test's own thread and context, where LocaleMiddleware's activation of the page's language
+    outlives the request (under ``vahva serve`` each request has a context of its own): a
+    test that asked for a Finnish page left Finnish active for the next test in the same
+    worker, whose texts sent outside a request then came out in Finnish."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
