@@ -1,0 +1,156 @@
+"""CPU per render of the two pages a sign-in renders (issue 20, the sign-in pages' templates).
+
+``signin/password.html`` (GET /signin/) and the TOTP code page ``methods/totp/verify.html``
+(GET /signin/verify/), both extending ``web/base.html``, rendered by the real views through
+``django.test.Client`` in a throwaway vahva (production settings, DEBUG off). Django's
+``Template.render`` of the template backend is wrapped with ``time.process_time``, so each
+figure is the CPU of the template render alone (context processors, tags, CSRF token
+included), per page; the request's other work is left out. A second table gives the whole
+GET (middleware, view, session) for the same pages.
+
+    .venv/bin/python bench/templates.py [--renders N] [--rounds N] [--profile PAGE]
+    .venv/bin/python bench/compare.py --before /tmp/tmpl-before/src -- templates.py
+
+The figures print as a ``phase ... cpu ms/op`` table, which ``compare.py`` puts side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import sys
+import time
+from collections import defaultdict
+from typing import Any
+
+from _common import (
+    Figures,
+    begin_run,
+    load_average,
+    make_people,
+    password_step,
+    pin,
+    print_table,
+    profile_summary,
+    throwaway_vahva,
+)
+
+PAGES = {"password": "/signin/", "verify": "/signin/verify/"}
+#: What a render of each page is recorded under: the outermost template rendered.
+TEMPLATES = {"password": "signin/password.html", "verify": "methods/totp/verify.html"}
+
+
+class RenderClock:
+    """Wraps the Django backend's ``Template.render``: CPU seconds per template name."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[str, float] = defaultdict(float)
+        self.count: dict[str, int] = defaultdict(int)
+        self._original: Any = None
+
+    def __enter__(self) -> RenderClock:
+        from django.template.backends.django import Template
+
+        self._original = original = Template.render
+        clock = self
+
+        def render(self: Any, context: Any = None, request: Any = None) -> Any:
+            began = time.process_time()
+            try:
+                return original(self, context, request)
+            finally:
+                name = self.template.origin.template_name
+                clock.cpu[name] += time.process_time() - began
+                clock.count[name] += 1
+
+        Template.render = render  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from django.template.backends.django import Template
+
+        Template.render = self._original  # type: ignore[method-assign]
+
+    def reset(self) -> None:
+        self.cpu.clear()
+        self.count.clear()
+
+
+def gets(browser: Any, path: str, renders: int) -> tuple[float, float]:
+    """GET ``path`` ``renders`` times; (CPU seconds in all, wall seconds)."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(renders):
+        page = browser.get(path)
+        if page.status_code != 200:
+            raise SystemExit(f"GET {path}: {page.status_code}")
+    return time.process_time() - cpu, time.perf_counter() - wall
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--renders", type=int, default=300, help="GETs per page per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; the best is reported")
+    parser.add_argument(
+        "--profile", choices=sorted(PAGES), help="then cProfile the GETs of this page"
+    )
+    args = parser.parse_args(argv)
+    server_cpu, _client = begin_run()
+    with throwaway_vahva():
+        from django.test import Client
+
+        from vahva import clock as vahva_clock
+        from vahva.clock import FakeClock
+
+        pin(server_cpu)
+        fake = FakeClock(dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC))
+        vahva_clock.install(fake)
+        try:
+            [person] = make_people(1, prefix="tmpl", registered_at=fake() - dt.timedelta(hours=1))
+            browser = Client(enforce_csrf_checks=True)
+            password_step(browser, person.email)  # the attempt the code page belongs to
+            best: dict[str, tuple[float, float, float]] = {}
+            with RenderClock() as clock:
+                for _round in range(args.rounds):
+                    for page, path in PAGES.items():
+                        gets(browser, path, 20)  # warm: imports, the loaders' caches
+                        clock.reset()
+                        cpu, wall = gets(browser, path, args.renders)
+                        render = clock.cpu[TEMPLATES[page]] / clock.count[TEMPLATES[page]]
+                        if page not in best or render < best[page][0]:
+                            best[page] = (render, cpu / args.renders, wall)
+            rows = []
+            for page, (render, request, wall) in best.items():
+                rows.append(
+                    Figures(
+                        f"{page} render",
+                        count=args.renders,
+                        seconds=wall,
+                        cpu_seconds=render * args.renders,
+                    )
+                )
+                rows.append(
+                    Figures(
+                        f"{page} GET",
+                        count=args.renders,
+                        seconds=wall,
+                        cpu_seconds=request * args.renders,
+                    )
+                )
+            print(f"\n{args.renders} GETs per page, best of {args.rounds} rounds; CPU {server_cpu}")
+            print_table(rows, Figures("-"))
+            print(f"load average at the end: {load_average()}")
+            if args.profile:
+                profile = cProfile.Profile()
+                profile.enable()
+                gets(browser, PAGES[args.profile], args.renders)
+                profile.disable()
+                profile_summary(profile, f"{args.renders} GETs of {PAGES[args.profile]}", 40)
+        finally:
+            vahva_clock.install(None)
+    pin(None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

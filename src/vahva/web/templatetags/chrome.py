@@ -1,0 +1,93 @@
+"""``{% memoise %}``: a part of a page that is the same for everyone, rendered once per key.
+
+Most of ``web/base.html`` (the head's links, the skip link, the brand, the language list, the
+footer) depends only on the active language and the deployment's settings, yet Django renders
+it again on every page: translations, ``{% url %}`` reversals, ``{% static %}``, a loop over
+every language. ``{% memoise key ... %}...{% endmemoise %}`` renders its content the first
+time for a key and returns the same text afterwards.
+
+The key is always the active language, the script prefix (``reverse`` depends on it), the
+URL conf and the autoescape flag, plus the values the tag names (``organisation_name``).
+Whatever else the content shows must be the same for every request: nothing from the
+request, the person, the session or the CSRF token. ``{% csrf_token %}`` and ``{% block %}``
+inside are refused when the template is parsed. The memo is bounded per tag
+(``MEMO_LIMIT`` keys) and emptied whenever a setting changes (tests' ``override_settings``).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from django import template
+from django.core.signals import setting_changed
+from django.template.base import FilterExpression, Node, NodeList, Parser, Token
+from django.template.context import Context
+from django.template.defaulttags import CsrfTokenNode
+from django.template.loader_tags import BlockNode
+from django.urls import get_script_prefix, get_urlconf
+from django.utils import translation
+from django.utils.safestring import SafeString, mark_safe
+
+register = template.Library()
+
+#: Keys kept per ``{% memoise %}`` tag: languages × the few values a key names.
+MEMO_LIMIT = 64
+
+#: Every memoising node, so that a changed setting can empty them all (weak: a template
+#: compiled from a string and dropped takes its node with it).
+_NODES: weakref.WeakSet[MemoiseNode] = weakref.WeakSet()
+
+#: Nodes that may never be inside a memoised part, and why.
+_REFUSED: dict[type[Node], str] = {
+    # One person's CSRF token shown to everyone, with the same mask on every page (BREACH).
+    CsrfTokenNode: "{% csrf_token %}",
+    # A block is the page's own content: a child template's block memoised as the first
+    # page's would show on every other page.
+    BlockNode: "{% block %}",
+}
+
+
+class MemoiseNode(Node):
+    def __init__(self, nodelist: NodeList, keys: list[FilterExpression]) -> None:
+        self.nodelist = nodelist
+        self.keys = keys
+        self.memo: dict[tuple[Any, ...], SafeString] = {}
+        _NODES.add(self)
+
+    def render(self, context: Context) -> SafeString:
+        key = (
+            translation.get_language(),
+            get_script_prefix(),
+            get_urlconf(),
+            context.autoescape,
+            *(str(expression.resolve(context)) for expression in self.keys),
+        )
+        rendered = self.memo.get(key)
+        if rendered is None:
+            rendered = mark_safe(self.nodelist.render(context))  # noqa: S308  (rendered by the template)
+            if len(self.memo) >= MEMO_LIMIT:
+                self.memo.clear()  # bounded: a flood of keys cannot grow it without end
+            self.memo[key] = rendered
+        return rendered
+
+
+@register.tag
+def memoise(parser: Parser, token: Token) -> MemoiseNode:
+    """``{% memoise organisation_name %}...{% endmemoise %}``; the names are the key."""
+    keys = [parser.compile_filter(bit) for bit in token.split_contents()[1:]]
+    nodelist = parser.parse(("endmemoise",))
+    parser.delete_first_token()
+    for refused, name in _REFUSED.items():
+        if nodelist.get_nodes_by_type(refused):
+            raise template.TemplateSyntaxError(f"{name} cannot be inside {{% memoise %}}")
+    return MemoiseNode(nodelist, keys)
+
+
+def forget(**_kwargs: object) -> None:
+    """Empty every memo (a setting changed: the organisation's name, STATIC_URL, LANGUAGES)."""
+    for node in list(_NODES):
+        node.memo.clear()
+
+
+setting_changed.connect(forget)
