@@ -8,7 +8,7 @@ figure is the CPU of the template render alone (context processors, tags, CSRF t
 included), per page; the request's other work is left out. A second table gives the whole
 GET (middleware, view, session) for the same pages.
 
-    .venv/bin/python bench/templates.py [--renders N] [--rounds N] [--profile PAGE]
+    .venv/bin/python bench/templates.py [--renders N] [--rounds N] [--plain] [--profile PAGE]
     .venv/bin/python bench/compare.py --before /tmp/tmpl-before/src -- templates.py
 
 The figures print as a ``phase ... cpu ms/op`` table, which ``compare.py`` puts side by side.
@@ -77,10 +77,43 @@ class RenderClock:
         self.count.clear()
 
 
+def use_plain_templates(plain: bool) -> None:
+    """Swap the two pages and web/base.html in the cached loader: as they were (no memoised
+    parts, the fields through the include) or as they are; the same process measures both."""
+    from django.template import engines
+    from django.template.base import Template
+    from django.template.loaders.cached import Loader
+
+    from vahva.web.templatetags.chrome import plain_source
+
+    engine = engines["django"].engine  # type: ignore[attr-defined]
+    [cached] = [loader for loader in engine.template_loaders if isinstance(loader, Loader)]
+    for name in (
+        "web/base.html",
+        "signin/password.html",
+        "methods/_code_verify.html",
+        "methods/totp/verify.html",
+    ):
+        cached.get_template_cache.pop(name, None)
+        current = cached.get_template(name)
+        if plain:
+            with open(current.origin.name, encoding="utf-8") as file:
+                source = plain_source(file.read())
+            current = Template(source, origin=current.origin, name=name, engine=engine)
+            cached.get_template_cache[name] = current
+
+
 def gets(browser: Any, path: str, renders: int) -> tuple[float, float]:
-    """GET ``path`` ``renders`` times; (CPU seconds in all, wall seconds)."""
+    """GET ``path`` ``renders`` times; (CPU seconds in all, wall seconds).
+
+    The sign-in page is asked for as a sign-in asks for it (bench/signin.py): by a browser
+    without cookies (no session, no CSRF cookie yet); the code page with the attempt's session.
+    """
+    fresh = path == PAGES["password"]
     cpu, wall = time.process_time(), time.perf_counter()
     for _ in range(renders):
+        if fresh:
+            browser.cookies.clear()
         page = browser.get(path)
         if page.status_code != 200:
             raise SystemExit(f"GET {path}: {page.status_code}")
@@ -94,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", choices=sorted(PAGES), help="then cProfile the GETs of this page"
     )
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="also the pages as they were before {% memoise %} and {% field %} "
+        "(chrome.plain_source), interleaved with them in the same process",
+    )
+    parser.add_argument("--profile-file", help="and write the profile there (pstats)")
     args = parser.parse_args(argv)
     server_cpu, _client = begin_run()
     with throwaway_vahva():
@@ -107,20 +147,27 @@ def main(argv: list[str] | None = None) -> int:
         vahva_clock.install(fake)
         try:
             [person] = make_people(1, prefix="tmpl", registered_at=fake() - dt.timedelta(hours=1))
+            signed_out = Client(enforce_csrf_checks=True)
             browser = Client(enforce_csrf_checks=True)
             password_step(browser, person.email)  # the attempt the code page belongs to
+            browsers = {"password": signed_out, "verify": browser}
             best: dict[str, tuple[float, float, float]] = {}
+            variants = ["", " plain"] if args.plain else [""]
             with RenderClock() as clock:
                 for _round in range(args.rounds):
-                    for page, path in PAGES.items():
-                        gets(browser, path, 20)  # warm: imports, the loaders' caches
-                        clock.reset()
-                        cpu, wall = gets(browser, path, args.renders)
-                        render = clock.cpu[TEMPLATES[page]] / clock.count[TEMPLATES[page]]
-                        if page not in best or render < best[page][0]:
-                            best[page] = (render, cpu / args.renders, wall)
+                    for variant in variants:  # interleaved: the machine moves for both
+                        use_plain_templates(bool(variant))
+                        for page, path in PAGES.items():
+                            gets(browsers[page], path, 20)  # warm: imports, the loaders' caches
+                            clock.reset()
+                            cpu, wall = gets(browsers[page], path, args.renders)
+                            render = clock.cpu[TEMPLATES[page]] / clock.count[TEMPLATES[page]]
+                            label = page + variant
+                            if label not in best or render < best[label][0]:
+                                best[label] = (render, cpu / args.renders, wall)
+                use_plain_templates(False)
             rows = []
-            for page, (render, request, wall) in best.items():
+            for page, (render, request, wall) in sorted(best.items()):
                 rows.append(
                     Figures(
                         f"{page} render",
@@ -143,9 +190,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.profile:
                 profile = cProfile.Profile()
                 profile.enable()
-                gets(browser, PAGES[args.profile], args.renders)
+                gets(browsers[args.profile], PAGES[args.profile], args.renders)
                 profile.disable()
                 profile_summary(profile, f"{args.renders} GETs of {PAGES[args.profile]}", 40)
+                if args.profile_file:
+                    profile.dump_stats(args.profile_file)
         finally:
             vahva_clock.install(None)
     pin(None)

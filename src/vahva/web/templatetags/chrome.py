@@ -16,6 +16,7 @@ inside are refused when the template is parsed. The memo is bounded per tag
 
 from __future__ import annotations
 
+import re
 import weakref
 from typing import Any
 
@@ -49,6 +50,10 @@ _REFUSED: dict[type[Node], str] = {
 
 
 class MemoiseNode(Node):
+    #: Not walked by ``get_nodes_by_type`` (``{% extends %}`` looks for the parent's blocks on
+    #: every render): there is no block inside, the parser refused one.
+    child_nodelists = ()
+
     def __init__(self, nodelist: NodeList, keys: list[FilterExpression]) -> None:
         self.nodelist = nodelist
         self.keys = keys
@@ -91,3 +96,17 @@ def forget(**_kwargs: object) -> None:
 
 
 setting_changed.connect(forget)
+
+
+_MEMOISE_TAG = re.compile(r"{%\s*(?:memoise(?:\s[^%]*)?|endmemoise)\s*%}")
+_FIELD_TAG = re.compile(r"{%\s*field\s+([\w.]+)\s*%}")
+
+
+def plain_source(source: str) -> str:
+    """A template's source without ``{% memoise %}`` and with ``{% field %}`` as an include.
+
+    What the page was before these tags: the reference the tests compare the memoised page
+    with, byte for byte (tests/web/), and the "before" of ``bench/templates.py --plain``.
+    """
+    source = _MEMOISE_TAG.sub("", source)
+    return _FIELD_TAG.sub(r'{% include "web/_field.html" with field=\1 %}', source)
