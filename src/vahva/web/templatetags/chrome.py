@@ -39,6 +39,9 @@ MEMO_LIMIT = 64
 #: compiled from a string and dropped takes its node with it).
 _NODES: weakref.WeakSet[MemoiseNode] = weakref.WeakSet()
 
+#: The render context's key for (script prefix, URL conf), read once per render.
+_WHERE = object()
+
 #: Nodes that may never be inside a memoised part, and why.
 _REFUSED: dict[type[Node], str] = {
     # One person's CSRF token shown to everyone, with the same mask on every page (BREACH).
@@ -61,10 +64,13 @@ class MemoiseNode(Node):
         _NODES.add(self)
 
     def render(self, context: Context) -> SafeString:
+        # The request's script prefix and URL conf do not change within one render: read once.
+        where = context.render_context.get(_WHERE)
+        if where is None:
+            where = context.render_context[_WHERE] = (get_script_prefix(), get_urlconf())
         key = (
-            translation.get_language(),
-            get_script_prefix(),
-            get_urlconf(),
+            translation.get_language(),  # not once: {% language %} may change it in a render
+            *where,
             context.autoescape,
             *(str(expression.resolve(context)) for expression in self.keys),
         )
