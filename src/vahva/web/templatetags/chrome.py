@@ -32,7 +32,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
-#: Keys kept per ``{% memoise %}`` tag: languages × the few values a key names.
+#: Keys kept per ``{% memoise %}`` tag: languages times the few values a key names.
 MEMO_LIMIT = 64
 
 #: Every memoising node, so that a changed setting can empty them all (weak: a template
@@ -40,7 +40,7 @@ MEMO_LIMIT = 64
 _NODES: weakref.WeakSet[MemoiseNode] = weakref.WeakSet()
 
 #: The render context's key for (script prefix, URL conf), read once per render.
-_WHERE = object()
+_WHERE = "vahva.chrome.where"
 
 #: Nodes that may never be inside a memoised part, and why.
 _REFUSED: dict[type[Node], str] = {
