@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.template import Context, Engine, TemplateSyntaxError
 from django.test import override_settings
+from django.urls import set_script_prefix
 from django.utils import translation
 
 from vahva.web.templatetags import chrome
@@ -87,3 +88,15 @@ def test_plain_source_takes_the_tags_out() -> None:
     assert (
         chrome.plain_source(source) == '<a>{% include "web/_field.html" with field=form.email %}b'
     )
+
+
+def test_the_script_prefix_is_in_the_key() -> None:
+    # vahva served under a path (SCRIPT_NAME): the links of one prefix are not the other's.
+    template = ENGINE.from_string("{% load chrome %}{% memoise %}{% url 'help' %}{% endmemoise %}")
+    try:
+        set_script_prefix("/sso/")
+        assert template.render(Context()) == "/sso/help/"
+        set_script_prefix("/")
+        assert template.render(Context()) == "/help/"
+    finally:
+        set_script_prefix("/")
