@@ -32,7 +32,9 @@ from _common import (
     password_step,
     pin,
     print_table,
+    process_cpu_seconds,
     profile_summary,
+    serving,
     throwaway_vahva,
 )
 
@@ -84,8 +86,6 @@ def use_plain_templates(plain: bool) -> None:
     from django.template.base import Template
     from django.template.loaders.cached import Loader
 
-    from vahva.web.templatetags.chrome import plain_source
-
     engine = engines["django"].engine  # type: ignore[attr-defined]
     [cached] = [loader for loader in engine.template_loaders if isinstance(loader, Loader)]
     for name in (
@@ -97,6 +97,8 @@ def use_plain_templates(plain: bool) -> None:
         cached.get_template_cache.pop(name, None)
         current = cached.get_template(name)
         if plain:
+            from vahva.web.templatetags.chrome import plain_source
+
             with open(current.origin.name, encoding="utf-8") as file:
                 source = plain_source(file.read())
             current = Template(source, origin=current.origin, name=name, engine=engine)
@@ -134,9 +136,15 @@ def main(argv: list[str] | None = None) -> int:
         "(chrome.plain_source), interleaved with them in the same process",
     )
     parser.add_argument("--profile-file", help="and write the profile there (pstats)")
+    parser.add_argument(
+        "--http",
+        action="store_true",
+        help="then the same GETs over HTTP against `vahva serve` pinned to one core: the "
+        "server's CPU per GET, rounds interleaved",
+    )
     args = parser.parse_args(argv)
-    server_cpu, _client = begin_run()
-    with throwaway_vahva():
+    server_cpu, client_cpu = begin_run()
+    with throwaway_vahva() as env:
         from django.test import Client
 
         from vahva import clock as vahva_clock
@@ -197,8 +205,49 @@ def main(argv: list[str] | None = None) -> int:
                     profile.dump_stats(args.profile_file)
         finally:
             vahva_clock.install(None)
+        if args.http:
+            over_http(env, args, server_cpu, client_cpu)
     pin(None)
     return 0
+
+
+def over_http(env: dict[str, str], args: Any, server_cpu: Any, client_cpu: Any) -> None:
+    """GET each page ``--renders`` times from one browser; the server's CPU per GET."""
+    import httpx
+    from django.db import connections
+
+    from vahva import clock as vahva_clock
+
+    [person] = make_people(
+        1, prefix="tmplhttp", registered_at=vahva_clock.now() - dt.timedelta(hours=1)
+    )
+    connections.close_all()  # the server gets the SQLite file to itself
+    best: dict[str, tuple[float, float]] = {}
+    with (
+        serving(env, server_cpu, then_pin=client_cpu) as server,
+        httpx.Client(base_url=server.base_url, timeout=30) as signed_out,
+        httpx.Client(base_url=server.base_url, timeout=30) as browser,
+    ):
+        password_step(browser, person.email)
+        browsers = {"password": signed_out, "verify": browser}
+        for _round in range(args.rounds):
+            for page, path in PAGES.items():
+                gets(browsers[page], path, 20)
+                cpu = process_cpu_seconds(server.pid)
+                _own, wall = gets(browsers[page], path, args.renders)
+                cpu = process_cpu_seconds(server.pid) - cpu
+                if page not in best or cpu < best[page][0]:
+                    best[page] = (cpu, wall)
+    rows = [
+        Figures(f"{page} GET, http", count=args.renders, seconds=wall, cpu_seconds=cpu)
+        for page, (cpu, wall) in best.items()
+    ]
+    print(
+        f"\nover HTTP: server on CPU {server_cpu}, {args.renders} GETs per page, best of "
+        f"{args.rounds} rounds (server CPU from /proc, 10 ms ticks)"
+    )
+    print_table(rows, Figures("-"))
+    print(f"load average at the end: {load_average()}")
 
 
 if __name__ == "__main__":
