@@ -145,3 +145,18 @@ def test_what_a_request_brings_is_not_memoised(alice: Any) -> None:
         one.cookies[settings.CSRF_COOKIE_NAME].value != two.cookies[settings.CSRF_COOKIE_NAME].value
     )
     assert b'value="/help/?from=one"' not in pages["/help/?from=two"]
+
+
+@pytest.mark.django_db
+def test_a_new_organisation_name_shows_at_once() -> None:
+    # The memoised parts and the context processor's values are built once per process:
+    # a changed setting (override_settings) starts afresh.
+    client = browser("en")
+    assert b"Sign-in service of Example Two" not in client.get("/signin/").content
+    with override_settings(VAHVA={**settings.VAHVA, "ORGANISATION_NAME": "Example Two"}):
+        text = client.get("/signin/").content
+        assert b"<title>Sign in \xc2\xb7 Example Two</title>" in text
+        assert b'<a class="brand" href="/">Example Two</a>' in text
+        assert b"Sign-in service of Example Two" in text
+        assert b"Use your Example Two e-mail address" in text
+    assert b"Example Two" not in client.get("/signin/").content
