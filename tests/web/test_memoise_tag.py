@@ -74,6 +74,12 @@ def test_the_memo_is_bounded() -> None:
         # A child template's block, memoised as the first page's, on every other page.
         "{% block content %}{% endblock %}",
         "<p>{% if x %}{% csrf_token %}{% endif %}</p>",
+        # What an included template holds is not seen when the tag is parsed.
+        '{% include "web/_field.html" %}',
+        # The request's own values: its token, its path, its person.
+        "{{ csrf_token }}",
+        '<input name="next" value="{{ request.get_full_path }}">',
+        "{% if x %}{{ user.email|upper }}{% endif %}",
     ],
 )
 def test_what_belongs_to_one_request_cannot_be_memoised(inside: str) -> None:

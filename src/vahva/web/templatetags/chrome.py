@@ -9,8 +9,9 @@ time for a key and returns the same text afterwards.
 The key is always the active language, the script prefix (``reverse`` depends on it), the
 URL conf and the autoescape flag, plus the values the tag names (``organisation_name``).
 Whatever else the content shows must be the same for every request: nothing from the
-request, the person, the session or the CSRF token. ``{% csrf_token %}`` and ``{% block %}``
-inside are refused when the template is parsed. The memo is bounded per tag
+request, the person, the session or the CSRF token. ``{% csrf_token %}``, ``{% block %}``,
+``{% include %}`` and ``{{ csrf_token }}``, ``{{ request... }}``, ``{{ user... }}``,
+``{{ perms... }}``, ``{{ messages }}`` inside are refused when the template is parsed. The memo is bounded per tag
 (``MEMO_LIMIT`` keys) and emptied whenever a setting changes (tests' ``override_settings``).
 """
 
@@ -22,10 +23,18 @@ from typing import Any
 
 from django import template
 from django.core.signals import setting_changed
-from django.template.base import FilterExpression, Node, NodeList, Parser, Token
+from django.template.base import (
+    FilterExpression,
+    Node,
+    NodeList,
+    Parser,
+    Token,
+    Variable,
+    VariableNode,
+)
 from django.template.context import Context
 from django.template.defaulttags import CsrfTokenNode
-from django.template.loader_tags import BlockNode
+from django.template.loader_tags import BlockNode, IncludeNode
 from django.urls import get_script_prefix, get_urlconf
 from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
@@ -49,7 +58,12 @@ _REFUSED: dict[type[Node], str] = {
     # A block is the page's own content: a child template's block memoised as the first
     # page's would show on every other page.
     BlockNode: "{% block %}",
+    # An included template is not seen here: it could hold any of the above.
+    IncludeNode: "{% include %}",
 }
+
+#: Context names that belong to one request, refused as ``{{ name... }}`` inside.
+_PERSONAL = frozenset({"csrf_token", "request", "user", "perms", "messages"})
 
 
 class MemoiseNode(Node):
@@ -92,6 +106,15 @@ def memoise(parser: Parser, token: Token) -> MemoiseNode:
     for refused, name in _REFUSED.items():
         if nodelist.get_nodes_by_type(refused):
             raise template.TemplateSyntaxError(f"{name} cannot be inside {{% memoise %}}")
+    for node in nodelist.get_nodes_by_type(VariableNode):
+        if not isinstance(node, VariableNode):  # for the type checker: it is one
+            continue
+        variable = node.filter_expression.var
+        if isinstance(variable, Variable) and str(variable.var).split(".")[0] in _PERSONAL:
+            # One request's value (its token, its path, its person) kept for everyone.
+            raise template.TemplateSyntaxError(
+                f"{{{{ {variable.var} }}}} cannot be inside {{% memoise %}}: it is the request's"
+            )
     return MemoiseNode(nodelist, keys)
 
 
