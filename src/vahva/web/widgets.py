@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.forms.boundfield import BoundField
 from django.forms.renderers import BaseRenderer
 from django.forms.widgets import Input
 from django.utils.html import conditional_escape
@@ -69,3 +70,39 @@ class TextInput(DirectInput, forms.TextInput):
 
 class HiddenInput(DirectInput, forms.HiddenInput):
     pass
+
+
+def _text(value: Any) -> str:
+    """``{{ value }}`` as the template writes it: text, escaped unless already safe (XSS)."""
+    return conditional_escape(value if isinstance(value, str) else str(value))
+
+
+def field_group(field: BoundField) -> SafeString:
+    """``{% include "web/_field.html" with field=field %}`` without the template engine.
+
+    The label, the help text, the widget and the errors, character for character as
+    ``web/_field.html`` writes them (tests/web/test_field_group.py compares the two); every
+    text escaped as the template's autoescape does, so a label, a help text or an error
+    message quoting what the browser sent cannot add markup (XSS).
+    """
+    errors = field.errors
+    auto_id = _text(field.auto_id)
+    parts = [
+        '\n<div class="field',
+        " invalid" if errors else "",
+        '">\n  <label for="',
+        _text(field.id_for_label),
+        '">',
+        _text(field.label),
+        "</label>\n  ",
+    ]
+    if field.help_text:
+        parts += ['<p class="help" id="', auto_id, '_helptext">', _text(field.help_text), "</p>"]
+    parts += ["\n  ", _text(field), "\n  "]
+    if errors:
+        parts += ['<div id="', auto_id, '_error" role="alert">']
+        for error in errors:
+            parts += ['<p class="error">', _text(error), "</p>"]
+        parts.append("</div>")
+    parts.append("\n</div>\n")
+    return mark_safe("".join(parts))  # noqa: S308  (every value above is escaped)
