@@ -289,8 +289,17 @@ def verify(
             method=registered.kind,
         )
         raise refused
-    verified = verify_answer(request, attempt, registered, response, action="signin.mfa", kind=kind)
-    _signed_in(request, verified.attempt, method=verified.method.kind)
+    verify_answer(
+        request,
+        attempt,
+        registered,
+        response,
+        action="signin.mfa",
+        kind=kind,
+        # In the transaction that finishes the attempt: last_login, the session's row and the
+        # audit row are written in its commit (one write transaction, not four).
+        then=lambda verified: _signed_in(request, verified.attempt, method=verified.method.kind),
+    )
 
 
 def _signed_in(request: HttpRequest, attempt: SignInAttempt, *, method: str) -> None:
