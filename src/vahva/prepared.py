@@ -97,10 +97,8 @@ def from_row(
     """An instance of ``model`` from a row of its :func:`columns`, each converted as the ORM
     converts it (as ``Model.from_db`` builds the ORM's own instances)."""
     connection = connections[using]
-    fields = model._meta.concrete_fields
-    converters = [_converters(connection, each) for each in fields]
-    values = list(_converted(connection, converters, row))
-    return model.from_db(using, [each.attname for each in fields], values)
+    names, converters = _model_converters(connection, model)
+    return model.from_db(using, names, list(_converted(connection, converters, row)))
 
 
 def instances(
@@ -109,9 +107,7 @@ def instances(
     """The instances of ``model`` that ``sql`` (selecting its :func:`columns`) finds: what
     ``Model.objects.raw()`` gives, without its per-query set-up (column order, converters)."""
     connection = connections[using]
-    fields = model._meta.concrete_fields
-    converters = [_converters(connection, each) for each in fields]
-    names = [each.attname for each in fields]
+    names, converters = _model_converters(connection, model)
     with connection.cursor() as cursor:
         cursor.execute(sql, adapt(connection, params))
         found = cursor.fetchall()
@@ -172,6 +168,28 @@ def _converters(
         found = _CONVERTERS[key] = (
             column,
             [*connection.ops.get_db_converters(column), *column.get_db_converters(connection)],
+        )
+    return found
+
+
+#: (database alias, vendor, model) -> its concrete fields' attnames and converters, in order.
+_MODELS: dict[
+    tuple[str, str, Any], tuple[list[str], list[tuple[Any, list[Callable[..., Any]]]]]
+] = {}
+
+
+def _model_converters(
+    connection: BaseDatabaseWrapper, model: type[models.Model]
+) -> tuple[list[str], list[tuple[Any, list[Callable[..., Any]]]]]:
+    """The attnames and converters of ``model``'s :func:`columns`, looked up once per model
+    (a row of 15 columns is otherwise 15 lookups by field, each hashing the field)."""
+    key = (connection.alias, connection.vendor, model)
+    found = _MODELS.get(key)
+    if found is None:
+        fields = model._meta.concrete_fields
+        found = _MODELS[key] = (
+            [each.attname for each in fields],
+            [_converters(connection, each) for each in fields],
         )
     return found
 

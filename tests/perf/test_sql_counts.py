@@ -73,7 +73,10 @@ def test_password_and_totp_sign_in_statements(alice: Any, alice_totp: Any, clock
     # withdrawn when none was begun, the long-gone browsers' DELETE once per 10 minutes per
     # process, and no methods read after a person's own method has just answered. Then 34:
     # signing in moves the session row to its new key in one UPDATE (was DELETE + INSERT).
-    assert len(statements) <= 34
+    # Then 31: the person read once on the password step (the throttle key's read and
+    # ModelBackend's get_by_natural_key were two), and on SQLite no savepoint around the MFA
+    # reservation inside the answer's IMMEDIATE transaction (two statements).
+    assert len(statements) <= (31 if connection.vendor == "sqlite" else 33)
 
 
 @pytest.mark.django_db(transaction=True)

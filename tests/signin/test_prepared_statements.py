@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 
 from vahva.audit.log import record
 from vahva.audit.models import AuditEvent
-from vahva.errors import AlreadyCompleted
+from vahva.errors import AlreadyCompleted, RateLimited, ReplayedCode
 from vahva.methods import service
 from vahva.methods.models import RegisteredMethod
 from vahva.signin import attempts, throttle
@@ -260,3 +260,60 @@ def test_an_audit_row_is_inserted_as_the_orm_inserts_it(alice: Any, clock: Any) 
     assert heard == [(mine.pk, True)]  # the metrics' post_save still hears every row
     assert _stored(AuditEvent, mine.pk) == _stored(AuditEvent, theirs.pk)
     assert AuditEvent.objects.get(pk=mine.pk).data == data
+
+
+# -- the code's counter (single use) ----------------------------------------------------------
+
+
+def test_the_counter_moves_as_the_orms_update_moved_it(alice: Any, clock: Any) -> None:
+    now = clock() + ODD
+    mine = service.save_new(alice, "totp", now=now, secret="JBSWY3DPEHPK3PXP")
+    theirs = service.save_new(alice, "totp", now=now, secret="JBSWY3DPEHPK3PXP")
+    service.advance_counter(mine, 59_000_123, now=now)
+    RegisteredMethod.objects.filter(pk=theirs.pk, counter__lt=59_000_123).update(
+        counter=59_000_123, last_used_at=now
+    )
+    assert (mine.counter, mine.last_used_at) == (59_000_123, now)
+    # Byte for byte (the secret is encrypted with a nonce of its own; the first is default).
+    leave_out = ("id", "secret", "is_default")
+    assert _stored(RegisteredMethod, mine.pk, leave_out=leave_out) == _stored(
+        RegisteredMethod, theirs.pk, leave_out=leave_out
+    )
+    # Single use: the same step again, or an older one, moves nothing and is refused.
+    later = now + dt.timedelta(seconds=30)
+    for replayed in (59_000_123, 59_000_122):
+        with pytest.raises(ReplayedCode):
+            service.advance_counter(mine, replayed, now=later)
+    stored = RegisteredMethod.objects.get(pk=mine.pk)
+    assert (stored.counter, stored.last_used_at) == (59_000_123, now)
+    # Another person's method is not touched by an id that is not theirs.
+    service.advance_counter(mine, 59_000_124, now=later)
+    assert RegisteredMethod.objects.get(pk=theirs.pk).counter == 59_000_123
+
+
+# -- the reservation inside a caller's transaction ---------------------------------------------
+
+
+def test_a_reservation_in_a_transaction_takes_a_savepoint_only_where_rows_lock(
+    clock: Any,
+) -> None:
+    keys = [("k:b", RULE), ("k:a", RULE)]
+    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+        throttle.reserve(keys, now=clock())
+        throttle.reserve(keys, now=clock() + ODD)
+    savepoints = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" in q["sql"]]
+    if connection.vendor == "sqlite":
+        # The caller's BEGIN IMMEDIATE holds the write lock: nobody can create a row first.
+        assert savepoints == []
+    else:
+        # PostgreSQL: a parallel INSERT of a key is possible; the savepoint lets a retry go on.
+        assert len(savepoints) == 4
+    assert {(t.key, t.failures) for t in Throttle.objects.all()} == {("k:a", 2), ("k:b", 2)}
+    # Refused under the lock as before, and nothing of the refused try is counted (no
+    # savepoint to roll back to: the refusal comes before any write).
+    later = clock() + ODD
+    with transaction.atomic():
+        throttle.reserve(keys, now=later)  # the third: still free
+        with pytest.raises(RateLimited):
+            throttle.reserve(keys, now=later)  # the back-off has begun
+    assert {(t.key, t.failures) for t in Throttle.objects.all()} == {("k:a", 3), ("k:b", 3)}

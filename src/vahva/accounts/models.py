@@ -9,14 +9,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import PermissionDenied
-from django.db import models, router
+from django.db import connections, models, router
 from django.db.models import F
 from django.db.models.functions import Lower
+from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
-from vahva import prepared
+from vahva import clock, prepared
+from vahva.web import memo
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -44,7 +46,15 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(email, password, **extra)
 
     def get_by_natural_key(self, username: str | None) -> User:
-        return self.get(email=normalise_email(username or ""))
+        """``self.get(email=normalise_email(username))``, as one statement written once
+        (:func:`by_email`): ModelBackend asks this at every password sign-in, just after the
+        sign-in has read the same row to find the person's throttle key (read once)."""
+        found = by_email(normalise_email(username or ""), using=self.db)
+        if found is None:
+            raise self.model.DoesNotExist(
+                f"{self.model._meta.object_name} matching query does not exist."
+            )
+        return found
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -123,6 +133,76 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+def by_email(email: str, *, using: str | None = None) -> User | None:
+    """The person whose e-mail address is exactly ``email`` (normalise it first), as
+    ``User.objects.filter(email=email).first()`` finds them, without its ORDER BY (the address
+    is unique).
+
+    One statement written once per process (:mod:`vahva.prepared`), and read once per request
+    (:mod:`vahva.web.memo`): the password step reads the person to find their throttle key,
+    then ModelBackend reads them by the same address (``get_by_natural_key``); a write to the
+    people's table in the request reads them again. Each call gets an instance of its own."""
+    using = using or router.db_for_read(User)
+
+    def load() -> tuple[Any, ...] | None:
+        sql = prepared.statement("accounts.by_email", _by_email, using=using)
+        found = prepared.rows(sql, [email], using=using)
+        return tuple(found[0]) if found else None
+
+    row = memo.remembered(User._meta.db_table, ("email", using, email), load)
+    if row is None:
+        return None
+    person = prepared.from_row(User, row, using=using)
+    assert isinstance(person, User)
+    return person
+
+
+def _by_email(quote: Callable[[str], str]) -> str:
+    # Names from the model, quoted; the address is a parameter.
+    return (
+        f"SELECT {prepared.columns(User, quote)} FROM {prepared.table(User, quote)} "  # noqa: S608
+        f"WHERE {quote(prepared.column(User, 'email'))} = %s LIMIT 1"
+    )
+
+
+def record_last_login(sender: Any, user: Any, **kwargs: Any) -> None:
+    """Django's ``update_last_login`` (a receiver of ``user_logged_in``) as one UPDATE written
+    once (:mod:`vahva.prepared`), instead of ``user.save(update_fields=["last_login"])``
+    built by the ORM at every sign-in; ``pre_save``/``post_save`` are sent as that save sends
+    them."""
+    model = type(user)
+    if not isinstance(user, User):
+        # Another user model (none in vahva): Django's own receiver.
+        from django.contrib.auth.models import update_last_login
+
+        update_last_login(sender, user, **kwargs)
+        return
+    using = router.db_for_write(model, instance=user)
+    connection = connections[using]
+    user.last_login = clock.now()
+    fields = frozenset({"last_login"})
+    pre_save.send(sender=model, instance=user, raw=False, using=using, update_fields=fields)
+    sql = prepared.statement("accounts.last_login", _last_login, using=using)
+    field = prepared.field(model, "last_login")
+    prepared.execute(
+        sql,
+        [field.get_db_prep_save(user.last_login, connection), user.pk],
+        using=using,
+    )
+    post_save.send(
+        sender=model, instance=user, created=False, update_fields=fields, raw=False, using=using
+    )
+
+
+def _last_login(quote: Callable[[str], str]) -> str:
+    # As the ORM's UPDATE of save(update_fields=["last_login"]); the time and id are parameters.
+    table = prepared.table(User, quote)
+    return (
+        f"UPDATE {table} SET {quote(prepared.column(User, 'last_login'))} = %s "  # noqa: S608
+        f"WHERE {table}.{quote(prepared.column(User, 'id'))} = %s"
+    )
 
 
 def own_and_group_permissions(user: User) -> set[str]:

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from django.db import router, transaction
+from django.db import connections, router, transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -247,15 +247,40 @@ def advance_counter(registered: RegisteredMethod, value: int, *, now: dt.datetim
     """Record ``value`` as used, only if it is newer than the last one accepted.
 
     A conditional UPDATE, not read-then-write: of two parallel requests carrying the same
-    TOTP step only one can move the counter, the other gets ReplayedCode.
+    TOTP step only one can move the counter, the other gets ReplayedCode. The ORM's
+    ``filter(pk=..., counter__lt=value).update(counter=value, last_used_at=now)``, written
+    once (:mod:`vahva.prepared`).
     """
-    moved = RegisteredMethod.objects.filter(pk=registered.pk, counter__lt=value).update(
-        counter=value, last_used_at=now
+    using = router.db_for_write(RegisteredMethod)
+    sql = prepared.statement("methods.advance_counter", _advance_sql, using=using)
+    # WHERE counter < value: a replayed step (or a parallel request with the same one) moves
+    # nothing and is refused.
+    moved = prepared.execute(
+        sql, [value, _stored_time(now, using), registered.pk, value], using=using
     )
     if not moved:
         raise ReplayedCode()
     registered.counter = value
     registered.last_used_at = now
+
+
+def _stored_time(value: dt.datetime, using: str) -> Any:
+    """``last_used_at`` as its field stores it (the ORM's ``get_db_prep_save``)."""
+    return prepared.field(RegisteredMethod, "last_used_at").get_db_prep_save(
+        value, connections[using]
+    )
+
+
+def _advance_sql(quote: Callable[[str], str]) -> str:
+    table = prepared.table(RegisteredMethod, quote)
+    counter, last_used, pk = (
+        quote(prepared.column(RegisteredMethod, name)) for name in ("counter", "last_used_at", "id")
+    )
+    # Names from the model, quoted and qualified as the ORM writes them; every value a parameter.
+    return (
+        f"UPDATE {table} SET {counter} = %s, {last_used} = %s "  # noqa: S608
+        f"WHERE ({table}.{pk} = %s AND {table}.{counter} < %s)"
+    )
 
 
 def touch(registered: RegisteredMethod, *, now: dt.datetime) -> None:

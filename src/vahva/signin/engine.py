@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from vahva import clock
-from vahva.accounts.models import User, normalise_email
+from vahva.accounts.models import User, by_email, normalise_email
 from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.directory.models import DirectoryLink
@@ -53,20 +53,23 @@ from .second_factor import verify_answer
 from .states import Event, State, next_state
 
 
-def _known_as(name: str) -> tuple[int | None, str]:
-    """The person a typed name belongs to (an e-mail address, or a directory username), and
-    the name their password throttle counts on (their e-mail address when known)."""
-    # [:1], not first(): one row by a unique key needs no ORDER BY (the ORM's is CPU).
-    found = next(
-        iter(get_user_model().objects.filter(email=name).values_list("pk", "email")[:1]), None
-    )
-    if found is None and "@" not in name:
+def _known_as(name: str) -> tuple[User | None, int | None, str]:
+    """The person a typed name belongs to (an e-mail address, or a directory username): the
+    person when read by address (the same read ModelBackend then makes, read once per
+    request: :func:`vahva.accounts.models.by_email`), their id, and the name their password
+    throttle counts on (their e-mail address when known)."""
+    person = by_email(name)
+    if person is not None:
+        return person, int(person.pk), person.email
+    if "@" not in name:
         found = (
             DirectoryLink.objects.filter(username__iexact=name)
             .values_list("user_id", "user__email")
             .first()
         )
-    return (int(found[0]), str(found[1])) if found else (None, name)
+        if found is not None:
+            return None, int(found[0]), str(found[1])
+    return None, None, name
 
 
 def check_password(request: HttpRequest, email: str, password: str) -> User:
@@ -77,7 +80,7 @@ def check_password(request: HttpRequest, email: str, password: str) -> User:
         # Malformed, not a guess (a browser's is refused earlier; a RADIUS User-Name can
         # carry one): no name has a NUL, and PostgreSQL cannot store one (a 500 otherwise).
         raise InvalidCredentials()
-    user_pk, canonical = _known_as(email)
+    person, user_pk, canonical = _known_as(email)
     # One person, one allowance: "alice", her e-mail and her UPN count on the same key.
     keys = password_keys(request, canonical, user_pk)
     # Reserve first: a burst of parallel guesses is counted one by one before any is checked,
@@ -94,7 +97,10 @@ def check_password(request: HttpRequest, email: str, password: str) -> User:
     if user is None:
         # (For unknown addresses Django's ModelBackend hashes anyway, so that they take as long
         # as wrong passwords: no enumeration by timing.) The try stays counted.
-        subject = get_user_model().objects.filter(pk=user_pk).first() if user_pk else None
+        subject = person
+        if subject is None and user_pk is not None:
+            # Known by a directory username: read by id (the address read found nobody).
+            subject = get_user_model().objects.filter(pk=user_pk).first()
         record(
             "signin.password",
             subject=subject,
@@ -283,8 +289,17 @@ def verify(
             method=registered.kind,
         )
         raise refused
-    verified = verify_answer(request, attempt, registered, response, action="signin.mfa", kind=kind)
-    _signed_in(request, verified.attempt, method=verified.method.kind)
+    verify_answer(
+        request,
+        attempt,
+        registered,
+        response,
+        action="signin.mfa",
+        kind=kind,
+        # In the transaction that finishes the attempt: last_login, the session's row and the
+        # audit row are written in its commit (one write transaction, not four).
+        then=lambda verified: _signed_in(request, verified.attempt, method=verified.method.kind),
+    )
 
 
 def _signed_in(request: HttpRequest, attempt: SignInAttempt, *, method: str) -> None:

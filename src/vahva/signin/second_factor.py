@@ -236,6 +236,7 @@ def verify_answer(
     end_on_failure: bool = False,
     admit: Callable[[tuple[str, ...]], bool] | None = None,
     kind: str = "",
+    then: Callable[[Verified], None] | None = None,
 ) -> Verified:
     """Finish ``attempt`` with ``response`` for ``registered``, or raise its VahvaError.
 
@@ -244,7 +245,10 @@ def verify_answer(
     attempt moves to done. A failure commits its count and audit row before it is raised;
     ``end_on_failure`` ends the attempt with it (RADIUS: an Access-Reject takes no second
     guess). ``admit``: asked with the proof once the answer is right (the door, again, for a
-    protocol); False fails the attempt instead.
+    protocol); False fails the attempt instead. ``then``: called with a right answer's result
+    in the same transaction, once the attempt is done (the browser's sign-in writes its rows
+    in the commit that finishes the attempt: all of them, or none and the attempt still
+    waits).
     """
     now = clock.now()
     ref = AttemptRef(id=str(attempt.pk), ip=attempt.ip, service=service)
@@ -274,5 +278,8 @@ def verify_answer(
                 return Verified(attempt=current, method=method, amr=amr, admitted=False)
             move(current, Event.PASS_MFA, completed_at=now, method=method.kind, amr=list(amr))
             finished(current, now=now)
-            return Verified(attempt=current, method=method, amr=amr)
+            verified = Verified(attempt=current, method=method, amr=amr)
+            if then is not None:
+                then(verified)
+            return verified
     raise failure

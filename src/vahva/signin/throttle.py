@@ -148,6 +148,10 @@ def _keyed(keys: Keys) -> dict[str, Rule]:
 def _count(rules: dict[str, Rule], *, now: dt.datetime, refuse: bool) -> Reservation:
     """In one transaction: lock the keys' rows, refuse if ``refuse`` and they allow no try,
     count one failure on each."""
+    if _write_locked():
+        # Inside a caller's transaction that holds the database's write lock: no parallel
+        # request can create one of the rows first, so no savepoint (and no retry) is needed.
+        return _count_locked(rules, now=now, refuse=refuse)
     for _attempt in range(_RETRIES):
         try:
             with transaction.atomic():
@@ -156,6 +160,21 @@ def _count(rules: dict[str, Rule], *, now: dt.datetime, refuse: bool) -> Reserva
             # A parallel request created one of the rows first: take them again, now locked.
             continue
     raise RateLimited(1)
+
+
+def _write_locked() -> bool:
+    """Whether this connection is in a transaction that took SQLite's write lock at its BEGIN
+    (``transaction_mode`` IMMEDIATE or EXCLUSIVE, as vahva's settings set it): every other
+    writer waits for its COMMIT, so its reads and writes are already serialised. PostgreSQL
+    locks rows, not the database: a parallel INSERT of a key is possible there, and the
+    savepoint that lets a reservation retry after one stays."""
+    connection = connections[_db()]
+    mode = str(connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") or "")
+    return (
+        connection.vendor == "sqlite"
+        and connection.in_atomic_block
+        and mode.upper() in ("IMMEDIATE", "EXCLUSIVE")
+    )
 
 
 def refuse_if_throttled(

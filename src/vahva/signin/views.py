@@ -199,17 +199,25 @@ def verify(request: HttpRequest) -> HttpResponse:
         method = choices.answering(registered, request.GET.get("by", ""))
     except MalformedInput as exc:
         return _error_response(request, "signin/other.html", _other_context(request, attempt), exc)
-    others = choices.ways(
-        request,
-        attempt,
-        leave_out=lambda c: c.registered.pk == registered.pk and c.method.kind == method.kind,
-    )
+
+    def has_others() -> bool:
+        return bool(
+            choices.ways(
+                request,
+                attempt,
+                leave_out=lambda c: (
+                    c.registered.pk == registered.pk and c.method.kind == method.kind
+                ),
+            )
+        )
+
     context: dict[str, Any] = {
         "attempt": attempt,
         "registered": registered,
         "method": method,
         "by": "" if method.kind == registered.kind else method.kind,
-        "has_others": bool(others),
+        # Called by the template, so only when a page is shown (a right code shows none).
+        "has_others": has_others,
         "form": answer_form(method),
         # "Don't ask again on this device": after a real second factor, not a helpdesk pass
         # or a recovery code.
