@@ -317,3 +317,35 @@ def test_a_reservation_in_a_transaction_takes_a_savepoint_only_where_rows_lock(
         with pytest.raises(RateLimited):
             throttle.reserve(keys, now=later)  # the back-off has begun
     assert {(t.key, t.failures) for t in Throttle.objects.all()} == {("k:a", 3), ("k:b", 3)}
+
+
+# -- the signed-in browser's row (the session list) -------------------------------------------
+
+
+def test_a_browser_session_is_inserted_as_the_orm_inserts_it(alice: Any, clock: Any) -> None:
+    from django.test import RequestFactory
+
+    from vahva.sessions import service as sessions
+    from vahva.sessions.models import BrowserSession
+
+    now = clock() + ODD
+    request = RequestFactory().get("/", HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux) Firefox/133.0")
+    request.session = {}  # type: ignore[assignment]
+    request.client_ip = "2001:db8::7"  # type: ignore[attr-defined]
+    mine = sessions.started(request, alice, now=now)
+    theirs = BrowserSession.objects.create(
+        digest="0" * 64,
+        user=alice,
+        label=mine.label,
+        ip="2001:db8::7",
+        signed_in_at=now,
+        last_seen_at=now,
+    )
+    assert isinstance(mine.pk, int)
+    assert theirs.pk == mine.pk + 1
+    assert mine.label  # the browser's name, from the User-Agent
+    assert _stored(BrowserSession, mine.pk, leave_out=("id", "digest")) == _stored(
+        BrowserSession, theirs.pk, leave_out=("id", "digest")
+    )
+    # The row is found by the digest of the id the session holds (the session list's check).
+    assert sessions.check(request, alice, now=now, activity=False) == sessions.Status.ACTIVE

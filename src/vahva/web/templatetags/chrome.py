@@ -11,8 +11,9 @@ URL conf and the autoescape flag, plus the values the tag names (``organisation_
 Whatever else the content shows must be the same for every request: nothing from the
 request, the person, the session or the CSRF token. ``{% csrf_token %}``, ``{% block %}``,
 ``{% include %}`` and ``{{ csrf_token }}``, ``{{ request... }}``, ``{{ user... }}``,
-``{{ perms... }}``, ``{{ messages }}`` inside are refused when the template is parsed. The memo is bounded per tag
-(``MEMO_LIMIT`` keys) and emptied whenever a setting changes (tests' ``override_settings``).
+``{{ perms... }}``, ``{{ messages }}`` inside are refused when the template is parsed. The
+memo is bounded per tag (``MEMO_LIMIT`` keys) and emptied whenever a setting changes (tests'
+``override_settings``).
 """
 
 from __future__ import annotations
