@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import quote
 
@@ -200,6 +201,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     except MalformedInput as exc:
         return _error_response(request, "signin/other.html", _other_context(request, attempt), exc)
 
+    @functools.cache  # once per page, however many times the template asks
     def has_others() -> bool:
         return bool(
             choices.ways(
