@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import PermissionDenied
-from django.db import connections, models, router
+from django.db import models, router
 from django.db.models import F
 from django.db.models.functions import Lower
 from django.db.models.signals import post_save, pre_save
@@ -180,17 +180,12 @@ def record_last_login(sender: Any, user: Any, **kwargs: Any) -> None:
         update_last_login(sender, user, **kwargs)
         return
     using = router.db_for_write(model, instance=user)
-    connection = connections[using]
     user.last_login = clock.now()
     fields = frozenset({"last_login"})
     pre_save.send(sender=model, instance=user, raw=False, using=using, update_fields=fields)
     sql = prepared.statement("accounts.last_login", _last_login, using=using)
-    field = prepared.field(model, "last_login")
-    prepared.execute(
-        sql,
-        [field.get_db_prep_save(user.last_login, connection), user.pk],
-        using=using,
-    )
+    # prepared.execute stores the datetime as the ORM does (prepared.adapt).
+    prepared.execute(sql, [user.last_login, user.pk], using=using)
     post_save.send(
         sender=model, instance=user, created=False, update_fields=fields, raw=False, using=using
     )

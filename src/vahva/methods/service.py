@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from django.db import connections, router, transaction
+from django.db import router, transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -255,20 +255,12 @@ def advance_counter(registered: RegisteredMethod, value: int, *, now: dt.datetim
     sql = prepared.statement("methods.advance_counter", _advance_sql, using=using)
     # WHERE counter < value: a replayed step (or a parallel request with the same one) moves
     # nothing and is refused.
-    moved = prepared.execute(
-        sql, [value, _stored_time(now, using), registered.pk, value], using=using
-    )
+    # prepared.execute stores the datetime as the ORM does (prepared.adapt).
+    moved = prepared.execute(sql, [value, now, registered.pk, value], using=using)
     if not moved:
         raise ReplayedCode()
     registered.counter = value
     registered.last_used_at = now
-
-
-def _stored_time(value: dt.datetime, using: str) -> Any:
-    """``last_used_at`` as its field stores it (the ORM's ``get_db_prep_save``)."""
-    return prepared.field(RegisteredMethod, "last_used_at").get_db_prep_save(
-        value, connections[using]
-    )
 
 
 def _advance_sql(quote: Callable[[str], str]) -> str:
