@@ -14,7 +14,13 @@ Phases, each bounded by ``--seconds``:
 A sign-in is what a browser does: GET /signin/, POST e-mail + password (302 to
 /signin/verify/), GET /signin/verify/, POST the code (302 to /security-info/).
 
-    .venv/bin/python bench/signin.py [--seconds N] [--people N] [--clients N] [--profile]
+With ``--pairs N`` the same server then runs N pairs: the argon2id floor on the server's core
+(the server idle), then ``--clients`` clients signing in. Each pair's cpu ratio compares two
+figures taken seconds apart, so a machine that slows down or speeds up during the run moves
+both alike; the median of the pairs is judged as well as the single run.
+
+    .venv/bin/python bench/signin.py [--seconds N] [--people N] [--clients N] [--pairs N]
+                                     [--profile]
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import argparse
 import cProfile
 import datetime as dt
 import math
+import statistics
 import sys
 import threading
 import time
@@ -237,8 +244,10 @@ def http_phases(
     clients: int,
     seconds: float,
     cpus: list[int | None],
+    pairs: int = 0,
 ) -> list[Figures]:
-    """Start ``vahva serve`` on ``cpus[0]``, drive it from ``cpus[1]``; stop it by its pid."""
+    """Start ``vahva serve`` on ``cpus[0]``, drive it from ``cpus[1]``; stop it by its pid.
+    Then ``pairs`` times the argon2id floor and the ``clients`` load (:func:`report_pairs`)."""
     server_cpu, client_cpu = cpus
     rows = []
     with serving(env, server_cpu, then_pin=client_cpu) as server:
@@ -257,11 +266,58 @@ def http_phases(
             )
         if pool.waited:
             rows[-1].note += f"; waited {pool.waited:.1f} s for unused TOTP steps"
+        for number in range(1, pairs + 1):
+            # The floor on the server's own core while the server idles, then the load again.
+            pin(server_cpu)
+            rows.append(raw_argon2(seconds, f"pair {number}: argon2id"))
+            pin(client_cpu)
+            waited = pool.waited
+            rows.append(
+                over_http(
+                    server.base_url,
+                    pool,
+                    clients=clients,
+                    seconds=seconds,
+                    server_pid=server.pid,
+                    label=f"pair {number}: http, {clients}",
+                )
+            )
+            if pool.waited > waited:
+                rows[-1].note += f"; waited {pool.waited - waited:.1f} s for unused TOTP steps"
     print(
         f"http: vahva serve (uvicorn) on CPU {server_cpu}, load generator on CPU {client_cpu}, "
         f"{len(people)} people"
     )
     return rows
+
+
+def split_pairs(rows: list[Figures]) -> tuple[list[Figures], list[tuple[Figures, Figures]]]:
+    """The rows of the main phases, and the (argon2id, http) pairs of ``--pairs``."""
+    paired = [row for row in rows if row.phase.startswith("pair ")]
+    main = [row for row in rows if not row.phase.startswith("pair ")]
+    return main, list(zip(paired[::2], paired[1::2], strict=True))
+
+
+def report_pairs(pairs: list[tuple[Figures, Figures]]) -> None:
+    """Each pair's cpu ratio, and the verdict on their median."""
+    ratios = []
+    print("\npairs: the argon2id floor, then the http load, on the same server, seconds apart")
+    print(f"{'pair':<6} {'argon2id cpu ms':>16} {'sign-in cpu ms':>15} {'cpu ratio':>10}")
+    for number, (floor, load) in enumerate(pairs, 1):
+        if not (floor.cpu_ms and load.cpu_ms):
+            continue
+        ratios.append(floor.cpu_ms / load.cpu_ms)
+        print(f"{number:<6} {floor.cpu_ms:16.2f} {load.cpu_ms:15.2f} {ratios[-1]:10.2f}")
+        if load.note:
+            print(f"  {load.phase}: {load.note}")
+    if not ratios:
+        return
+    median = statistics.median(ratios)
+    print(
+        f"target cpu ratio >= {TARGET_CPU_RATIO:.2f} (issue 20), median of {len(ratios)} pairs: "
+        f"{'met' if median >= TARGET_CPU_RATIO else 'not met'} ({median:.2f}; "
+        f"{min(ratios):.2f} to {max(ratios):.2f})"
+    )
 
 
 def report(rows: list[Figures], argon2: list[Figures]) -> None:
@@ -411,6 +467,13 @@ def main(argv: list[str] | None = None) -> int:
         "enough for 30 s at the argon2 rate, since each may use a TOTP step only once",
     )
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=0,
+        help="then N pairs of the argon2id floor and the --clients load on the same server, "
+        "judged by their median cpu ratio (default 0)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process phase")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP phases")
     parser.add_argument(
@@ -433,8 +496,8 @@ def main(argv: list[str] | None = None) -> int:
         "one, removed afterwards)",
     )
     args = parser.parse_args(argv)
-    if args.seconds <= 0 or args.people < 1 or args.clients < 1:
-        parser.error("--seconds, --people and --clients must be positive")
+    if args.seconds <= 0 or args.people < 1 or args.clients < 1 or args.pairs < 0:
+        parser.error("--seconds, --people and --clients must be positive, --pairs not negative")
 
     # The server (and the in-process phases) on one core, the load generator on another.
     server_cpu, client_cpu = begin_run()
@@ -490,13 +553,16 @@ def main(argv: list[str] | None = None) -> int:
                 clients=args.clients,
                 seconds=args.seconds,
                 cpus=[server_cpu, client_cpu],
+                pairs=args.pairs,
             )
 
         argon2.append(raw_argon2(args.seconds, "argon2id verify, again"))
         rows.append(argon2[-1])
     pin(None)
 
+    rows, pairs = split_pairs(rows)
     report(rows, argon2)
+    report_pairs(pairs)
     if profile:
         profile_summary(profile, "the in-process phase")
     if args.allauth and not args.no_http:

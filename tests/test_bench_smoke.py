@@ -4,6 +4,7 @@ tests (a shared machine is too noisy to assert a rate), but they must keep worki
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,22 @@ def test_totp_api_quick() -> None:
     assert "vahva, 1 client" in out
     assert "vahva, 4 clients" in out
     assert "checks/s" in out
+
+
+def test_signin_pairs_quick() -> None:
+    # One-second phases: the figures mean nothing, the shape does. Each pair is a floor and a
+    # load on the same server, and the verdict is on their median.
+    out = run("signin.py", "--seconds", "1", "--clients", "2", "--pairs", "2")
+    assert "http, 2 clients" in out
+    pairs = [line.split() for line in out.splitlines() if line[:1] in {"1", "2"}]
+    assert [row[0] for row in pairs] == ["1", "2"]
+    ratios = sorted(float(row[3]) for row in pairs)
+    verdict = re.search(r"median of 2 pairs: (?:not )?met \((\S+); (\S+) to (\S+)\)", out)
+    assert verdict, out[-2000:]
+    median, low, high = (float(value) for value in verdict.groups())
+    assert (low, high) == (ratios[0], ratios[1])
+    # Of the unrounded ratios: the printed median is within rounding of their mean.
+    assert abs(median - sum(ratios) / 2) <= 0.01
 
 
 def _postgres_installed() -> bool:
