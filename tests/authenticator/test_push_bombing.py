@@ -401,6 +401,58 @@ def test_approved_and_offline_code_sign_ins_are_not_suspicious(
 
 
 @pytest.mark.django_db
+def test_each_pause_mail_in_its_readers_language(
+    with_app: TestDevice,
+    alice: Any,
+    clock: Any,
+    settings: Any,
+    mailoutbox: list[Any],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # A Finnish deployment, a Swedish-speaking person: the person reads Swedish, the
+    # helpdesk's shared address the deployment's Finnish (the thief's browser chose neither).
+    settings.LANGUAGE_CODE = "fi"
+    alice.language = "sv"
+    alice.save(update_fields=["language"])
+    with django_capture_on_commit_callbacks(execute=True):
+        refuse_three(with_app, clock)
+    person, helpdesk = mailoutbox
+    assert person.to == [alice.email]
+    assert "Inloggningsbegäranden till din app är pausade" in person.subject
+    assert helpdesk.to == ["helpdesk@demo.example"]
+    assert helpdesk.subject.endswith(f"Kirjautumispyynnöt keskeytetty: {alice.email}")
+    assert f"Kirjautumispyynnöt käyttäjän {alice.email} sovellukseen" in helpdesk.body
+    assert "3 kirjautumista oikealla salasanalla viimeisten" in helpdesk.body
+    assert "pyyntöpommitus?" in helpdesk.body
+
+
+@pytest.mark.django_db
+def test_a_reported_request_is_mailed_in_the_deployments_language(
+    with_app: TestDevice,
+    alice: Any,
+    clock: Any,
+    settings: Any,
+    mailoutbox: list[Any],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.LANGUAGE_CODE = "sv"
+    alice.language = "fi"
+    alice.save(update_fields=["language"])
+    browser = thief("192.0.2.45")
+    assert browser.get("/signin/verify/").status_code == 200
+    (request,) = with_app.challenges()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert with_app.answer(request, "report").status_code == 200
+    (alert,) = [m for m in mailoutbox if m.to == ["helpdesk@demo.example"]]
+    assert alert.subject.endswith(f"Rapporterad inloggningsbegäran: {alice.email}")
+    assert f"{alice.email} svarade på en inloggningsbegäran med ”Neka och rapportera”" in (
+        alert.body
+    )
+    assert "Inloggningens adress: 192.0.2.45" in alert.body
+    assert "Inloggningsbegäranden till hens app hålls inne i" in alert.body
+
+
+@pytest.mark.django_db
 def test_the_helpdesk_sees_the_pause(
     with_app: TestDevice, alice: Any, clock: Any, make_user: Callable[..., Any]
 ) -> None:

@@ -216,6 +216,27 @@ def test_a_new_call_for_the_check_retires_the_old_one(
     assert not any(ch.isdigit() for ch in old.say)
 
 
+def test_the_zero_hash_alert_is_in_the_deployments_language(
+    desk: Client,
+    alice: User,
+    clock: FakeClock,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.LANGUAGE_CODE = "sv"
+    alice.language = "fi"
+    alice.save(update_fields=["language"])
+    _call_for(desk, alice, _voice(alice, clock), "INC-31")
+    call = _press(_answered(), "#")
+    with django_capture_on_commit_callbacks(execute=True):
+        _press(call, "0#")
+    (alert,) = [m for m in mail.outbox if m.to == ["helpdesk@demo.example"]]
+    assert alert.subject.endswith(f"Helpdeskens samtal rapporterat: {alice.email}")
+    assert "hen hade inte ringt helpdesken" in alert.body
+    assert "verifiera inte den som ringer" in alert.body
+    assert "did not call" not in alert.body
+
+
 def test_zero_hash_reports_the_call_and_the_code_dies(
     desk: Client, alice: User, clock: FakeClock, django_capture_on_commit_callbacks: Any
 ) -> None:

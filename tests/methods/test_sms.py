@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.utils import translation
 
 from tests.methods.contract import MethodContract
 from tests.methods.phone_helpers import NUMBER, delivered, last_code, texts
@@ -274,6 +275,31 @@ def test_limit_per_number_refuses_audits_and_alerts_once(
     clock.advance(3601)
     send(method.start_enrolment(carol, now=clock()), clock())
     assert texts() == 3
+
+
+def test_the_limit_alert_is_in_the_deployments_language(
+    alice: Any, make_user: Any, clock: Any, settings: Any
+) -> None:
+    # The administrators and the helpdesk read the deployment's language (Finnish here), not
+    # that of the person refused (Swedish) or of the request that was.
+    settings.LANGUAGE_CODE = "fi"
+    settings.ADMINS = [("Admin", "admin@demo.example")]
+    settings.VAHVA = {**settings.VAHVA, "PHONE_LIMITS": {"number": 1}, "PHONE_RESEND_AFTER": 0}
+    method = registry.get("sms")
+    send(method.start_enrolment(alice, now=clock()), clock())
+    carol = make_user("carol@example.org")
+    carol.language = "sv"
+    carol.save(update_fields=["language"])
+    with pytest.raises(RateLimited), translation.override("sv"):
+        send(method.start_enrolment(carol, now=clock()), clock())
+    delivered()
+    alerts = [m for m in mail.outbox if m.to != [alice.email]]
+    assert sorted(m.to[0] for m in alerts) == ["admin@demo.example", "helpdesk@demo.example"]
+    for alert in alerts:
+        assert "Tekstiviestien ja puheluiden raja saavutettu: number" in alert.subject
+        assert "lähetys (sms) numeroon +358 44 *** **21 estettiin" in alert.body
+        assert "(tapahtuma phone.limited)" in alert.body
+        assert "reached" not in alert.body
 
 
 @pytest.mark.parametrize("scope", ["person", "ip", "country"])

@@ -147,6 +147,28 @@ def test_zero_hash_reports_audits_alerts_and_holds_calls(
         method.begin(saved, now=clock(), attempt=AttemptRef(id=str(uuid.uuid4())))
 
 
+def test_the_zero_hash_alert_is_in_the_deployments_language(
+    alice: Any, clock: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # A Finnish deployment; the person speaks Swedish, and the call spoke it to them. The
+    # helpdesk's shared address reads the deployment's language, whoever set the alert off.
+    settings.LANGUAGE_CODE = "fi"
+    alice.language = "sv"
+    alice.save(update_fields=["language"])
+    saved = enrolled(alice, clock())
+    method = registry.get("voice")
+    clock.advance(60)
+    method.begin(saved, now=clock(), attempt=AttemptRef(id=str(uuid.uuid4()), service="Mail"))
+    with django_capture_on_commit_callbacks(execute=True):
+        answer_and_press("0#")
+    (alert,) = mail.outbox
+    assert alert.subject.endswith(f"Ilmoitettu kirjautumispuhelu: {alice.email}")
+    assert f"{alice.email} painoi kirjautumispuhelussa 0#" in alert.body
+    assert "Palvelu: Mail" in alert.body
+    assert "Puheluita hänelle pidätetään" in alert.body
+    assert "pressed" not in alert.body
+
+
 def test_sign_in_approval_is_used_once_and_only_by_its_attempt(alice: Any, clock: Any) -> None:
     saved = enrolled(alice, clock())
     method = registry.get("voice")

@@ -52,17 +52,33 @@ def report_to_helpdesk(challenge_id: uuid.UUID) -> None:
         return
     context = challenge.context or {}
     user = challenge.user
-    lines = [
-        f'{user.email} answered a sign-in request with "Deny and report" (it was not them).',
-        f"Time: {challenge.answered_at:%Y-%m-%d %H:%M:%S %Z}",
-        f"Address of the sign-in: {context.get('ip') or 'unknown'}",
-        f"Service: {context.get('service') or '-'}",
-        "",
-        "Their password is probably known to someone else: contact them and have it changed.",
-        f"Sign-in requests to their app are held for {settings.PUSH_REPORT_HOLD // 60} minutes.",
-    ]
+    hold = settings.PUSH_REPORT_HOLD // 60
+    with outbox.in_staff_language():
+        lines = [
+            _('%(email)s answered a sign-in request with "Deny and report" (it was not them).')
+            % {"email": user.email},
+            _("Time: %(time)s") % {"time": f"{challenge.answered_at:%Y-%m-%d %H:%M:%S %Z}"},
+            _("Address of the sign-in: %(address)s")
+            % {"address": context.get("ip") or _("unknown")},
+            _("Service: %(service)s") % {"service": context.get("service") or "-"},
+            "",
+            _(
+                "Their password is probably known to someone else: contact them and have it "
+                "changed."
+            ),
+            ngettext(
+                "Sign-in requests to their app are held for %(minutes)d minute.",
+                "Sign-in requests to their app are held for %(minutes)d minutes.",
+                hold,
+            )
+            % {"minutes": hold},
+        ]
+        subject = _("[%(organisation)s] Reported sign-in request: %(email)s") % {
+            "organisation": settings.ORGANISATION_NAME,
+            "email": user.email,
+        }
     send_mail(
-        f"[{settings.ORGANISATION_NAME}] Reported sign-in request: {user.email}",
+        subject,
         "\n".join(lines),
         settings.HELPDESK_EMAIL,
         about=f"report {challenge_id}",
@@ -116,17 +132,31 @@ def pause_started(user_id: Any) -> None:
             user.email,
             about=f"pause of {user_id} (person)",
         )
-    helpdesk = [
-        f"Sign-in requests to the app of {user.email} are paused until {until}:",
-        f"{pause.attempts} sign-ins with the right password in the last "
-        f"{settings.PUSH_SUSPICIOUS_WINDOW // 3600} hours ended with a request that was "
-        "denied, reported or not answered (push bombing?).",
-        "",
-        "They sign in with the app's offline code or another method meanwhile. Their password "
-        "is probably known to someone else: contact them and have it changed.",
-    ]
+    window = settings.PUSH_SUSPICIOUS_WINDOW // 3600
+    with outbox.in_staff_language():
+        helpdesk = [
+            _("Sign-in requests to the app of %(email)s are paused until %(until)s:")
+            % {"email": user.email, "until": until},
+            ngettext(
+                "%(count)d sign-in with the right password in the last %(hours)d hours ended "
+                "with a request that was denied, reported or not answered (push bombing?).",
+                "%(count)d sign-ins with the right password in the last %(hours)d hours ended "
+                "with a request that was denied, reported or not answered (push bombing?).",
+                pause.attempts,
+            )
+            % {"count": pause.attempts, "hours": window},
+            "",
+            _(
+                "They sign in with the app's offline code or another method meanwhile. Their "
+                "password is probably known to someone else: contact them and have it changed."
+            ),
+        ]
+        subject = _("[%(organisation)s] Sign-in requests paused: %(email)s") % {
+            "organisation": organisation,
+            "email": user.email,
+        }
     send_mail(
-        f"[{organisation}] Sign-in requests paused: {user.email}",
+        subject,
         "\n".join(helpdesk),
         settings.HELPDESK_EMAIL,
         about=f"pause of {user_id} (helpdesk)",

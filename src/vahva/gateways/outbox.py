@@ -30,6 +30,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from email.utils import make_msgid
 from functools import partial
@@ -40,6 +41,7 @@ from django.core import mail
 from django.core.mail.utils import DNS_NAME
 from django.db import transaction
 from django.db.models import F
+from django.utils import translation
 
 from vahva import clock
 from vahva.conf import settings
@@ -151,6 +153,13 @@ def send_mail_after_commit(
         now=now,
         expires_at=now + MAIL_TTL,
     )
+
+
+def in_staff_language() -> AbstractContextManager[None]:
+    """Write mail for the administrators and the helpdesk's shared address in the deployment's
+    language (``LANGUAGE_CODE``): those addresses are no one person's, and the request that
+    set an alert off (an attacker's, perhaps) must not choose the language staff read it in."""
+    return translation.override(django_settings.LANGUAGE_CODE)
 
 
 def mail_admins_after_commit(subject: str, body: str) -> OutboxMessage | None:

@@ -335,24 +335,33 @@ def _report(row: PhoneCode, *, check: str) -> None:
         check=check,
         number=masked,
     )
-    body = "\n".join(
-        [
-            f"{user.email} pressed 0# on the helpdesk's call with a code: they did not call "
-            "the helpdesk.",
-            f"Phone: {masked}",
-            f"Caller check: {check}",
-            "",
-            "Whoever is on the line with the helpdesk as this person is probably not them: "
-            "do not verify the caller, and contact the person on a known channel.",
-            *(
-                [
-                    "The code may already have been read out and accepted: check what the "
-                    "helpdesk did for this caller, and undo it."
-                ]
-                if row.used
-                else []
-            ),
-        ]
-    )
+    with outbox.in_staff_language():
+        body = "\n".join(
+            [
+                gettext(
+                    "%(email)s pressed 0# on the helpdesk's call with a code: they did not call "
+                    "the helpdesk."
+                )
+                % {"email": user.email},
+                gettext("Phone: %(number)s") % {"number": masked},
+                gettext("Caller check: %(check)s") % {"check": check},
+                "",
+                gettext(
+                    "Whoever is on the line with the helpdesk as this person is probably not "
+                    "them: do not verify the caller, and contact the person on a known channel."
+                ),
+                *(
+                    [
+                        gettext(
+                            "The code may already have been read out and accepted: check what "
+                            "the helpdesk did for this caller, and undo it."
+                        )
+                    ]
+                    if row.used
+                    else []
+                ),
+            ]
+        )
+        subject = gettext("Helpdesk call reported: %(email)s") % {"email": user.email}
     # Mailed after the commit by the outbox: a rolled-back report alerts nobody.
-    phone.alert(f"Helpdesk call reported: {user.email}", body)
+    phone.alert(subject, body)

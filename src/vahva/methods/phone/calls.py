@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from vahva import bus
@@ -226,19 +226,32 @@ def _report(call: PhoneCall) -> None:
         signin_ip=call.ip,
         service=call.service,
     )
-    body = "\n".join(
-        [
-            f"{user.email} pressed 0# on a sign-in call: they did not expect it.",
-            f"Phone: {phone.mask(call.number)}",
-            f"Address of the sign-in: {call.ip or 'unknown'}",
-            f"Service: {call.service or '-'}",
-            "",
-            "Their password is probably known to someone else: contact them and have it changed.",
-            f"Calls to them are held for {settings.PUSH_REPORT_HOLD // 60} minutes.",
-        ]
-    )
+    hold = settings.PUSH_REPORT_HOLD // 60
+    with outbox.in_staff_language():
+        body = "\n".join(
+            [
+                gettext("%(email)s pressed 0# on a sign-in call: they did not expect it.")
+                % {"email": user.email},
+                gettext("Phone: %(number)s") % {"number": phone.mask(call.number)},
+                gettext("Address of the sign-in: %(address)s")
+                % {"address": call.ip or gettext("unknown")},
+                gettext("Service: %(service)s") % {"service": call.service or "-"},
+                "",
+                gettext(
+                    "Their password is probably known to someone else: contact them and have it "
+                    "changed."
+                ),
+                ngettext(
+                    "Calls to them are held for %(minutes)d minute.",
+                    "Calls to them are held for %(minutes)d minutes.",
+                    hold,
+                )
+                % {"minutes": hold},
+            ]
+        )
+        subject = gettext("Reported sign-in call: %(email)s") % {"email": user.email}
     # Mailed after the commit by the outbox: a rolled-back report alerts nobody.
-    phone.alert(f"Reported sign-in call: {user.email}", body)
+    phone.alert(subject, body)
 
 
 gateways.set_call_handler(on_call_event)

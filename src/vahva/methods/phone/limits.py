@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils.functional import Promise
-from django.utils.translation import ngettext_lazy
+from django.utils.translation import gettext, ngettext_lazy
 
 from vahva.audit.log import record
 from vahva.audit.models import AuditEvent
@@ -184,13 +184,29 @@ def _refused(refusal: LimitReached, *, now: dt.datetime, request: Any) -> None:
         )
         if not alerted:
             # Once per scope and hour: a pumping attack must not become a mail flood as well.
-            alert(
-                f"Phone limit reached: {scope}",
-                f"The {scope} limit ({refusal.limit}) for texts and calls was reached ({key}); "
-                f"a {send.channel} to {mask(send.number)} was refused.\n"
-                "If this was not expected, someone may be pumping texts or calls through the "
-                "sign-in service. The audit log has the details (action phone.limited).",
-            )
+            with outbox.in_staff_language():
+                subject = gettext("Phone limit reached: %(scope)s") % {"scope": scope}
+                body = "\n".join(
+                    [
+                        gettext(
+                            "The %(scope)s limit (%(limit)d) for texts and calls was reached "
+                            "(%(key)s); a %(channel)s to %(number)s was refused."
+                        )
+                        % {
+                            "scope": scope,
+                            "limit": refusal.limit,
+                            "key": key,
+                            "channel": send.channel,
+                            "number": mask(send.number),
+                        },
+                        gettext(
+                            "If this was not expected, someone may be pumping texts or calls "
+                            "through the sign-in service. The audit log has the details "
+                            "(action phone.limited)."
+                        ),
+                    ]
+                )
+            alert(subject, body)
 
 
 def refund(message: OutboxMessage) -> None:
