@@ -300,6 +300,8 @@ def split_pairs(rows: list[Figures]) -> tuple[list[Figures], list[tuple[Figures,
 
 def report_pairs(pairs: list[tuple[Figures, Figures]]) -> None:
     """Each pair's cpu ratio, and the verdict on their median."""
+    if not pairs:
+        return
     ratios = []
     print("\npairs: the argon2id floor, then the http load, on the same server, seconds apart")
     print(f"{'pair':<6} {'argon2id cpu ms':>16} {'sign-in cpu ms':>15} {'cpu ratio':>10}")
