@@ -400,6 +400,12 @@ def test_approved_and_offline_code_sign_ins_are_not_suspicious(
     assert SignInAttempt.objects.filter(state="done").count() == 6
 
 
+def deployment_and_person_speak(settings: Any, deployment: str, person: Any, theirs: str) -> None:
+    settings.LANGUAGE_CODE = deployment
+    person.language = theirs
+    person.save(update_fields=["language"])
+
+
 @pytest.mark.django_db
 def test_each_pause_mail_in_its_readers_language(
     with_app: TestDevice,
@@ -411,9 +417,7 @@ def test_each_pause_mail_in_its_readers_language(
 ) -> None:
     # A Finnish deployment, a Swedish-speaking person: the person reads Swedish, the
     # helpdesk's shared address the deployment's Finnish (the thief's browser chose neither).
-    settings.LANGUAGE_CODE = "fi"
-    alice.language = "sv"
-    alice.save(update_fields=["language"])
+    deployment_and_person_speak(settings, "fi", alice, "sv")
     with django_capture_on_commit_callbacks(execute=True):
         refuse_three(with_app, clock)
     person, helpdesk = mailoutbox
@@ -435,9 +439,7 @@ def test_a_reported_request_is_mailed_in_the_deployments_language(
     mailoutbox: list[Any],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    settings.LANGUAGE_CODE = "sv"
-    alice.language = "fi"
-    alice.save(update_fields=["language"])
+    deployment_and_person_speak(settings, "sv", alice, "fi")
     browser = thief("192.0.2.45")
     assert browser.get("/signin/verify/").status_code == 200
     (request,) = with_app.challenges()
