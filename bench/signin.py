@@ -245,11 +245,13 @@ def http_phases(
     seconds: float,
     cpus: list[int | None],
     pairs: int = 0,
-) -> list[Figures]:
+) -> tuple[list[Figures], list[tuple[Figures, Figures]]]:
     """Start ``vahva serve`` on ``cpus[0]``, drive it from ``cpus[1]``; stop it by its pid.
-    Then ``pairs`` times the argon2id floor and the ``clients`` load (:func:`report_pairs`)."""
+    Then ``pairs`` times the argon2id floor and the ``clients`` load (:func:`report_pairs`).
+    The rows of the phases, and the (argon2id, http) pairs."""
     server_cpu, client_cpu = cpus
     rows = []
+    paired: list[tuple[Figures, Figures]] = []
     with serving(env, server_cpu, then_pin=client_cpu) as server:
         pool = PeoplePool(people)
         for count in dict.fromkeys((1, clients)):
@@ -269,33 +271,25 @@ def http_phases(
         for number in range(1, pairs + 1):
             # The floor on the server's own core while the server idles, then the load again.
             pin(server_cpu)
-            rows.append(raw_argon2(seconds, f"pair {number}: argon2id"))
+            floor = raw_argon2(seconds, f"pair {number}: argon2id")
             pin(client_cpu)
             waited = pool.waited
-            rows.append(
-                over_http(
-                    server.base_url,
-                    pool,
-                    clients=clients,
-                    seconds=seconds,
-                    server_pid=server.pid,
-                    label=f"pair {number}: http, {clients}",
-                )
+            load = over_http(
+                server.base_url,
+                pool,
+                clients=clients,
+                seconds=seconds,
+                server_pid=server.pid,
+                label=f"pair {number}: http, {clients}",
             )
             if pool.waited > waited:
-                rows[-1].note += f"; waited {pool.waited - waited:.1f} s for unused TOTP steps"
+                load.note += f"; waited {pool.waited - waited:.1f} s for unused TOTP steps"
+            paired.append((floor, load))
     print(
         f"http: vahva serve (uvicorn) on CPU {server_cpu}, load generator on CPU {client_cpu}, "
         f"{len(people)} people"
     )
-    return rows
-
-
-def split_pairs(rows: list[Figures]) -> tuple[list[Figures], list[tuple[Figures, Figures]]]:
-    """The rows of the main phases, and the (argon2id, http) pairs of ``--pairs``."""
-    paired = [row for row in rows if row.phase.startswith("pair ")]
-    main = [row for row in rows if not row.phase.startswith("pair ")]
-    return main, list(zip(paired[::2], paired[1::2], strict=True))
+    return rows, paired
 
 
 def report_pairs(pairs: list[tuple[Figures, Figures]]) -> None:
@@ -505,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     server_cpu, client_cpu = begin_run()
 
     profile = cProfile.Profile() if args.profile else None
+    pairs: list[tuple[Figures, Figures]] = []
     with (
         shared_database(args.database) as (database_url, database),
         throwaway_vahva(database_url=database_url) as env,
@@ -549,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
                 registered_at=vahva_clock.now() - dt.timedelta(hours=1),
             )
             connections.close_all()  # the server gets the SQLite file to itself
-            rows += http_phases(
+            http_rows, pairs = http_phases(
                 env,
                 http_people,
                 clients=args.clients,
@@ -557,12 +552,12 @@ def main(argv: list[str] | None = None) -> int:
                 cpus=[server_cpu, client_cpu],
                 pairs=args.pairs,
             )
+            rows += http_rows
 
         argon2.append(raw_argon2(args.seconds, "argon2id verify, again"))
         rows.append(argon2[-1])
     pin(None)
 
-    rows, pairs = split_pairs(rows)
     report(rows, argon2)
     report_pairs(pairs)
     if profile:
