@@ -19,16 +19,26 @@ With ``--pairs N`` the same server then runs N pairs: the argon2id floor on the 
 figures taken seconds apart, so a machine that slows down or speeds up during the run moves
 both alike; the median of the pairs is judged as well as the single run.
 
+With ``--before SRC`` (another checkout's ``src``: ``git archive <commit> src | tar -x -C
+DIR``) it compares two versions instead of running the phases: two servers, that checkout's
+and this one's, on the same core and the same database, take turns of ``--seconds`` under
+``--clients`` clients for ``--rounds`` rounds, the first to go swapped every round. A change
+worth a few per cent is lost in a shared machine's drift between two runs minutes apart
+(``compare.py``); rounds seconds apart see the same drift, and the median of their after /
+before ratios is printed. Both must run on this checkout's migrations.
+
     .venv/bin/python bench/signin.py [--seconds N] [--people N] [--clients N] [--pairs N]
-                                     [--profile]
+                                     [--profile] [--before SRC [--rounds N]]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import datetime as dt
 import math
+import os
 import statistics
 import sys
 import threading
@@ -316,6 +326,70 @@ def report_pairs(pairs: list[tuple[Figures, Figures]]) -> None:
     )
 
 
+def before_and_after(
+    env: dict[str, str],
+    people: list[Person],
+    *,
+    before: Path,
+    rounds: int,
+    clients: int,
+    seconds: float,
+    cpus: list[int | None],
+) -> list[tuple[Figures, Figures]]:
+    """``rounds`` rounds of the ``clients`` load on a server of ``before`` (a ``src``
+    directory) and one of this checkout, both on ``cpus[0]``, the order swapped every round;
+    the (before, after) figures of each round."""
+    server_cpu, client_cpu = cpus
+    before_env = dict(env)
+    before_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(before), env.get("PYTHONPATH")]))
+    results: list[tuple[Figures, Figures]] = []
+    with contextlib.ExitStack() as servers:
+        old = servers.enter_context(serving(before_env, server_cpu, then_pin=client_cpu))
+        new = servers.enter_context(serving(env, server_cpu, then_pin=client_cpu))
+        pool = PeoplePool(people)
+        for number in range(1, rounds + 1):
+            turns = [("before", old), ("after", new)]
+            if number % 2 == 0:
+                turns.reverse()  # neither side always goes first (a warmer core, a fresher WAL)
+            figures = {
+                side: over_http(
+                    server.base_url,
+                    pool,
+                    clients=clients,
+                    seconds=seconds,
+                    server_pid=server.pid,
+                    label=f"round {number}: {side}",
+                )
+                for side, server in turns
+            }
+            results.append((figures["before"], figures["after"]))
+    print(
+        f"http: two vahva serve on CPU {server_cpu} (before: {before}; after: this checkout), "
+        f"one database, load generator on CPU {client_cpu}, {clients} clients, {len(people)} people"
+    )
+    return results
+
+
+def report_before_and_after(results: list[tuple[Figures, Figures]]) -> None:
+    """Each round's server CPU per sign-in on both sides, and the median of after / before."""
+    print("\nrounds: the same load on the before and the after server, seconds apart")
+    print(f"{'round':<6} {'before cpu ms':>14} {'after cpu ms':>13} {'after/before':>13}")
+    ratios = []
+    for number, (old, new) in enumerate(results, 1):
+        if not (old.cpu_ms and new.cpu_ms):
+            print(f"{number:<6} {'no sign-ins in a turn':>42}")
+            continue
+        ratios.append(new.cpu_ms / old.cpu_ms)
+        print(f"{number:<6} {old.cpu_ms:14.2f} {new.cpu_ms:13.2f} {ratios[-1]:13.3f}")
+    if not ratios:
+        return
+    print(
+        f"after / before, server CPU per sign-in, median of {len(ratios)} rounds: "
+        f"{statistics.median(ratios):.3f} ({min(ratios):.3f} to {max(ratios):.3f}); "
+        f"below 1: the after side is cheaper"
+    )
+
+
 def report(rows: list[Figures], argon2: list[Figures]) -> None:
     """The table, and the verdict on the busiest phase (the last sign-in row)."""
     # The faster argon2id run is the floor: a neighbour slowing one run down must not make
@@ -470,6 +544,18 @@ def main(argv: list[str] | None = None) -> int:
         help="then N pairs of the argon2id floor and the --clients load on the same server, "
         "judged by their median cpu ratio (default 0)",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="another checkout's src directory: instead of the phases, its server and this "
+        "checkout's take turns under the --clients load (see --rounds)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=8,
+        help="with --before: turns of --seconds on each side (default 8)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process phase")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP phases")
     parser.add_argument(
@@ -494,6 +580,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.people < 1 or args.clients < 1 or args.pairs < 0:
         parser.error("--seconds, --people and --clients must be positive, --pairs not negative")
+    if args.before is not None and not (args.before / "vahva" / "__init__.py").is_file():
+        parser.error(f"--before {args.before}: not a src directory with vahva in it")
+    if args.rounds < 1:
+        parser.error("--rounds must be positive")
 
     # The server (and the in-process phases) on one core, the load generator on another.
     server_cpu, client_cpu = begin_run()
@@ -515,6 +605,34 @@ def main(argv: list[str] | None = None) -> int:
         argon2 = [raw_argon2(args.seconds, "argon2id verify, 1 core")]
         rows = [argon2[0]]
 
+        def http_people() -> list[Person]:
+            # Enough people for a whole TOTP step at the uncontended argon2id rate (CPU time
+            # per verification, which a busy neighbour does not inflate), plus the warm-ups.
+            per_step = STEP * 1000 / (argon2[0].cpu_ms or 1.0)
+            needed = math.ceil(per_step * 1.3) + 2 * args.clients * WARM_UP
+            people = make_people(
+                max(args.people, needed),
+                prefix="http",
+                registered_at=vahva_clock.now() - dt.timedelta(hours=1),
+            )
+            connections.close_all()  # the servers get the SQLite file to themselves
+            return people
+
+        if args.before is not None:
+            rounds = before_and_after(
+                env,
+                http_people(),
+                before=args.before,
+                rounds=args.rounds,
+                clients=args.clients,
+                seconds=args.seconds,
+                cpus=[server_cpu, client_cpu],
+            )
+            pin(None)
+            print(f"argon2id floor: {argon2[0].cpu_ms:.2f} ms of CPU per verification")
+            report_before_and_after(rounds)
+            return 0
+
         fake = FakeClock(dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC))
         vahva_clock.install(fake)
         try:
@@ -534,19 +652,9 @@ def main(argv: list[str] | None = None) -> int:
             vahva_clock.install(None)
 
         if not args.no_http:
-            # Enough people for a whole TOTP step at the uncontended argon2id rate (CPU time
-            # per verification, which a busy neighbour does not inflate), plus the warm-ups.
-            per_step = STEP * 1000 / (argon2[0].cpu_ms or 1.0)
-            needed = math.ceil(per_step * 1.3) + 2 * args.clients * WARM_UP
-            http_people = make_people(
-                max(args.people, needed),
-                prefix="http",
-                registered_at=vahva_clock.now() - dt.timedelta(hours=1),
-            )
-            connections.close_all()  # the server gets the SQLite file to itself
             http_rows, pairs = http_phases(
                 env,
-                http_people,
+                http_people(),
                 clients=args.clients,
                 seconds=args.seconds,
                 cpus=[server_cpu, client_cpu],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,44 @@ def test_signin_pairs_quick() -> None:
     assert (low, high) == (ratios[0], ratios[1])
     # Of the unrounded ratios: the printed median is within rounding of their mean.
     assert abs(median - sum(ratios) / 2) <= 0.01
+
+
+def test_signin_before_and_after_quick(tmp_path: Path) -> None:
+    # Two servers take turns: a copy of this checkout's src as "before", this one as "after".
+    shutil.copytree(REPO / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    out = run(
+        "signin.py",
+        "--seconds",
+        "1",
+        "--clients",
+        "2",
+        "--before",
+        str(tmp_path / "src"),
+        "--rounds",
+        "2",
+    )
+    assert f"before: {tmp_path / 'src'}; after: this checkout" in out
+    rounds = [line.split() for line in out.splitlines() if line[:1] in {"1", "2"}]
+    assert [row[0] for row in rounds] == ["1", "2"]
+    ratios = sorted(float(after) / float(before) for _, before, after, _ in rounds)
+    verdict = re.search(r"median of 2 rounds: (\S+) \((\S+) to (\S+)\)", out)
+    assert verdict, out[-2000:]
+    median, low, high = (float(value) for value in verdict.groups())
+    # Of the unrounded figures: the printed ratios are within rounding of those recomputed.
+    assert abs(low - ratios[0]) <= 0.002
+    assert abs(high - ratios[1]) <= 0.002
+    assert abs(median - sum(ratios) / 2) <= 0.002
+
+
+def test_signin_before_must_be_a_src_directory(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "signin.py"), "--before", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert f"--before {tmp_path}: not a src directory with vahva in it" in done.stderr
 
 
 def _postgres_installed() -> bool:
