@@ -36,9 +36,9 @@ from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, 
 from django.contrib.sessions.backends.db import SessionStore as DatabaseStore
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
 from django.utils import timezone
+from django.utils.crypto import get_random_string
 
 from vahva import prepared
-from vahva.randomness import random_string
 
 
 class SessionStore(DatabaseStore):
@@ -47,8 +47,7 @@ class SessionStore(DatabaseStore):
 
     def _get_new_session_key(self) -> str:
         # No lookup: a key that exists already is refused by the INSERT (see create()).
-        # Django's length and alphabet, drawn in one system call (vahva.randomness).
-        return random_string(32, VALID_KEY_CHARS)
+        return get_random_string(32, VALID_KEY_CHARS)
 
     def load(self) -> dict[str, Any]:
         data = self._session_data()

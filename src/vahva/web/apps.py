@@ -8,9 +8,4 @@ class WebConfig(AppConfig):
     verbose_name = _("Web")
 
     def ready(self) -> None:
-        from vahva import randomness
-
         from . import checks  # noqa: F401  (registers the system checks)
-
-        # The CSRF token's secrets and masks in one system call each (vahva.randomness).
-        randomness.use_for_csrf()
