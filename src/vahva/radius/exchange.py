@@ -13,11 +13,14 @@ import base64
 import contextlib
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import sync_to_async
+from django.conf import settings as django_settings
 from django.db import connections
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from vahva.audit.log import record
@@ -60,6 +63,16 @@ def _closing(function: Callable[..., T]) -> Callable[..., T]:
 async def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     result: T = await sync_to_async(_closing(function), thread_sensitive=False)(*args, **kwargs)
     return result
+
+
+def speaking_to(user: User) -> AbstractContextManager[None]:
+    """Reply-Messages to a person whose password was right in the language they chose on
+    vahva's pages, else the deployment's (``LANGUAGE_CODE``, as every message before that).
+
+    Only after the password: a wrong one, or an unknown name, is answered in the deployment's
+    language whoever the name is, so that the language of a refusal does not tell a guesser
+    that an account exists (account enumeration), nor what its owner reads."""
+    return translation.override(str(user.language or django_settings.LANGUAGE_CODE))
 
 
 def requirement_of(client: KnownClient) -> Requirement:
@@ -172,6 +185,13 @@ def _password_step(client: KnownClient, request: Request) -> _Started:
     except VahvaError as exc:
         # (The engine has logged the wrong password as signin.password.)
         return _Started(_reject(client, request, str(exc.message), reason=type(exc).__name__))
+    with speaking_to(user):
+        return _second_step(client, request, user, code)
+
+
+def _second_step(client: KnownClient, request: Request, user: User, code: str | None) -> _Started:
+    """After the right password: what the door says, and the challenge (in the person's
+    language: the challenge's text is written here)."""
     result = nonbrowser.start(
         user,
         requirement=requirement_of(client),
@@ -212,6 +232,11 @@ def _code_step(
         )
     except VahvaError as exc:
         return _reject(client, request, str(exc.message), reason=type(exc).__name__)
+    with speaking_to(attempt.user):
+        return _answered(client, request, attempt, code)
+
+
+def _answered(client: KnownClient, request: Request, attempt: Any, code: str) -> Answer:
     try:
         result = nonbrowser.answer_code(
             attempt,
@@ -251,6 +276,11 @@ async def _wait_step(
 
 
 def _waited(client: KnownClient, request: Request, attempt: Any, state: str) -> Answer:
+    with speaking_to(attempt.user):
+        return _after_waiting(client, request, attempt, state)
+
+
+def _after_waiting(client: KnownClient, request: Request, attempt: Any, state: str) -> Answer:
     if state != "approved":
         nonbrowser.fail(attempt)
         message = {
@@ -299,6 +329,13 @@ def _cannot_ask(client: KnownClient, request: Request, result: nonbrowser.Result
     """A client that shows no prompt, and a method it cannot complete (a code to type, a
     number to show, the app's requests paused): the code goes with the password (when the
     client accepts that), or this VPN cannot be used."""
+    assert result.challenge is not None
+    assert result.user is not None
+    with speaking_to(result.user):
+        return _refused_here(client, request, result)
+
+
+def _refused_here(client: KnownClient, request: Request, result: nonbrowser.Result) -> Answer:
     assert result.challenge is not None
     challenge = result.challenge
     with contextlib.suppress(VahvaError):
