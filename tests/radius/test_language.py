@@ -3,7 +3,6 @@ deployment's language before that, whoever the name is."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ from django.utils import translation
 from pyrad import packet
 
 from tests.radius.harness import SECRET, ServerThread
+from tests.radius.test_phone import server  # noqa: F401  (a VPN client whose rule is "always")
 from tests.radius.test_server import Nas
 from vahva.radius import clients
 
@@ -20,12 +20,8 @@ WRONG_CODE = "000000"
 
 
 @pytest.fixture
-def nas(transactional_db: Any) -> Iterator[Nas]:
-    running = ServerThread().start()
-    clients.add("VPN", addresses=["127.0.0.1/32"], secret=SECRET, mfa_rule="always")
-    running.reload()
-    yield Nas(running.port)
-    running.stop()
+def nas(server: ServerThread) -> Nas:  # noqa: F811  (the fixture imported above)
+    return Nas(server.port)
 
 
 def challenge_and_wrong_code(nas: Nas) -> tuple[str, str]:
