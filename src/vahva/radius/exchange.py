@@ -13,7 +13,6 @@ import base64
 import contextlib
 import re
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -65,7 +64,7 @@ async def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return result
 
 
-def speaking_to(user: User) -> AbstractContextManager[None]:
+def speaking_to(user: User) -> contextlib.AbstractContextManager[None]:
     """Reply-Messages to a person whose password was right in the language they chose on
     vahva's pages, else the deployment's (``LANGUAGE_CODE``, as every message before that).
 
