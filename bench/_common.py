@@ -237,8 +237,9 @@ def serving(
     benchmark process pinned back to ``cpu``. The server inherits ``env``'s PYTHONPATH
     (bench/compare.py's "before" runs another checkout's ``src`` that way).
     """
-    log = Path(env["VAHVA_DATA_DIR"]) / "serve.log"
     port = free_port()
+    # One log per server: signin.py --before runs two at once in the same data directory.
+    log = Path(env["VAHVA_DATA_DIR"]) / f"serve-{port}.log"
     server = start_server(env, port, cpu, log)
     base_url = f"http://{LOOPBACK}:{port}"
     try:
