@@ -13,8 +13,7 @@ import logging
 import uuid
 from typing import Any
 
-from django.conf import settings as django_settings
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -85,11 +84,6 @@ def report_to_helpdesk(challenge_id: uuid.UUID) -> None:
     )
 
 
-def language_of(user: Any) -> str:
-    """The language of mail to this person: theirs, else the service's (never the request's)."""
-    return str(getattr(user, "language", "") or "") or str(django_settings.LANGUAGE_CODE)
-
-
 def pause_started(user_id: Any) -> None:
     """Tell the person and the helpdesk that sign-in requests to the person's app stopped
     after suspicious attempts, and until when a typed code is asked instead."""
@@ -101,7 +95,7 @@ def pause_started(user_id: Any) -> None:
     until = _when(pause.until)
     # In the person's own language: the sign-in that triggered this (and whose language is
     # active now) is most likely the attacker's.
-    with translation.override(language_of(user)):
+    with outbox.in_language_of(user):
         person = [
             _("Hello,"),
             "",

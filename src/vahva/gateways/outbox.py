@@ -155,6 +155,14 @@ def send_mail_after_commit(
     )
 
 
+def in_language_of(person: Any) -> AbstractContextManager[None]:
+    """Write to a person in the language they chose on vahva's pages, else the deployment's
+    (``LANGUAGE_CODE``), never the current request's: the request that set a message off (a
+    sign-in with a stolen password, say) may be an attacker's."""
+    language = str(getattr(person, "language", "") or "") or str(django_settings.LANGUAGE_CODE)
+    return translation.override(language)
+
+
 def in_staff_language() -> AbstractContextManager[None]:
     """Write mail for the administrators and the helpdesk's shared address in the deployment's
     language (``LANGUAGE_CODE``): those addresses are no one person's, and the request that

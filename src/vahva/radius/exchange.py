@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.conf import settings as django_settings
 from django.db import connections
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from vahva.audit.log import record
 from vahva.conf import settings
 from vahva.errors import VahvaError
+from vahva.gateways import outbox
 from vahva.signin import nonbrowser
 from vahva.signin.requirements import Requirement
 
@@ -62,16 +61,6 @@ def _closing(function: Callable[..., T]) -> Callable[..., T]:
 async def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     result: T = await sync_to_async(_closing(function), thread_sensitive=False)(*args, **kwargs)
     return result
-
-
-def speaking_to(user: User) -> contextlib.AbstractContextManager[None]:
-    """Reply-Messages to a person whose password was right in the language they chose on
-    vahva's pages, else the deployment's (``LANGUAGE_CODE``, as every message before that).
-
-    Only after the password: a wrong one, or an unknown name, is answered in the deployment's
-    language whoever the name is, so that the language of a refusal does not tell a guesser
-    that an account exists (account enumeration), nor what its owner reads."""
-    return translation.override(str(user.language or django_settings.LANGUAGE_CODE))
 
 
 def requirement_of(client: KnownClient) -> Requirement:
@@ -184,7 +173,11 @@ def _password_step(client: KnownClient, request: Request) -> _Started:
     except VahvaError as exc:
         # (The engine has logged the wrong password as signin.password.)
         return _Started(_reject(client, request, str(exc.message), reason=type(exc).__name__))
-    with speaking_to(user):
+    # Reply-Messages in the person's language only from here on, after the right password:
+    # a wrong one, or an unknown name, is answered in the deployment's language whoever the
+    # name is, so that a refusal's language does not tell a guesser that an account exists
+    # (account enumeration), nor what its owner reads.
+    with outbox.in_language_of(user):
         return _second_step(client, request, user, code)
 
 
@@ -231,7 +224,7 @@ def _code_step(
         )
     except VahvaError as exc:
         return _reject(client, request, str(exc.message), reason=type(exc).__name__)
-    with speaking_to(attempt.user):
+    with outbox.in_language_of(attempt.user):
         return _answered(client, request, attempt, code)
 
 
@@ -275,7 +268,7 @@ async def _wait_step(
 
 
 def _waited(client: KnownClient, request: Request, attempt: Any, state: str) -> Answer:
-    with speaking_to(attempt.user):
+    with outbox.in_language_of(attempt.user):
         return _after_waiting(client, request, attempt, state)
 
 
@@ -330,7 +323,7 @@ def _cannot_ask(client: KnownClient, request: Request, result: nonbrowser.Result
     client accepts that), or this VPN cannot be used."""
     assert result.challenge is not None
     assert result.user is not None
-    with speaking_to(result.user):
+    with outbox.in_language_of(result.user):
         return _refused_here(client, request, result)
 
 
