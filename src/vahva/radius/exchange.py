@@ -321,8 +321,6 @@ def _cannot_ask(client: KnownClient, request: Request, result: nonbrowser.Result
     """A client that shows no prompt, and a method it cannot complete (a code to type, a
     number to show, the app's requests paused): the code goes with the password (when the
     client accepts that), or this VPN cannot be used."""
-    assert result.challenge is not None
-    assert result.user is not None
     with outbox.in_language_of(result.user):
         return _refused_here(client, request, result)
 
