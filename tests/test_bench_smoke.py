@@ -120,6 +120,18 @@ def test_push_two_nodes_quick() -> None:
     assert "errors; first" not in out
 
 
+def test_hash_turns_quick() -> None:
+    out = run("hash_turns.py", "--quick")
+    assert "5 argon2id verifications (m=19456,t=2,p=1) and 100 renders" in out
+    rows = {line[:34].strip(): line.split()[-2:] for line in out.splitlines()[-3:]}
+    assert list(rows) == [
+        "one after the other",
+        "two threads, argon2-cffi",
+        "two threads, hash holds the GIL",
+    ]
+    assert rows["one after the other"][1] == "1.00"  # each way is given to the first
+
+
 def test_directory_quick() -> None:
     out = run("directory.py", "--quick")
     assert "directory sign-in by bind:" in out

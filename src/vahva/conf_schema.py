@@ -9,7 +9,7 @@ Adding a setting is one line here: ``NAME: Type = default`` under a comment sayi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -67,6 +67,10 @@ class VahvaSettings(BaseModel):
     ARGON2_TIME_COST: Count = 2
     ARGON2_MEMORY_COST: Count = 19456
     ARGON2_PARALLELISM: Count = 1
+    # Hash holding the GIL, so that no other thread of the process runs on the hash's core
+    # meanwhile (vahva.accounts.exclusive_argon2): "auto" does when each `vahva serve` worker
+    # has one core or less; "always"; "never" (argon2-cffi's calls, the GIL released).
+    ARGON2_EXCLUSIVE: Literal["auto", "always", "never"] = "auto"
     # Seconds after registration before MFA is enforced (the seed's organisation: 2 hours).
     ACTIVATION_DELAY: Count = 0
     # The registration campaign: a person without methods is asked to register at sign-in
