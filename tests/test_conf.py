@@ -68,6 +68,7 @@ def test_every_setting_is_typed() -> None:
             "VAHVA['SCIM_GROUP_ROLES']['IT'] must be 'helpdesk'",
         ),
         ({"VAPID_SUBJECT": "helpdesk@x"}, "VAHVA['VAPID_SUBJECT'] must be a mailto: or https:"),
+        ({"ARGON2_EXCLUSIVE": "sometimes"}, "VAHVA['ARGON2_EXCLUSIVE'] must be 'auto'"),
     ],
 )
 def test_bad_settings_are_errors(overrides: dict[str, object], message: str) -> None:
