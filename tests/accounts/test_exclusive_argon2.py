@@ -28,6 +28,12 @@ pytestmark = pytest.mark.skipif(
 
 # Cheap parameters for the many hashes of the fuzzing below; the hasher's own are tested too.
 CHEAP = {"time_cost": 1, "memory_cost": 64, "parallelism": 1, "hash_len": 16}
+SALT = b"0123456789abcdef"
+
+
+def hashed_by(hash_secret: Any, secret: bytes = b"x", **changes: int) -> bytes:
+    """``hash_secret`` (argon2-cffi's or ours) with the cheap parameters, as ``changes`` say."""
+    return bytes(hash_secret(secret, SALT, type=Type.ID, **{**CHEAP, **changes}))
 
 
 def cffi_hash(secret: bytes, salt: bytes, type: Type = Type.ID) -> bytes:
@@ -86,26 +92,10 @@ def test_an_unknown_header_raises_as_argon2_cffi_does() -> None:
 
 def test_parameters_the_library_refuses_raise_hashing_error() -> None:
     with pytest.raises(HashingError, match="Memory cost is too small"):
-        exclusive_argon2.hash_secret(
-            b"x",
-            b"0123456789abcdef",
-            time_cost=1,
-            memory_cost=1,
-            parallelism=1,
-            hash_len=16,
-            type=Type.ID,
-        )
+        hashed_by(exclusive_argon2.hash_secret, memory_cost=1)
     # Larger than the C function's 32-bit parameter: refused, not silently cut to another cost.
     with pytest.raises(OverflowError):
-        exclusive_argon2.hash_secret(
-            b"x",
-            b"0123456789abcdef",
-            time_cost=2**32 + 1,
-            memory_cost=64,
-            parallelism=1,
-            hash_len=16,
-            type=Type.ID,
-        )
+        hashed_by(exclusive_argon2.hash_secret, time_cost=2**32 + 1)
 
 
 # --- the hasher ---------------------------------------------------------------------------------
@@ -188,14 +178,9 @@ def no_forced_switch() -> Iterator[None]:
 
 
 def test_no_other_thread_runs_while_it_hashes(no_forced_switch: None) -> None:
-    encoded = argon2.low_level.hash_secret(
-        b"secret",
-        b"0123456789abcdef",
-        time_cost=2,
-        memory_cost=19456,
-        parallelism=1,
-        hash_len=32,
-        type=Type.ID,
+    # vahva's parameters: a hash long enough for the other thread to get a turn in it.
+    encoded = hashed_by(
+        argon2.low_level.hash_secret, b"secret", time_cost=2, memory_cost=19456, hash_len=32
     )
     steps = [0]
     stop = threading.Event()
