@@ -68,8 +68,8 @@ class VahvaSettings(BaseModel):
     ARGON2_MEMORY_COST: Count = 19456
     ARGON2_PARALLELISM: Count = 1
     # Hash holding the GIL, so that no other thread of the process runs on the hash's core
-    # meanwhile (vahva.accounts.exclusive_argon2): "auto" does when each `vahva serve` worker
-    # has one core or less; "always"; "never" (argon2-cffi's calls, the GIL released).
+    # meanwhile (vahva.accounts.exclusive_argon2): "auto" does when a `vahva serve` worker has
+    # fewer than two cores; "always"; "never" (argon2-cffi's calls, the GIL released).
     ARGON2_EXCLUSIVE: Literal["auto", "always", "never"] = "auto"
     # Seconds after registration before MFA is enforced (the seed's organisation: 2 hours).
     ACTIVATION_DELAY: Count = 0

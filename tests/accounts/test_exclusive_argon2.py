@@ -144,7 +144,7 @@ def test_settings_choose_and_auto_follows_the_cores(monkeypatch: Any, settings: 
     monkeypatch.setattr(exclusive_argon2, "cores", lambda: 1.0)
     assert exclusive_argon2.wanted("auto", workers=1) is True
     monkeypatch.setattr(exclusive_argon2, "cores", lambda: 3.5)  # a CPU quota of 3.5
-    assert exclusive_argon2.wanted("auto", workers=2) is True
+    assert exclusive_argon2.wanted("auto", workers=2) is True  # 1.75 each: no second core
     assert exclusive_argon2.wanted("auto", workers=1) is False
     settings.VAHVA = {**settings.VAHVA, "ARGON2_EXCLUSIVE": "never"}
     assert hashers.exclusive() is False
@@ -158,6 +158,8 @@ def test_a_cgroup_quota_limits_the_cores(tmp_path: Path) -> None:
     cpu_max.write_text("max 100000\n")  # no limit
     assert exclusive_argon2.cores(cpu_max) == affinity
     cpu_max.write_text("garbage\n")
+    assert exclusive_argon2.cores(cpu_max) == affinity
+    cpu_max.write_text("50000 0\n")
     assert exclusive_argon2.cores(cpu_max) == affinity
     assert exclusive_argon2.cores(tmp_path / "absent") == affinity
 

@@ -1,13 +1,13 @@
 """argon2id with the core to itself: computed while holding Python's GIL.
 
 argon2-cffi releases the GIL while it hashes, so that other threads run meanwhile. That pays
-when they can run on another core. When they cannot (a process with one core, or one core's
-share of the machine per ``vahva serve`` worker), they run on the hash's core, taking turns
-with it. Every turn costs CPU, most likely the core's caches: the hash streams through 19 MiB
-and evicts the Python code and objects of the requests around it, which then run from memory
-(bench/README.md, "Ninth session"). Measured on one core under four concurrent sign-ins, a
-sign-in cost 5-8 % less CPU with the hash holding the GIL, and bench/hash_turns.py shows the
-same on a fixed mix of hashes and page renders.
+when they can run on another core. When they cannot (a process with one core, or less than
+two cores' share of the machine per ``vahva serve`` worker), they run on the hash's core,
+taking turns with it. Every turn costs CPU, most likely the core's caches: the hash streams
+through 19 MiB and evicts the Python code and objects of the requests around it, which then
+run from memory (bench/README.md, "Ninth session"). Measured on one core under four
+concurrent sign-ins, a sign-in cost 5-8 % less CPU with the hash holding the GIL, and
+bench/hash_turns.py shows the same on a fixed mix of hashes and page renders.
 
 The same C functions argon2-cffi calls (the reference implementation it ships), called
 through :class:`ctypes.PyDLL`, which keeps the GIL; results, errors and encodings are as
@@ -24,7 +24,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import importlib.util
-import math
 import os
 from pathlib import Path
 
@@ -152,14 +151,15 @@ def cores(cpu_max: Path = CPU_MAX) -> float:
         quota, period = cpu_max.read_text().split()[:2]
         if quota != "max":
             count = min(count, int(quota) / int(period))
-    except (OSError, ValueError):
-        pass  # no cgroup v2 limit here
+    except (OSError, ValueError, ZeroDivisionError):
+        pass  # no cgroup v2 limit here (or none that makes sense)
     return count
 
 
 def wanted(setting: str, workers: int) -> bool:
     """Whether to hash holding the GIL: ``setting`` is "always", "never" or "auto"; auto is
-    yes when each of the ``workers`` processes has one core or less to itself."""
+    yes when each of the ``workers`` processes has no second core for its other threads
+    (fewer than two cores each)."""
     if setting == "auto":
-        return math.floor(cores() / max(workers, 1)) <= 1 and available()
+        return cores() / max(workers, 1) < 2 and available()
     return setting == "always" and available()
