@@ -121,10 +121,20 @@ def test_the_hasher_encodes_as_djangos_with_the_same_salt(exclusive_on: None) ->
 
 
 def test_a_person_signs_in_with_the_hash_holding_the_gil(
-    exclusive_on: None, alice_totp: Any, client: Any
+    exclusive_on: None, alice_totp: Any, client: Any, monkeypatch: Any
 ) -> None:
     """What people see is what they see without it: the right password takes them on to
     the code, a wrong one and an unknown address (hashed too) are refused alike."""
+    calls: list[str] = []
+    for name in ("verify", "hash_secret"):
+        real = getattr(exclusive_argon2, name)
+        monkeypatch.setattr(
+            exclusive_argon2,
+            name,
+            lambda *args, _real=real, _name=name, **kwargs: (
+                calls.append(_name) or _real(*args, **kwargs)
+            ),
+        )
     wrong = sign_in_password(client, password="wrong password")
     unknown = sign_in_password(client, email="nobody@example.org")
     assert wrong.status_code == unknown.status_code == 400
@@ -133,6 +143,9 @@ def test_a_person_signs_in_with_the_hash_holding_the_gil(
     answer = sign_in_password(client)
     assert answer.status_code == 302
     assert answer["Location"] == "/signin/verify/"
+    # Each of the three took its hash this way: the wrong password, the unknown address
+    # (Django hashes what was typed, to take as long), the right password.
+    assert calls == ["verify", "hash_secret", "verify"]
 
 
 def test_settings_choose_and_auto_follows_the_cores(monkeypatch: Any, settings: Any) -> None:
