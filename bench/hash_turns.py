@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         logging.disable(logging.WARNING)  # the page's request lines
         pin(server_cpu)
-        encoded = get_hasher().encode(PASSWORD, get_hasher().salt()).split("$", 1)[1]
+        hasher = get_hasher()
+        encoded = hasher.encode(PASSWORD, hasher.salt()).split("$", 1)[1]
         stored = ("$" + encoded).encode()
         secret = PASSWORD.encode()
         print(

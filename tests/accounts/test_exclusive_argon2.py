@@ -31,13 +31,16 @@ CHEAP = {"time_cost": 1, "memory_cost": 64, "parallelism": 1, "hash_len": 16}
 SALT = b"0123456789abcdef"
 
 
-def hashed_by(hash_secret: Any, secret: bytes = b"x", **changes: int) -> bytes:
+def hashed_by(
+    hash_secret: Any,
+    secret: bytes = b"x",
+    *,
+    salt: bytes = SALT,
+    type: Type = Type.ID,
+    **changes: int,
+) -> bytes:
     """``hash_secret`` (argon2-cffi's or ours) with the cheap parameters, as ``changes`` say."""
-    return bytes(hash_secret(secret, SALT, type=Type.ID, **{**CHEAP, **changes}))
-
-
-def cffi_hash(secret: bytes, salt: bytes, type: Type = Type.ID) -> bytes:
-    return argon2.low_level.hash_secret(secret, salt, type=type, **CHEAP)
+    return bytes(hash_secret(secret, salt, type=type, **{**CHEAP, **changes}))
 
 
 def cffi_verifies(encoded: bytes, secret: bytes) -> bool:
@@ -49,8 +52,8 @@ def cffi_verifies(encoded: bytes, secret: bytes) -> bool:
 
 @pytest.mark.parametrize("type", [Type.ID, Type.I, Type.D])
 def test_the_same_hash_as_argon2_cffi_for_each_type(type: Type) -> None:
-    ours = exclusive_argon2.hash_secret(b"correct horse", b"0123456789abcdef", type=type, **CHEAP)
-    assert ours == cffi_hash(b"correct horse", b"0123456789abcdef", type)
+    ours = hashed_by(exclusive_argon2.hash_secret, b"correct horse", type=type)
+    assert ours == hashed_by(argon2.low_level.hash_secret, b"correct horse", type=type)
     assert exclusive_argon2.verify(ours, b"correct horse")
     assert not exclusive_argon2.verify(ours, b"correct horsf")
 
@@ -63,8 +66,8 @@ def test_the_same_hash_as_argon2_cffi_for_each_type(type: Type) -> None:
 )
 def test_answers_as_argon2_cffi_does(secret: bytes, other: bytes, salt: bytes) -> None:
     """Any bytes (NUL and non-UTF-8 included): the same hash, and the same yes and no."""
-    encoded = cffi_hash(secret, salt)
-    assert exclusive_argon2.hash_secret(secret, salt, type=Type.ID, **CHEAP) == encoded
+    encoded = hashed_by(argon2.low_level.hash_secret, secret, salt=salt)
+    assert hashed_by(exclusive_argon2.hash_secret, secret, salt=salt) == encoded
     assert exclusive_argon2.verify(encoded, secret) is True
     assert exclusive_argon2.verify(encoded, other) is cffi_verifies(encoded, other)
 
